@@ -1,0 +1,116 @@
+"""``adobe.session``: calls to Adobe's APIs as the current user.
+
+One :class:`AdobeSession` exists per registered blueprint and process, so
+its connection pool is reused across requests. It keeps nothing about any
+user on itself: every call reads the token of the request it runs in.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .client import harden, where
+from .config import Config
+from .errors import AdobeOAuthError, LoginRequired, RateLimited
+
+if TYPE_CHECKING:
+    from .extension import AdobeContext
+
+#: Hosts that may receive the user's token besides the configured ones.
+ADOBE_DOMAINS = (".adobe.io", ".adobelogin.com", ".adobe.com", ".omniture.com")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class AdobeSession(requests.Session):
+    """A ``requests.Session`` that sends the current user's Adobe token.
+
+    * relative URLs are joined to ``api_base_url``;
+    * ``Authorization: Bearer`` and ``x-api-key`` are added, and only for
+      Adobe's hosts or the configured ones, so the token cannot be sent
+      elsewhere by mistake;
+    * an expired token is refreshed first; an HTTP 401 answer is met with one
+      refresh and one retry, then :class:`LoginRequired`;
+    * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After``;
+    * no cookies are kept (the session is shared by all users).
+    """
+
+    def __init__(self, config: Config, context: Callable[[], AdobeContext]) -> None:
+        super().__init__()
+        harden(self)
+        self.headers["Accept"] = "application/json"
+        self._config = config
+        self._context = context
+        self._trusted = {
+            _origin(u)
+            for u in (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
+            if u
+        }
+
+    def absolute(self, url: str) -> str:
+        """``url`` joined to ``api_base_url`` when it has no scheme."""
+        if urlsplit(url).scheme:
+            return url
+        return f"{self._config.api_base_url}/{url.lstrip('/')}"
+
+    def may_carry_token(self, url: str) -> bool:
+        """True when ``url`` is on a host allowed to see the user's token."""
+        scheme, netloc = _origin(url)
+        if (scheme, netloc) in self._trusted:
+            return True
+        host = (urlsplit(url).hostname or "").lower()
+        return scheme == "https" and host.endswith(ADOBE_DOMAINS)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        url = self.absolute(url.decode() if isinstance(url, bytes) else url)
+        if not self.may_carry_token(url):
+            raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")
+        ctx = self._context()
+        kwargs.setdefault("timeout", self._config.timeout)
+        token = ctx.usable_token()
+        response = self._send_as(token.access_token, method, url, *args, **kwargs)
+        if response.status_code == 401:
+            if token.refresh_token:
+                response.close()
+                token = ctx.refresh()
+                response = self._send_as(token.access_token, method, url, *args, **kwargs)
+            if response.status_code == 401:
+                response.close()
+                ctx.forget()
+                raise LoginRequired("Adobe no longer accepts your sign-in")
+        if response.status_code == 429:
+            response.close()
+            raise RateLimited(where(url), retry_after_seconds(response.headers.get("Retry-After")))
+        return response
+
+    def _send_as(
+        self, access_token: str, method: str | bytes, url: str, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = f"Bearer {access_token}"
+        headers.setdefault("x-api-key", self._config.client_id)
+        kwargs["headers"] = headers
+        return super().request(method, url, *args, **kwargs)

@@ -1,0 +1,226 @@
+"""``make_adobe_blueprint`` and its three views: login, callback, logout."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any, cast
+
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask.blueprints import BlueprintSetupState
+from werkzeug.wrappers import Response as BaseResponse
+
+from .config import check_option_names, resolve
+from .errors import (
+    AdobeOAuthError,
+    AuthorizationDenied,
+    CallbackError,
+    CrossSiteRequest,
+    ProviderError,
+    StateError,
+)
+from .extension import EXTENSION_KEY, AdobeOAuthState, context, get_state
+from .flow import (
+    Pending,
+    add_pending,
+    authorize_url,
+    is_safe_next,
+    load_pending,
+    new_state,
+    pkce_challenge,
+    pkce_verifier,
+    take_pending,
+)
+from .pages import error_response, no_store
+from .signals import logged_in, logged_out, login_failed
+from .tokens import Token
+
+log = logging.getLogger("flask_adobe_oauth")
+
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_CODE_LENGTH = 4096
+MAX_DESCRIPTION_LENGTH = 300
+
+
+def make_adobe_blueprint(**options: Any) -> Blueprint:
+    """A blueprint with ``/login``, ``/callback`` and ``/logout`` for Adobe sign-in.
+
+    Every option may instead come from ``app.config["ADOBE_OAUTH_<NAME>"]``;
+    an explicit argument wins. The configuration is checked when the
+    blueprint is registered, so mistakes fail at start-up.
+    """
+    check_option_names(options)
+    bp = Blueprint(options.get("name") or "adobe", __name__)
+
+    def setup(state: BlueprintSetupState) -> None:
+        full_name = f"{state.name_prefix}.{state.name}".lstrip(".")
+        config = resolve({**options, "name": full_name}, state.app.config, state.app.secret_key)
+        states = state.app.extensions.setdefault(EXTENSION_KEY, {})
+        states[full_name] = AdobeOAuthState(config)
+        handlers = state.app.error_handler_spec.setdefault(None, {}).setdefault(None, {})
+        if AdobeOAuthError not in handlers:
+            state.app.register_error_handler(AdobeOAuthError, _handle_error)
+
+    bp.record(setup)
+    bp.add_url_rule("/login", "login", login, methods=["GET"])
+    bp.add_url_rule("/callback", "callback", callback, methods=["GET"])
+    bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
+    return bp
+
+
+def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
+    """App-wide: an AdobeOAuthError escaping any view becomes a 4xx/5xx page."""
+    log.info("request failed: %s", exc.error)
+    return error_response(exc)
+
+
+def _secret_key() -> bytes:
+    key = current_app.secret_key
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+def _redirect_uri(state: AdobeOAuthState) -> str:
+    return state.config.redirect_uri or url_for(f"{state.name}.callback", _external=True)
+
+
+def _resolve_target(target: str) -> str:
+    """A configured ``redirect_to``: a path as given, or an endpoint name."""
+    if target.startswith("/"):
+        return target
+    return url_for(target)
+
+
+def login() -> BaseResponse:
+    """Start a login: remember a fresh state in the session, go to Adobe."""
+    state = get_state()
+    cfg = state.config
+    target = request.args.get("next")
+    if target is not None and not is_safe_next(target):
+        log.info("ignored an unsafe next target at login")
+        target = None
+    value = new_state()
+    record = Pending(value, int(time.time()) + cfg.state_max_age, target)
+    records = add_pending(load_pending(session.get(state.pending_key)), record, cfg.max_pending_logins)
+    session[state.pending_key] = [r.dump() for r in records]
+    challenge = None
+    if cfg.use_pkce and cfg.response_type == "code":
+        challenge = pkce_challenge(pkce_verifier(_secret_key(), value))
+    url = authorize_url(
+        cfg.authorize_url,
+        client_id=cfg.client_id,
+        redirect_uri=_redirect_uri(state),
+        state=value,
+        scope=cfg.scope_string,
+        response_type=cfg.response_type,
+        code_challenge=challenge,
+    )
+    return no_store(redirect(url, 302))
+
+
+def _single(name: str) -> str | None:
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise CallbackError(f"the callback repeats the {name!r} parameter")
+    return values[0] if values else None
+
+
+def _take_state(state: AdobeOAuthState) -> Pending:
+    """Consume the pending login named by ``state`` (one-time, RFC 6749 §10.12)."""
+    values = request.args.getlist("state")
+    if not values or not values[0]:
+        raise StateError("the callback has no state; start the sign-in again")
+    records = load_pending(session.get(state.pending_key))
+    found: Pending | None = None
+    expired = False
+    for value in values:  # a repeated state consumes every record it names
+        record, was_expired, records = take_pending(records, value)
+        if record is not None and found is None:
+            found, expired = record, was_expired
+    if records:
+        session[state.pending_key] = [r.dump() for r in records]
+    else:
+        session.pop(state.pending_key, None)
+    if len(values) > 1:
+        raise CallbackError("the callback repeats the 'state' parameter")
+    if found is None:
+        raise StateError(
+            "this sign-in is unknown or was already used; it may have been started in another browser",
+            status_code=403,
+        )
+    if expired:
+        raise StateError("this sign-in took too long and expired; start it again")
+    return found
+
+
+def _complete_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
+    cfg = state.config
+    pending = _take_state(state)
+    issuer = _single("iss")
+    # RFC 9207 §2.4: a callback naming another issuer is a mix-up attempt.
+    if issuer is not None and cfg.issuer and issuer != cfg.issuer:
+        raise CallbackError("the callback names a different issuer than the configured one")
+    error = _single("error")
+    if error is not None:
+        description = _single("error_description")
+        raise AuthorizationDenied(
+            error if _ERROR_CODE.match(error) else "invalid_error",
+            description[:MAX_DESCRIPTION_LENGTH] if description else None,
+        )
+    code = _single("code")
+    if not code:
+        raise CallbackError("the callback has no authorization code")
+    if len(code) > MAX_CODE_LENGTH:
+        raise CallbackError("the authorization code is too long")
+    verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
+    token = state.client.exchange_code(code, _redirect_uri(state), verifier)
+    if not token.user_id and cfg.userinfo_url and "openid" in (token.scope | set(cfg.scope)):
+        try:
+            subject = state.client.userinfo(token).get("sub")
+        except ProviderError as exc:
+            log.warning("could not read the user's identity: %s", exc)
+        else:
+            if isinstance(subject, str) and subject:
+                token = token.with_changes(user_id=subject)
+    return token, pending
+
+
+def callback() -> BaseResponse:
+    """Finish a login: check the state, exchange the code, store the token."""
+    state = get_state()
+    app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        token, pending = _complete_login(state)
+    except AdobeOAuthError as exc:
+        log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
+        login_failed.send(app, error=exc)
+        return error_response(exc, retry_url=url_for(f"{state.name}.login"))
+    context(state.name).store(token)
+    logged_in.send(app, token=token)
+    target = pending.next or _resolve_target(state.config.redirect_to)
+    return no_store(redirect(target, 302))
+
+
+def _cross_site() -> bool:
+    """True when the request comes from another site's page (CSRF)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin.rstrip("/") != request.host_url.rstrip("/")
+    return False
+
+
+def logout() -> BaseResponse:
+    """Forget the token and revoke it at Adobe (best effort). POST only."""
+    state = get_state()
+    if _cross_site():
+        return error_response(CrossSiteRequest("sign-out must come from a page of this site"))
+    ctx = context(state.name)
+    token = ctx.token
+    ctx.forget()
+    if token is not None:
+        state.client.revoke(token)
+    logged_out.send(current_app._get_current_object())  # type: ignore[attr-defined]
+    return no_store(redirect(_resolve_target(state.config.logout_redirect_to), 303))

@@ -1,0 +1,170 @@
+"""HTTP to Adobe's authorization server: code exchange, refresh, revoke, userinfo.
+
+One pooled ``requests.Session`` per registered blueprint and process. Every
+call has a timeout, never follows a redirect (requests would re-send the form
+body, secret included, on 307/308), sends credentials only in the body or the
+``Authorization`` header (RFC 6749 §2.3.1), keeps no cookies, and turns every
+failure into :class:`ProviderError` whose message names the URL and the
+problem but never a secret.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import re
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+
+import requests
+
+from .config import Config
+from .errors import ProviderError
+from .tokens import Token, token_from_response
+
+log = logging.getLogger("flask_adobe_oauth")
+
+USER_AGENT = "flask-adobe-oauth"
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def harden(session: requests.Session) -> None:
+    """Make ``session`` safe to share between users: it stores no cookies, so
+    a cookie set by one response cannot ride along with another user's call."""
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    session.headers["User-Agent"] = USER_AGENT
+
+
+def where(url: str) -> str:
+    """``url`` without query or fragment, for messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _oauth_error(data: Any) -> str | None:
+    if isinstance(data, dict):
+        code = data.get("error")
+        if isinstance(code, str) and _ERROR_CODE.match(code):
+            return code
+    return None
+
+
+class ProviderClient:
+    """The calls this extension makes to the authorization server."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.http = requests.Session()
+        harden(self.http)
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.config.timeout)
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        try:
+            return self.http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
+        except requests.Timeout:
+            raise ProviderError(f"{where(url)} did not answer within {self.config.timeout:g} s") from None
+        except requests.ConnectionError:
+            raise ProviderError(f"could not connect to {where(url)}") from None
+        except requests.RequestException as exc:
+            raise ProviderError(f"the call to {where(url)} failed ({type(exc).__name__})") from None
+
+    def _json(self, url: str, response: requests.Response) -> dict[str, Any]:
+        status = response.status_code
+        if 300 <= status < 400:
+            raise ProviderError(
+                f"{where(url)} answered with a redirect (HTTP {status}), which is not followed"
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0][:60]
+            raise ProviderError(f"{where(url)} did not answer JSON (HTTP {status}, {kind})") from None
+        code = _oauth_error(data)
+        if status != 200 or code:
+            raise ProviderError(
+                f"{where(url)} refused the request (HTTP {status}" + (f", {code})" if code else ")"),
+                provider_error=code,
+            )
+        if not isinstance(data, dict):
+            raise ProviderError(f"{where(url)} answered JSON that is not an object")
+        return data
+
+    def _authenticated_post(self, url: str, form: dict[str, str]) -> requests.Response:
+        """POST ``form`` with the client's credentials, as HTTP Basic or in the
+        body per ``client_auth`` (RFC 6749 §2.3.1) — never in the URL."""
+        cfg = self.config
+        if cfg.client_auth == "client_secret_basic":
+            # §2.3.1: each part is form-urlencoded before Basic encoding.
+            auth = (quote_plus(cfg.client_id), quote_plus(cfg.client_secret))
+            return self._send("POST", url, data=form, auth=auth)
+        form = {**form, "client_id": cfg.client_id, "client_secret": cfg.client_secret}
+        return self._send("POST", url, data=form)
+
+    def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        cfg = self.config
+        response = self._authenticated_post(cfg.token_url, form)
+        try:
+            return self._json(cfg.token_url, response)
+        except ProviderError as exc:
+            log.warning("token request failed: %s", exc)
+            raise
+
+    # -- the calls ------------------------------------------------------------
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None) -> Token:
+        """Trade an authorization code for a token (RFC 6749 §4.1.3)."""
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        if code_verifier:
+            form["code_verifier"] = code_verifier
+        data = self._token_request(form)
+        return token_from_response(data, self.config.scope)
+
+    def refresh(self, token: Token) -> Token:
+        """A new token from ``token.refresh_token`` (RFC 6749 §6).
+
+        Adobe rotates refresh tokens: the answer's refresh token replaces the
+        old one; when an answer has none, the old one is kept.
+        """
+        if not token.refresh_token:
+            raise ProviderError("the token has no refresh token")
+        data = self._token_request({"grant_type": "refresh_token", "refresh_token": token.refresh_token})
+        fresh = token_from_response(data, token.scope, previous_refresh_token=token.refresh_token)
+        if fresh.user_id is None and token.user_id:
+            fresh = fresh.with_changes(user_id=token.user_id)
+        return fresh
+
+    def revoke(self, token: Token) -> bool:
+        """Ask Adobe to revoke the token (RFC 7009). True when Adobe said 2xx.
+
+        The refresh token is revoked when there is one (RFC 7009 §2.1: that
+        also ends its access tokens), else the access token.
+        """
+        cfg = self.config
+        if not cfg.revoke_url:
+            return False
+        if token.refresh_token:
+            form = {"token": token.refresh_token, "token_type_hint": "refresh_token"}
+        else:
+            form = {"token": token.access_token, "token_type_hint": "access_token"}
+        try:
+            response = self._authenticated_post(cfg.revoke_url, form)
+        except ProviderError as exc:
+            log.warning("token revocation failed: %s", exc)
+            return False
+        if not 200 <= response.status_code < 300:
+            log.warning(
+                "token revocation failed: %s answered HTTP %s", where(cfg.revoke_url), response.status_code
+            )
+            return False
+        return True
+
+    def userinfo(self, token: Token) -> dict[str, Any]:
+        """The OpenID Connect userinfo of the token's user."""
+        url = self.config.userinfo_url
+        if not url:
+            raise ProviderError("no userinfo_url is configured")
+        response = self._send("GET", url, headers={"Authorization": f"Bearer {token.access_token}"})
+        return self._json(url, response)

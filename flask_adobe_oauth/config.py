@@ -1,0 +1,257 @@
+"""Options, provider presets, and resolving them against ``app.config``.
+
+Every option of :func:`make_adobe_blueprint` may come from the argument or
+from ``app.config["ADOBE_OAUTH_<NAME>"]``; an explicit argument wins. All
+checks run when the blueprint is registered, so a wrong setting fails at
+start-up with the config key named, not at the first login.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+from .storage import Storage
+from .tokens import split_scope
+
+CONFIG_PREFIX = "ADOBE_OAUTH_"
+
+IMS_HOST = "https://ims-na1.adobelogin.com"
+
+#: Endpoints and default scope of each provider preset (REFERENCE §1 and §2).
+PRESETS: dict[str, dict[str, Any]] = {
+    "ims": {
+        "authorize_url": f"{IMS_HOST}/ims/authorize/v2",
+        "token_url": f"{IMS_HOST}/ims/token/v3",
+        "revoke_url": f"{IMS_HOST}/ims/revoke",
+        "userinfo_url": f"{IMS_HOST}/ims/userinfo/v2",
+        "jwks_url": f"{IMS_HOST}/ims/keys",
+        "issuer": IMS_HOST,
+        "api_base_url": "https://analytics.adobe.io",
+        "scope": (
+            "openid",
+            "AdobeID",
+            "read_organizations",
+            "additional_info.projectedProductContext",
+            "offline_access",
+        ),
+    },
+    "legacy": {
+        "authorize_url": "https://marketing.adobe.com/authorize",
+        "token_url": "https://api.omniture.com/token",
+        "revoke_url": "https://api.omniture.com/token/revoke",
+        "userinfo_url": None,
+        "jwks_url": None,
+        "issuer": None,
+        "api_base_url": "https://api.omniture.com",
+        "scope": ("ReportSuite", "Report", "Company"),
+    },
+}
+
+#: Option name -> default (``None`` for "from the preset" or "derived").
+DEFAULTS: dict[str, Any] = {
+    "client_id": None,
+    "client_secret": None,
+    "provider": "ims",
+    "authorize_url": None,
+    "token_url": None,
+    "revoke_url": None,
+    "userinfo_url": None,
+    "jwks_url": None,
+    "issuer": None,
+    "api_base_url": None,
+    "scope": None,
+    "redirect_uri": None,
+    "redirect_to": "/",
+    "logout_redirect_to": "/",
+    "client_auth": "client_secret_basic",
+    "use_pkce": True,
+    "state_max_age": 600,
+    "max_pending_logins": 5,
+    "timeout": 10.0,
+    "response_type": "code",
+    "storage": None,
+    "name": "adobe",
+}
+
+_URL_OPTIONS = ("authorize_url", "token_url", "revoke_url", "userinfo_url", "jwks_url", "api_base_url")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved, checked options of one registered blueprint."""
+
+    name: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    provider: str
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None
+    userinfo_url: str | None
+    jwks_url: str | None
+    issuer: str | None
+    api_base_url: str
+    scope: tuple[str, ...]
+    redirect_uri: str | None
+    redirect_to: str
+    logout_redirect_to: str
+    client_auth: str
+    use_pkce: bool
+    state_max_age: int
+    max_pending_logins: int
+    timeout: float
+    response_type: str
+    storage: Storage | None
+
+    @property
+    def scope_string(self) -> str:
+        """The scope as sent on the wire: space-separated (RFC 6749 §3.3)."""
+        return " ".join(self.scope)
+
+
+def check_option_names(options: Mapping[str, Any]) -> None:
+    """Raise ``TypeError`` for an option this extension does not know."""
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"make_adobe_blueprint() got unknown option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(DEFAULTS))}"
+        )
+
+
+def _key(name: str) -> str:
+    return CONFIG_PREFIX + name.upper()
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+        "0",
+        "false",
+        "no",
+        "off",
+    }:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    raise ConfigurationError(f"{_key(name)} must be true or false, not {value!r}")
+
+
+def _as_number(name: str, value: Any, minimum: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{_key(name)} must be a number, not {value!r}") from None
+    if not number >= minimum:
+        raise ConfigurationError(f"{_key(name)} must be at least {minimum:g}, not {value!r}")
+    return number
+
+
+def _check_url(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{_key(name)} must be a URL string, not {type(value).__name__}")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(f"{_key(name)} must be an absolute http(s) URL, not {value!r}")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        # Codes, tokens and the client secret would cross the network in clear.
+        raise ConfigurationError(f"{_key(name)} must use https (plain http is allowed only on localhost)")
+    if parts.username or parts.password:
+        raise ConfigurationError(f"{_key(name)} must not carry credentials")
+    return value
+
+
+def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_key: Any) -> Config:
+    """Merge arguments, ``app.config`` and the preset, and check the result."""
+
+    def pick(name: str) -> Any:
+        if name in options and options[name] is not None:
+            return options[name]
+        return app_config.get(_key(name), DEFAULTS[name])
+
+    if not secret_key:
+        raise ConfigurationError(
+            "SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session"
+        )
+    samesite = app_config.get("SESSION_COOKIE_SAMESITE")
+    if isinstance(samesite, str) and samesite.lower() == "strict":
+        raise ConfigurationError(
+            "SESSION_COOKIE_SAMESITE='Strict' drops the session on the redirect back from Adobe; use 'Lax'"
+        )
+
+    provider = pick("provider")
+    if provider not in PRESETS:
+        raise ConfigurationError(
+            f"{_key('provider')} must be one of {', '.join(sorted(PRESETS))}, not {provider!r}"
+        )
+    preset = PRESETS[provider]
+
+    values: dict[str, Any] = {}
+    for name in ("client_id", "client_secret"):
+        value = pick(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{_key(name)} is required (set it in app.config or pass {name}=)")
+        values[name] = value.strip()
+
+    for name in (*_URL_OPTIONS, "issuer"):
+        value = pick(name)
+        if value is None:
+            value = preset[name]
+        if value is not None and name != "issuer":
+            value = _check_url(name, value)
+        values[name] = value
+    values["api_base_url"] = values["api_base_url"].rstrip("/")
+
+    scope = pick("scope")
+    if scope is None:
+        scope = preset["scope"]
+    if not isinstance(scope, (str, list, tuple)):
+        raise ConfigurationError(f"{_key('scope')} must be a string or a list of strings")
+    values["scope"] = tuple(split_scope(scope))
+
+    redirect_uri = pick("redirect_uri")
+    if redirect_uri is not None:
+        redirect_uri = _check_url("redirect_uri", redirect_uri)
+    values["redirect_uri"] = redirect_uri
+
+    for name in ("redirect_to", "logout_redirect_to"):
+        value = pick(name)
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(f"{_key(name)} must be an endpoint name or a path")
+        values[name] = value
+
+    client_auth = pick("client_auth")
+    if client_auth not in {"client_secret_basic", "client_secret_post"}:
+        raise ConfigurationError(
+            f"{_key('client_auth')} must be 'client_secret_basic' or 'client_secret_post', not {client_auth!r}"
+        )
+    values["client_auth"] = client_auth
+
+    response_type = pick("response_type")
+    if response_type not in {"code", "token"}:
+        raise ConfigurationError(f"{_key('response_type')} must be 'code' or 'token', not {response_type!r}")
+    values["response_type"] = response_type
+
+    values["use_pkce"] = _as_bool("use_pkce", pick("use_pkce"))
+    if response_type == "token" and options.get("use_pkce") is True:
+        raise ConfigurationError(
+            "use_pkce=True contradicts response_type='token': the implicit grant has no code to protect"
+        )
+    values["state_max_age"] = int(_as_number("state_max_age", pick("state_max_age"), 1))
+    values["max_pending_logins"] = int(_as_number("max_pending_logins", pick("max_pending_logins"), 1))
+    values["timeout"] = _as_number("timeout", pick("timeout"), 0.001)
+
+    storage = pick("storage")
+    if storage is not None and not all(callable(getattr(storage, m, None)) for m in ("get", "set", "delete")):
+        raise ConfigurationError(f"{_key('storage')} must have get(), set(token) and delete() methods")
+    values["storage"] = storage
+
+    return Config(name=str(options.get("name") or "adobe"), provider=provider, **values)

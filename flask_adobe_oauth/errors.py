@@ -1,0 +1,109 @@
+"""The error hierarchy. Every error this package raises derives from
+:class:`AdobeOAuthError` and carries the HTTP status a user should see.
+
+Messages name what went wrong and where (a URL without its query), never a
+secret: no client secret, code, access or refresh token is ever formatted
+into one.
+"""
+
+from __future__ import annotations
+
+
+class AdobeOAuthError(Exception):
+    """Base class of every error raised by flask-adobe-oauth."""
+
+    #: HTTP status used when the error reaches the user.
+    status_code: int = 400
+    #: Short machine-readable name, sent as ``error`` in JSON answers.
+    error: str = "adobe_oauth_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigurationError(AdobeOAuthError, ValueError):
+    """The extension is configured wrongly; raised when the blueprint is registered."""
+
+    status_code = 500
+    error = "configuration_error"
+
+
+class CallbackError(AdobeOAuthError):
+    """The request that came back to ``/callback`` cannot complete a login."""
+
+    error = "invalid_callback"
+
+
+class StateError(CallbackError):
+    """The ``state`` is missing, unknown, expired, already used or from another browser."""
+
+    error = "invalid_state"
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AuthorizationDenied(CallbackError):
+    """Adobe sent the user back with ``error=...`` instead of a code."""
+
+    error = "authorization_denied"
+
+    def __init__(self, provider_error: str, description: str | None) -> None:
+        text = f"Adobe did not authorize the login: {provider_error}"
+        if description:
+            text += f" ({description})"
+        super().__init__(text)
+        self.provider_error = provider_error
+        self.description = description
+        self.status_code = 403 if provider_error == "access_denied" else 400
+
+
+class ProviderError(AdobeOAuthError):
+    """Adobe's server failed or answered something unusable (the app itself is fine)."""
+
+    status_code = 502
+    error = "provider_error"
+
+    def __init__(self, message: str, provider_error: str | None = None) -> None:
+        super().__init__(message)
+        #: The OAuth ``error`` code Adobe answered with, when it answered one.
+        self.provider_error = provider_error
+
+
+class LoginRequired(AdobeOAuthError):
+    """There is no usable token: none stored, or it expired and could not be refreshed."""
+
+    status_code = 401
+    error = "login_required"
+
+
+class InsufficientScope(AdobeOAuthError):
+    """The stored token lacks scopes a view requires."""
+
+    status_code = 403
+    error = "insufficient_scope"
+
+    def __init__(self, missing: frozenset[str]) -> None:
+        super().__init__("the Adobe token lacks the scopes: " + " ".join(sorted(missing)))
+        self.missing = missing
+
+
+class RateLimited(AdobeOAuthError):
+    """Adobe answered 429 Too Many Requests; ``retry_after`` is the delay it asked for."""
+
+    status_code = 429
+    error = "rate_limited"
+
+    def __init__(self, url: str, retry_after: float | None) -> None:
+        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+        super().__init__(f"Adobe rate-limited the call to {url}{wait}")
+        self.retry_after = retry_after
+
+
+class CrossSiteRequest(AdobeOAuthError):
+    """A state-changing request (logout) came from another site's page."""
+
+    status_code = 403
+    error = "cross_site_request"

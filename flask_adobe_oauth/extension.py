@@ -1,0 +1,205 @@
+"""Run-time state of a registered blueprint, and the ``adobe`` proxy.
+
+:class:`AdobeOAuthState` exists once per app and blueprint name and holds
+only what every request shares (configuration, pooled HTTP sessions,
+storage). Everything about the current user lives in :class:`AdobeContext`,
+created per request on ``flask.g`` — never on a shared object (the
+Flask-Dance thread leak, REFERENCE §5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, cast
+
+from flask import current_app, g, has_request_context, request
+from werkzeug.local import LocalProxy
+
+from .api import AdobeSession
+from .client import ProviderClient
+from .config import Config
+from .errors import AdobeOAuthError, LoginRequired, ProviderError
+from .signals import token_refreshed
+from .storage import SessionStorage, Storage
+from .tokens import Token
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger("flask_adobe_oauth")
+
+EXTENSION_KEY = "adobe_oauth"
+#: How long a refresh result is reused for other requests that raced on the
+#: same (now rotated-away) refresh token.
+REFRESH_REUSE_SECONDS = 30.0
+
+
+class AdobeOAuthState:
+    """What one registered blueprint shares across all requests of an app."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.name = config.name
+        suffix = "" if config.name == "adobe" else "_" + config.name
+        self.pending_key = "_ao_p" + suffix
+        self.storage: Storage = config.storage or SessionStorage("_ao_t" + suffix)
+        self.client = ProviderClient(config)
+        self.api = AdobeSession(config, lambda: context(self.name))
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._recent: dict[str, tuple[float, Token]] = {}
+
+    def refresh(self, token: Token) -> Token:
+        """Refresh ``token`` once per process, however many requests race on it.
+
+        Adobe rotates refresh tokens, so of two refreshes with the same one
+        the second fails with ``invalid_grant``. Requests of one user that
+        arrive together therefore wait for the first refresh and reuse its
+        result instead of logging the user out.
+        """
+        assert token.refresh_token
+        key = hashlib.sha256(token.refresh_token.encode()).hexdigest()
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            now = time.monotonic()
+            with self._guard:
+                for stale in [k for k, (until, _) in self._recent.items() if until <= now]:
+                    del self._recent[stale]
+                recent = self._recent.get(key)
+            if recent is not None:
+                return recent[1]
+            try:
+                fresh = self.client.refresh(token)
+            finally:
+                with self._guard:
+                    self._locks.pop(key, None)
+            with self._guard:
+                self._recent[key] = (now + REFRESH_REUSE_SECONDS, fresh)
+            return fresh
+
+
+def get_state(name: str | None = None, app: Flask | None = None) -> AdobeOAuthState:
+    """The state of the blueprint ``name`` (or the only/default one) in ``app``."""
+    app = app or current_app
+    states: dict[str, AdobeOAuthState] = app.extensions.get(EXTENSION_KEY, {})
+    if name is None:
+        if has_request_context() and request.blueprint in states:
+            name = request.blueprint
+        elif len(states) == 1:
+            name = next(iter(states))
+        else:
+            name = "adobe"
+    try:
+        return states[name]
+    except KeyError:
+        raise AdobeOAuthError(
+            f"no Adobe blueprint named {name!r} is registered on this app; "
+            "register make_adobe_blueprint() first"
+        ) from None
+
+
+class AdobeContext:
+    """The current request's view of the user's Adobe login (``adobe``)."""
+
+    def __init__(self, state: AdobeOAuthState) -> None:
+        self._state = state
+        self._token: Token | None = None
+        self._loaded = False
+
+    @property
+    def state(self) -> AdobeOAuthState:
+        return self._state
+
+    @property
+    def token(self) -> Token | None:
+        """The stored token, or None. Read once per request."""
+        if not self._loaded:
+            self._token = self._state.storage.get()
+            self._loaded = True
+        return self._token
+
+    @property
+    def authorized(self) -> bool:
+        """A token is stored and is unexpired or can be refreshed."""
+        token = self.token
+        return token is not None and (not token.expired or bool(token.refresh_token))
+
+    @property
+    def session(self) -> AdobeSession:
+        """A ``requests.Session`` (one per process) that calls Adobe as this user."""
+        return self._state.api
+
+    @property
+    def config(self) -> Config:
+        return self._state.config
+
+    def store(self, token: Token) -> None:
+        """Store ``token`` as the user's token."""
+        self._state.storage.set(token)
+        self._token, self._loaded = token, True
+
+    def forget(self) -> None:
+        """Delete the user's token from storage (no revocation)."""
+        self._state.storage.delete()
+        self._token, self._loaded = None, True
+
+    def usable_token(self) -> Token:
+        """An unexpired token, refreshed if needed; else :class:`LoginRequired`."""
+        token = self.token
+        if token is None:
+            raise LoginRequired("you are not signed in with Adobe")
+        if token.expired:
+            if not token.refresh_token:
+                self.forget()
+                raise LoginRequired("your Adobe session expired")
+            token = self.refresh()
+        return token
+
+    def refresh(self) -> Token:
+        """Refresh the stored token now and store the result.
+
+        An Adobe refusal (``invalid_grant`` and the like) forgets the token
+        and raises :class:`LoginRequired`; a transport failure raises
+        :class:`ProviderError` and keeps the token, since a network blip is
+        no reason to log the user out.
+        """
+        token = self.token
+        if token is None or not token.refresh_token:
+            raise LoginRequired("your Adobe session expired")
+        try:
+            fresh = self._state.refresh(token)
+        except ProviderError as exc:
+            if exc.provider_error is None:
+                raise
+            # Another worker may have rotated the refresh token first and
+            # stored the result where we can read it (server-side storage).
+            again = self._state.storage.get()
+            if again is not None and again.refresh_token != token.refresh_token and not again.expired:
+                self._token, self._loaded = again, True
+                return again
+            self.forget()
+            raise LoginRequired("your Adobe session expired and could not be renewed") from None
+        self.store(fresh)
+        token_refreshed.send(current_app._get_current_object(), token=fresh)  # type: ignore[attr-defined]
+        return fresh
+
+
+def context(name: str | None = None) -> AdobeContext:
+    """The :class:`AdobeContext` of the current request (created on first use)."""
+    if not has_request_context():
+        raise AdobeOAuthError("adobe is used outside a request; it is bound to the current user")
+    state = get_state(name)
+    cache: dict[str, AdobeContext] = g.setdefault("_adobe_oauth_contexts", {})
+    ctx = cache.get(state.name)
+    if ctx is None:
+        ctx = cache[state.name] = AdobeContext(state)
+    return ctx
+
+
+#: The current request's :class:`AdobeContext`: ``adobe.authorized``,
+#: ``adobe.token``, ``adobe.session``.
+adobe: AdobeContext = cast(AdobeContext, LocalProxy(context))

@@ -1,0 +1,346 @@
+"""The stand-in's OAuth endpoints, for both presets.
+
+IMS: ``/ims/authorize/v2``, ``/ims/token/v3`` (expires_in in seconds),
+``/ims/token/v1`` (milliseconds), ``/ims/revoke``, ``/ims/userinfo/v2``,
+``/ims/keys``, ``/ims/.well-known/openid-configuration``.
+Legacy (the seed): ``/authorize``, ``/token``, ``/token/revoke``.
+
+It checks what Adobe checks and a little more, so a client that passes here
+is a careful one: one-time codes, ``redirect_uri`` repeated, PKCE S256,
+exactly one client authentication method, no secret in the URL, refresh
+token rotation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
+from urllib.parse import unquote_plus, urlencode, urlsplit
+
+from flask import Flask, Response, jsonify, request
+from markupsafe import escape
+
+from .keys import b64url
+from .state import Call, Fault, StandInState
+
+_CONSENT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Adobe ID (stand-in)</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;background:#f5f5f5;margin:0}}
+main{{max-width:26rem;margin:5rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}}
+h1{{font-size:1.3rem}}button{{font-size:1rem;padding:.5rem 1.2rem;border-radius:16px;border:0;margin-right:.5rem}}
+#allow{{background:#1473e6;color:#fff}}#deny{{background:#e8e8e8}}</style></head>
+<body><main><h1>Stand-in Adobe ID</h1>
+<p><strong>{client}</strong> asks to sign you in as <strong>{user}</strong> and use: <code>{scope}</code></p>
+<form method="post" action="{action}"><input type="hidden" name="request" value="{request_id}">
+<button id="allow" name="decision" value="allow">Allow</button>
+<button id="deny" name="decision" value="deny">Deny</button></form></main></body></html>
+"""
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.delay:
+        time.sleep(fault.delay)
+    response = Response(fault.body, status=fault.status, content_type=fault.content_type)
+    for name, value in fault.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _redirect(uri: str, params: dict[str, str], fragment: bool = False) -> Response:
+    sep = "#" if fragment else ("&" if urlsplit(uri).query else "?")
+    response = Response(status=302)
+    response.headers["Location"] = uri + sep + urlencode(params)
+    return response
+
+
+def create_provider_app(
+    state: StandInState, issuer: str, *, auto_approve: bool = True, send_iss: bool = True
+) -> Flask:
+    """The Flask app answering as Adobe. ``issuer`` is the server's base URL."""
+    app = Flask("flask_adobe_oauth.testing.standin")
+    app.config["STANDIN_AUTO_APPROVE"] = auto_approve
+    app.config["STANDIN_SEND_ISS"] = send_iss
+
+    # -- authorize --------------------------------------------------------------
+
+    def authorize(preset: str) -> Response:
+        args = request.args
+        client_id = args.get("client_id", "")
+        redirect_uri = args.get("redirect_uri")
+        if client_id not in state.clients:
+            return _oauth_error("invalid_client", "unknown client_id")
+        if redirect_uri is None and preset == "ims":
+            return _oauth_error("invalid_request", "redirect_uri is required")
+        if redirect_uri is not None:
+            parts = urlsplit(redirect_uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                # RFC 6749 §4.1.2.1: never redirect to an invalid redirect_uri.
+                return _oauth_error("invalid_request", "redirect_uri is not a valid absolute URL")
+        target = redirect_uri or "http://127.0.0.1/"
+        params = {
+            k: args.get(k, "")
+            for k in (
+                "client_id",
+                "response_type",
+                "state",
+                "scope",
+                "code_challenge",
+                "code_challenge_method",
+                "nonce",
+            )
+        }
+        params["redirect_uri"] = redirect_uri or ""
+        params["preset"] = preset
+        back: dict[str, str] = {"state": params["state"]} if params["state"] else {}
+        if params["response_type"] not in ("code", "token"):
+            return _redirect(target, {"error": "unsupported_response_type", **back})
+        if not params["state"]:
+            return _redirect(target, {"error": "invalid_request", "error_description": "state is required"})
+        if params["code_challenge"] and params["code_challenge_method"] != "S256":
+            return _redirect(
+                target, {"error": "invalid_request", "error_description": "only S256 is supported", **back}
+            )
+        if app.config["STANDIN_AUTO_APPROVE"]:
+            return decide(params, allow=True)
+        request_id = secrets.token_urlsafe(16)
+        with state.lock:
+            state.consents[request_id] = params
+        action = "/ims/authorize/decision" if preset == "ims" else "/authorize/decision"
+        page = _CONSENT.format(
+            client=escape(client_id),
+            user=escape(state.user.email),
+            scope=escape(params["scope"] or "(default)"),
+            action=action,
+            request_id=request_id,
+        )
+        return Response(page, mimetype="text/html")
+
+    def decide(params: dict[str, str], allow: bool) -> Response:
+        target = params["redirect_uri"] or "http://127.0.0.1/"
+        back = {"state": params["state"]}
+        if not allow:
+            return _redirect(
+                target, {"error": "access_denied", "error_description": "The user denied the request", **back}
+            )
+        if params["response_type"] == "token":
+            body = state.issue_tokens(
+                params["client_id"],
+                state.user,
+                params["scope"],
+                shape="legacy" if params["preset"] == "legacy" else "v3",
+                issuer=issuer,
+                with_refresh=False,
+            )
+            fragment = {
+                "access_token": body["access_token"],
+                "token_type": "bearer",
+                "expires_in": str(int(state.access_token_lifetime)),
+                "state": params["state"],
+            }
+            if params["scope"]:
+                fragment["scope"] = params["scope"]
+            return _redirect(target, fragment, fragment=True)
+        code = state.issue_code(
+            params["client_id"],
+            params["scope"],
+            params["redirect_uri"] or None,
+            params["code_challenge"] or None,
+            params["code_challenge_method"] or None,
+            params["nonce"] or None,
+        )
+        answer = {"code": code, **back}
+        if params["preset"] == "ims" and app.config["STANDIN_SEND_ISS"]:
+            answer["iss"] = issuer  # RFC 9207
+        return _redirect(target, answer)
+
+    def decision() -> Response:
+        with state.lock:
+            params = state.consents.pop(request.form.get("request", ""), None)
+        if params is None:
+            return _oauth_error("invalid_request", "unknown or already decided consent request")
+        return decide(params, allow=request.form.get("decision") == "allow")
+
+    app.add_url_rule("/ims/authorize/v2", "ims_authorize", lambda: authorize("ims"))
+    app.add_url_rule("/authorize", "legacy_authorize", lambda: authorize("legacy"))
+    app.add_url_rule("/ims/authorize/decision", "ims_decision", decision, methods=["POST"])
+    app.add_url_rule("/authorize/decision", "legacy_decision", decision, methods=["POST"])
+
+    # -- client authentication ------------------------------------------------
+
+    def authenticate(call: Call) -> str | Response:
+        """The authenticated client_id, or an error response (RFC 6749 §2.3)."""
+        if any(k in request.args for k in ("client_secret", "code", "refresh_token")):
+            return _oauth_error("invalid_request", "credentials must not be sent in the URL")
+        header = request.headers.get("Authorization", "")
+        in_body = "client_secret" in request.form
+        if header.lower().startswith("basic ") and in_body:
+            return _oauth_error("invalid_request", "more than one client authentication method")
+        if header.lower().startswith("basic "):
+            try:
+                raw = base64.b64decode(header[6:].strip(), validate=True).decode()
+                user, _, password = raw.partition(":")
+                client_id, secret = unquote_plus(user), unquote_plus(password)
+            except ValueError:
+                return _oauth_error("invalid_client", "malformed Basic credentials", 401)
+            call.client_auth = "client_secret_basic"
+        elif in_body:
+            client_id, secret = request.form.get("client_id", ""), request.form.get("client_secret", "")
+            call.client_auth = "client_secret_post"
+        else:
+            return _oauth_error("invalid_client", "client authentication is required", 401)
+        expected = state.clients.get(client_id)
+        if expected is None or not hmac.compare_digest(expected.encode(), secret.encode()):
+            return _oauth_error("invalid_client", "unknown client or wrong secret", 401)
+        return client_id
+
+    # -- token ----------------------------------------------------------------
+
+    def token(shape: str) -> Response:
+        call = Call(request.path, request.form.get("grant_type"), None, form=dict(request.form))
+        state.record(call)
+        with state.lock:
+            fault = state.token_faults.pop(0) if state.token_faults else None
+        if fault is not None:
+            call.status = fault.status
+            return _fault_response(fault)
+        response = _token(shape, call)
+        call.status = response.status_code
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _token(shape: str, call: Call) -> Response:
+        client_id = authenticate(call)
+        if isinstance(client_id, Response):
+            return client_id
+        grant_type = request.form.get("grant_type")
+        if grant_type == "authorization_code":
+            return _code_grant(shape, client_id)
+        if grant_type == "refresh_token":
+            return _refresh_grant(shape, client_id)
+        return _oauth_error(
+            "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"
+        )
+
+    def _code_grant(shape: str, client_id: str) -> Response:
+        code = request.form.get("code", "")
+        with state.lock:
+            grant = state.grants.get(code)
+            if grant is None or grant.kind != "code":
+                return _oauth_error("invalid_grant", "unknown authorization code")
+            if grant.used:
+                # RFC 6749 §4.1.2: a code used twice revokes what it gave.
+                for other in state.grants.values():
+                    if other.origin == code:
+                        other.revoked = True
+                return _oauth_error("invalid_grant", "authorization code already used")
+            grant.used = True
+        if grant.expires_at <= state.now():
+            return _oauth_error("invalid_grant", "authorization code expired")
+        if grant.client_id != client_id:
+            return _oauth_error("invalid_grant", "code was issued to another client")
+        if grant.redirect_uri is not None and request.form.get("redirect_uri") != grant.redirect_uri:
+            return _oauth_error("invalid_grant", "redirect_uri does not match the authorization request")
+        verifier = request.form.get("code_verifier")
+        if grant.code_challenge:
+            if not verifier:
+                return _oauth_error("invalid_grant", "code_verifier is required")
+            digest = b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+            if not hmac.compare_digest(digest, grant.code_challenge):
+                return _oauth_error("invalid_grant", "code_verifier does not match the challenge")
+        elif verifier:
+            return _oauth_error("invalid_grant", "code_verifier sent without a challenge")  # RFC 9700 §2.1.1
+        scopes = grant.scope.replace(",", " ").split()
+        body = state.issue_tokens(
+            client_id,
+            grant.user,
+            grant.scope,
+            shape=shape,
+            issuer=issuer,
+            nonce=grant.nonce,
+            with_refresh="offline_access" in scopes,
+        )
+        with state.lock:
+            for key in ("access_token", "refresh_token"):
+                if key in body:
+                    state.grants[body[key]].origin = code
+        return jsonify(body)
+
+    def _refresh_grant(shape: str, client_id: str) -> Response:
+        if shape == "legacy":
+            return _oauth_error("unsupported_grant_type", "the legacy API has no refresh tokens")
+        value = request.form.get("refresh_token", "")
+        with state.lock:
+            grant = state.live(value, "refresh")
+            if grant is None or grant.client_id != client_id:
+                return _oauth_error("invalid_grant", "refresh token is invalid, expired, revoked or used")
+            grant.used = True  # rotation: the old refresh token stops working
+        body = state.issue_tokens(client_id, grant.user, grant.scope, shape=shape, issuer=issuer)
+        return jsonify(body)
+
+    app.add_url_rule("/ims/token/v3", "ims_token_v3", lambda: token("v3"), methods=["POST"])
+    app.add_url_rule("/ims/token/v1", "ims_token_v1", lambda: token("v1"), methods=["POST"])
+    app.add_url_rule("/token", "legacy_token", lambda: token("legacy"), methods=["POST"])
+
+    # -- revoke, userinfo, keys, discovery -------------------------------------
+
+    def revoke() -> Response:
+        call = Call(request.path, None, None, form=dict(request.form))
+        state.record(call)
+        with state.lock:
+            fault = state.revoke_faults.pop(0) if state.revoke_faults else None
+        if fault is not None:
+            call.status = fault.status
+            return _fault_response(fault)
+        client_id = authenticate(call)
+        if isinstance(client_id, Response):
+            call.status = client_id.status_code
+            return client_id
+        state.revoke(request.form.get("token", ""))  # RFC 7009 §2.2: 200 even for unknown tokens
+        call.status = 200
+        return Response(status=200)
+
+    app.add_url_rule("/ims/revoke", "ims_revoke", revoke, methods=["POST"])
+    app.add_url_rule("/token/revoke", "legacy_revoke", revoke, methods=["POST"])
+
+    @app.get("/ims/userinfo/v2")
+    def userinfo() -> Response:
+        header = request.headers.get("Authorization", "")
+        user = state.user_for(header[7:]) if header.lower().startswith("bearer ") else None
+        if user is None:
+            response = _oauth_error("invalid_token", "the access token is invalid or expired", 401)
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
+        return jsonify(user.userinfo())
+
+    @app.get("/ims/keys")
+    def keys() -> Any:
+        return jsonify(state.key.jwks() if state.key else {"keys": []})
+
+    @app.get("/ims/.well-known/openid-configuration")
+    def discovery() -> Any:
+        return jsonify(
+            {
+                "issuer": issuer,
+                "authorization_endpoint": f"{issuer}/ims/authorize/v2",
+                "token_endpoint": f"{issuer}/ims/token/v3",
+                "userinfo_endpoint": f"{issuer}/ims/userinfo/v2",
+                "revocation_endpoint": f"{issuer}/ims/revoke",
+                "jwks_uri": f"{issuer}/ims/keys",
+                "response_types_supported": ["code", "token"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "authorization_response_iss_parameter_supported": True,
+            }
+        )
+
+    return app

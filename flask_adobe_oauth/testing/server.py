@@ -1,0 +1,208 @@
+"""``StandInAdobe``: a real HTTP server on 127.0.0.1 that answers as Adobe.
+
+::
+
+    with StandInAdobe() as adobe_server:
+        app.config.update(adobe_server.config())      # ADOBE_OAUTH_* keys
+        ...                                           # log in for real
+
+It binds a free port on the loopback interface only, runs in a daemon
+thread, and stops on :meth:`stop` (or leaving the ``with`` block).
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .provider import create_provider_app
+from .state import Call, Fault, StandInState, User
+
+DEFAULT_CLIENT_ID = "standin-client"
+DEFAULT_CLIENT_SECRET = "standin-secret-" + "x" * 16
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Logs nothing: request lines would carry codes and states."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class StandInAdobe:
+    """A stand-in for Adobe IMS, the legacy Analytics OAuth and Analytics 2.0.
+
+    ``auto_approve=False`` shows a consent page with Allow / Deny buttons
+    (ids ``allow`` and ``deny``) instead of approving at once.
+    """
+
+    def __init__(
+        self,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        *,
+        auto_approve: bool = True,
+        send_iss: bool = True,
+        user: User | None = None,
+        access_token_lifetime: float = 86399,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the stand-in serves on the loopback interface only")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.state = StandInState(
+            {client_id: client_secret}, user=user, access_token_lifetime=access_token_lifetime
+        )
+        self._host, self._port = host, port
+        self._auto_approve, self._send_iss = auto_approve, send_iss
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self.app: Any = None
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self) -> StandInAdobe:
+        """Bind a port and serve in a background thread."""
+        if self._server is not None:
+            return self
+        server = make_server(
+            self._host, self._port, _placeholder, threaded=True, request_handler=_QuietHandler
+        )
+        self.url = f"http://{self._host}:{server.server_port}"
+        self.app = create_provider_app(
+            self.state, self.url, auto_approve=self._auto_approve, send_iss=self._send_iss
+        )
+        server.app = self.app
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="adobe-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> StandInAdobe:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- pointing an app at it ---------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        return self.url
+
+    def options(self, provider: str = "ims", *, token_version: str = "v3") -> dict[str, Any]:
+        """Keyword arguments for :func:`make_adobe_blueprint` aimed at this server."""
+        if not self.url:
+            raise RuntimeError("start() the stand-in first")
+        base = self.url
+        common = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "provider": provider,
+            "api_base_url": base,
+        }
+        if provider == "legacy":
+            return {
+                **common,
+                "authorize_url": f"{base}/authorize",
+                "token_url": f"{base}/token",
+                "revoke_url": f"{base}/token/revoke",
+            }
+        return {
+            **common,
+            "authorize_url": f"{base}/ims/authorize/v2",
+            "token_url": f"{base}/ims/token/{token_version}",
+            "revoke_url": f"{base}/ims/revoke",
+            "userinfo_url": f"{base}/ims/userinfo/v2",
+            "jwks_url": f"{base}/ims/keys",
+            "issuer": self.issuer,
+        }
+
+    def config(self, provider: str = "ims", **kwargs: Any) -> dict[str, Any]:
+        """The same as :meth:`options`, as ``ADOBE_OAUTH_*`` config keys."""
+        return {"ADOBE_OAUTH_" + k.upper(): v for k, v in self.options(provider, **kwargs).items()}
+
+    # -- what tests look at and steer ---------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every call to the token and revoke endpoints, in order."""
+        with self.state.lock:
+            return list(self.state.calls)
+
+    def token_calls(self) -> list[Call]:
+        """Calls to a token endpoint."""
+        return [c for c in self.calls if "revoke" not in c.path]
+
+    def revoke_calls(self) -> list[Call]:
+        """Calls to a revoke endpoint."""
+        return [c for c in self.calls if "revoke" in c.path]
+
+    def fail_next_token(
+        self,
+        status: int = 500,
+        body: str | bytes = "",
+        *,
+        content_type: str = "text/plain",
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next token request with this instead of the real answer."""
+        with self.state.lock:
+            self.state.token_faults.append(Fault(status, body, content_type, delay, headers or {}))
+
+    def fail_next_revoke(self, status: int = 500, body: str = "", *, delay: float = 0.0) -> None:
+        """Answer the next revoke request with this status."""
+        with self.state.lock:
+            self.state.revoke_faults.append(Fault(status, body, "text/plain", delay))
+
+    def fail_next_api(
+        self,
+        status: int = 500,
+        body: str = "",
+        *,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next Analytics API request with this instead."""
+        with self.state.lock:
+            self.state.api_faults.append(Fault(status, body, content_type, 0.0, headers or {}))
+
+    def expire_access_tokens(self) -> None:
+        """Make every access token issued so far invalid at the server."""
+        self.state.expire_access_tokens()
+
+    def is_revoked(self, token: str) -> bool:
+        """True when ``token`` was issued here and revoked."""
+        with self.state.lock:
+            grant = self.state.grants.get(token)
+            return bool(grant and grant.revoked)
+
+    def is_valid_access_token(self, token: str) -> bool:
+        return self.state.user_for(token) is not None
+
+
+def _placeholder(environ: Any, start_response: Any) -> Any:  # replaced before serving
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]

@@ -1,0 +1,269 @@
+"""What the stand-in Adobe server remembers: clients, codes, tokens, calls.
+
+All of it sits behind one lock; the HTTP layer (``provider.py``) is threaded.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .keys import SigningKey, opaque_jwt
+
+
+@dataclass
+class User:
+    """A user of the stand-in."""
+
+    sub: str = "4B2C1F3E5F0A4D1B0A490D4C@AdobeID"
+    email: str = "ada.analyst@example.com"
+    name: str = "Ada Analyst"
+    org_id: str = "5E2D0C0B5A1F2A3B0A490D4C@AdobeOrg"
+
+    def userinfo(self) -> dict[str, Any]:
+        given, _, family = self.name.partition(" ")
+        return {
+            "sub": self.sub,
+            "email": self.email,
+            "email_verified": True,
+            "name": self.name,
+            "given_name": given,
+            "family_name": family,
+            "account_type": "type3",
+        }
+
+
+@dataclass
+class Grant:
+    """A code, access token or refresh token the stand-in issued."""
+
+    kind: str  # "code" | "access" | "refresh"
+    client_id: str
+    user: User
+    scope: str
+    expires_at: float
+    redirect_uri: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    nonce: str | None = None
+    used: bool = False
+    revoked: bool = False
+    parent: str | None = None  # the refresh token an access token came with
+    origin: str | None = None  # the code the token was exchanged for
+
+
+@dataclass
+class Call:
+    """One request the stand-in received at its token or revoke endpoint."""
+
+    path: str
+    grant_type: str | None
+    client_auth: str | None  # "client_secret_basic" | "client_secret_post" | None
+    status: int = 0
+    form: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Fault:
+    """An answer to give instead of the real one, once."""
+
+    status: int = 500
+    body: str | bytes = ""
+    content_type: str = "text/plain"
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class StandInState:
+    """The memory of a stand-in Adobe server."""
+
+    def __init__(
+        self,
+        clients: dict[str, str],
+        *,
+        user: User | None = None,
+        access_token_lifetime: float = 86399,
+        refresh_token_lifetime: float = 14 * 86400,
+        code_lifetime: float = 300,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clients = dict(clients)
+        self.user = user or User()
+        self.access_token_lifetime = access_token_lifetime
+        self.refresh_token_lifetime = refresh_token_lifetime
+        self.code_lifetime = code_lifetime
+        self.grants: dict[str, Grant] = {}
+        self.calls: list[Call] = []
+        self.token_faults: list[Fault] = []
+        self.revoke_faults: list[Fault] = []
+        self.api_faults: list[Fault] = []
+        self.consents: dict[str, dict[str, str]] = {}
+        self.clock_offset = 0.0
+        self.key = SigningKey() if SigningKey.available else None
+
+    # -- time ---------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    # -- issuing ------------------------------------------------------------
+
+    def issue_code(
+        self,
+        client_id: str,
+        scope: str,
+        redirect_uri: str | None,
+        challenge: str | None,
+        method: str | None,
+        nonce: str | None,
+    ) -> str:
+        code = secrets.token_urlsafe(24)
+        with self.lock:
+            self.grants[code] = Grant(
+                "code",
+                client_id,
+                self.user,
+                scope,
+                self.now() + self.code_lifetime,
+                redirect_uri=redirect_uri,
+                code_challenge=challenge,
+                code_challenge_method=method,
+                nonce=nonce,
+            )
+        return code
+
+    def _access_token(self, client_id: str, scope: str, legacy: bool) -> str:
+        if legacy:  # the seed's shape: "1882994084537-e850e548-859d-4848-afbb-9125507b07df"
+            return f"{int(self.now() * 1000)}-{uuid.uuid4()}"
+        created = int(self.now() * 1000)
+        return opaque_jwt(
+            {
+                "id": f"{created}_{uuid.uuid4()}_ue1",
+                "type": "access_token",
+                "client_id": client_id,
+                "user_id": self.user.sub,
+                "as": "ims-na1",
+                "aa_id": self.user.sub,
+                "ctp": 0,
+                "fg": secrets.token_hex(8).upper() + "======",
+                "sid": f"{created}_{uuid.uuid4()}_ue1",
+                "moi": secrets.token_hex(4),
+                "pba": "MedSecNoEV,LowSec",
+                "expires_in": str(int(self.access_token_lifetime * 1000)),
+                "scope": scope,
+                "created_at": str(created),
+            }
+        )
+
+    def _refresh_token(self, client_id: str, scope: str) -> str:
+        created = int(self.now() * 1000)
+        return opaque_jwt(
+            {
+                "id": f"{created}_{uuid.uuid4()}_ue1",
+                "type": "refresh_token",
+                "client_id": client_id,
+                "user_id": self.user.sub,
+                "as": "ims-na1",
+                "aa_id": self.user.sub,
+                "rtid": f"{created}_{uuid.uuid4()}_ue1",
+                "rtea": str(created + int(self.refresh_token_lifetime * 1000)),
+                "moi": secrets.token_hex(4),
+                "pba": "MedSecNoEV,LowSec",
+                "expires_in": str(int(self.refresh_token_lifetime * 1000)),
+                "scope": scope,
+                "created_at": str(created),
+            }
+        )
+
+    def issue_tokens(
+        self,
+        client_id: str,
+        user: User,
+        scope: str,
+        *,
+        shape: str,
+        issuer: str,
+        nonce: str | None = None,
+        with_refresh: bool = True,
+    ) -> dict[str, Any]:
+        """Mint tokens and answer in ``shape``: ``"v3"``, ``"v1"`` or ``"legacy"``."""
+        legacy = shape == "legacy"
+        now = self.now()
+        access = self._access_token(client_id, scope, legacy)
+        refresh = None if legacy or not with_refresh else self._refresh_token(client_id, scope)
+        with self.lock:
+            self.grants[access] = Grant(
+                "access", client_id, user, scope, now + self.access_token_lifetime, parent=refresh
+            )
+            if refresh:
+                self.grants[refresh] = Grant(
+                    "refresh", client_id, user, scope, now + self.refresh_token_lifetime
+                )
+        if legacy:
+            return {
+                "access_token": access,
+                "client_id": client_id,
+                "user_id": user.sub,
+                "expires": int(now + self.access_token_lifetime),
+                "scope": scope,
+            }
+        lifetime = self.access_token_lifetime * (1000 if shape == "v1" else 1)
+        body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "expires_in": int(lifetime)}
+        if refresh:
+            body["refresh_token"] = refresh
+        if "openid" in scope.replace(",", " ").split() and self.key is not None:
+            claims: dict[str, Any] = {
+                "iss": issuer,
+                "sub": user.sub,
+                "aud": client_id,
+                "iat": int(now),
+                "exp": int(now + self.access_token_lifetime),
+                "email": user.email,
+                "name": user.name,
+            }
+            if nonce:
+                claims["nonce"] = nonce
+            body["id_token"] = self.key.sign(claims)
+        return body
+
+    # -- checking -----------------------------------------------------------
+
+    def live(self, value: str, kind: str) -> Grant | None:
+        """The grant ``value`` of ``kind`` if it is unexpired, unused and unrevoked."""
+        with self.lock:
+            grant = self.grants.get(value)
+            if grant is None or grant.kind != kind or grant.revoked or grant.used:
+                return None
+            if grant.expires_at <= self.now():
+                return None
+            if grant.parent and self.grants[grant.parent].revoked:
+                return None
+            return grant
+
+    def user_for(self, access_token: str) -> User | None:
+        """The user of a valid access token, else None (expired, revoked, unknown)."""
+        grant = self.live(access_token, "access")
+        return grant.user if grant else None
+
+    def revoke(self, value: str) -> bool:
+        with self.lock:
+            grant = self.grants.get(value)
+            if grant is None or grant.kind == "code":
+                return False
+            grant.revoked = True
+            return True
+
+    def expire_access_tokens(self) -> None:
+        """Make every access token issued so far expire now (refresh tokens stay)."""
+        with self.lock:
+            for grant in self.grants.values():
+                if grant.kind == "access":
+                    grant.expires_at = self.now() - 1
+
+    def record(self, call: Call) -> None:
+        with self.lock:
+            self.calls.append(call)

@@ -1,0 +1,180 @@
+"""The :class:`Token` type, and turning every Adobe token response into one.
+
+Adobe has answered token requests in three shapes over the years:
+
+* legacy ``api.omniture.com/token``: ``expires`` is an *absolute* Unix time in
+  seconds; no ``token_type``, no ``expires_in``, no refresh token;
+* IMS ``/ims/token/v3`` and RFC 6749 §5.1: ``expires_in`` in *seconds*,
+  ``token_type`` ``bearer`` (Adobe writes it lower-case);
+* IMS ``/ims/token/v1`` and ``/ims/exchange/jwt``: ``expires_in`` in
+  *milliseconds*.
+
+Milliseconds are detected by size: no Adobe token lives longer than 14 days
+(1 209 600 s), so an ``expires_in`` of 10 000 000 or more (116 days in
+seconds, 2.8 hours in milliseconds) can only be milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import ProviderError
+
+#: A token this many seconds from its expiry already counts as expired, so a
+#: call started now does not reach Adobe with a token that died on the way.
+EXPIRY_MARGIN = 60.0
+
+#: ``expires_in`` values at or above this are milliseconds (see module docs).
+MILLISECONDS_THRESHOLD = 10_000_000
+
+_SCOPE_SPLIT = re.compile(r"[\s,]+")
+
+
+def split_scope(value: str | Iterable[str] | None) -> list[str]:
+    """Scope names in order, without repeats, from a comma- or space-separated
+    string or from a list of names (Adobe IMS accepts both separators)."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else [str(item) for item in value]
+    names: list[str] = []
+    for item in items:
+        for name in _SCOPE_SPLIT.split(item):
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def parse_scope(value: str | Iterable[str] | None) -> frozenset[str]:
+    """Scopes as a set; see :func:`split_scope`."""
+    return frozenset(split_scope(value))
+
+
+@dataclass(frozen=True)
+class Token:
+    """An Adobe access token and what is known about it.
+
+    Secret fields are left out of ``repr`` so that a token printed in a log or
+    a traceback shows no secret.
+    """
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    #: Unix time in seconds at which the access token stops working, if known.
+    expires_at: float | None = None
+    scope: frozenset[str] = frozenset()
+    user_id: str | None = None
+    #: Only present right after the exchange; never stored.
+    id_token: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def expired(self) -> bool:
+        """True when the token has expired or expires within :data:`EXPIRY_MARGIN`."""
+        return self.expires_at is not None and time.time() >= self.expires_at - EXPIRY_MARGIN
+
+    def has_scopes(self, wanted: Iterable[str]) -> frozenset[str]:
+        """The scopes in ``wanted`` that this token lacks."""
+        return frozenset(wanted) - self.scope
+
+    def with_changes(self, **changes: Any) -> Token:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)
+
+    # -- compact storage form ------------------------------------------------
+    # Short keys keep the session cookie small (REFERENCE §4: browsers drop a
+    # cookie past ~4093 bytes without a word). The id_token is never stored.
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict, as small as possible, for storage backends."""
+        data: dict[str, Any] = {"a": self.access_token}
+        if self.refresh_token:
+            data["r"] = self.refresh_token
+        if self.expires_at is not None:
+            data["e"] = int(self.expires_at)
+        if self.scope:
+            data["s"] = " ".join(sorted(self.scope))
+        if self.user_id:
+            data["u"] = self.user_id
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Token:
+        """The inverse of :meth:`to_dict`."""
+        expires = data.get("e")
+        return cls(
+            access_token=str(data["a"]),
+            refresh_token=data.get("r"),
+            expires_at=float(expires) if expires is not None else None,
+            scope=parse_scope(data.get("s")),
+            user_id=data.get("u"),
+        )
+
+
+def _number(data: Mapping[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ProviderError(f"the token response has a non-numeric {key!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ProviderError(f"the token response has a non-numeric {key!r}") from None
+    if number != number or number < 0:  # NaN or negative
+        raise ProviderError(f"the token response has an invalid {key!r}")
+    return number
+
+
+def token_from_response(
+    data: Mapping[str, Any],
+    requested_scope: Iterable[str] = (),
+    now: float | None = None,
+    previous_refresh_token: str | None = None,
+) -> Token:
+    """Normalise a token endpoint's JSON answer into a :class:`Token`.
+
+    Raises :class:`ProviderError` when the answer is not a usable bearer token
+    (RFC 6749 §5.1: ``access_token`` is required; §7.1: only a token type the
+    client understands may be used).
+    """
+    now = time.time() if now is None else now
+    access = data.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise ProviderError("the token response has no access_token")
+    token_type = data.get("token_type")
+    if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
+        raise ProviderError("the token response names a token_type other than bearer")
+
+    expires_at: float | None = None
+    absolute = _number(data, "expires")  # legacy: absolute Unix seconds
+    relative = _number(data, "expires_in")
+    if relative is not None:
+        if relative >= MILLISECONDS_THRESHOLD:
+            relative /= 1000.0
+        expires_at = now + relative
+    elif absolute is not None:
+        expires_at = absolute
+
+    # RFC 6749 §5.1: when scope is omitted it is the scope that was requested.
+    raw_scope = data.get("scope")
+    scope = parse_scope(raw_scope if isinstance(raw_scope, (str, list)) else None)
+    if not scope:
+        scope = parse_scope(list(requested_scope))
+
+    refresh = data.get("refresh_token")
+    if not isinstance(refresh, str) or not refresh:
+        # RFC 6749 §6: a refresh may keep the old refresh token.
+        refresh = previous_refresh_token
+    user_id = data.get("user_id")
+    id_token = data.get("id_token")
+    return Token(
+        access_token=access,
+        refresh_token=refresh,
+        expires_at=expires_at,
+        scope=scope,
+        user_id=str(user_id) if user_id else None,
+        id_token=id_token if isinstance(id_token, str) else None,
+    )
