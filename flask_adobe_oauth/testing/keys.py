@@ -28,9 +28,18 @@ def _int_b64(value: int) -> str:
 
 
 class SigningKey:
-    """A fresh RSA-2048 key; :meth:`sign` makes RS256 JWTs, :meth:`jwks` publishes it."""
+    """An RSA-2048 key; :meth:`sign` makes RS256 JWTs, :meth:`jwks` publishes it."""
 
     available = rsa is not None
+    _shared: SigningKey | None = None
+
+    @classmethod
+    def shared(cls) -> SigningKey:
+        """One key per process: generating RSA keys is slow, and stand-ins
+        started by consecutive tests need not differ in their key."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
 
     def __init__(self) -> None:
         if rsa is None:

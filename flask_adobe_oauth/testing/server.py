@@ -83,7 +83,9 @@ class StandInAdobe:
         )
         server.app = self.app
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="adobe-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="adobe-standin", daemon=True
+        )
         self._thread.start()
         return self
 

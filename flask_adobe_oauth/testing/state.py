@@ -103,7 +103,7 @@ class StandInState:
         self.api_faults: list[Fault] = []
         self.consents: dict[str, dict[str, str]] = {}
         self.clock_offset = 0.0
-        self.key = SigningKey() if SigningKey.available else None
+        self.key = SigningKey.shared() if SigningKey.available else None
 
     # -- time ---------------------------------------------------------------
 

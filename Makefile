@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both create .venv and install the package into it first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint system-deps bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $@
+
+# Debian packages the tests use for real: headless Chromium (browser test)
+# and redis-server (server-side token storage).
+system-deps:
+	@need=""; \
+	command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
+	command -v redis-server >/dev/null 2>&1 || need="$$need redis-server"; \
+	if [ -n "$$need" ]; then \
+	  echo "installing:$$need"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$need; \
+	fi
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m example_app
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict flask_adobe_oauth
+
+test: $(VENV)/.installed system-deps lint
+	$(BIN)/pytest -p no:cacheprovider
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
