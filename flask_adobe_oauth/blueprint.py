@@ -191,11 +191,11 @@ def callback() -> BaseResponse:
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
         token, pending = _complete_login(state)
+        context(state.name).store(token)
     except AdobeOAuthError as exc:
         log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
         login_failed.send(app, error=exc)
         return error_response(exc, retry_url=url_for(f"{state.name}.login"))
-    context(state.name).store(token)
     logged_in.send(app, token=token)
     target = pending.next or _resolve_target(state.config.redirect_to)
     return no_store(redirect(target, 302))
