@@ -58,8 +58,7 @@ def make_adobe_blueprint(**options: Any) -> Blueprint:
         config = resolve({**options, "name": full_name}, state.app.config, state.app.secret_key)
         states = state.app.extensions.setdefault(EXTENSION_KEY, {})
         states[full_name] = AdobeOAuthState(config)
-        handlers = state.app.error_handler_spec.setdefault(None, {}).setdefault(None, {})
-        if AdobeOAuthError not in handlers:
+        if AdobeOAuthError not in state.app.error_handler_spec[None][None]:
             state.app.register_error_handler(AdobeOAuthError, _handle_error)
 
     bp.record(setup)

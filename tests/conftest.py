@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.testing import FlaskClient
 
 from flask_adobe_oauth import adobe, adobe_login_required, make_adobe_blueprint
@@ -35,6 +35,8 @@ def make_app(standin: StandInAdobe, provider: str = "ims", **options: Any) -> Fl
     @app.route("/dashboard", methods=["GET", "POST", "PUT", "OPTIONS"])
     @adobe_login_required
     def dashboard() -> Any:
+        if request.method == "OPTIONS":
+            return "", 204
         token = adobe.token
         assert token is not None
         return jsonify(user=token.user_id, scope=sorted(token.scope))

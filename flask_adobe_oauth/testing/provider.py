@@ -314,6 +314,10 @@ def create_provider_app(
 
     @app.get("/ims/userinfo/v2")
     def userinfo() -> Response:
+        with state.lock:
+            fault = state.api_faults.pop(0) if state.api_faults else None
+        if fault is not None:
+            return _fault_response(fault)
         header = request.headers.get("Authorization", "")
         user = state.user_for(header[7:]) if header.lower().startswith("bearer ") else None
         if user is None:

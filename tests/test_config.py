@@ -1,0 +1,80 @@
+"""Configuration is checked when the blueprint is registered, naming the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from flask_adobe_oauth import ConfigurationError, make_adobe_blueprint
+from flask_adobe_oauth.extension import get_state
+
+
+def register(config: dict[str, Any], **options: Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update({"SECRET_KEY": "k", "ADOBE_OAUTH_CLIENT_ID": "id", "ADOBE_OAUTH_CLIENT_SECRET": "s"})
+    app.config.update(config)
+    app.register_blueprint(make_adobe_blueprint(**options), url_prefix="/adobe")
+    return app
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"ADOBE_OAUTH_CLIENT_ID": None}, "ADOBE_OAUTH_CLIENT_ID"),
+        ({"ADOBE_OAUTH_CLIENT_SECRET": ""}, "ADOBE_OAUTH_CLIENT_SECRET"),
+        ({"ADOBE_OAUTH_PROVIDER": "okta"}, "ADOBE_OAUTH_PROVIDER"),
+        ({"ADOBE_OAUTH_TOKEN_URL": "http://tokens.example.com/token"}, "ADOBE_OAUTH_TOKEN_URL"),
+        ({"ADOBE_OAUTH_AUTHORIZE_URL": "/relative"}, "ADOBE_OAUTH_AUTHORIZE_URL"),
+        ({"ADOBE_OAUTH_CLIENT_AUTH": "private_key_jwt"}, "ADOBE_OAUTH_CLIENT_AUTH"),
+        ({"ADOBE_OAUTH_RESPONSE_TYPE": "id_token"}, "ADOBE_OAUTH_RESPONSE_TYPE"),
+        ({"ADOBE_OAUTH_STATE_MAX_AGE": 0}, "ADOBE_OAUTH_STATE_MAX_AGE"),
+        ({"ADOBE_OAUTH_USE_PKCE": "maybe"}, "ADOBE_OAUTH_USE_PKCE"),
+        ({"ADOBE_OAUTH_STORAGE": object()}, "ADOBE_OAUTH_STORAGE"),
+        ({"SECRET_KEY": None}, "SECRET_KEY"),
+        ({"SESSION_COOKIE_SAMESITE": "Strict"}, "SESSION_COOKIE_SAMESITE"),
+    ],
+)
+def test_bad_configuration_fails_at_registration_naming_the_key(config: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigurationError, match=key):
+        register(config)
+
+
+def test_unknown_option_is_a_type_error_at_once() -> None:
+    with pytest.raises(TypeError, match="client_secrte"):
+        make_adobe_blueprint(client_secrte="typo")
+
+
+def test_argument_wins_over_config_and_config_over_preset() -> None:
+    app = register({"ADOBE_OAUTH_SCOPE": "openid,AdobeID", "ADOBE_OAUTH_TIMEOUT": "3"}, client_id="from-arg")
+    cfg = get_state("adobe", app).config
+    assert cfg.client_id == "from-arg"
+    assert cfg.scope == ("openid", "AdobeID")
+    assert cfg.timeout == 3.0
+    assert cfg.token_url == "https://ims-na1.adobelogin.com/ims/token/v3"
+
+
+def test_legacy_preset_uses_the_seed_endpoints() -> None:
+    cfg = get_state("adobe", register({"ADOBE_OAUTH_PROVIDER": "legacy"})).config
+    assert cfg.authorize_url == "https://marketing.adobe.com/authorize"
+    assert cfg.token_url == "https://api.omniture.com/token"
+    assert cfg.issuer is None
+
+
+def test_contradictory_pkce_with_implicit_grant_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="implicit"):
+        register({}, response_type="token", use_pkce=True)
+
+
+def test_secret_never_appears_in_config_repr() -> None:
+    cfg = get_state("adobe", register({"ADOBE_OAUTH_CLIENT_SECRET": "s3cr3t-value"})).config
+    assert "s3cr3t-value" not in repr(cfg)
+
+
+def test_two_blueprints_with_different_names_coexist() -> None:
+    app = register({})
+    app.register_blueprint(make_adobe_blueprint(name="adobe2", provider="legacy"), url_prefix="/legacy")
+    assert get_state("adobe2", app).config.provider == "legacy"
+    assert get_state("adobe", app).config.provider == "ims"
+    assert get_state("adobe2", app).pending_key != get_state("adobe", app).pending_key
