@@ -28,10 +28,13 @@ from .flow import (
     is_safe_next,
     load_pending,
     new_state,
+    oidc_nonce,
     pkce_challenge,
     pkce_verifier,
     take_pending,
 )
+from .idtoken import available as id_token_checks_available
+from .idtoken import verify_id_token
 from .pages import error_response, no_store
 from .signals import logged_in, logged_out, login_failed
 from .tokens import Token
@@ -113,8 +116,17 @@ def login() -> BaseResponse:
         scope=cfg.scope_string,
         response_type=cfg.response_type,
         code_challenge=challenge,
+        nonce=_nonce(state, value),
     )
     return no_store(redirect(url, 302))
+
+
+def _nonce(state: AdobeOAuthState, value: str) -> str | None:
+    """The OIDC nonce of the login with state ``value``, when id_tokens are checked."""
+    cfg = state.config
+    if cfg.response_type == "code" and cfg.jwks_url and "openid" in cfg.scope:
+        return oidc_nonce(_secret_key(), value)
+    return None
 
 
 def _single(name: str) -> str | None:
@@ -173,6 +185,11 @@ def _complete_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
         raise CallbackError("the authorization code is too long")
     verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
     token = state.client.exchange_code(code, _redirect_uri(state), verifier)
+    if token.id_token and cfg.jwks_url and id_token_checks_available():
+        # OIDC Core §3.1.3.7; a failure raises IdTokenError before anything is stored.
+        claims = verify_id_token(state.client, token.id_token, _nonce(state, pending.state))
+        if isinstance(claims.get("sub"), str) and claims["sub"]:
+            token = token.with_changes(user_id=claims["sub"])  # no userinfo call needed
     if not token.user_id and cfg.userinfo_url and "openid" in (token.scope | set(cfg.scope)):
         try:
             subject = state.client.userinfo(token).get("sub")

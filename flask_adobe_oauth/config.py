@@ -209,6 +209,9 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
             value = _check_url(name, value)
         values[name] = value
     values["api_base_url"] = values["api_base_url"].rstrip("/")
+    if values["jwks_url"] and not values["issuer"]:
+        # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
+        raise ConfigurationError(f"{_key('jwks_url')} is set without {_key('issuer')}: id_tokens need both")
 
     scope = pick("scope")
     if scope is None:

@@ -66,10 +66,31 @@ class ProviderError(AdobeOAuthError):
     status_code = 502
     error = "provider_error"
 
-    def __init__(self, message: str, provider_error: str | None = None) -> None:
+    def __init__(self, message: str, provider_error: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         #: The OAuth ``error`` code Adobe answered with, when it answered one.
         self.provider_error = provider_error
+        #: The HTTP status Adobe answered with, when it answered.
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """Adobe answered and refused the grant (RFC 6749 §5.2: 400 or 401),
+        as opposed to failing or being unreachable."""
+        return self.status in (400, 401)
+
+
+class IdTokenError(ProviderError):
+    """The id_token in Adobe's token response failed verification (signature,
+    ``iss``, ``aud``, ``exp`` or ``nonce``).
+
+    A 502 like every other unusable token response: the id_token reaches the
+    app over the back channel from the token endpoint, not from the browser,
+    so a bad one means the provider's answer (or the path to it, or this
+    app's configuration of it) is at fault. Nothing is stored.
+    """
+
+    error = "invalid_id_token"
 
 
 class LoginRequired(AdobeOAuthError):

@@ -45,6 +45,15 @@ def pkce_verifier(key: bytes, state: str) -> str:
     return _b64(hmac.new(key, b"flask-adobe-oauth/pkce\x00" + state.encode(), hashlib.sha256).digest())
 
 
+def oidc_nonce(key: bytes, state: str) -> str:
+    """The OpenID Connect ``nonce`` bound to ``state`` (OIDC Core §3.1.2.1).
+
+    Derived like :func:`pkce_verifier`, under another label, so nothing more
+    goes into the cookie and the two values are unrelated.
+    """
+    return _b64(hmac.new(key, b"flask-adobe-oauth/nonce\x00" + state.encode(), hashlib.sha256).digest())
+
+
 def pkce_challenge(verifier: str) -> str:
     """The S256 code_challenge of ``verifier`` (RFC 7636 §4.2)."""
     return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
@@ -59,6 +68,7 @@ def authorize_url(
     scope: str,
     response_type: str = "code",
     code_challenge: str | None = None,
+    nonce: str | None = None,
 ) -> str:
     """The URL that sends the browser to Adobe's consent page."""
     params = {
@@ -72,6 +82,8 @@ def authorize_url(
     if code_challenge:
         params["code_challenge"] = code_challenge
         params["code_challenge_method"] = "S256"
+    if nonce:
+        params["nonce"] = nonce
     separator = "&" if urlsplit(base).query else "?"
     return base + separator + urlencode(params)
 

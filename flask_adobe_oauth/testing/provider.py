@@ -328,6 +328,8 @@ def create_provider_app(
 
     @app.get("/ims/keys")
     def keys() -> Any:
+        with state.lock:
+            state.jwks_fetches += 1
         return jsonify(state.key.jwks() if state.key else {"keys": []})
 
     @app.get("/ims/.well-known/openid-configuration")

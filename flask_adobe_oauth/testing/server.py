@@ -18,6 +18,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from .analytics import register_analytics
 from .provider import create_provider_app
 from .state import Call, Fault, StandInState, User
 
@@ -81,6 +82,7 @@ class StandInAdobe:
         self.app = create_provider_app(
             self.state, self.url, auto_approve=self._auto_approve, send_iss=self._send_iss
         )
+        register_analytics(self.app, self.state)
         server.app = self.app
         self._server = server
         self._thread = threading.Thread(
@@ -160,6 +162,11 @@ class StandInAdobe:
     def revoke_calls(self) -> list[Call]:
         """Calls to a revoke endpoint."""
         return [c for c in self.calls if "revoke" in c.path]
+
+    def jwks_calls(self) -> int:
+        """How many times ``/ims/keys`` was fetched."""
+        with self.state.lock:
+            return self.state.jwks_fetches
 
     def fail_next_token(
         self,

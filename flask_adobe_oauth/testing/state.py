@@ -102,6 +102,7 @@ class StandInState:
         self.revoke_faults: list[Fault] = []
         self.api_faults: list[Fault] = []
         self.consents: dict[str, dict[str, str]] = {}
+        self.jwks_fetches = 0
         self.clock_offset = 0.0
         self.key = SigningKey.shared() if SigningKey.available else None
 

@@ -1,0 +1,165 @@
+"""Verifying the OpenID Connect id_token that comes with a token response.
+
+When ``jwks_url`` is configured and the token response carries an
+``id_token``, it is checked as OpenID Connect Core §3.1.3.7 asks: the
+signature against the provider's published keys (JWKS), ``iss`` equal to
+the configured issuer, ``aud`` containing the client_id (and ``azp`` equal
+to it when there are several audiences), ``exp`` not past (with
+:data:`LEEWAY` for clock skew), and ``nonce`` equal to the one sent with
+the authorize request.
+
+The nonce is not stored anywhere: like the PKCE verifier it is derived from
+``SECRET_KEY`` and the state (:func:`flask_adobe_oauth.flow.oidc_nonce`).
+
+The JWKS is fetched with the provider client's conventions (timeout, no
+redirects, ``Accept: application/json``, failures as
+:class:`ProviderError`), kept per process and URL for :data:`JWKS_MAX_AGE`,
+and fetched again when a token names a key id the cached set lacks (the
+provider rotated its keys).
+
+Needs PyJWT with ``cryptography`` (the ``jwt`` extra). Without it the
+id_token is not checked and a warning is logged once per process.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .errors import IdTokenError
+
+if TYPE_CHECKING:
+    from .client import ProviderClient
+
+log = logging.getLogger("flask_adobe_oauth")
+
+#: Seconds of clock skew tolerated on ``exp`` (and ``iat`` / ``nbf``).
+LEEWAY = 60
+#: Seconds a fetched JWKS is used before it is fetched again.
+JWKS_MAX_AGE = 3600.0
+#: Signature algorithms accepted. Asymmetric only: never ``none``, never an
+#: HMAC keyed with a public key (the classic JWT algorithm confusion).
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+_lock = threading.Lock()
+#: jwks_url -> (fetched at, monotonic; keys by kid)
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_warned = False
+
+
+def available() -> bool:
+    """True when PyJWT and cryptography are importable; warns once when not."""
+    global _warned
+    try:
+        from jwt.algorithms import has_crypto
+    except ImportError:
+        has_crypto = False
+    if not has_crypto and not _warned:
+        _warned = True
+        log.warning(
+            "id_tokens are NOT verified: install flask-adobe-oauth[jwt] (PyJWT with cryptography) "
+            "to check their signature, issuer, audience, expiry and nonce"
+        )
+    return bool(has_crypto)
+
+
+def clear_cache() -> None:
+    """Forget every cached JWKS (for tests and key-rotation drills)."""
+    with _lock:
+        _cache.clear()
+
+
+def _fetch_keys(client: ProviderClient, url: str) -> dict[str, Any]:
+    import jwt
+
+    response = client._send("GET", url)
+    data = client._json(url, response)
+    keys: dict[str, Any] = {}
+    raw_keys = data.get("keys")
+    if not isinstance(raw_keys, list):
+        raise IdTokenError(f"{url} did not answer a JWKS (no 'keys' list)")
+    for item in raw_keys:
+        if not isinstance(item, dict) or item.get("use", "sig") != "sig":
+            continue
+        try:
+            key = jwt.PyJWK(item)
+        except jwt.PyJWTError:
+            continue  # a key type or algorithm this client does not support
+        if key.algorithm_name in ALGORITHMS:
+            keys[str(item.get("kid", ""))] = key
+    with _lock:
+        _cache[url] = (time.monotonic(), keys)
+    return keys
+
+
+def _key_for(client: ProviderClient, url: str, kid: str) -> Any:
+    with _lock:
+        cached = _cache.get(url)
+    if cached is not None and time.monotonic() - cached[0] < JWKS_MAX_AGE:
+        if kid in cached[1]:
+            return cached[1][kid]
+        if not kid and len(cached[1]) == 1:
+            return next(iter(cached[1].values()))
+    keys = _fetch_keys(client, url)  # first use, too old, or a key id we have not seen: rotation
+    if kid in keys:
+        return keys[kid]
+    if not kid and len(keys) == 1:
+        return next(iter(keys.values()))
+    raise IdTokenError("the id_token is signed with a key the provider does not publish")
+
+
+def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) -> dict[str, Any]:
+    """The verified claims of ``id_token``; :class:`IdTokenError` if it fails a check.
+
+    ``nonce`` is the value sent with the authorize request (None when none
+    was sent).
+    """
+    import jwt
+
+    cfg = client.config
+    if not cfg.jwks_url or not cfg.issuer:
+        raise IdTokenError("id_token verification needs jwks_url and issuer")
+    try:
+        header = jwt.get_unverified_header(id_token)
+    except jwt.PyJWTError:
+        raise IdTokenError("the id_token is not a well-formed JWT") from None
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in ALGORITHMS:
+        raise IdTokenError("the id_token uses a signature algorithm that is not accepted")
+    key = _key_for(client, cfg.jwks_url, kid if isinstance(kid, str) else "")
+    if key.algorithm_name != alg:
+        raise IdTokenError("the id_token's algorithm does not match its key")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            id_token,
+            key.key,
+            algorithms=[alg],
+            audience=cfg.client_id,
+            issuer=cfg.issuer,
+            leeway=LEEWAY,
+            options={"require": ["iss", "aud", "exp", "sub"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise IdTokenError("the id_token has expired") from None
+    except jwt.InvalidAudienceError:
+        raise IdTokenError("the id_token was issued for another client") from None
+    except jwt.InvalidIssuerError:
+        raise IdTokenError("the id_token names a different issuer than the configured one") from None
+    except jwt.InvalidSignatureError:
+        raise IdTokenError("the id_token's signature is invalid") from None
+    except jwt.PyJWTError as exc:
+        raise IdTokenError(f"the id_token is invalid ({type(exc).__name__})") from None
+    # Belt and braces over the library's own checks (OIDC Core §3.1.3.7).
+    if claims.get("iss") != cfg.issuer:
+        raise IdTokenError("the id_token names a different issuer than the configured one")
+    audience = claims.get("aud")
+    if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != cfg.client_id:
+        raise IdTokenError("the id_token has several audiences and is not authorized for this client")
+    if nonce is not None:
+        got = claims.get("nonce")
+        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+            raise IdTokenError("the id_token's nonce does not match this sign-in")
+    return claims
