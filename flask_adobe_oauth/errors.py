@@ -128,3 +128,18 @@ class CrossSiteRequest(AdobeOAuthError):
 
     status_code = 403
     error = "cross_site_request"
+
+
+class CookieTooLarge(AdobeOAuthError):
+    """The token would make the session cookie too large for browsers to keep.
+
+    Browsers drop a cookie past ~4 KB without a word, which would log the
+    user out for no visible reason; the fix is server-side storage.
+    507 Insufficient Storage (RFC 4918 §11.5): the server cannot store what
+    it needs to complete the request. It is the app's configuration, not the
+    user's request, that is at fault (so no 4xx), and it is not a crash (so
+    no 500): monitoring can tell it apart.
+    """
+
+    status_code = 507
+    error = "cookie_too_large"
