@@ -1,0 +1,347 @@
+"""The stand-in's Analytics 2.0 API (REFERENCE §3), on the same server as its IMS.
+
+``GET /discovery/me``, ``GET /api/<gcid>/reportsuites/collections/suites``
+(paged with ``limit`` and ``page``, like Adobe's) and ``POST /api/<gcid>/reports``
+(a ranked report). Every call needs ``Authorization: Bearer`` with a live
+token of the stand-in and an ``x-api-key`` naming a known client; all but
+discovery need ``x-proxy-global-company-id`` naming one of the user's
+companies. The numbers are synthetic but deterministic: the same report
+suite and date range always give the same rows, so tests can assert on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from .provider import _fault_response
+from .state import StandInState, User
+
+#: Metrics the stand-in can report, and how big each is relative to page views.
+METRICS: dict[str, float] = {
+    "metrics/pageviews": 1.0,
+    "metrics/visits": 0.38,
+    "metrics/visitors": 0.27,
+}
+#: Dimensions a ranked report may be broken down by.
+DIMENSIONS = ("variables/daterangeday", "variables/page")
+#: The most days a report may span.
+MAX_RANGE_DAYS = 3 * 366
+DEFAULT_LIMIT = 10  # report suites per page when no ``limit`` is given
+MAX_LIMIT = 1000
+DEFAULT_REPORT_LIMIT = 50  # rows per page of a ranked report, as Adobe
+MAX_REPORT_LIMIT = 50000
+
+_DATE_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})T00:00:00(?:\.000)?/(\d{4}-\d{2}-\d{2})T00:00:00(?:\.000)?$")
+_PAGES = ("Home", "Pricing", "Blog", "Docs: Getting started", "Product tour", "Sign up", "Contact", "Careers")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A report suite of the stand-in."""
+
+    rsid: str
+    name: str
+    timezone: str = "US/Pacific"
+    currency: str = "USD"
+    #: Page views on an ordinary weekday, before noise and trend.
+    base: int = 12000
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "rsid": self.rsid,
+            "name": self.name,
+            "timezoneZoneinfo": self.timezone,
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True)
+class Company:
+    """A company (login company) of the stand-in, with its report suites."""
+
+    global_company_id: str
+    name: str
+    suites: tuple[Suite, ...] = field(default_factory=tuple)
+
+
+#: What every stand-in user may see: two companies, the first with enough
+#: report suites to need a second page at the default page size of 10.
+DEFAULT_COMPANIES: tuple[Company, ...] = (
+    Company(
+        "exampl0",
+        "Example Corp",
+        (
+            Suite("examplecorp.web.prod", "Example Corp — Website", base=18400),
+            Suite("examplecorp.shop.prod", "Example Corp — Online shop", base=9600),
+            Suite("examplecorp.app.ios", "Example Corp — iOS app", base=7200),
+            Suite("examplecorp.app.android", "Example Corp — Android app", base=6800),
+            Suite("examplecorp.blog", "Example Corp — Blog", base=4100),
+            Suite("examplecorp.docs", "Example Corp — Documentation", base=5300),
+            Suite("examplecorp.support", "Example Corp — Help center", base=3900),
+            Suite("examplecorp.careers", "Example Corp — Careers", base=1200),
+            Suite("examplecorp.web.de", "Example Corp — Website (DE)", "Europe/Berlin", "EUR", 6100),
+            Suite("examplecorp.web.fr", "Example Corp — Website (FR)", "Europe/Paris", "EUR", 4700),
+            Suite("examplecorp.web.jp", "Example Corp — Website (JP)", "Asia/Tokyo", "JPY", 3500),
+            Suite("examplecorp.web.uk", "Example Corp — Website (UK)", "Europe/London", "GBP", 5200),
+            Suite("examplecorp.staging", "Example Corp — Staging", base=300),
+        ),
+    ),
+    Company(
+        "acmeout1",
+        "Acme Outdoor",
+        (
+            Suite("acme.global", "Acme Outdoor — Global", "Europe/London", "GBP", 22000),
+            Suite("acme.store", "Acme Outdoor — Store", "Europe/London", "GBP", 8800),
+            Suite("acme.journal", "Acme Outdoor — Journal", "Europe/London", "GBP", 2600),
+        ),
+    ),
+)
+
+
+def _unit(*parts: object) -> float:
+    """A number in [0, 1) fixed by ``parts``: the stand-in's only source of "randomness"."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def daily_page_views(suite: Suite, day: date) -> int:
+    """Page views of ``suite`` on ``day``: weekly rhythm, slow trend, noise."""
+    weekday = (1.0, 1.04, 1.06, 1.03, 0.95, 0.62, 0.55)[day.weekday()]
+    trend = 1.0 + 0.08 * math.sin(day.toordinal() / 58.0 + _unit(suite.rsid, "phase") * 6.28)
+    noise = 0.88 + 0.24 * _unit(suite.rsid, day.isoformat())
+    spike = 1.0 + (0.7 if _unit(suite.rsid, day.isoformat(), "campaign") > 0.97 else 0.0)
+    return max(0, round(suite.base * weekday * trend * noise * spike))
+
+
+def metric_value(suite: Suite, day: date, metric: str) -> int:
+    """``metric`` of ``suite`` on ``day``, derived from its page views."""
+    views = daily_page_views(suite, day)
+    if metric == "metrics/pageviews":
+        return views
+    jitter = 0.95 + 0.1 * _unit(suite.rsid, day.isoformat(), metric)
+    return round(views * METRICS[metric] * jitter)
+
+
+def day_item_id(day: date) -> str:
+    """Adobe's item id of a ``variables/daterangeday`` row: ``1YYMMDD``, years
+    since 1900 and a zero-based month (2026-01-01 is ``1260001``)."""
+    return f"{day.year - 1900:03d}{day.month - 1:02d}{day.day:02d}"
+
+
+def day_label(day: date) -> str:
+    """Adobe's value of a ``variables/daterangeday`` row: ``Jan 1, 2026``."""
+    return f"{day.strftime('%b')} {day.day}, {day.year}"
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> Response:
+    response = jsonify(errorCode=code, errorDescription=message)
+    response.status_code = status
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _gateway_error(status: int, code: str, message: str) -> Response:
+    """The shape of Adobe I/O gateway refusals (token, API key)."""
+    response = jsonify(error_code=code, message=message)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+def _int_arg(value: Any, default: int, low: int, high: int) -> int | None:
+    """``value`` as an int in [low, high], ``default`` when absent, None when invalid."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if low <= number <= high else None
+
+
+def _date_range(body: dict[str, Any]) -> tuple[date, date] | Response:
+    """The ``dateRange`` global filter as [start, end) dates, or an error."""
+    filters = body.get("globalFilters")
+    ranges = [
+        f.get("dateRange")
+        for f in (filters if isinstance(filters, list) else [])
+        if isinstance(f, dict) and f.get("type") == "dateRange"
+    ]
+    if len(ranges) != 1 or not isinstance(ranges[0], str):
+        return _error(400, "invalid_request", "exactly one dateRange global filter is required")
+    match = _DATE_RANGE.match(ranges[0])
+    if not match:
+        return _error(
+            400,
+            "invalid_date_range",
+            "dateRange must look like 2026-01-01T00:00:00.000/2026-02-01T00:00:00.000",
+        )
+    try:
+        start, end = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
+    except ValueError:
+        return _error(400, "invalid_date_range", "dateRange names a day that does not exist")
+    if end <= start:
+        return _error(400, "invalid_date_range", "the dateRange ends before it starts")
+    if (end - start).days > MAX_RANGE_DAYS:
+        return _error(400, "invalid_date_range", f"a dateRange may span at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def register_analytics(
+    app: Flask, state: StandInState, companies: tuple[Company, ...] = DEFAULT_COMPANIES
+) -> None:
+    """Add the Analytics 2.0 endpoints to the stand-in's Flask ``app``."""
+
+    def companies_of(user: User) -> tuple[Company, ...]:
+        return companies  # every stand-in user sees the same companies
+
+    def check(need_company: str | None) -> tuple[User, Company | None] | Response:
+        """The caller's user (and company) if the headers pass Adobe's checks, else the error."""
+        with state.lock:
+            fault = state.api_faults.pop(0) if state.api_faults else None
+        if fault is not None:
+            return _fault_response(fault)
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = state.user_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if user is None:
+            return _gateway_error(401, "401013", "Oauth token is not valid")
+        api_key = request.headers.get("x-api-key")
+        if not api_key:
+            return _gateway_error(403, "403000", "Api Key is required")
+        if api_key not in state.clients:
+            return _gateway_error(403, "403003", "Api Key is invalid")
+        if need_company is None:
+            return user, None
+        header_company = request.headers.get("x-proxy-global-company-id")
+        if not header_company:
+            return _error(400, "missing_company", "the x-proxy-global-company-id header is required")
+        if header_company != need_company:
+            return _error(400, "company_mismatch", "x-proxy-global-company-id differs from the URL's company")
+        for company in companies_of(user):
+            if company.global_company_id == need_company:
+                return user, company
+        return _error(403, "forbidden", "the user has no access to this company")
+
+    @app.get("/discovery/me")
+    def discovery_me() -> Response:
+        checked = check(None)
+        if isinstance(checked, Response):
+            return checked
+        user, _ = checked
+        return jsonify(
+            imsUserId=user.sub,
+            imsOrgs=[
+                {
+                    "imsOrgId": user.org_id,
+                    "companies": [
+                        {"globalCompanyId": c.global_company_id, "companyName": c.name}
+                        for c in companies_of(user)
+                    ],
+                }
+            ],
+        )
+
+    @app.get("/api/<gcid>/reportsuites/collections/suites")
+    def report_suites(gcid: str) -> Response:
+        checked = check(gcid)
+        if isinstance(checked, Response):
+            return checked
+        company = checked[1]
+        assert company is not None
+        limit = _int_arg(request.args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
+        page = _int_arg(request.args.get("page"), 0, 0, 10**6)
+        if limit is None or page is None:
+            return _error(400, "invalid_parameter", f"limit must be 1..{MAX_LIMIT} and page a number ≥ 0")
+        suites = company.suites
+        content = [s.dump() for s in suites[page * limit : (page + 1) * limit]]
+        total_pages = math.ceil(len(suites) / limit)
+        return jsonify(
+            content=content,
+            totalElements=len(suites),
+            totalPages=total_pages,
+            number=page,
+            size=limit,
+            numberOfElements=len(content),
+            firstPage=page == 0,
+            lastPage=page >= total_pages - 1,
+            sort=None,
+        )
+
+    @app.post("/api/<gcid>/reports")
+    def reports(gcid: str) -> Response:
+        checked = check(gcid)
+        if isinstance(checked, Response):
+            return checked
+        company = checked[1]
+        assert company is not None
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _error(400, "invalid_request", "the report request must be a JSON object")
+        suite = next((s for s in company.suites if s.rsid == body.get("rsid")), None)
+        if suite is None:
+            return _error(400, "invalid_rsid", "rsid is missing or not a report suite of this company")
+        span = _date_range(body)
+        if isinstance(span, Response):
+            return span
+        container = body.get("metricContainer")
+        metrics = container.get("metrics") if isinstance(container, dict) else None
+        ids: list[str] = []
+        for metric in metrics if isinstance(metrics, list) else []:
+            ids.append(str(metric.get("id")) if isinstance(metric, dict) else "")
+        if not ids or any(i not in METRICS for i in ids):
+            return _error(400, "invalid_metric", "metrics must be some of " + ", ".join(METRICS))
+        dimension = body.get("dimension")
+        if dimension not in DIMENSIONS:
+            return _error(400, "invalid_dimension", "dimension must be one of " + ", ".join(DIMENSIONS))
+        settings: dict[str, Any] = body["settings"] if isinstance(body.get("settings"), dict) else {}
+        limit = _int_arg(settings.get("limit"), DEFAULT_REPORT_LIMIT, 1, MAX_REPORT_LIMIT)
+        page = _int_arg(settings.get("page"), 0, 0, 10**6)
+        sort = settings.get("dimensionSort")
+        if limit is None or page is None or sort not in (None, "asc", "desc"):
+            return _error(400, "invalid_parameter", "settings.limit, settings.page or settings.dimensionSort")
+        start, end = span
+        days = [start + timedelta(days=n) for n in range((end - start).days)]
+        rows: list[dict[str, Any]] = []
+        if dimension == "variables/daterangeday":
+            for day in days:
+                data = [metric_value(suite, day, m) for m in ids]
+                rows.append({"itemId": day_item_id(day), "value": day_label(day), "data": data})
+        else:
+            for n, name in enumerate(_PAGES):
+                share = 0.3 / (n + 1) + 0.02 * _unit(suite.rsid, name)
+                data = [round(sum(metric_value(suite, d, m) for d in days) * share) for m in ids]
+                rows.append({"itemId": str(1000 + n), "value": name, "data": data})
+        totals = [sum(metric_value(suite, d, m) for d in days) for m in ids]
+        # Adobe ranks by the first metric unless a dimension sort is asked for.
+        if sort is None:
+            rows.sort(key=lambda r: (-r["data"][0], r["itemId"]))
+        else:
+            rows.sort(key=lambda r: r["itemId"], reverse=sort == "desc")
+        shown = rows[page * limit : (page + 1) * limit]
+        total_pages = math.ceil(len(rows) / limit)
+        return jsonify(
+            totalPages=total_pages,
+            firstPage=page == 0,
+            lastPage=page >= total_pages - 1,
+            numberOfElements=len(shown),
+            number=page,
+            totalElements=len(rows),
+            columns={
+                "dimension": {"id": dimension, "type": "time" if "daterange" in dimension else "string"},
+                "columnIds": [str(i) for i in range(len(ids))],
+            },
+            rows=shown,
+            summaryData={"filteredTotals": totals, "totals": totals},
+        )
