@@ -81,12 +81,15 @@ class ProviderClient:
             data = response.json()
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type").split(";")[0][:60]
-            raise ProviderError(f"{where(url)} did not answer JSON (HTTP {status}, {kind})") from None
+            raise ProviderError(
+                f"{where(url)} did not answer JSON (HTTP {status}, {kind})", status=status
+            ) from None
         code = _oauth_error(data)
         if status != 200 or code:
             raise ProviderError(
                 f"{where(url)} refused the request (HTTP {status}" + (f", {code})" if code else ")"),
                 provider_error=code,
+                status=status,
             )
         if not isinstance(data, dict):
             raise ProviderError(f"{where(url)} answered JSON that is not an object")

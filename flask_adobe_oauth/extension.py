@@ -173,7 +173,7 @@ class AdobeContext:
         try:
             fresh = self._state.refresh(token)
         except ProviderError as exc:
-            if exc.provider_error is None:
+            if not exc.refused:
                 raise
             # Another worker may have rotated the refresh token first and
             # stored the result where we can read it (server-side storage).

@@ -1,0 +1,111 @@
+"""Every Adobe token response shape normalises into one Token."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from flask_adobe_oauth import ProviderError, Token
+from flask_adobe_oauth.tokens import parse_scope, split_scope, token_from_response
+
+NOW = 1_700_000_000.0
+
+
+def test_legacy_shape_absolute_expires_user_id_and_scope() -> None:
+    token = token_from_response(
+        {
+            "access_token": "1882994084537-e850e548",
+            "client_id": "app",
+            "user_id": "003D48@AdobeID",
+            "expires": 1385586084,
+            "scope": "ReportSuite Report",
+        },
+        now=NOW,
+    )
+    assert token.expires_at == 1385586084
+    assert token.user_id == "003D48@AdobeID"
+    assert token.scope == {"ReportSuite", "Report"}
+    assert token.refresh_token is None
+
+
+def test_ims_v3_shape_seconds_lowercase_bearer_refresh_and_id_token() -> None:
+    token = token_from_response(
+        {
+            "access_token": "a",
+            "refresh_token": "r",
+            "id_token": "i",
+            "token_type": "bearer",
+            "expires_in": 86399,
+        },
+        requested_scope=("openid", "AdobeID"),
+        now=NOW,
+    )
+    assert token.expires_at == NOW + 86399
+    assert token.refresh_token == "r"
+    assert token.id_token == "i"
+    assert token.scope == {"openid", "AdobeID"}  # RFC 6749 §5.1: omitted scope = requested scope
+
+
+def test_ims_v1_expires_in_milliseconds_is_detected() -> None:
+    token = token_from_response(
+        {"access_token": "a", "token_type": "bearer", "expires_in": 86399000}, now=NOW
+    )
+    assert token.expires_at == NOW + 86399
+
+
+def test_standard_rfc6749_shape_with_uppercase_bearer() -> None:
+    token = token_from_response({"access_token": "a", "token_type": "Bearer", "expires_in": "3600"}, now=NOW)
+    assert token.expires_at == NOW + 3600
+
+
+def test_comma_separated_scope_is_split() -> None:
+    token = token_from_response({"access_token": "a", "scope": "openid,AdobeID, read_organizations"}, now=NOW)
+    assert token.scope == {"openid", "AdobeID", "read_organizations"}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "no access_token"),
+        ({"access_token": ""}, "no access_token"),
+        ({"access_token": 5}, "no access_token"),
+        ({"access_token": "a", "token_type": "mac"}, "other than bearer"),
+        ({"access_token": "a", "expires_in": "soon"}, "non-numeric"),
+        ({"access_token": "a", "expires_in": -5}, "invalid"),
+        ({"access_token": "a", "expires_in": True}, "non-numeric"),
+    ],
+)
+def test_unusable_responses_raise_provider_error(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ProviderError, match=message):
+        token_from_response(data)
+
+
+def test_refresh_without_new_refresh_token_keeps_the_old_one() -> None:
+    token = token_from_response({"access_token": "a2", "expires_in": 10}, previous_refresh_token="r1")
+    assert token.refresh_token == "r1"
+
+
+def test_compact_round_trip_drops_the_id_token() -> None:
+    token = Token("a", "r", NOW, frozenset({"x", "y"}), "u", id_token="secret-id-token")
+    data = token.to_dict()
+    assert "secret-id-token" not in str(data)
+    assert Token.from_dict(data) == token
+    assert set(data) == {"a", "r", "e", "s", "u"}
+
+
+def test_expired_uses_a_sixty_second_margin() -> None:
+    assert Token("a", expires_at=time.time() + 30).expired
+    assert not Token("a", expires_at=time.time() + 120).expired
+    assert not Token("a", expires_at=None).expired
+
+
+def test_repr_shows_no_secret() -> None:
+    text = repr(Token("ACCESS-SECRET", "REFRESH-SECRET", NOW, frozenset(), "u", "ID-SECRET"))
+    assert "SECRET" not in text
+
+
+def test_scope_parsing_keeps_order_and_drops_repeats() -> None:
+    assert split_scope("openid, AdobeID openid") == ["openid", "AdobeID"]
+    assert split_scope(["openid", "a,b"]) == ["openid", "a", "b"]
+    assert parse_scope(None) == frozenset()
