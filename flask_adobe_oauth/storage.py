@@ -4,15 +4,52 @@ A storage is any object with ``get() -> Token | None``, ``set(token)`` and
 ``delete()``, each acting for the user of the current request. One storage
 object serves every request of the app, so it must keep nothing
 request-specific on itself.
+
+* :class:`SessionStorage` (the default) keeps the token in Flask's session,
+  which is the signed cookie unless the app uses server-side sessions. It
+  refuses to make the cookie larger than browsers keep (REFERENCE §4).
+* :class:`RedisStorage` and :class:`CacheStorage` keep the token on the
+  server; the session holds only a random key, a fresh one at every
+  :meth:`~ServerSideStorage.set`. Subclass :class:`ServerSideStorage` for any
+  other store (a database table, say).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import base64
+import binascii
+import json
+import logging
+import math
+import re
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from flask import session
+from flask import current_app, session
+from werkzeug.http import dump_cookie
 
+from .errors import AdobeOAuthError, CookieTooLarge
 from .tokens import Token
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger("flask_adobe_oauth")
+
+#: Browsers drop a cookie past about 4093 bytes (name, value and attributes)
+#: without a word; stay a little below.
+MAX_COOKIE_SIZE = 4000
+
+#: Longest a server-side record lives: Adobe IMS refresh tokens last 14 days.
+DEFAULT_TTL = 14 * 86400
+
+#: How long a replaced record still leads to its successor, so that a request
+#: that raced a refresh in another worker finds the refreshed token.
+MOVED_GRACE = 30
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+_MAX_HOPS = 4
 
 
 @runtime_checkable
@@ -29,30 +66,326 @@ class Storage(Protocol):
         """Forget the current user's token."""
 
 
+class StorageUnavailable(AdobeOAuthError):
+    """The server-side store (Redis, a cache, a database) failed to answer."""
+
+    status_code = 503
+    error = "storage_unavailable"
+
+
+# -- the session cookie --------------------------------------------------------
+
+
+def session_cookie_size(app: Flask, data: dict[str, Any]) -> int | None:
+    """The length of the ``Set-Cookie`` value Flask would send for ``data``.
+
+    None when the app's sessions are not kept in a signed cookie (for
+    example with Flask-Session, whose cookie holds only a session id).
+    """
+    interface = app.session_interface
+    get_serializer = getattr(interface, "get_signing_serializer", None)
+    if get_serializer is None:
+        return None
+    serializer = get_serializer(app)
+    if serializer is None:  # no SECRET_KEY: Flask will refuse the session anyway
+        return None
+    value = serializer.dumps(data)
+    partitioned = getattr(interface, "get_cookie_partitioned", lambda app: False)(app)
+    header = dump_cookie(
+        interface.get_cookie_name(app),
+        value,
+        expires=interface.get_expiration_time(app, session),
+        path=interface.get_cookie_path(app),
+        domain=interface.get_cookie_domain(app),
+        secure=interface.get_cookie_secure(app),
+        httponly=interface.get_cookie_httponly(app),
+        samesite=interface.get_cookie_samesite(app),
+        partitioned=partitioned,
+    )
+    return len(header.encode("latin-1", "replace"))
+
+
 class SessionStorage:
     """Keeps the token in Flask's session (the signed cookie by default).
 
     Only the compact form of :meth:`Token.to_dict` is stored; the id_token
-    never is.
+    never is. When the token would push the session cookie past
+    ``max_cookie_size`` bytes, a warning is logged and the token goes to
+    ``fallback`` (a server-side storage) if one is given; otherwise the login
+    fails with :class:`~flask_adobe_oauth.CookieTooLarge` rather than with a
+    cookie the browser silently drops.
     """
 
-    def __init__(self, key: str = "_ao_t") -> None:
+    def __init__(
+        self,
+        key: str = "_ao_t",
+        *,
+        fallback: Storage | None = None,
+        max_cookie_size: int = MAX_COOKIE_SIZE,
+    ) -> None:
         self.key = key
+        self.fallback = fallback
+        self.max_cookie_size = max_cookie_size
 
     def get(self) -> Token | None:
         data = session.get(self.key)
         if not isinstance(data, dict) or "a" not in data:
-            return None
+            return self.fallback.get() if self.fallback is not None else None
         try:
             return Token.from_dict(data)
         except (TypeError, ValueError):
             return None
 
     def set(self, token: Token) -> None:
-        session[self.key] = token.to_dict()
+        data = token.to_dict()
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        size = session_cookie_size(app, {**dict(session), self.key: data})
+        if size is None or size <= self.max_cookie_size:
+            session[self.key] = data
+            if self.fallback is not None:
+                self.fallback.delete()
+            return
+        where = "server-side storage instead" if self.fallback is not None else "nowhere: login refused"
+        log.warning(
+            "the Adobe token would make the session cookie %d bytes, more than the %d browsers keep; "
+            "storing it in %s. Fix: use server-side token storage "
+            "(flask_adobe_oauth.storage.RedisStorage or CacheStorage, or SessionStorage(fallback=...))",
+            size,
+            self.max_cookie_size,
+            where,
+        )
+        if self.fallback is None:
+            raise CookieTooLarge(
+                "the Adobe sign-in worked, but the token is too large for this site's session cookie; "
+                "the site needs server-side token storage"
+            )
+        session.pop(self.key, None)
+        self.fallback.set(token)
 
     def delete(self) -> None:
         session.pop(self.key, None)
+        if self.fallback is not None:
+            self.fallback.delete()
 
     def __repr__(self) -> str:
-        return f"SessionStorage(key={self.key!r})"
+        return f"SessionStorage(key={self.key!r}, fallback={self.fallback!r})"
+
+
+# -- server-side storage ---------------------------------------------------------
+
+
+def _adobe_refresh_expiry(refresh_token: str) -> float | None:
+    """When an Adobe IMS refresh token expires, read from its (unverified) claims.
+
+    IMS tokens are JWTs whose payload has ``created_at`` and ``expires_in``,
+    both in milliseconds. Other providers' tokens give None.
+    """
+    parts = refresh_token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return (float(payload["created_at"]) + float(payload["expires_in"])) / 1000.0
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        return None
+
+
+def record_ttl(token: Token, maximum: int, now: float | None = None) -> int:
+    """Seconds a server-side record of ``token`` is worth keeping.
+
+    As long as the token can be used or refreshed: the refresh token's
+    lifetime when it is known, else the access token's, never more than
+    ``maximum`` and never less than one second.
+    """
+    now = time.time() if now is None else now
+    end = _adobe_refresh_expiry(token.refresh_token) if token.refresh_token else token.expires_at
+    if end is None:
+        return maximum
+    return max(1, min(maximum, math.ceil(end - now)))
+
+
+class ServerSideStorage:
+    """Keeps tokens on the server; the session holds only a random key.
+
+    Every :meth:`set` makes a fresh 256-bit key, so a key planted in a
+    victim's session before the login (session fixation) never names their
+    token. :meth:`delete` removes the record itself, so a copy of an old
+    cookie replayed after logout finds nothing ("logout everywhere").
+
+    A replaced record becomes, for :data:`MOVED_GRACE` seconds, a pointer to
+    its successor when both belong to the same user: a request that raced a
+    refresh done by another worker then finds the refreshed token.
+
+    Subclasses implement :meth:`_read`, :meth:`_write` and :meth:`_remove`
+    on ``str`` keys and values; they raise :class:`StorageUnavailable` when
+    the store fails.
+    """
+
+    def __init__(
+        self, *, session_key: str = "_ao_k", ttl: int = DEFAULT_TTL, moved_grace: int = MOVED_GRACE
+    ) -> None:
+        self.session_key = session_key
+        self.ttl = ttl
+        self.moved_grace = moved_grace
+
+    # -- what a backend implements ---------------------------------------------
+
+    def _read(self, key: str) -> str | None:
+        raise NotImplementedError
+
+    def _write(self, key: str, value: str, ttl: int) -> None:
+        raise NotImplementedError
+
+    def _remove(self, *keys: str) -> None:
+        raise NotImplementedError
+
+    # -- the storage interface -------------------------------------------------
+
+    def _resolve(self) -> tuple[list[str], Token | None]:
+        """The keys from the session's key to the live record, and its token."""
+        key = session.get(self.session_key)
+        seen: list[str] = []
+        while isinstance(key, str) and _KEY.match(key) and key not in seen and len(seen) < _MAX_HOPS:
+            seen.append(key)
+            raw = self._read(key)
+            if raw is None:
+                break
+            try:
+                data = json.loads(raw)
+                if "moved" in data:
+                    key = data["moved"]
+                    continue
+                return seen, Token.from_dict(data)
+            except (TypeError, ValueError, KeyError):
+                break
+        return seen, None
+
+    def get(self) -> Token | None:
+        return self._resolve()[1]
+
+    def set(self, token: Token) -> None:
+        key = secrets.token_urlsafe(32)
+        self._write(key, json.dumps(token.to_dict(), separators=(",", ":")), record_ttl(token, self.ttl))
+        old_keys, old = self._resolve()
+        if old_keys:
+            if old is not None and old.user_id is not None and old.user_id == token.user_id:
+                # A refresh (same user): lead racing requests to the new record.
+                moved = json.dumps({"moved": key})
+                for old_key in old_keys:
+                    self._write(old_key, moved, self.moved_grace)
+            else:
+                self._remove(*old_keys)
+        session[self.session_key] = key
+
+    def delete(self) -> None:
+        keys, _ = self._resolve()
+        if keys:
+            self._remove(*keys)
+        session.pop(self.session_key, None)
+
+
+class _RedisClient(Protocol):
+    def get(self, name: str) -> Any: ...
+    def set(self, name: str, value: str, ex: int | None = None) -> Any: ...
+    def delete(self, *names: str) -> Any: ...
+
+
+class RedisStorage(ServerSideStorage):
+    """Tokens in Redis (``redis`` package), one key per login, with a TTL.
+
+    ::
+
+        import redis
+        storage = RedisStorage(redis.Redis.from_url("redis://localhost:6379/0"))
+        app.register_blueprint(make_adobe_blueprint(storage=storage), url_prefix="/adobe")
+
+    Records are named ``prefix + key`` and expire after the token's refresh
+    lifetime, or ``ttl`` seconds if that is shorter.
+    """
+
+    def __init__(
+        self,
+        redis_client: _RedisClient,
+        prefix: str = "flask-adobe-oauth:",
+        ttl: int = DEFAULT_TTL,
+        *,
+        session_key: str = "_ao_k",
+        moved_grace: int = MOVED_GRACE,
+    ) -> None:
+        super().__init__(session_key=session_key, ttl=ttl, moved_grace=moved_grace)
+        from redis.exceptions import RedisError  # the extra "redis"; imported only when used
+
+        self.redis = redis_client
+        self.prefix = prefix
+        self._errors: tuple[type[Exception], ...] = (RedisError,)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisStorage:
+        """A storage on a new client for ``url`` (``redis://host:port/db``)."""
+        import redis
+
+        return cls(redis.Redis.from_url(url), **options)
+
+    def _read(self, key: str) -> str | None:
+        try:
+            value = self.redis.get(self.prefix + key)
+        except self._errors as exc:
+            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from exc
+        return value.decode() if isinstance(value, bytes) else value
+
+    def _write(self, key: str, value: str, ttl: int) -> None:
+        try:
+            self.redis.set(self.prefix + key, value, ex=ttl)
+        except self._errors as exc:
+            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from exc
+
+    def _remove(self, *keys: str) -> None:
+        try:
+            self.redis.delete(*(self.prefix + key for key in keys))
+        except self._errors as exc:
+            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from exc
+
+    def __repr__(self) -> str:
+        return f"RedisStorage(prefix={self.prefix!r}, ttl={self.ttl})"
+
+
+class _Cache(Protocol):
+    def get(self, key: str) -> Any: ...
+    def set(self, key: str, value: Any, timeout: int | None = None) -> Any: ...
+    def delete_many(self, *keys: str) -> Any: ...
+
+
+class CacheStorage(ServerSideStorage):
+    """Tokens in any ``cachelib`` cache (Redis, Memcached, files, …).
+
+    A cache shared by every worker is needed when there are several;
+    ``cachelib.SimpleCache`` lives in one process and suits only tests and
+    single-process servers.
+    """
+
+    def __init__(
+        self,
+        cache: _Cache,
+        prefix: str = "flask-adobe-oauth:",
+        ttl: int = DEFAULT_TTL,
+        *,
+        session_key: str = "_ao_k",
+        moved_grace: int = MOVED_GRACE,
+    ) -> None:
+        super().__init__(session_key=session_key, ttl=ttl, moved_grace=moved_grace)
+        self.cache = cache
+        self.prefix = prefix
+
+    def _read(self, key: str) -> str | None:
+        value = self.cache.get(self.prefix + key)
+        return value if isinstance(value, str) else None
+
+    def _write(self, key: str, value: str, ttl: int) -> None:
+        if not self.cache.set(self.prefix + key, value, timeout=ttl):
+            raise StorageUnavailable(f"the cache {type(self.cache).__name__} did not store the token")
+
+    def _remove(self, *keys: str) -> None:
+        self.cache.delete_many(*(self.prefix + key for key in keys))
+
+    def __repr__(self) -> str:
+        return f"CacheStorage({type(self.cache).__name__}, prefix={self.prefix!r}, ttl={self.ttl})"
