@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import time
 from typing import Any, cast
 
-from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
+from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
 from flask.blueprints import BlueprintSetupState
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from .config import check_option_names, resolve
@@ -37,7 +40,7 @@ from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import error_response, no_store
 from .signals import logged_in, logged_out, login_failed
-from .tokens import Token
+from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -66,7 +69,7 @@ def make_adobe_blueprint(**options: Any) -> Blueprint:
 
     bp.record(setup)
     bp.add_url_rule("/login", "login", login, methods=["GET"])
-    bp.add_url_rule("/callback", "callback", callback, methods=["GET"])
+    bp.add_url_rule("/callback", "callback", callback, methods=["GET", "POST"])
     bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
     return bp
 
@@ -129,16 +132,16 @@ def _nonce(state: AdobeOAuthState, value: str) -> str | None:
     return None
 
 
-def _single(name: str) -> str | None:
-    values = request.args.getlist(name)
+def _single(params: MultiDict[str, str], name: str) -> str | None:
+    values = params.getlist(name)
     if len(values) > 1:
         raise CallbackError(f"the callback repeats the {name!r} parameter")
     return values[0] if values else None
 
 
-def _take_state(state: AdobeOAuthState) -> Pending:
+def _take_state(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
     """Consume the pending login named by ``state`` (one-time, RFC 6749 §10.12)."""
-    values = request.args.getlist("state")
+    values = params.getlist("state")
     if not values or not values[0]:
         raise StateError("the callback has no state; start the sign-in again")
     records = load_pending(session.get(state.pending_key))
@@ -164,27 +167,26 @@ def _take_state(state: AdobeOAuthState) -> Pending:
     return found
 
 
-def _complete_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
-    cfg = state.config
-    pending = _take_state(state)
-    issuer = _single("iss")
+def _check_response(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
+    """The checks every authorization response passes: state, issuer, error."""
+    pending = _take_state(state, params)
+    issuer = _single(params, "iss")
     # RFC 9207 §2.4: a callback naming another issuer is a mix-up attempt.
-    if issuer is not None and cfg.issuer and issuer != cfg.issuer:
+    if issuer is not None and state.config.issuer and issuer != state.config.issuer:
         raise CallbackError("the callback names a different issuer than the configured one")
-    error = _single("error")
+    error = _single(params, "error")
     if error is not None:
-        description = _single("error_description")
+        description = _single(params, "error_description")
         raise AuthorizationDenied(
             error if _ERROR_CODE.match(error) else "invalid_error",
             description[:MAX_DESCRIPTION_LENGTH] if description else None,
         )
-    code = _single("code")
-    if not code:
-        raise CallbackError("the callback has no authorization code")
-    if len(code) > MAX_CODE_LENGTH:
-        raise CallbackError("the authorization code is too long")
-    verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
-    token = state.client.exchange_code(code, _redirect_uri(state), verifier)
+    return pending
+
+
+def _identify(state: AdobeOAuthState, token: Token, pending: Pending) -> Token:
+    """Check the id_token when there is one, and learn the user's id."""
+    cfg = state.config
     if token.id_token and cfg.jwks_url and id_token_checks_available():
         # OIDC Core §3.1.3.7; a failure raises IdTokenError before anything is stored.
         claims = verify_id_token(state.client, token.id_token, _nonce(state, pending.state))
@@ -198,15 +200,75 @@ def _complete_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
         else:
             if isinstance(subject, str) and subject:
                 token = token.with_changes(user_id=subject)
-    return token, pending
+    return token
+
+
+def _complete_code_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
+    cfg = state.config
+    params = request.args
+    pending = _check_response(state, params)
+    code = _single(params, "code")
+    if not code:
+        raise CallbackError("the callback has no authorization code")
+    if len(code) > MAX_CODE_LENGTH:
+        raise CallbackError("the authorization code is too long")
+    verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
+    token = state.client.exchange_code(code, _redirect_uri(state), verifier)
+    return _identify(state, token, pending), pending
+
+
+def _complete_implicit_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
+    """The implicit grant (seed: ``response_type=token``): the page from
+    :data:`FRAGMENT_PAGE` posted the URL fragment here."""
+    if request.method != "POST":
+        _check_response(state, request.args)  # consumes the state; Adobe's error= is shown
+        raise CallbackError("the implicit grant's answer must arrive in the URL fragment")
+    if _cross_site():
+        raise CrossSiteRequest("the sign-in answer must be posted by this site's own page")
+    params = request.form
+    pending = _check_response(state, params)
+    fields: dict[str, str] = {}
+    for name in ("access_token", "token_type", "expires_in", "expires", "scope", "user_id"):
+        value = _single(params, name)
+        if value is not None:
+            fields[name] = value
+    token = token_from_response(fields, state.config.scope)
+    return _identify(state, token, pending), pending
+
+
+# Reads the fragment (which never reaches a server), removes it from the
+# address bar and history, and posts it to this same URL.
+_FRAGMENT_SCRIPT = (
+    "(function(){var h=location.hash.slice(1);history.replaceState(null,'',location.pathname);"
+    "var f=document.createElement('form');f.method='post';f.action=location.pathname;"
+    "new URLSearchParams(h).forEach(function(v,k){var i=document.createElement('input');"
+    "i.type='hidden';i.name=k;i.value=v;f.appendChild(i);});"
+    "document.body.appendChild(f);f.submit();})();"
+)
+_FRAGMENT_CSP = (
+    "default-src 'none'; form-action 'self'; script-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_FRAGMENT_SCRIPT.encode()).digest()).decode()
+    + "'"
+)
+FRAGMENT_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head>'
+    f"<body><p>Signing you in…</p><script>{_FRAGMENT_SCRIPT}</script></body></html>"
+)
 
 
 def callback() -> BaseResponse:
     """Finish a login: check the state, exchange the code, store the token."""
     state = get_state()
+    implicit = state.config.response_type == "token"
+    if not implicit and request.method != "GET":
+        return Response(status=405, headers={"Allow": "GET, HEAD, OPTIONS"})
+    if implicit and request.method == "GET" and not request.args:
+        page = Response(FRAGMENT_PAGE, mimetype="text/html")
+        page.headers["Content-Security-Policy"] = _FRAGMENT_CSP
+        return no_store(page)
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        token, pending = _complete_login(state)
+        token, pending = _complete_implicit_login(state) if implicit else _complete_code_login(state)
         context(state.name).store(token)
     except AdobeOAuthError as exc:
         log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
@@ -214,7 +276,7 @@ def callback() -> BaseResponse:
         return error_response(exc, retry_url=url_for(f"{state.name}.login"))
     logged_in.send(app, token=token)
     target = pending.next or _resolve_target(state.config.redirect_to)
-    return no_store(redirect(target, 302))
+    return no_store(redirect(target, 303 if request.method == "POST" else 302))
 
 
 def _cross_site() -> bool:
