@@ -15,11 +15,13 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from .config import check_option_names, resolve
+from .decorators import login_required_response
 from .errors import (
     AdobeOAuthError,
     AuthorizationDenied,
     CallbackError,
     CrossSiteRequest,
+    LoginRequired,
     ProviderError,
     StateError,
 )
@@ -75,8 +77,11 @@ def make_adobe_blueprint(**options: Any) -> Blueprint:
 
 
 def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
-    """App-wide: an AdobeOAuthError escaping any view becomes a 4xx/5xx page."""
+    """App-wide: an AdobeOAuthError escaping any view becomes a 4xx/5xx page;
+    a lost login in an unguarded view is answered as the decorator would."""
     log.info("request failed: %s", exc.error)
+    if isinstance(exc, LoginRequired):
+        return login_required_response(get_state().name, exc)
     return error_response(exc)
 
 

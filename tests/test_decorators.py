@@ -81,3 +81,15 @@ def test_authorized_reflects_expiry_and_refreshability(app: Flask, client: Flask
     assert client.get("/status").json == {"authorized": False}
     login_as(client, expires_at=time.time() - 10, refresh_token="rt")
     assert client.get("/status").json == {"authorized": True}
+
+
+def test_unguarded_view_that_finds_no_login_answers_like_the_decorator(app: Flask, client: FlaskClient) -> None:
+    @app.get("/open")
+    def open_view() -> str:
+        adobe.session.get("/ims/userinfo/v2")
+        return "unreachable"
+
+    response = client.get("/open")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/adobe/login?next=")
+    assert client.get("/open", headers={"Accept": "application/json"}).status_code == 401
