@@ -1,0 +1,387 @@
+"""The five benchmarks, run in one process, and the table they print.
+
+``python -m bench`` (or ``make bench``). ``--quick`` runs fewer and shorter
+repetitions, for a smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from flask_adobe_oauth.testing import StandInAdobe
+
+from .apps import API_CALLS, FACTORIES, Subject
+from .measure import PortLog, Stat, WSGICall, local, timed
+from .server import KeepAliveStandIn
+
+#: Browsers silently drop a cookie past this many bytes (REFERENCE §4).
+COOKIE_LIMIT = 4093
+TABS = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    reps: int = 7
+    warmup: int = 1
+    view_calls: int = 2000
+    logins: int = 30
+    tab_reps: int = 3
+
+
+QUICK = Settings(reps=3, warmup=1, view_calls=300, logins=8, tab_reps=1)
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not do its work (a login failed where it must not)."""
+
+
+# -- driving a login like a browser ------------------------------------------------------
+
+
+def login(subject: Subject, client: Any, browser: requests.Session) -> Any:
+    """Login URL → the stand-in's authorize over real HTTP → callback. The callback's response."""
+    start = client.get(subject.login_path)
+    if start.status_code != 302:
+        raise BenchError(f"{subject.name}: login answered {start.status_code}")
+    return finish(client, authorize(browser, start.headers["Location"]))
+
+
+def authorize(browser: requests.Session, url: str) -> str:
+    answer = browser.get(url, allow_redirects=False, timeout=10)
+    if answer.status_code != 302:
+        raise BenchError(f"the stand-in's authorize answered {answer.status_code}")
+    return str(answer.headers["Location"])
+
+
+def finish(client: Any, callback_url: str) -> Any:
+    return client.get(local(callback_url))
+
+
+def completed(subject: Subject, response: Any) -> bool:
+    """The callback sent the browser on to the page after login (not to an error or the login)."""
+    location = response.headers.get("Location", "")
+    return response.status_code in (302, 303) and urlsplit(location).path == subject.after_login
+
+
+def cookie_bytes(client: Any) -> int:
+    """Bytes of ``session=<value>`` in the browser's cookie jar (0 when there is none)."""
+    cookie = client.get_cookie("session")
+    return 0 if cookie is None else len("session=") + len(cookie.value)
+
+
+def logged_in_client(subject: Subject, browser: requests.Session) -> Any:
+    client = subject.app.test_client()
+    response = login(subject, client, browser)
+    if not completed(subject, response) or not subject.has_token(client):
+        raise BenchError(f"{subject.name}: the login did not complete ({response.status_code})")
+    return client
+
+
+# -- the benchmarks --------------------------------------------------------------------------
+
+
+def guarded_views(
+    subjects: list[Subject], browser: requests.Session, cfg: Settings
+) -> dict[str, dict[str, list[float]]]:
+    """1. Requests/s of the guarded view and the bare view, per library (direct WSGI calls)."""
+    calls: dict[tuple[str, str], WSGICall] = {}
+    for subject in subjects:
+        client = logged_in_client(subject, browser)
+        cookie = client.get_cookie("session")
+        for path in ("/bare", "/guarded"):
+            call = WSGICall(subject.app, path, f"session={cookie.value}")
+            body = call()
+            if not call.status.startswith("200") or body != b"ok":
+                raise BenchError(f"{subject.name} {path}: {call.status} {body[:80]!r}")
+            calls[subject.name, path] = call
+    rates: dict[str, dict[str, list[float]]] = {s.name: {"/bare": [], "/guarded": []} for s in subjects}
+    for rep in range(cfg.warmup + cfg.reps):
+        for (name, path), call in calls.items():  # interleaved: drift hits every variant alike
+            rate = timed(call, cfg.view_calls)
+            if rep >= cfg.warmup:
+                rates[name][path].append(rate)
+    return rates
+
+
+def login_round_trips(
+    subjects: list[Subject], browser: requests.Session, cfg: Settings
+) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """2 and 3. Complete logins per second, and the session cookie's bytes after each."""
+    rates: dict[str, list[float]] = {s.name: [] for s in subjects}
+    sizes: dict[str, list[int]] = {s.name: [] for s in subjects}
+    for rep in range(cfg.warmup + cfg.reps):
+        for subject in subjects:
+            clients = [subject.app.test_client() for _ in range(cfg.logins)]
+            results: list[Any] = []
+            pending = iter(clients)
+
+            def one(subject: Subject = subject, pending: Any = pending, results: list[Any] = results) -> None:
+                client = next(pending)
+                results.append((client, login(subject, client, browser)))
+
+            rate = timed(one, cfg.logins)
+            for client, response in results:
+                if not completed(subject, response) or not subject.has_token(client):
+                    raise BenchError(f"{subject.name}: a login did not complete ({response.status_code})")
+                sizes[subject.name].append(cookie_bytes(client))
+            if rep >= cfg.warmup:
+                rates[subject.name].append(rate)
+    return rates, sizes
+
+
+def connections(
+    subjects: list[Subject], browser: requests.Session, standin: StandInAdobe
+) -> dict[str, tuple[int, int]]:
+    """4. TCP connections the stand-in saw for 100 API calls: in one request, and in 100 requests."""
+    log = PortLog(standin.app.wsgi_app, "/ims/userinfo/v2")
+    standin.app.wsgi_app = log
+    counts: dict[str, tuple[int, int]] = {}
+    try:
+        for subject in subjects:
+            client = logged_in_client(subject, browser)
+            log.reset()
+            if client.get("/api/hundred").status_code != 200:
+                raise BenchError(f"{subject.name}: /api/hundred failed")
+            seen, in_one = log.summary()
+            if seen != API_CALLS:
+                raise BenchError(f"{subject.name}: the stand-in saw {seen} calls, not {API_CALLS}")
+            log.reset()
+            for _ in range(API_CALLS):
+                if client.get("/api/one").status_code != 200:
+                    raise BenchError(f"{subject.name}: /api/one failed")
+            seen, across = log.summary()
+            if seen != API_CALLS:
+                raise BenchError(f"{subject.name}: the stand-in saw {seen} calls, not {API_CALLS}")
+            counts[subject.name] = (in_one, across)
+    finally:
+        standin.app.wsgi_app = log.wsgi_app
+    return counts
+
+
+def parallel_tabs(
+    subjects: list[Subject], browser: requests.Session, cfg: Settings
+) -> dict[str, tuple[list[int], list[int], list[str]]]:
+    """5. Session bytes with 5 logins pending in one browser, and how many of the 5 complete.
+
+    All five are started, then authorized at the stand-in, then their
+    callbacks arrive in the order the tabs were opened.
+    """
+    out: dict[str, tuple[list[int], list[int], list[str]]] = {}
+    for subject in subjects:
+        sizes: list[int] = []
+        done: list[int] = []
+        statuses: list[str] = []
+        for _ in range(cfg.tab_reps):
+            client = subject.app.test_client()
+            starts = [client.get(subject.login_path) for _ in range(TABS)]
+            if any(r.status_code != 302 for r in starts):
+                raise BenchError(f"{subject.name}: a login did not start")
+            sizes.append(cookie_bytes(client))
+            callbacks = [authorize(browser, r.headers["Location"]) for r in starts]
+            answers = [finish(client, url) for url in callbacks]
+            done.append(sum(completed(subject, r) for r in answers))
+            statuses.append(" ".join(str(r.status_code) for r in answers))
+        out[subject.name] = (sizes, done, statuses)
+    return out
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+
+def _fmt_rate(stat: Stat) -> str:
+    return f"{stat.median:,.0f} ±{stat.spread * 100:.0f}%"
+
+
+def _fmt_ratio(values: list[float]) -> str:
+    stat = Stat.of(values)
+    return f"{stat.median:.2f} ({stat.low:.2f}–{stat.high:.2f})"
+
+
+def _paired(a: list[float], b: list[float]) -> list[float]:
+    return [x / y for x, y in zip(a, b, strict=True)]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.release()}"
+    )
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    names = ["flask-adobe-oauth", "Flask-Dance", "Authlib", "Flask", "Werkzeug", "requests"]
+    return ", ".join(f"{n} {version(n)}" for n in names)
+
+
+class Table:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.rows: list[list[str]] = []
+        self.verdicts: list[str] = []
+
+    def row(self, what: str, cells: dict[str, str], ratios: list[str], target: str, met: bool | None) -> None:
+        verdict = "—" if met is None else ("met" if met else "MISSED")
+        self.rows.append([what, *(cells[n] for n in self.names), *ratios, target, verdict])
+
+    def render(self) -> str:
+        peers = self.names[1:]
+        header = ["benchmark", *self.names, *(f"ours/{p}" for p in peers), "target", "result"]
+        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(len(header))]
+
+        def line(cells: list[str]) -> str:
+            return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+        sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+        return "\n".join([line(header), sep, *(line(r) for r in self.rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repetitions (smoke test)")
+    parser.add_argument("--reps", type=int, help="timed repetitions per measurement (default 7)")
+    parser.add_argument(
+        "--server",
+        choices=["keepalive", "werkzeug"],
+        default="keepalive",
+        help="serve the stand-in over HTTP/1.1 keep-alive (default) or with its own werkzeug "
+        "server, which closes every connection",
+    )
+    args = parser.parse_args(argv)
+    cfg = QUICK if args.quick else Settings()
+    if args.reps:
+        cfg = Settings(args.reps, cfg.warmup, cfg.view_calls, cfg.logins, cfg.tab_reps)
+
+    print(f"machine: {machine()}")
+    print(f"versions: {versions()}")
+    print(f"stand-in server: {args.server}")
+    print(
+        f"settings: {cfg.warmup} warm-up + {cfg.reps} timed repetitions; {cfg.view_calls} view calls "
+        f"and {cfg.logins} logins per repetition; medians, spread = ±half the min–max range",
+        flush=True,
+    )
+    began = time.perf_counter()
+    server = KeepAliveStandIn if args.server == "keepalive" else StandInAdobe
+    with server() as standin, requests.Session() as browser:
+        subjects = [factory(standin) for factory in FACTORIES]
+        names = [s.name for s in subjects]
+        ours, peers = names[0], names[1:]
+
+        print("1/5 guarded-view overhead …", flush=True)
+        views = guarded_views(subjects, browser, cfg)
+        print("2/5 and 3/5 login round trips, cookie bytes …", flush=True)
+        logins, cookies = login_round_trips(subjects, browser, cfg)
+        print("4/5 connection reuse …", flush=True)
+        conns = connections(subjects, browser, standin)
+        print("5/5 parallel tabs …", flush=True)
+        tabs = parallel_tabs(subjects, browser, cfg)
+
+    table = Table(names)
+    # 1
+    table.row(
+        "1 guarded view, req/s",
+        {n: _fmt_rate(Stat.of(views[n]["/guarded"])) for n in names},
+        [_fmt_ratio(_paired(views[ours]["/guarded"], views[p]["/guarded"])) for p in peers],
+        "",
+        None,
+    )
+    table.row(
+        "1 bare view (same app), req/s",
+        {n: _fmt_rate(Stat.of(views[n]["/bare"])) for n in names},
+        ["", ""],
+        "",
+        None,
+    )
+    of_bare = {n: _paired(views[n]["/guarded"], views[n]["/bare"]) for n in names}
+    table.row(
+        "1 guarded / bare",
+        {n: _fmt_ratio(of_bare[n]) for n in names},
+        ["", ""],
+        "ours ≥ 0.97",
+        Stat.of(of_bare[ours]).median >= 0.97,
+    )
+    # 2
+    fastest = max(peers, key=lambda p: Stat.of(logins[p]).median)
+    login_ratio = {p: _paired(logins[ours], logins[p]) for p in peers}
+    table.row(
+        "2 login round trips/s",
+        {n: _fmt_rate(Stat.of(logins[n])) for n in names},
+        [_fmt_ratio(login_ratio[p]) for p in peers],
+        "≥ 1.2× fastest peer",
+        Stat.of(login_ratio[fastest]).median >= 1.2,
+    )
+    # 3
+    size = {n: Stat.of(cookies[n]) for n in names}
+    smallest = min(peers, key=lambda p: size[p].median)
+    table.row(
+        "3 session cookie after login, B",
+        {n: f"{size[n].median:,.0f} ({size[n].low:,.0f}–{size[n].high:,.0f})" for n in names},
+        [f"{size[ours].median / size[p].median:.2f}" for p in peers],
+        f"≤ 0.8× smallest peer, < {COOKIE_LIMIT}",
+        size[ours].median <= 0.8 * size[smallest].median and size[ours].high < COOKIE_LIMIT,
+    )
+    # 4
+    table.row(
+        f"4a TCP conns, {API_CALLS} API calls in 1 request",
+        {n: str(conns[n][0]) for n in names},
+        [f"{conns[ours][0] / conns[p][0]:.2f}" for p in peers],
+        "1",
+        conns[ours][0] == 1,
+    )
+    table.row(
+        f"4b TCP conns, {API_CALLS} requests × 1 API call",
+        {n: str(conns[n][1]) for n in names},
+        [f"{conns[ours][1] / conns[p][1]:.2f}" for p in peers],
+        "1",
+        conns[ours][1] == 1,
+    )
+    # 5
+    tab_size = {n: Stat.of(tabs[n][0]) for n in names}
+    tab_done = {n: min(tabs[n][1]) for n in names}
+    table.row(
+        f"5a session with {TABS} pending logins, B",
+        {n: f"{tab_size[n].median:,.0f}" for n in names},
+        [f"{tab_size[ours].median / tab_size[p].median:.2f}" for p in peers],
+        "≤ 600",
+        tab_size[ours].high <= 600,
+    )
+    table.row(
+        f"5b of {TABS} parallel logins completed",
+        {n: f"{tab_done[n]}/{TABS}" for n in names},
+        ["", ""],
+        f"{TABS}/{TABS}",
+        tab_done[ours] == TABS,
+    )
+    print()
+    print(table.render())
+    print()
+    print("callback statuses with 5 tabs (in the order the tabs were opened):")
+    for n in names:
+        print(f"  {n}: {tabs[n][2][0]}")
+    print(f"\ntook {time.perf_counter() - began:.0f} s")
+    missed = [r[0] for r in table.rows if r[-1] == "MISSED"]
+    print("targets missed: " + (", ".join(missed) if missed else "none"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
