@@ -101,6 +101,7 @@ def session_cookie_size(app: Flask, data: dict[str, Any]) -> int | None:
         httponly=interface.get_cookie_httponly(app),
         samesite=interface.get_cookie_samesite(app),
         partitioned=partitioned,
+        max_size=0,  # no werkzeug warning: the caller decides what to do
     )
     return len(header.encode("latin-1", "replace"))
 

@@ -1,0 +1,89 @@
+"""A real ``redis-server`` for the storage and scale tests.
+
+One server per test session, on a free port of 127.0.0.1, persisting
+nothing; each test gets it emptied. A missing binary fails the tests (CI
+installs it), it never skips them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session", name="redis_url")
+def _redis_url_fixture() -> Iterator[str]:
+    """``redis://127.0.0.1:<port>/0`` of a redis-server started for this session."""
+    binary = REDIS_SERVER if shutil.which(REDIS_SERVER) else shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server); these tests need it")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="ao-redis-")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"redis-server did not start on 127.0.0.1:{port}")
+            time.sleep(0.05)
+    client.close()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(name="redis_client")
+def _redis_client_fixture(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the session's redis-server, emptied before the test."""
+    client = redis.Redis.from_url(url=redis_url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,377 @@
+"""Token storage on real servers: Redis (directly and through cachelib),
+Flask-Session, and the session cookie's size guard.
+
+Every login here is a real one against the stand-in, whose tokens are
+JWT-shaped and 1–2 KB like Adobe's; Redis is a real ``redis-server``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import cachelib
+import pytest
+import redis
+from flask import Flask, request
+from flask.testing import FlaskClient
+from flask_session import Session
+
+from flask_adobe_oauth import CookieTooLarge, Token, adobe
+from flask_adobe_oauth.storage import (
+    MAX_COOKIE_SIZE,
+    CacheStorage,
+    RedisStorage,
+    ServerSideStorage,
+    SessionStorage,
+    StorageUnavailable,
+    session_cookie_size,
+)
+from flask_adobe_oauth.testing import StandInAdobe, User, login_as
+
+from .conftest import authorize, local, login, make_app, start_login
+from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port
+
+__all__ = ["_redis_client_fixture", "_redis_url_fixture"]  # fixtures used by name
+
+PREFIX = "ao-test:"
+BACKENDS = ["redis", "cachelib"]
+
+
+def make_storage(kind: str, redis_url: str) -> ServerSideStorage:
+    """A server-side storage on its own client of the test redis-server."""
+    if kind == "redis":
+        return RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX)
+    parts = urlsplit(redis_url)
+    cache = cachelib.RedisCache(host=parts.hostname, port=parts.port, key_prefix="cachelib:")
+    return CacheStorage(cache, prefix=PREFIX)
+
+
+def records(client: redis.Redis) -> dict[str, bytes]:
+    """Our token records in Redis, by Redis key."""
+    found = {}
+    for name in client.scan_iter(match=f"*{PREFIX}*"):
+        value = client.get(name)
+        if value is not None:
+            found[name.decode()] = value
+    return found
+
+
+def session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def cookie_session(app: Flask, value: str) -> dict[str, Any]:
+    """What a signed session cookie holds."""
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return dict(serializer.loads(value))
+
+
+def big_user() -> User:
+    """A user whose id is long enough to make the stand-in's tokens push the cookie past 4 KB.
+
+    The id is inside both JWTs twice and stored once more; random hex, so
+    compression cannot hide it.
+    """
+    return User(sub=secrets.token_hex(320) + "@AdobeID")
+
+
+# -- server-side storage: one real login at a time ------------------------------------
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_token_lands_in_redis_and_the_cookie_holds_only_a_key(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+) -> None:
+    app = make_app(standin, storage=make_storage(kind, redis_url))
+    client = app.test_client()
+
+    response = login(client, next_url="/dashboard")
+
+    assert response.status_code == 302
+    assert client.get("/dashboard").json["user"] == standin.state.user.sub
+    stored = records(redis_client)
+    assert len(stored) == 1
+    (name, value), issued = next(iter(stored.items())), standin.token_calls()
+    assert len(issued) == 1
+    access = [t for t, g in standin.state.grants.items() if g.kind == "access"]
+    assert len(access) == 1 and access[0].encode() in value
+    # The refresh token's own lifetime (14 days at the stand-in) bounds the record's.
+    assert 13 * 86400 < redis_client.ttl(name) <= 14 * 86400
+    cookie = session_cookie(client)
+    assert len(response.headers["Set-Cookie"]) < 200
+    held = cookie_session(app, cookie)
+    assert set(held) == {"_ao_k"}
+    assert name.endswith(held["_ao_k"])
+
+
+def test_record_lives_as_long_as_a_token_without_refresh_token(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+) -> None:
+    client = make_app(standin, "legacy", storage=make_storage("redis", redis_url)).test_client()
+    login(client)
+    (name,) = records(redis_client)
+    assert 86000 < redis_client.ttl(name) <= 86399  # the legacy token's own lifetime
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_logout_deletes_the_record_and_a_replayed_cookie_no_longer_authorizes(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+) -> None:
+    app = make_app(standin, storage=make_storage(kind, redis_url))
+    client = app.test_client()
+    login(client)
+    old_cookie = session_cookie(client)
+    assert client.get("/dashboard").status_code == 200
+
+    assert client.post("/adobe/logout").status_code == 303
+
+    assert records(redis_client) == {}
+    thief = app.test_client()
+    thief.set_cookie("session", old_cookie)
+    assert thief.get("/dashboard").status_code == 302
+    assert thief.get("/dashboard", headers={"Accept": "application/json"}).status_code == 401
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_each_login_gets_a_fresh_key_so_a_planted_session_never_names_the_token(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+) -> None:
+    app = make_app(standin, storage=make_storage(kind, redis_url))
+    # The attacker logs in with their own account and plants their cookie in the victim's browser.
+    standin.state.user = User(sub="ATTACKER0000000000000000@AdobeID", email="mallory@example.com")
+    attacker = app.test_client()
+    login(attacker)
+    planted = session_cookie(attacker)
+    victim = app.test_client()
+    victim.set_cookie("session", planted)
+
+    standin.state.user = User()
+    login(victim)
+
+    assert victim.get("/dashboard").json["user"] == User().sub
+    assert cookie_session(app, session_cookie(victim))["_ao_k"] != cookie_session(app, planted)["_ao_k"]
+    assert attacker.get("/dashboard").status_code == 302  # the planted key names nothing now
+    assert len(records(redis_client)) == 1
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_two_app_instances_with_the_same_secret_key_and_redis_share_logins(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+) -> None:
+    first = make_app(standin, storage=make_storage(kind, redis_url))
+    second = make_app(standin, storage=make_storage(kind, redis_url))
+    one, two = first.test_client(), second.test_client()
+
+    # Login started on one instance, callback handled by the other.
+    callback_url = authorize(start_login(one, "/dashboard"))
+    two.set_cookie("session", session_cookie(one))
+    assert two.get(local(callback_url)).headers["Location"] == "/dashboard"
+    one.set_cookie("session", session_cookie(two))
+    assert one.get("/dashboard").json["user"] == standin.state.user.sub
+    assert two.get("/dashboard").json["user"] == standin.state.user.sub
+
+    # Logout on one instance logs the same cookie out on the other.
+    assert one.post("/adobe/logout").status_code == 303
+    assert two.get("/dashboard").status_code == 302
+    assert records(redis_client) == {}
+
+
+def stale_login(app: Flask, client: FlaskClient, redis_client: redis.Redis) -> None:
+    """Log ``client`` in for real, then make its stored token expired as far as the app knows."""
+    login(client)
+    (raw,) = records(redis_client).values()
+    real = Token.from_dict(json.loads(raw))
+    assert real.refresh_token
+    login_as(
+        client,
+        access_token=real.access_token,
+        refresh_token=real.refresh_token,
+        expires_at=time.time() - 10,
+        user_id=real.user_id,
+        scope=real.scope,
+    )
+
+
+def test_a_stale_cookie_copy_reads_the_token_another_instance_refreshed(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+) -> None:
+    first = make_app(standin, storage=make_storage("redis", redis_url))
+    second = make_app(standin, storage=make_storage("redis", redis_url))
+    one, two = first.test_client(), second.test_client()
+    stale_login(first, one, redis_client)
+    two.set_cookie("session", session_cookie(one))
+
+    assert one.get("/me").status_code == 200  # instance one refreshes, rotating the refresh token
+    assert two.get("/me").status_code == 200  # instance two follows the old record to the new one
+
+    refreshes = [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"]
+    assert refreshes == [200]
+    # Logging out with the stale cookie ends the refreshed login too.
+    assert two.post("/adobe/logout").status_code == 303
+    assert one.get("/dashboard").status_code == 302
+    assert [v for v in records(redis_client).values() if b'"a"' in v] == []
+
+
+def test_a_refresh_racing_one_in_another_instance_keeps_the_user_logged_in(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+) -> None:
+    first = make_app(standin, storage=make_storage("redis", redis_url))
+    second = make_app(standin, storage=make_storage("redis", redis_url))
+    loaded, go = threading.Event(), threading.Event()
+
+    @second.before_request
+    def read_the_stale_token_then_wait() -> None:
+        if request.path == "/me":
+            assert adobe.token is not None and adobe.token.expired
+            loaded.set()
+            go.wait(10)
+
+    one, two = first.test_client(), second.test_client()
+    stale_login(first, one, redis_client)
+    two.set_cookie("session", session_cookie(one))
+    answers: list[Any] = []
+    racing = threading.Thread(target=lambda: answers.append(two.get("/me")))
+    racing.start()
+    try:
+        assert loaded.wait(10)
+        assert one.get("/me").status_code == 200  # instance one refreshes first
+    finally:
+        go.set()
+        racing.join(10)
+
+    assert answers[0].status_code == 200  # instance two's refresh was refused, yet it found the new token
+    refreshes = [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"]
+    assert refreshes == [200, 400]
+    assert one.get("/dashboard").status_code == 200
+
+
+def test_an_unreachable_redis_fails_the_login_with_a_clear_page(standin: StandInAdobe) -> None:
+    dead = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2)
+    client = make_app(standin, storage=RedisStorage(dead)).test_client()
+    response = login(client)
+    assert response.status_code == 503
+    assert b"storage_unavailable" in response.data
+    assert StorageUnavailable.status_code == 503
+
+
+# -- Flask-Session (server-side sessions) ----------------------------------------------
+
+
+def flask_session_app(standin: StandInAdobe, redis_url: str, **options: Any) -> Flask:
+    app = make_app(standin, **options)
+    app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(redis_url))
+    Session(app)
+    return app
+
+
+def test_redis_storage_works_under_flask_session(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+) -> None:
+    app = flask_session_app(standin, redis_url, storage=make_storage("redis", redis_url))
+    client = app.test_client()
+    login(client)
+    old_cookie = session_cookie(client)
+
+    assert client.get("/dashboard").json["user"] == standin.state.user.sub
+    assert len(records(redis_client)) == 1
+    assert any(name.startswith(b"session:") for name in redis_client.keys("*"))  # Flask-Session's own
+
+    assert client.post("/adobe/logout").status_code == 303
+    assert records(redis_client) == {}
+    thief = app.test_client()
+    thief.set_cookie("session", old_cookie)
+    assert thief.get("/dashboard").status_code == 302
+
+
+def test_session_storage_under_flask_session_takes_a_token_too_big_for_a_cookie(
+    standin: StandInAdobe, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin.state.user = big_user()
+    app = flask_session_app(standin, redis_url)
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, "flask_adobe_oauth"):
+        assert login(client).status_code == 302
+    assert client.get("/dashboard").json["user"] == standin.state.user.sub
+    assert len(session_cookie(client)) < 100  # only Flask-Session's id
+    assert not [r for r in caplog.records if "cookie" in r.getMessage()]
+
+
+# -- the cookie guard -------------------------------------------------------------------
+
+
+def test_a_real_ims_login_fits_the_cookie_and_the_guard_measures_it_exactly(
+    standin: StandInAdobe,
+) -> None:
+    app = make_app(standin)
+    client = app.test_client()
+    response = login(client)
+    header = response.headers["Set-Cookie"]
+    stored = cookie_session(app, session_cookie(client))
+    assert "r" in stored["_ao_t"]  # access and refresh token, both 1–2 KB JWTs
+    with app.test_request_context():
+        predicted = session_cookie_size(app, stored)
+    # The measurement is of the header Flask really sends (the signature's
+    # timestamp may differ by one base64 character at a second boundary).
+    assert predicted is not None and abs(predicted - len(header)) <= 1
+    assert 1500 < len(header) < MAX_COOKIE_SIZE
+
+
+def test_a_token_too_big_for_the_cookie_fails_the_login_with_a_clear_page(
+    standin: StandInAdobe, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin.state.user = big_user()
+    app = make_app(standin)
+    client = app.test_client()
+
+    with caplog.at_level(logging.WARNING, "flask_adobe_oauth"):
+        response = login(client)
+
+    assert response.status_code == CookieTooLarge.status_code == 507
+    assert b"cookie_too_large" in response.data
+    assert b"server-side" in response.data
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("server-side token storage" in w and "RedisStorage" in w for w in warnings)
+    cookie = client.get_cookie("session")
+    assert cookie is None or "_ao_t" not in cookie_session(app, cookie.value)
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_a_token_too_big_for_the_cookie_goes_to_the_fallback_storage(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    standin.state.user = big_user()
+    app = make_app(standin, storage=SessionStorage(fallback=make_storage("redis", redis_url)))
+    client = app.test_client()
+
+    with caplog.at_level(logging.WARNING, "flask_adobe_oauth"):
+        response = login(client, next_url="/dashboard")
+
+    assert response.status_code == 302
+    assert len(response.headers["Set-Cookie"]) < 200
+    assert client.get("/dashboard").json["user"] == standin.state.user.sub
+    assert set(cookie_session(app, session_cookie(client))) == {"_ao_k"}
+    assert len(records(redis_client)) == 1
+    assert any("server-side" in r.getMessage() for r in caplog.records)
+
+    assert client.post("/adobe/logout").status_code == 303
+    assert records(redis_client) == {}
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_a_small_token_stays_in_the_cookie_even_with_a_fallback(
+    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+) -> None:
+    app = make_app(standin, storage=SessionStorage(fallback=make_storage("redis", redis_url)))
+    client = app.test_client()
+    login(client)
+    assert "_ao_t" in cookie_session(app, session_cookie(client))
+    assert records(redis_client) == {}
+    assert client.get("/dashboard").status_code == 200
