@@ -1,0 +1,192 @@
+"""The demo: a small Adobe Analytics dashboard using flask-adobe-oauth.
+
+``python -m example_app`` runs it on http://127.0.0.1:5000, against a
+stand-in Adobe on 127.0.0.1 unless ``ADOBE_OAUTH_CLIENT_ID`` is set.
+:func:`create_app` builds it for tests and for your own WSGI server.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from flask import Flask, current_app, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from flask_adobe_oauth import ProviderError, RateLimited, adobe, adobe_login_required, make_adobe_blueprint
+from flask_adobe_oauth.analytics import (
+    Company,
+    PageViewsByDay,
+    ReportSuite,
+    companies,
+    page_views_by_day,
+    report_suites,
+)
+
+from .chart import line_chart
+
+__all__ = ["create_app"]
+
+#: Date ranges offered as one-click choices, in days.
+PRESETS = (7, 30, 90)
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The dashboard app. ``config`` must name the ``ADOBE_OAUTH_*`` keys and a ``SECRET_KEY``;
+    ``DASHBOARD_SUITES_PAGE_SIZE`` (default 100) is how many report suites to ask Adobe for per page,
+    ``DEMO_STANDIN_URL`` shows the demo-mode banner."""
+    app = Flask(__name__)
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    app.config.update(config or {})
+    app.register_blueprint(make_adobe_blueprint(redirect_to="dashboard"), url_prefix="/adobe")
+
+    @app.after_request
+    def security_headers(response: BaseResponse) -> BaseResponse:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.context_processor
+    def demo_banner() -> dict[str, Any]:
+        return {"standin_url": app.config.get("DEMO_STANDIN_URL")}
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html", signed_in=adobe.authorized)
+
+    @app.get("/dashboard")
+    @adobe_login_required
+    def dashboard() -> tuple[str, int, dict[str, str]]:
+        return _dashboard()
+
+    return app
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def parse_range(args: Any) -> tuple[date, date, str | None]:
+    """The chosen [start, end] (both included) and a note if the choice was refused.
+
+    ``days=N`` means the N days up to yesterday; ``from``/``to`` (ISO dates)
+    win when both are given. Default: the last 30 days.
+    """
+    yesterday = _today() - timedelta(days=1)
+    start_text, end_text = args.get("from"), args.get("to")
+    if start_text and end_text:
+        try:
+            start, end = date.fromisoformat(start_text), date.fromisoformat(end_text)
+        except ValueError:
+            note = "That date range is not a pair of dates; showing the last 30 days."
+        else:
+            if end < start:
+                note = "That date range ends before it starts; showing the last 30 days."
+            elif (end - start).days + 1 > MAX_DAYS:
+                note = f"Ranges are limited to {MAX_DAYS} days; showing the last 30 days."
+            else:
+                return start, end, None
+        return yesterday - timedelta(days=DEFAULT_DAYS - 1), yesterday, note
+    try:
+        days = int(args.get("days", DEFAULT_DAYS))
+    except ValueError:
+        days = DEFAULT_DAYS
+    days = min(max(days, 1), MAX_DAYS)
+    return yesterday - timedelta(days=days - 1), yesterday, None
+
+
+def _profile() -> dict[str, Any]:
+    """The user's name and email from userinfo (IMS), or just the user id."""
+    token = adobe.token
+    profile: dict[str, Any] = {"sub": token.user_id if token else None}
+    url = adobe.config.userinfo_url
+    if url:
+        response = adobe.session.get(url)
+        try:
+            if response.ok:
+                data = response.json()
+                if isinstance(data, dict):
+                    profile.update({k: data.get(k) for k in ("sub", "name", "email")})
+        except ValueError:
+            pass
+        finally:
+            response.close()
+    name = str(profile.get("name") or profile.get("email") or profile.get("sub") or "Adobe user")
+    profile["display"] = name
+    profile["initials"] = "".join(w[0] for w in name.split()[:2]).upper() or "?"
+    if token and token.expires_at:
+        profile["until"] = time.strftime("%b %d, %H:%M UTC", time.gmtime(token.expires_at))
+    return profile
+
+
+def _pick_company(found: list[Company], wanted: str | None) -> Company | None:
+    return next((c for c in found if c.global_company_id == wanted), found[0] if found else None)
+
+
+def _pick_suite(found: list[ReportSuite], wanted: str | None) -> ReportSuite | None:
+    return next((s for s in found if s.rsid == wanted), found[0] if found else None)
+
+
+def _dashboard() -> tuple[str, int, dict[str, str]]:
+    start, end, range_note = parse_range(request.args)
+    view: dict[str, Any] = {
+        "profile": None,
+        "companies": [],
+        "company": None,
+        "suites": [],
+        "suite": None,
+        "series": None,
+        "chart": None,
+        "start": start,
+        "end": end,
+        "presets": PRESETS,
+        "days": (end - start).days + 1,
+        "notice": range_note,
+        "problem": None,
+    }
+    status, headers = 200, {"Cache-Control": "no-store"}
+    try:
+        view["profile"] = _profile()
+        view["companies"] = companies()
+        company = view["company"] = _pick_company(view["companies"], request.args.get("company"))
+        if company is not None:
+            page_size = int(current_app.config.get("DASHBOARD_SUITES_PAGE_SIZE", 100))
+            view["suites"] = report_suites(company.global_company_id, page_size=page_size)
+            suite = view["suite"] = _pick_suite(view["suites"], request.args.get("rsid"))
+            if suite is not None:
+                series: PageViewsByDay = page_views_by_day(company.global_company_id, suite.rsid, start, end)
+                view["series"] = series
+                view["chart"] = line_chart(series)
+    except RateLimited as exc:
+        status = 429
+        wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after is not None else ""
+        view["problem"] = "Adobe is rate-limiting requests right now." + wait
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(int(exc.retry_after + 0.999))
+    except ProviderError as exc:
+        status = 502
+        view["problem"] = f"Adobe could not answer: {exc.message}"
+
+    def link(**changes: Any) -> str:
+        args: dict[str, Any] = {
+            "company": view["company"].global_company_id if view["company"] else None,
+            "rsid": view["suite"].rsid if view["suite"] else None,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+        }
+        args.update(changes)
+        return url_for("dashboard", **{k: v for k, v in args.items() if v is not None})
+
+    def preset_link(days: int) -> str:
+        return link(days=days, **{"from": None, "to": None})
+
+    return render_template("dashboard.html", link=link, preset_link=preset_link, **view), status, headers
