@@ -83,7 +83,9 @@ def test_authorized_reflects_expiry_and_refreshability(app: Flask, client: Flask
     assert client.get("/status").json == {"authorized": True}
 
 
-def test_unguarded_view_that_finds_no_login_answers_like_the_decorator(app: Flask, client: FlaskClient) -> None:
+def test_unguarded_view_that_finds_no_login_answers_like_the_decorator(
+    app: Flask, client: FlaskClient
+) -> None:
     @app.get("/open")
     def open_view() -> str:
         adobe.session.get("/ims/userinfo/v2")
