@@ -150,6 +150,7 @@ def _take_state(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
     if not values or not values[0]:
         raise StateError("the callback has no state; start the sign-in again")
     records = load_pending(session.get(state.pending_key))
+    none_pending = not records
     found: Pending | None = None
     expired = False
     for value in values:  # a repeated state consumes every record it names
@@ -162,6 +163,15 @@ def _take_state(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
         session.pop(state.pending_key, None)
     if len(values) > 1:
         raise CallbackError("the callback repeats the 'state' parameter")
+    if found is None and none_pending:
+        # The usual causes (REFERENCE §5): a SECRET_KEY that differs between
+        # workers, or a host name that differs between the app and redirect_uri.
+        raise StateError(
+            "no sign-in was started in this browser session. If you did start one, the session "
+            "cookie was lost on the way: check that SECRET_KEY is the same in every worker and "
+            "that the app is reached under the same host name as its redirect_uri",
+            status_code=403,
+        )
     if found is None:
         raise StateError(
             "this sign-in is unknown or was already used; it may have been started in another browser",

@@ -197,3 +197,15 @@ def test_json_clients_get_json_errors(client: FlaskClient) -> None:
     response = client.get("/adobe/callback?code=x", headers={"Accept": "application/json"})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_state"
+
+
+def test_callback_in_a_session_that_started_no_login_names_the_usual_causes(
+    app: Flask, standin: StandInAdobe
+) -> None:
+    started = app.test_client()
+    callback = local(authorize(start_login(started)))
+    fresh = app.test_client()  # e.g. a worker with another SECRET_KEY could not read the cookie
+    response = fresh.get(callback)
+    assert response.status_code == 403
+    assert b"SECRET_KEY" in response.data
+    assert standin.token_calls() == []
