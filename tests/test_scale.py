@@ -1,0 +1,264 @@
+"""Many users at once, on real servers: ``gunicorn -w 4`` with Redis storage,
+and a threaded server with the default cookie storage.
+
+Each simulated user is a ``requests.Session`` that runs the whole flow over
+HTTP: ``/adobe/login`` → the stand-in's authorize → ``/adobe/callback`` →
+a guarded view that reports a hash of the access token it sees. The
+stand-in issued exactly one access token for each user's authorization
+code, so every user must end with exactly that token: a lost login or a
+token crossing to another user fails the test. The load is bounded in
+users, threads and total time; everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import redis
+import requests
+from werkzeug.serving import make_server
+
+from flask_adobe_oauth.testing import StandInAdobe
+
+from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port
+from .scale_app import create_app
+
+__all__ = ["_redis_client_fixture", "_redis_url_fixture"]  # fixtures used by name
+
+USERS = 200
+THREADS = 32
+#: Upper bound on the whole load; a healthy run takes a fraction of it.
+LOAD_DEADLINE = 90.0
+REQUEST_TIMEOUT = 30.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Visit:
+    """What one simulated user saw."""
+
+    number: int
+    code: str
+    login_pid: str
+    callback_pid: str
+    view_pid: str
+    answer: dict[str, Any]
+    cookie_size: int
+
+
+def one_user(base: str, number: int, browser: requests.Session | None = None) -> Visit:
+    """A whole login by a fresh browser (or ``browser``), then a call to the guarded view."""
+    with browser or requests.Session() as browser:
+
+        def get(url: str, **kwargs: Any) -> requests.Response:
+            return browser.get(url, allow_redirects=False, timeout=REQUEST_TIMEOUT, **kwargs)
+
+        start = get(f"{base}/adobe/login", params={"next": f"/whoami?u={number}"})
+        assert start.status_code == 302, start.text
+        at_adobe = get(start.headers["Location"])
+        assert at_adobe.status_code == 302, at_adobe.text
+        callback_url = at_adobe.headers["Location"]
+        assert callback_url.startswith(base + "/adobe/callback?")
+        code = parse_qs(urlsplit(callback_url).query)["code"][0]
+        back = get(callback_url)
+        assert back.status_code == 302, back.text
+        assert back.headers["Location"] == f"/whoami?u={number}"
+        cookie_size = len(back.headers["Set-Cookie"])
+        view = get(base + back.headers["Location"])
+        assert view.status_code == 200, view.text
+        return Visit(
+            number,
+            code,
+            start.headers["X-Worker-Pid"],
+            back.headers["X-Worker-Pid"],
+            view.headers["X-Worker-Pid"],
+            view.json(),
+            cookie_size,
+        )
+
+
+def run_users(base: str) -> list[Visit]:
+    """:data:`USERS` users on :data:`THREADS` threads, within :data:`LOAD_DEADLINE` seconds."""
+    pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="user")
+    try:
+        futures = [pool.submit(one_user, base, n) for n in range(USERS)]
+        _, pending = wait(futures, timeout=LOAD_DEADLINE)
+        assert not pending, f"{len(pending)} of {USERS} users did not finish in time"
+        return [future.result() for future in futures]
+    finally:
+        # Requests time out on their own; queued users are dropped.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def issued_tokens(standin: StandInAdobe) -> dict[str, str]:
+    """sha256 of the access token the stand-in issued, by the code it was exchanged for."""
+    with standin.state.lock:
+        return {
+            grant.origin: hashlib.sha256(value.encode()).hexdigest()
+            for value, grant in standin.state.grants.items()
+            if grant.kind == "access" and grant.origin
+        }
+
+
+def assert_each_user_has_exactly_their_own_token(standin: StandInAdobe, visits: list[Visit]) -> None:
+    issued = issued_tokens(standin)
+    assert len(visits) == USERS
+    assert len({v.code for v in visits}) == USERS
+    for visit in visits:
+        assert visit.answer["marker"] == str(visit.number)
+        assert visit.answer["user"] == standin.state.user.sub
+        assert visit.answer["token_sha256"] == issued[visit.code], f"user {visit.number} got another token"
+    assert len({v.answer["token_sha256"] for v in visits}) == USERS
+    exchanges = [c for c in standin.token_calls() if c.grant_type == "authorization_code"]
+    assert len(exchanges) == USERS and {c.status for c in exchanges} == {200}
+
+
+# -- gunicorn -w 4 with Redis storage ------------------------------------------------------
+
+
+@pytest.fixture
+def standin() -> Iterator[StandInAdobe]:
+    with StandInAdobe() as server:
+        yield server
+
+
+@pytest.fixture
+def gunicorn_app(standin: StandInAdobe, redis_url: str, redis_client: redis.Redis) -> Iterator[str]:
+    """``gunicorn -w 4`` serving :mod:`tests.scale_app` on 127.0.0.1 with Redis storage; its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SCALE_ADOBE_CONFIG": json.dumps(standin.config()),
+        "SCALE_REDIS_URL": redis_url,
+    }
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--chdir",
+                str(ROOT),
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+                "tests.scale_app:create_app()",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        try:
+            while True:
+                try:
+                    if requests.get(base + "/", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail("gunicorn did not start:\n" + log.read().decode(errors="replace")[-2000:])
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.timeout(180)
+def test_200_concurrent_users_on_gunicorn_4_workers_each_get_their_own_token(
+    gunicorn_app: str, standin: StandInAdobe, redis_client: redis.Redis
+) -> None:
+    visits = run_users(gunicorn_app)
+
+    assert_each_user_has_exactly_their_own_token(standin, visits)
+    # Nothing lives in a worker's memory: logins started in one worker
+    # finished in another, and views ran in workers that saw neither.
+    crossed = [v for v in visits if v.login_pid != v.callback_pid]
+    pids = {p for v in visits for p in (v.login_pid, v.callback_pid, v.view_pid)}
+    assert len(pids) >= 2
+    assert crossed, "no login was handled by two workers"
+    print(f"\n{USERS} users, {len(pids)} workers, {len(crossed)} logins crossed workers")
+    # The tokens are in Redis, one record per login; the cookies hold only keys.
+    assert len(list(redis_client.scan_iter(match="scale:*"))) == USERS
+    assert max(v.cookie_size for v in visits) < 200
+
+
+def test_logout_in_one_worker_ends_the_login_in_every_worker(
+    gunicorn_app: str, redis_client: redis.Redis
+) -> None:
+    browser = requests.Session()
+    one_user(gunicorn_app, 0, browser)
+    other = one_user(gunicorn_app, 1)
+    old_cookie = browser.cookies.get("session")
+    assert old_cookie
+    assert len(list(redis_client.scan_iter(match="scale:*"))) == 2
+
+    out = requests.post(
+        f"{gunicorn_app}/adobe/logout",
+        cookies={"session": old_cookie},
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert out.status_code == 303
+
+    # The old cookie, replayed, now fails in every worker; the other user is still signed in.
+    pids = set()
+    for _ in range(16):
+        replay = requests.get(
+            f"{gunicorn_app}/whoami",
+            headers={"Accept": "application/json"},
+            cookies={"session": old_cookie},
+            timeout=REQUEST_TIMEOUT,
+        )
+        assert replay.status_code == 401
+        pids.add(replay.headers["X-Worker-Pid"])
+    assert len(pids) >= 2
+    assert other.answer["token_sha256"]
+    assert len(list(redis_client.scan_iter(match="scale:*"))) == 1
+
+
+# -- a threaded server with the default cookie storage ---------------------------------------
+
+
+@pytest.mark.timeout(180)
+def test_200_concurrent_users_on_a_threaded_server_with_cookie_storage(standin: StandInAdobe) -> None:
+    app = create_app(standin.config(), redis_url="")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        visits = run_users(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    assert_each_user_has_exactly_their_own_token(standin, visits)
+    assert {v.login_pid for v in visits} == {str(os.getpid())}  # one process, many threads
+    assert min(v.cookie_size for v in visits) > 1500  # the tokens themselves are in the cookies
