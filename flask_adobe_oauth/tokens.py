@@ -16,6 +16,7 @@ seconds, 2.8 hours in milliseconds) can only be milliseconds.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -123,7 +124,7 @@ def _number(data: Mapping[str, Any], key: str) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         raise ProviderError(f"the token response has a non-numeric {key!r}") from None
-    if number != number or number < 0:  # NaN or negative
+    if not math.isfinite(number) or number < 0:  # NaN, ±Infinity (JSON 1e999) or negative
         raise ProviderError(f"the token response has an invalid {key!r}")
     return number
 
