@@ -104,28 +104,40 @@ def parse_range(args: Any) -> tuple[date, date, str | None]:
     return yesterday - timedelta(days=days - 1), yesterday, None
 
 
-def _profile() -> dict[str, Any]:
-    """The user's name and email from userinfo (IMS), or just the user id."""
+def _profile_from_token() -> dict[str, Any]:
+    """What the stored token says about the user: the id and how long it lasts."""
     token = adobe.token
-    profile: dict[str, Any] = {"sub": token.user_id if token else None}
-    url = adobe.config.userinfo_url
-    if url:
-        response = adobe.session.get(url)
-        try:
-            if response.ok:
-                data = response.json()
-                if isinstance(data, dict):
-                    profile.update({k: data.get(k) for k in ("sub", "name", "email")})
-        except ValueError:
-            pass
-        finally:
-            response.close()
+    profile: dict[str, Any] = {"sub": token.user_id if token else None, "name": None, "email": None}
+    if token and token.expires_at:
+        profile["until"] = time.strftime("%b %d, %H:%M UTC", time.gmtime(token.expires_at))
+    return _with_display(profile)
+
+
+def _with_display(profile: dict[str, Any]) -> dict[str, Any]:
     name = str(profile.get("name") or profile.get("email") or profile.get("sub") or "Adobe user")
     profile["display"] = name
     profile["initials"] = "".join(w[0] for w in name.split()[:2]).upper() or "?"
-    if token and token.expires_at:
-        profile["until"] = time.strftime("%b %d, %H:%M UTC", time.gmtime(token.expires_at))
     return profile
+
+
+def _profile() -> dict[str, Any]:
+    """The user's name and email from userinfo (IMS); without a userinfo URL, the token's user id."""
+    profile = _profile_from_token()
+    url = adobe.config.userinfo_url
+    if not url:
+        return profile
+    response = adobe.session.get(url)
+    try:
+        if not response.ok:
+            raise ProviderError(f"Adobe answered HTTP {response.status_code} to {url}")
+        data = response.json()
+    except ValueError:
+        raise ProviderError(f"Adobe answered something that is not JSON to {url}") from None
+    finally:
+        response.close()
+    if isinstance(data, dict):
+        profile.update({k: data.get(k) for k in ("sub", "name", "email") if isinstance(data.get(k), str)})
+    return _with_display(profile)
 
 
 def _pick_company(found: list[Company], wanted: str | None) -> Company | None:
@@ -149,13 +161,19 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
         "start": start,
         "end": end,
         "presets": PRESETS,
+        "ends_yesterday": end == _today() - timedelta(days=1),
         "days": (end - start).days + 1,
         "notice": range_note,
         "problem": None,
     }
     status, headers = 200, {"Cache-Control": "no-store"}
     try:
-        view["profile"] = _profile()
+        try:
+            view["profile"] = _profile()
+        except ProviderError as exc:  # the profile is nice to have; the reports may still work
+            status = 502
+            view["problem"] = f"Could not read your Adobe profile: {exc.message}"
+            view["profile"] = _profile_from_token()
         view["companies"] = companies()
         company = view["company"] = _pick_company(view["companies"], request.args.get("company"))
         if company is not None:
@@ -166,7 +184,7 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
                 series: PageViewsByDay = page_views_by_day(company.global_company_id, suite.rsid, start, end)
                 view["series"] = series
                 view["chart"] = line_chart(series)
-    except RateLimited as exc:
+    except RateLimited as exc:  # stop calling: Adobe asked us to wait
         status = 429
         wait = f" Try again in {exc.retry_after:.0f} seconds." if exc.retry_after is not None else ""
         view["problem"] = "Adobe is rate-limiting requests right now." + wait

@@ -1,0 +1,210 @@
+"""The demo dashboard through a real login against the stand-in Adobe."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.datastructures import MultiDict
+
+from example_app import create_app, parse_range
+from example_app.__main__ import demo_config
+from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, daily_page_views
+
+from .conftest import SECRET_KEY, login
+
+EXAMPLE, ACME = DEFAULT_COMPANIES
+WEB = EXAMPLE.suites[0]
+WEEK = {"from": "2026-01-05", "to": "2026-01-11"}
+WEEK_DAYS = [date(2026, 1, d) for d in range(5, 12)]
+
+
+@pytest.fixture
+def demo(standin: StandInAdobe) -> Flask:
+    return create_app({**standin.config(), "SECRET_KEY": SECRET_KEY, "TESTING": True})
+
+
+@pytest.fixture
+def signed_in(demo: Flask) -> FlaskClient:
+    client = demo.test_client()
+    response = login(client, next_url="/dashboard")
+    assert (response.status_code, response.headers["Location"]) == (302, "/dashboard")
+    return client
+
+
+def text(response: Any) -> str:
+    return str(response.get_data(as_text=True))
+
+
+def test_landing_page_offers_sign_in_with_adobe(demo: Flask) -> None:
+    response = demo.test_client().get("/")
+    assert response.status_code == 200
+    page = text(response)
+    assert "Sign in with Adobe" in page
+    assert 'href="/adobe/login?next=/dashboard"' in page
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_dashboard_without_login_redirects_to_adobe_login(demo: Flask) -> None:
+    response = demo.test_client().get("/dashboard?rsid=x")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/adobe/login?next=")
+
+
+def test_dashboard_shows_profile_companies_suites_and_chart(
+    signed_in: FlaskClient, standin: StandInAdobe
+) -> None:
+    response = signed_in.get("/dashboard", query_string=WEEK)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = text(response)
+    user = standin.state.user
+    assert user.name in page and user.email in page and user.sub in page
+    assert '<option value="exampl0" selected>Example Corp</option>' in page
+    assert '<option value="acmeout1">Acme Outdoor</option>' in page
+    assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in EXAMPLE.suites]
+    assert f'<tr class="selected" data-rsid="{WEB.rsid}">' in page
+    titles = re.findall(r"<title>([^<]+ page views)</title>", page)
+    expected = [daily_page_views(WEB, d) for d in WEEK_DAYS]
+    assert [int(t.rsplit(": ", 1)[1].split()[0].replace(",", "")) for t in titles] == expected
+    assert titles[0].startswith("Mon, Jan 5, 2026")
+    assert f'id="total">{sum(expected):,}<' in page
+    assert 'class="series" d="M' in page
+
+
+def test_dashboard_lists_suites_from_every_page(standin: StandInAdobe) -> None:
+    app = create_app({**standin.config(), "SECRET_KEY": SECRET_KEY, "DASHBOARD_SUITES_PAGE_SIZE": 4})
+    client = app.test_client()
+    login(client)
+    page = text(client.get("/dashboard", query_string=WEEK))
+    assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in EXAMPLE.suites]
+
+
+def test_choosing_a_company_and_a_suite(signed_in: FlaskClient) -> None:
+    page = text(signed_in.get("/dashboard", query_string={"company": "acmeout1", **WEEK}))
+    assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in ACME.suites]
+    assert '<option value="acmeout1" selected>' in page
+    suite = ACME.suites[2]
+    page = text(signed_in.get("/dashboard", query_string={"company": "acmeout1", "rsid": suite.rsid, **WEEK}))
+    assert f'<tr class="selected" data-rsid="{suite.rsid}">' in page
+    assert f'<span id="suite-name">{suite.name}</span>' in page
+    assert f'id="total">{sum(daily_page_views(suite, d) for d in WEEK_DAYS):,}<' in page
+    # links in the suite table keep the company and the date range
+    assert (
+        f"/dashboard?company=acmeout1&amp;rsid={ACME.suites[0].rsid}&amp;from=2026-01-05&amp;to=2026-01-11"
+        in page
+    )
+
+
+def test_unknown_company_or_suite_falls_back_to_the_first(signed_in: FlaskClient) -> None:
+    page = text(signed_in.get("/dashboard", query_string={"company": "nope", "rsid": "nope", **WEEK}))
+    assert '<option value="exampl0" selected>' in page
+    assert f'<tr class="selected" data-rsid="{WEB.rsid}">' in page
+
+
+def test_date_range_presets_and_refusals() -> None:
+    yesterday = date.today() - timedelta(days=1)
+    start, end, note = parse_range(MultiDict({"days": "7"}))
+    assert (start, end, note) == (yesterday - timedelta(days=6), yesterday, None)
+    assert parse_range(MultiDict(WEEK)) == (date(2026, 1, 5), date(2026, 1, 11), None)
+    for bad in (
+        {"from": "2026-02-01", "to": "2026-01-01"},
+        {"from": "x", "to": "y"},
+        {"from": "2020-01-01", "to": "2026-01-01"},
+    ):
+        start, end, note = parse_range(MultiDict(bad))
+        assert note is not None
+        assert (end - start).days == 29
+
+
+def test_a_long_range_draws_a_point_per_day(signed_in: FlaskClient) -> None:
+    page = text(signed_in.get("/dashboard", query_string={"from": "2026-01-01", "to": "2026-03-31"}))
+    assert len(re.findall(r"<title>[^<]+ page views</title>", page)) == 90
+    assert '<a href="/dashboard?company=exampl0&amp;rsid=examplecorp.web.prod&amp;days=90" class="">' in page
+
+
+def test_rate_limiting_is_shown_not_crashed(signed_in: FlaskClient, standin: StandInAdobe) -> None:
+    standin.fail_next_api(429, "{}", headers={"Retry-After": "30"})
+    response = signed_in.get("/dashboard", query_string=WEEK)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "30"
+    assert "rate-limiting requests right now. Try again in 30 seconds" in text(response)
+    assert signed_in.get("/dashboard", query_string=WEEK).status_code == 200
+
+
+def test_an_adobe_failure_is_a_502_page_with_the_profile(
+    signed_in: FlaskClient, standin: StandInAdobe
+) -> None:
+    standin.fail_next_api(500, '{"errorCode":"server_error"}')
+    response = signed_in.get("/dashboard", query_string=WEEK)
+    assert response.status_code == 502
+    page = text(response)
+    assert 'id="problem"' in page and "HTTP 500" in page
+    # userinfo got the 500; what did work is still shown
+    assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in EXAMPLE.suites]
+    assert standin.state.user.sub in page
+    standin.fail_next_api(200, "{}")  # userinfo fine (if empty), then discovery fails
+    standin.fail_next_api(503, "down", content_type="text/plain")
+    response = signed_in.get("/dashboard", query_string=WEEK)
+    assert response.status_code == 502
+    assert "Adobe could not answer: Adobe answered HTTP 503" in text(response)
+    assert "data-rsid" not in text(response)
+
+
+def test_a_token_the_server_expired_is_refreshed(signed_in: FlaskClient, standin: StandInAdobe) -> None:
+    standin.expire_access_tokens()
+    response = signed_in.get("/dashboard", query_string=WEEK)
+    assert response.status_code == 200
+    assert [c.grant_type for c in standin.token_calls()] == ["authorization_code", "refresh_token"]
+
+
+def test_logout_revokes_and_the_dashboard_asks_for_login_again(
+    signed_in: FlaskClient, standin: StandInAdobe
+) -> None:
+    page = text(signed_in.get("/dashboard", query_string=WEEK))
+    assert '<form method="post" action="/adobe/logout">' in page
+    with signed_in.session_transaction() as sess:
+        access = sess["_ao_t"]["a"]
+    response = signed_in.post("/adobe/logout")
+    assert response.status_code == 303
+    assert not standin.is_valid_access_token(access)  # its refresh token was revoked
+    assert signed_in.get("/dashboard").status_code == 302
+    assert "Sign in with Adobe" in text(signed_in.get("/"))
+
+
+def test_demo_config_without_credentials_starts_the_standin() -> None:
+    config, standin, notes = demo_config({})
+    try:
+        assert standin is not None
+        assert config["ADOBE_OAUTH_CLIENT_ID"] == standin.client_id
+        assert config["ADOBE_OAUTH_TOKEN_URL"].startswith(standin.url + "/")
+        assert config["DEMO_STANDIN_URL"] == standin.url
+        assert len(config["SECRET_KEY"]) >= 32
+        assert any(standin.url in n for n in notes) and any("SECRET_KEY" in n for n in notes)
+    finally:
+        if standin is not None:
+            standin.stop()
+
+
+def test_demo_config_with_credentials_talks_to_adobe() -> None:
+    env = {
+        "ADOBE_OAUTH_CLIENT_ID": "cid",
+        "ADOBE_OAUTH_CLIENT_SECRET": "sec",
+        "SECRET_KEY": "k" * 32,
+        "HOME": "/x",
+    }
+    config, standin, _notes = demo_config(env)
+    assert standin is None
+    assert config == {
+        "ADOBE_OAUTH_CLIENT_ID": "cid",
+        "ADOBE_OAUTH_CLIENT_SECRET": "sec",
+        "SECRET_KEY": "k" * 32,
+    }
+    app = create_app(config)
+    assert "DEMO_STANDIN_URL" not in app.config
+    assert "Demo mode" not in text(app.test_client().get("/"))
