@@ -1,0 +1,168 @@
+"""The demo in a real headless Chromium (Debian's /usr/bin/chromium) driven by
+Playwright: sign in on the stand-in's consent page, see the dashboard, reload,
+log in from a second tab while the first is mid-login, log out.
+
+This test must run in CI: without Chromium it fails instead of skipping
+(``make test`` installs it through ``system-deps``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from example_app import create_app
+from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+EXAMPLE = DEFAULT_COMPANIES[0]
+
+
+@pytest.fixture
+def consent_standin() -> Iterator[StandInAdobe]:
+    with StandInAdobe(auto_approve=False) as server:
+        yield server
+
+
+@pytest.fixture
+def demo_url(consent_standin: StandInAdobe) -> Iterator[str]:
+    """The demo app served over real HTTP on 127.0.0.1, as ``python -m example_app`` would."""
+    app = create_app(
+        {
+            **consent_standin.config(),
+            "SECRET_KEY": "browser-test-secret-key-0123456789",
+            "DEMO_STANDIN_URL": consent_standin.url,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def suite_ids(page: Page) -> list[str]:
+    return [row.get_attribute("data-rsid") or "" for row in page.locator("#suites tbody tr").all()]
+
+
+def test_sign_in_dashboard_reload_second_tab_and_logout(
+    browser: Browser, demo_url: str, consent_standin: StandInAdobe
+) -> None:
+    standin = consent_standin.url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15000)
+    seen: list[str] = []
+    problems: list[str] = []
+    context.on("request", lambda request: seen.append(request.url))
+    context.on(
+        "response",
+        lambda r: (
+            problems.append(f"HTTP {r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")  # the stand-in has no icon
+            else None
+        ),
+    )
+    context.on("weberror", lambda error: problems.append(str(error.error)))
+    page = context.new_page()
+
+    # The landing page, then Adobe's (stand-in) consent page.
+    page.goto(demo_url + "/")
+    assert page.locator("#sign-in").inner_text().strip() == "Sign in with Adobe"
+    page.click("#sign-in")
+    page.wait_for_url(standin + "/ims/authorize/v2?**")
+    assert "Stand-in Adobe ID" in page.content()
+    page.click("#allow")
+
+    # The dashboard: profile, report suites, the chart.
+    page.wait_for_url(demo_url + "/dashboard")
+    assert page.locator("#profile").inner_text().count("Ada Analyst") == 1
+    assert suite_ids(page) == [s.rsid for s in EXAMPLE.suites]
+    assert page.locator("#suite-name").inner_text() == EXAMPLE.suites[0].name
+    chart = page.locator("svg#chart")
+    assert chart.is_visible()
+    assert chart.bounding_box() is not None and chart.bounding_box()["width"] > 500  # type: ignore[index]
+    assert page.locator("svg#chart g.day").count() == 30
+    assert page.locator("svg#chart path.series").get_attribute("d").startswith("M")  # type: ignore[union-attr]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-dashboard.png"), full_page=True)
+    assert (ARTIFACTS / "browser-dashboard.png").stat().st_size > 10_000
+
+    # Choosing another suite and a preset range goes through real links.
+    page.click(f"#suites tr[data-rsid='{EXAMPLE.suites[4].rsid}'] a")
+    page.wait_for_url("**rsid=" + EXAMPLE.suites[4].rsid + "**")
+    assert page.locator("#suite-name").inner_text() == EXAMPLE.suites[4].name
+    page.click("text=7 days")
+    page.wait_for_url("**days=7**")
+    assert page.locator("svg#chart g.day").count() == 7
+
+    # Reloading keeps the session.
+    page.reload()
+    assert page.url.startswith(demo_url + "/dashboard")
+    assert page.locator("svg#chart").is_visible()
+
+    # Parallel flows: tab 1 starts a login, tab 2 starts and finishes one, then tab 1 finishes.
+    page.goto(demo_url + "/adobe/login?next=/dashboard%3Fcompany%3Dacmeout1")
+    page.wait_for_url(standin + "/ims/authorize/v2?**")
+    second = context.new_page()
+    second.goto(demo_url + "/adobe/login?next=/dashboard")
+    second.wait_for_url(standin + "/ims/authorize/v2?**")
+    second.click("#allow")
+    second.wait_for_url(demo_url + "/dashboard")
+    assert suite_ids(second) == [s.rsid for s in EXAMPLE.suites]
+    page.click("#allow")
+    page.wait_for_url(demo_url + "/dashboard?company=acmeout1")
+    assert suite_ids(page) == [s.rsid for s in DEFAULT_COMPANIES[1].suites]
+    codes = [c for c in consent_standin.token_calls() if c.grant_type == "authorization_code"]
+    assert [c.status for c in codes] == [200, 200, 200]
+
+    # Log out with the POST form; the guarded page then sends the browser to log in.
+    page.click("#logout")
+    page.wait_for_url(demo_url + "/")
+    assert page.locator("#sign-in").is_visible()
+    assert consent_standin.revoke_calls()[-1].status == 200
+    response = second.goto(demo_url + "/dashboard")
+    assert response is not None
+    second.wait_for_url(standin + "/ims/authorize/v2?**")
+    first_hop = response.request.redirected_from
+    assert first_hop is not None and first_hop.redirected_from is not None
+    assert first_hop.url.startswith(demo_url + "/adobe/login?next=")
+    assert first_hop.redirected_from.url == demo_url + "/dashboard"
+    assert second.locator("#allow").is_visible()
+
+    # Nothing was fetched from anywhere but the demo and the stand-in, and no page broke.
+    assert all(url.startswith((demo_url, standin)) for url in seen), seen
+    assert problems == []
+    context.close()
