@@ -47,6 +47,8 @@ from .tokens import Token, token_from_response
 log = logging.getLogger("flask_adobe_oauth")
 
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+#: RFC 6749 Appendix A.11: ``code = 1*VSCHAR``, printable ASCII only.
+_CODE = re.compile(r"^[\x20-\x7E]+$")
 MAX_CODE_LENGTH = 4096
 MAX_DESCRIPTION_LENGTH = 300
 
@@ -70,10 +72,25 @@ def make_adobe_blueprint(**options: Any) -> Blueprint:
             state.app.register_error_handler(AdobeOAuthError, _handle_error)
 
     bp.record(setup)
+    bp.before_request(_reject_undecodable_query)
     bp.add_url_rule("/login", "login", login, methods=["GET"])
     bp.add_url_rule("/callback", "callback", callback, methods=["GET", "POST"])
     bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
     return bp
+
+
+def _reject_undecodable_query() -> BaseResponse | None:
+    """A 400 for a query string with raw bytes that are not UTF-8.
+
+    Browsers percent-encode, but a hand-made request line may carry raw
+    bytes, and Werkzeug's ``request.args`` then raises UnicodeDecodeError
+    (a 500) instead of parsing.
+    """
+    try:
+        request.args  # noqa: B018 - parsing is the check
+    except UnicodeDecodeError:
+        return error_response(CallbackError("the URL's query string is not valid UTF-8"))
+    return None
 
 
 def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
@@ -147,7 +164,7 @@ def _single(params: MultiDict[str, str], name: str) -> str | None:
 def _take_state(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
     """Consume the pending login named by ``state`` (one-time, RFC 6749 §10.12)."""
     values = params.getlist("state")
-    if not values or not values[0]:
+    if not any(values):
         raise StateError("the callback has no state; start the sign-in again")
     records = load_pending(session.get(state.pending_key))
     none_pending = not records
@@ -227,6 +244,8 @@ def _complete_code_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
         raise CallbackError("the callback has no authorization code")
     if len(code) > MAX_CODE_LENGTH:
         raise CallbackError("the authorization code is too long")
+    if not _CODE.match(code):
+        raise CallbackError("the authorization code has characters no code can have")
     verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
     token = state.client.exchange_code(code, _redirect_uri(state), verifier)
     return _identify(state, token, pending), pending
