@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from flask import Response, jsonify, request
+from flask import Response, request
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import escape
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -58,7 +59,10 @@ def error_response(
         body = {"error": exc.error, "message": exc.message}
         if retry_url:
             body["login_url"] = retry_url
-        response = jsonify(body)
+        # HTML-safe JSON (<, >, &, ' as \uXXXX): the message may quote what
+        # Adobe sent back (error_description), and a client that drops it into
+        # innerHTML must not run it.
+        response = Response(htmlsafe_json_dumps(body, sort_keys=True) + "\n", mimetype="application/json")
     else:
         link = f'<p><a href="{escape(retry_url)}">Try signing in again</a></p>' if retry_url else ""
         html = _PAGE.format(
