@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
-from datetime import date, timedelta
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
@@ -108,7 +114,7 @@ def test_unknown_company_or_suite_falls_back_to_the_first(signed_in: FlaskClient
 
 
 def test_date_range_presets_and_refusals() -> None:
-    yesterday = date.today() - timedelta(days=1)
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
     start, end, note = parse_range(MultiDict({"days": "7"}))
     assert (start, end, note) == (yesterday - timedelta(days=6), yesterday, None)
     assert parse_range(MultiDict(WEEK)) == (date(2026, 1, 5), date(2026, 1, 11), None)
@@ -208,3 +214,55 @@ def test_demo_config_with_credentials_talks_to_adobe() -> None:
     app = create_app(config)
     assert "DEMO_STANDIN_URL" not in app.config
     assert "Demo mode" not in text(app.test_client().get("/"))
+
+
+def test_python_m_example_app_runs_the_demo_against_the_standin() -> None:
+    """The README's demo command, for real: a process serving the dashboard, a stand-in beside it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADOBE_OAUTH_") and k != "SECRET_KEY"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "example_app", "--port", str(port)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        printed = []
+        for line in demo.stdout:
+            printed.append(line)
+            if "Open http" in line:
+                break
+        said = "".join(printed)
+        assert "started a stand-in Adobe" in said and "using a random one" in said
+        assert f"Open http://127.0.0.1:{port}/" in said
+        browser = requests.Session()
+        consent = None
+        for _ in range(50):  # the server thread may still be binding
+            try:
+                consent = browser.get(f"http://127.0.0.1:{port}/dashboard", timeout=10)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert consent is not None and "/ims/authorize/v2?" in consent.url
+        request_id = re.search(r'name="request" value="([^"]+)"', consent.text)
+        assert request_id is not None
+        standin = consent.url.split("/ims/")[0]
+        dashboard = browser.post(
+            standin + "/ims/authorize/decision",
+            data={"request": request_id.group(1), "decision": "allow"},
+            timeout=10,
+        )
+        assert dashboard.url == f"http://127.0.0.1:{port}/dashboard"
+        assert dashboard.status_code == 200
+        assert "Ada Analyst" in dashboard.text and 'id="chart"' in dashboard.text
+    finally:
+        demo.terminate()
+        output, _ = demo.communicate(timeout=10)
+    assert '"GET /adobe/callback" 302' in output
+    assert "code=" not in output and "state=" not in output  # the log leaves out query strings
