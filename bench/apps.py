@@ -5,6 +5,8 @@ same stand-in Adobe (same URLs, credentials, scope, PKCE S256, HTTP Basic
 client authentication), and has the same routes:
 
 * ``/bare``    — returns ``"ok"``, no login check;
+* ``/session`` — returns ``"ok"`` after reading the session (the floor of any
+  guard that keeps the token in Flask's session);
 * ``/guarded`` — returns ``"ok"`` behind the library's login check;
 * ``/api/one`` — one call to the stand-in's ``/ims/userinfo/v2`` as the user;
 * ``/api/hundred`` — 100 such calls in one request;
@@ -62,6 +64,13 @@ def _base_app(name: str) -> Flask:
 
     @app.get("/bare")
     def bare() -> Any:
+        return "ok"
+
+    @app.get("/session")
+    def reads_session() -> Any:
+        # Reading Flask's session costs something of its own (it adds
+        # "Vary: Cookie"); every guard that keeps the token there pays it.
+        session.get("-")
         return "ok"
 
     return app

@@ -26,14 +26,15 @@ from .server import KeepAliveStandIn
 #: Browsers silently drop a cookie past this many bytes (REFERENCE §4).
 COOKIE_LIMIT = 4093
 TABS = 5
+PATHS = ("/bare", "/session", "/guarded")
 
 
 @dataclass(frozen=True)
 class Settings:
-    reps: int = 7
+    reps: int = 9
     warmup: int = 1
-    view_calls: int = 2000
-    logins: int = 30
+    view_calls: int = 3000
+    logins: int = 40
     tab_reps: int = 3
 
 
@@ -47,12 +48,24 @@ class BenchError(RuntimeError):
 # -- driving a login like a browser ------------------------------------------------------
 
 
-def login(subject: Subject, client: Any, browser: requests.Session) -> Any:
-    """Login URL → the stand-in's authorize over real HTTP → callback. The callback's response."""
+def login(
+    subject: Subject, client: Any, browser: requests.Session, phases: list[tuple[float, ...]] | None = None
+) -> Any:
+    """Login URL → the stand-in's authorize over real HTTP → callback. The callback's response.
+
+    With ``phases``, appends the seconds each of the three steps took.
+    """
+    t0 = time.perf_counter()
     start = client.get(subject.login_path)
     if start.status_code != 302:
         raise BenchError(f"{subject.name}: login answered {start.status_code}")
-    return finish(client, authorize(browser, start.headers["Location"]))
+    t1 = time.perf_counter()
+    callback_url = authorize(browser, start.headers["Location"])
+    t2 = time.perf_counter()
+    response = finish(client, callback_url)
+    if phases is not None:
+        phases.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
+    return response
 
 
 def authorize(browser: requests.Session, url: str) -> str:
@@ -97,13 +110,13 @@ def guarded_views(
     for subject in subjects:
         client = logged_in_client(subject, browser)
         cookie = client.get_cookie("session")
-        for path in ("/bare", "/guarded"):
+        for path in PATHS:
             call = WSGICall(subject.app, path, f"session={cookie.value}")
             body = call()
             if not call.status.startswith("200") or body != b"ok":
                 raise BenchError(f"{subject.name} {path}: {call.status} {body[:80]!r}")
             calls[subject.name, path] = call
-    rates: dict[str, dict[str, list[float]]] = {s.name: {"/bare": [], "/guarded": []} for s in subjects}
+    rates: dict[str, dict[str, list[float]]] = {s.name: {p: [] for p in PATHS} for s in subjects}
     for rep in range(cfg.warmup + cfg.reps):
         for (name, path), call in calls.items():  # interleaved: drift hits every variant alike
             rate = timed(call, cfg.view_calls)
@@ -114,19 +127,28 @@ def guarded_views(
 
 def login_round_trips(
     subjects: list[Subject], browser: requests.Session, cfg: Settings
-) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
-    """2 and 3. Complete logins per second, and the session cookie's bytes after each."""
+) -> tuple[dict[str, list[float]], dict[str, list[int]], dict[str, list[tuple[float, ...]]]]:
+    """2 and 3. Complete logins per second, the session cookie's bytes after each,
+    and the time of each login's three steps."""
     rates: dict[str, list[float]] = {s.name: [] for s in subjects}
     sizes: dict[str, list[int]] = {s.name: [] for s in subjects}
+    phases: dict[str, list[tuple[float, ...]]] = {s.name: [] for s in subjects}
     for rep in range(cfg.warmup + cfg.reps):
         for subject in subjects:
             clients = [subject.app.test_client() for _ in range(cfg.logins)]
             results: list[Any] = []
             pending = iter(clients)
 
-            def one(subject: Subject = subject, pending: Any = pending, results: list[Any] = results) -> None:
+            steps: list[tuple[float, ...]] = []
+
+            def one(
+                subject: Subject = subject,
+                pending: Any = pending,
+                results: list[Any] = results,
+                steps: list[tuple[float, ...]] = steps,
+            ) -> None:
                 client = next(pending)
-                results.append((client, login(subject, client, browser)))
+                results.append((client, login(subject, client, browser, steps)))
 
             rate = timed(one, cfg.logins)
             for client, response in results:
@@ -135,7 +157,8 @@ def login_round_trips(
                 sizes[subject.name].append(cookie_bytes(client))
             if rep >= cfg.warmup:
                 rates[subject.name].append(rate)
-    return rates, sizes
+                phases[subject.name].extend(steps)
+    return rates, sizes, phases
 
 
 def connections(
@@ -258,7 +281,7 @@ class Table:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repetitions (smoke test)")
-    parser.add_argument("--reps", type=int, help="timed repetitions per measurement (default 7)")
+    parser.add_argument("--reps", type=int, help="timed repetitions per measurement (default 9)")
     parser.add_argument(
         "--server",
         choices=["keepalive", "werkzeug"],
@@ -282,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     server = KeepAliveStandIn if args.server == "keepalive" else StandInAdobe
     with server() as standin, requests.Session() as browser:
+        # The "browser" is harness, not library: spare it requests' per-call
+        # scan of the environment for proxies and .netrc, so that the login
+        # figures show more of the libraries' own cost.
+        browser.trust_env = False
         subjects = [factory(standin) for factory in FACTORIES]
         names = [s.name for s in subjects]
         ours, peers = names[0], names[1:]
@@ -289,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         print("1/5 guarded-view overhead …", flush=True)
         views = guarded_views(subjects, browser, cfg)
         print("2/5 and 3/5 login round trips, cookie bytes …", flush=True)
-        logins, cookies = login_round_trips(subjects, browser, cfg)
+        logins, cookies, steps = login_round_trips(subjects, browser, cfg)
         print("4/5 connection reuse …", flush=True)
         conns = connections(subjects, browser, standin)
         print("5/5 parallel tabs …", flush=True)
@@ -307,6 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     table.row(
         "1 bare view (same app), req/s",
         {n: _fmt_rate(Stat.of(views[n]["/bare"])) for n in names},
+        ["", ""],
+        "",
+        None,
+    )
+    floor = {n: _paired(views[n]["/session"], views[n]["/bare"]) for n in names}
+    table.row(
+        "1 view reading the session / bare",
+        {n: _fmt_ratio(floor[n]) for n in names},
         ["", ""],
         "",
         None,
@@ -373,6 +408,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(table.render())
+    print()
+    print("where a login's time goes (median ms per step; the stand-in runs in this process):")
+    print(f"  {'':20} {'login view':>10} {'authorize':>10} {'callback':>10}")
+    for n in names:
+        medians = [Stat.of(step[i] for step in steps[n]).median * 1000 for i in range(3)]
+        print(f"  {n:20} " + " ".join(f"{m:10.2f}" for m in medians))
     print()
     print("callback statuses with 5 tabs (in the order the tabs were opened):")
     for n in names:
