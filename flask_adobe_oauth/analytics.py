@@ -32,6 +32,7 @@ __all__ = [
     "DayCount",
     "PageViewsByDay",
     "RankedReport",
+    "RankedReportRequest",
     "ReportRow",
     "ReportSuite",
     "companies",

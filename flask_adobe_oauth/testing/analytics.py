@@ -5,8 +5,10 @@
 (a ranked report). Every call needs ``Authorization: Bearer`` with a live
 token of the stand-in and an ``x-api-key`` naming a known client; all but
 discovery need ``x-proxy-global-company-id`` naming one of the user's
-companies. The numbers are synthetic but deterministic: the same report
-suite and date range always give the same rows, so tests can assert on them.
+companies. The numbers are synthetic but deterministic: each day's count
+depends only on the report suite and the day, so the same suite and date
+range always give the same rows (and overlapping ranges agree), and tests
+can assert on them. Faults queued with ``fail_next_api`` answer first.
 """
 
 from __future__ import annotations
@@ -201,10 +203,11 @@ def _date_range(body: dict[str, Any]) -> tuple[date, date] | Response:
 def register_analytics(
     app: Flask, state: StandInState, companies: tuple[Company, ...] = DEFAULT_COMPANIES
 ) -> None:
-    """Add the Analytics 2.0 endpoints to the stand-in's Flask ``app``."""
+    """Add the Analytics 2.0 endpoints to the stand-in's Flask ``app``.
 
-    def companies_of(user: User) -> tuple[Company, ...]:
-        return companies  # every stand-in user sees the same companies
+    ``companies`` are the login companies (with their report suites) every
+    user of the stand-in may see.
+    """
 
     def check(need_company: str | None) -> tuple[User, Company | None] | Response:
         """The caller's user (and company) if the headers pass Adobe's checks, else the error."""
@@ -229,7 +232,7 @@ def register_analytics(
             return _error(400, "missing_company", "the x-proxy-global-company-id header is required")
         if header_company != need_company:
             return _error(400, "company_mismatch", "x-proxy-global-company-id differs from the URL's company")
-        for company in companies_of(user):
+        for company in companies:  # every stand-in user sees the same companies
             if company.global_company_id == need_company:
                 return user, company
         return _error(403, "forbidden", "the user has no access to this company")
@@ -246,8 +249,7 @@ def register_analytics(
                 {
                     "imsOrgId": user.org_id,
                     "companies": [
-                        {"globalCompanyId": c.global_company_id, "companyName": c.name}
-                        for c in companies_of(user)
+                        {"globalCompanyId": c.global_company_id, "companyName": c.name} for c in companies
                     ],
                 }
             ],
