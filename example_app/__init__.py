@@ -190,6 +190,7 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
         view["problem"] = "Adobe is rate-limiting requests right now." + wait
         if exc.retry_after is not None:
             headers["Retry-After"] = str(int(exc.retry_after + 0.999))
+        view["profile"] = view["profile"] or _profile_from_token()
     except ProviderError as exc:
         status = 502
         view["problem"] = f"Adobe could not answer: {exc.message}"

@@ -140,6 +140,8 @@ def test_rate_limiting_is_shown_not_crashed(signed_in: FlaskClient, standin: Sta
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "30"
     assert "rate-limiting requests right now. Try again in 30 seconds" in text(response)
+    assert standin.state.user.sub in text(response)  # who is signed in, from the token
+    assert "data-rsid" not in text(response)  # no further calls after a 429
     assert signed_in.get("/dashboard", query_string=WEEK).status_code == 200
 
 
