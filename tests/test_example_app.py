@@ -164,6 +164,14 @@ def test_an_adobe_failure_is_a_502_page_with_the_profile(
     assert "data-rsid" not in text(response)
 
 
+def test_adobe_unreachable_is_a_502_page_not_a_crash(signed_in: FlaskClient, standin: StandInAdobe) -> None:
+    standin.stop()
+    response = signed_in.get("/dashboard", query_string=WEEK)
+    assert response.status_code == 502
+    assert "could not reach Adobe" in text(response)
+    assert standin.state.user.sub in text(response)
+
+
 def test_a_token_the_server_expired_is_refreshed(signed_in: FlaskClient, standin: StandInAdobe) -> None:
     standin.expire_access_tokens()
     response = signed_in.get("/dashboard", query_string=WEEK)
