@@ -757,3 +757,27 @@ def test_logout_with_a_login_as_token_and_hostile_origin_keeps_it(client: FlaskC
     login_as(client)
     assert client.post("/adobe/logout", headers={"Origin": MARK}).status_code == 403
     assert stored_token(client) is not None
+
+
+def test_known_limit_an_old_cookie_revives_its_pending_state_but_the_code_is_one_time(
+    app: Flask, standin: StandInAdobe
+) -> None:
+    """With the cookie session the pending login lives only in the cookie, so
+    replaying the cookie from before the callback brings the consumed state
+    back. The provider's one-time code is the backstop: the second exchange
+    is refused (and the stand-in, like RFC 6749 §4.1.2 asks, revokes what the
+    code gave). A server-side session closes the gap (SECURITY.md)."""
+    client = app.test_client()
+    real = begin(client)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    old_cookie = cookie.value
+    assert deliver(client, list(real.items())).status_code == 302
+    first_access_token = stored_token(client)["a"]
+
+    client.set_cookie("session", old_cookie)  # e.g. a copy stolen before the callback
+    replay = deliver(client, list(real.items()))
+    assert len(standin.token_calls()) == 2  # the state passed again: this is the limit
+    assert_clean_refusal(replay, {502})
+    assert stored_token(client) is None
+    assert standin.is_revoked(first_access_token) or not standin.is_valid_access_token(first_access_token)
