@@ -781,3 +781,25 @@ def test_known_limit_an_old_cookie_revives_its_pending_state_but_the_code_is_one
     assert_clean_refusal(replay, {502})
     assert stored_token(client) is None
     assert standin.is_revoked(first_access_token) or not standin.is_valid_access_token(first_access_token)
+
+
+def test_server_side_session_closes_the_old_cookie_gap(standin: StandInAdobe) -> None:
+    """Under Flask-Session the cookie holds only a session id; the pending
+    login lives on the server, so an old cookie cannot bring it back."""
+    import cachelib
+    from flask_session import Session
+
+    app = make_app(standin)
+    app.config.update(SESSION_TYPE="cachelib", SESSION_CACHELIB=cachelib.SimpleCache())
+    Session(app)
+    client = app.test_client()
+    real = begin(client)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    old_cookie = cookie.value
+    assert deliver(client, list(real.items())).status_code == 302
+
+    client.set_cookie("session", old_cookie)
+    replay = deliver(client, list(real.items()))
+    assert_clean_refusal(replay, {403})
+    assert len(standin.token_calls()) == 1
