@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .client import harden, where
+from .client import harden, transport_errors, where
 from .config import Config
 from .errors import AdobeOAuthError, LoginRequired, RateLimited
 
@@ -113,4 +113,5 @@ class AdobeSession(requests.Session):
         headers["Authorization"] = f"Bearer {access_token}"
         headers.setdefault("x-api-key", self._config.client_id)
         kwargs["headers"] = headers
-        return super().request(method, url, *args, **kwargs)
+        with transport_errors(url, kwargs.get("timeout")):
+            return super().request(method, url, *args, **kwargs)

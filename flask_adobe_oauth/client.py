@@ -13,6 +13,8 @@ from __future__ import annotations
 import http.cookiejar
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
@@ -33,6 +35,21 @@ def harden(session: requests.Session) -> None:
     a cookie set by one response cannot ride along with another user's call."""
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = USER_AGENT
+
+
+@contextmanager
+def transport_errors(url: str, timeout: Any = None) -> Iterator[None]:
+    """Turn a failed HTTP call into :class:`ProviderError` naming where, not what
+    was sent (requests' own messages may quote the URL's query)."""
+    try:
+        yield
+    except requests.Timeout:
+        within = f" within {timeout:g} s" if isinstance(timeout, (int, float)) else " in time"
+        raise ProviderError(f"{where(url)} did not answer{within}") from None
+    except requests.ConnectionError:
+        raise ProviderError(f"could not connect to {where(url)}") from None
+    except requests.RequestException as exc:
+        raise ProviderError(f"the call to {where(url)} failed ({type(exc).__name__})") from None
 
 
 def where(url: str) -> str:
@@ -62,14 +79,8 @@ class ProviderClient:
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.config.timeout)
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-        try:
+        with transport_errors(url, kwargs["timeout"]):
             return self.http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
-        except requests.Timeout:
-            raise ProviderError(f"{where(url)} did not answer within {self.config.timeout:g} s") from None
-        except requests.ConnectionError:
-            raise ProviderError(f"could not connect to {where(url)}") from None
-        except requests.RequestException as exc:
-            raise ProviderError(f"the call to {where(url)} failed ({type(exc).__name__})") from None
 
     def _json(self, url: str, response: requests.Response) -> dict[str, Any]:
         status = response.status_code

@@ -230,3 +230,24 @@ def test_session_sends_bearer_and_api_key_to_the_api(
     assert token is not None
     assert seen["Authorization"] == f"Bearer {token['a']}"
     assert seen["x-api-key"] == standin.client_id
+
+
+def test_api_host_unreachable_is_a_502_not_a_500(standin: StandInAdobe) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = make_app(standin, api_base_url=f"http://127.0.0.1:{port}")
+
+    @app.get("/api-call")
+    @adobe_login_required
+    def api_call() -> str:
+        adobe.session.get("/discovery/me")
+        return "unreachable"
+
+    client = app.test_client()
+    login(client)
+    response = client.get("/api-call")
+    assert response.status_code == 502
+    assert b"could not connect" in response.data
