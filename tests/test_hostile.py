@@ -702,6 +702,12 @@ def test_crlf_in_any_login_parameter_does_not_reach_a_header(client: FlaskClient
         assert header.lower() != "x-injected"
 
 
+@pytest.mark.parametrize("path", ["/adobe/login", "/adobe/callback"])
+def test_raw_non_utf8_query_bytes_are_a_400_everywhere(client: FlaskClient, path: str) -> None:
+    response = client.get(path, environ_overrides={"QUERY_STRING": "next=/\xff\xfe&state=\xc3("})
+    assert_clean_refusal(response, {400})
+
+
 # -- logout ---------------------------------------------------------------------------------
 
 
