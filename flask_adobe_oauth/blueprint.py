@@ -42,6 +42,7 @@ from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import error_response, no_store
 from .signals import logged_in, logged_out, login_failed
+from .storage import MAX_COOKIE_SIZE, session_cookie_size
 from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
@@ -129,7 +130,7 @@ def login() -> BaseResponse:
     value = new_state()
     record = Pending(value, int(time.time()) + cfg.state_max_age, target)
     records = add_pending(load_pending(session.get(state.pending_key)), record, cfg.max_pending_logins)
-    session[state.pending_key] = [r.dump() for r in records]
+    session[state.pending_key] = [r.dump() for r in _fit_cookie(state, records)]
     challenge = None
     if cfg.use_pkce and cfg.response_type == "code":
         challenge = pkce_challenge(pkce_verifier(_secret_key(), value))
@@ -144,6 +145,27 @@ def login() -> BaseResponse:
         nonce=_nonce(state, value),
     )
     return no_store(redirect(url, 302))
+
+
+def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]:
+    """``records``, trimmed so the session cookie stays under what browsers
+    keep (REFERENCE §4): a larger Set-Cookie is silently ignored, losing the
+    new pending login. Older pending logins go first, then the new one's
+    ``next`` (long ``next`` targets are what can overflow it)."""
+    app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    base = dict(session)
+
+    def size(candidate: list[Pending]) -> int:
+        data = {**base, state.pending_key: [r.dump() for r in candidate]}
+        return session_cookie_size(app, data) or 0  # None: not a cookie session, no limit
+
+    while len(records) > 1 and size(records) > MAX_COOKIE_SIZE:
+        records = records[1:]
+    newest = records[-1]
+    if newest.next and size(records) > MAX_COOKIE_SIZE:
+        log.info("dropped a next target too long for the session cookie")
+        records = [*records[:-1], Pending(newest.state, newest.expires_at, None)]
+    return records
 
 
 def _nonce(state: AdobeOAuthState, value: str) -> str | None:
