@@ -688,6 +688,38 @@ def test_fuzzed_raw_query_bytes_are_refused_cleanly(
     assert stored_token(client) is None
 
 
+def _random_path(length: int) -> str:
+    """A high-entropy path, as long report URLs are: zlib cannot shrink it."""
+    import secrets
+
+    return "/" + secrets.token_urlsafe(length)[: length - 1]
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+def test_long_next_targets_never_push_the_cookie_past_what_browsers_keep(
+    client: FlaskClient, standin: StandInAdobe, signed_in: bool
+) -> None:
+    """A link to /login with a long ``next`` (a crafted one, or a long report
+    URL), followed a few times, must not grow the session cookie past ~4 KB:
+    browsers silently ignore such a Set-Cookie, which would lose the pending
+    login (and any newer token) without a word."""
+    if signed_in:
+        assert login(client).status_code == 302
+    for _ in range(6):
+        response = client.get("/adobe/login", query_string={"next": _random_path(2000)})
+        assert response.status_code == 302
+        for header in response.headers.getlist("Set-Cookie"):
+            assert len(header) <= 4093, len(header)
+    # The newest login still completes, and a signed-in user keeps the token meanwhile.
+    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
+    assert state in pending_states(client)
+    assert (stored_token(client) is not None) == signed_in
+    callback = authorize(response.headers["Location"])
+    params = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    assert deliver(client, list(params.items())).status_code == 302
+    assert stored_token(client) is not None
+
+
 # -- CR/LF and friends at /login ------------------------------------------------------------
 
 
