@@ -271,3 +271,17 @@ def test_without_pyjwt_logins_work_unverified_with_one_warning(
     assert len(warnings) == 1
     assert standin.jwks_calls() == 0
     assert _stored(client)["u"] == standin.state.user.sub  # from userinfo instead
+
+
+def test_jwks_redirect_is_not_followed(standin: StandInAdobe) -> None:
+    """The JWKS is fetched like every provider call: a redirect is an error,
+    never followed to wherever it points."""
+    redirecting = (
+        f"{standin.url}/ims/authorize/v2?client_id={standin.client_id}&response_type=code"
+        "&state=s&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fkeys"
+    )
+    client = make_app(standin, jwks_url=redirecting).test_client()
+    response = login(client)
+    assert response.status_code == 502
+    assert b"redirect" in response.data
+    assert _stored(client) is None
