@@ -122,7 +122,7 @@ def _number(data: Mapping[str, Any], key: str) -> float | None:
         raise ProviderError(f"the token response has a non-numeric {key!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         raise ProviderError(f"the token response has a non-numeric {key!r}") from None
     if not math.isfinite(number) or number < 0:  # NaN, ±Infinity (JSON 1e999) or negative
         raise ProviderError(f"the token response has an invalid {key!r}")
