@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 from werkzeug.urls import iri_to_uri
@@ -433,6 +433,14 @@ TOKEN_FAULTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "200-expires_in-400-digit-integer",
+        {
+            "status": 200,
+            "body": '{"access_token":"abc","expires_in":1' + "0" * 400 + "}",
+            "content_type": "application/json",
+        },
+    ),
+    (
         "200-expires-infinite",
         {
             "status": 200,
@@ -507,6 +515,56 @@ def test_token_endpoint_refusing_connections_is_a_502(standin: StandInAdobe) -> 
     assert standin.token_calls() == []
     assert stored_token(client) is None
     assert_state_consumed(client, standin, real)
+
+
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(["bearer", "Bearer", "mac", "", "3600", "1e999", "-1", MARK]),
+)
+_JSON_VALUES = st.one_of(
+    _JSON_SCALARS,
+    st.lists(_JSON_SCALARS, max_size=3),
+    st.dictionaries(st.text(max_size=5), _JSON_SCALARS, max_size=2),
+)
+_TOKEN_KEYS = [
+    "access_token",
+    "token_type",
+    "expires_in",
+    "expires",
+    "scope",
+    "refresh_token",
+    "user_id",
+    "id_token",
+    "error",
+]
+
+
+@FUZZ
+@given(body=st.dictionaries(st.sampled_from(_TOKEN_KEYS), _JSON_VALUES, max_size=8))
+@example(body={"access_token": "a", "expires_in": 10**400})
+@example(body={"access_token": "a", "expires": -(10**400)})
+@example(
+    body={"access_token": "a", "token_type": "bearer", "expires_in": 86399, "scope": [None, 1, {"x": 1}]}
+)
+def test_fuzzed_token_response_is_a_login_or_a_502(
+    app: Flask, standin: StandInAdobe, body: dict[str, Any]
+) -> None:
+    """Whatever JSON the token endpoint answers, the callback logs in or
+    answers 502 — never a 500 — and stores a token only on success."""
+    client = app.test_client()
+    real = begin(client)
+    standin.fail_next_token(200, json.dumps(body, allow_nan=True), content_type="application/json")
+    response = deliver(client, list(real.items()))
+    stored = stored_token(client)
+    if response.status_code == 302:
+        assert stored is not None and stored["a"] == body["access_token"]
+    else:
+        assert_clean_refusal(response, {502})
+        assert stored is None
 
 
 # -- open redirects through next ------------------------------------------------------
