@@ -29,10 +29,11 @@ from .errors import (
     ProviderError,
     RateLimited,
     StateError,
+    StorageUnavailable,
 )
 from .extension import AdobeContext, adobe
 from .signals import logged_in, logged_out, login_failed, token_refreshed
-from .storage import SessionStorage, Storage
+from .storage import CacheStorage, RedisStorage, ServerSideStorage, SessionStorage, Storage
 from .tokens import Token
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "AdobeOAuthError",
     "AdobeSession",
     "AuthorizationDenied",
+    "CacheStorage",
     "CallbackError",
     "ConfigurationError",
     "CookieTooLarge",
@@ -49,9 +51,12 @@ __all__ = [
     "LoginRequired",
     "ProviderError",
     "RateLimited",
+    "RedisStorage",
+    "ServerSideStorage",
     "SessionStorage",
     "StateError",
     "Storage",
+    "StorageUnavailable",
     "Token",
     "adobe",
     "adobe_login_required",

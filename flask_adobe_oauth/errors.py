@@ -143,3 +143,10 @@ class CookieTooLarge(AdobeOAuthError):
 
     status_code = 507
     error = "cookie_too_large"
+
+
+class StorageUnavailable(AdobeOAuthError):
+    """The server-side store (Redis, a cache, a database) failed to answer."""
+
+    status_code = 503
+    error = "storage_unavailable"

@@ -27,6 +27,8 @@ _TITLES = {
     403: "Sign-in refused",
     429: "Too many requests",
     502: "Adobe could not be reached",
+    503: "Sign-in storage unavailable",
+    507: "Sign-in data too large",
 }
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from flask import current_app, session
 from werkzeug.http import dump_cookie
 
-from .errors import AdobeOAuthError, CookieTooLarge
+from .errors import CookieTooLarge, StorageUnavailable
 from .tokens import Token
 
 if TYPE_CHECKING:
@@ -64,13 +64,6 @@ class Storage(Protocol):
 
     def delete(self) -> None:
         """Forget the current user's token."""
-
-
-class StorageUnavailable(AdobeOAuthError):
-    """The server-side store (Redis, a cache, a database) failed to answer."""
-
-    status_code = 503
-    error = "storage_unavailable"
 
 
 # -- the session cookie --------------------------------------------------------
@@ -331,20 +324,20 @@ class RedisStorage(ServerSideStorage):
         try:
             value = self.redis.get(self.prefix + key)
         except self._errors as exc:
-            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from exc
+            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from None
         return value.decode() if isinstance(value, bytes) else value
 
     def _write(self, key: str, value: str, ttl: int) -> None:
         try:
             self.redis.set(self.prefix + key, value, ex=ttl)
         except self._errors as exc:
-            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from exc
+            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from None
 
     def _remove(self, *keys: str) -> None:
         try:
             self.redis.delete(*(self.prefix + key for key in keys))
         except self._errors as exc:
-            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from exc
+            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from None
 
     def __repr__(self) -> str:
         return f"RedisStorage(prefix={self.prefix!r}, ttl={self.ttl})"
