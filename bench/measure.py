@@ -17,20 +17,32 @@ from werkzeug.test import EnvironBuilder
 
 @dataclass(frozen=True)
 class Stat:
-    """Median and spread (min, max) of several repetitions."""
+    """Median and spread of several repetitions.
+
+    ``low``/``high`` are the first and third quartiles (with fewer than four
+    values, the min and max): a burst of other work on a shared machine
+    spoils a few repetitions, and quartiles show the spread without letting
+    those few decide it. ``minimum``/``maximum`` are kept too.
+    """
 
     median: float
     low: float
     high: float
+    minimum: float
+    maximum: float
 
     @classmethod
     def of(cls, values: Iterable[float]) -> Stat:
         data = sorted(values)
-        return cls(statistics.median(data), data[0], data[-1])
+        if len(data) >= 4:
+            low, _, high = statistics.quantiles(data, n=4, method="inclusive")
+        else:
+            low, high = data[0], data[-1]
+        return cls(statistics.median(data), low, high, data[0], data[-1])
 
     @property
     def spread(self) -> float:
-        """Half the range, relative to the median (0.03 = ±3 %)."""
+        """Half the interquartile range, relative to the median (0.03 = ±3 %)."""
         return (self.high - self.low) / 2 / self.median if self.median else 0.0
 
 
