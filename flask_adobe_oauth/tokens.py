@@ -33,6 +33,8 @@ EXPIRY_MARGIN = 60.0
 MILLISECONDS_THRESHOLD = 10_000_000
 
 _SCOPE_SPLIT = re.compile(r"[\s,]+")
+#: RFC 6749 Appendix A.12: ``access-token = 1*VSCHAR`` (printable ASCII).
+_VSCHARS = re.compile(r"^[\x20-\x7E]+$")
 
 
 def split_scope(value: str | Iterable[str] | None) -> list[str]:
@@ -145,6 +147,9 @@ def token_from_response(
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
         raise ProviderError("the token response has no access_token")
+    if not _VSCHARS.match(access):
+        # It goes into an Authorization header, which cannot carry it (a 500 otherwise).
+        raise ProviderError("the token response's access_token has characters no token can have")
     token_type = data.get("token_type")
     if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
         raise ProviderError("the token response names a token_type other than bearer")
