@@ -20,8 +20,9 @@ from urllib.parse import parse_qs, quote, urljoin, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 from werkzeug.urls import iri_to_uri
 
@@ -546,6 +547,8 @@ _TOKEN_KEYS = [
 @FUZZ
 @given(body=st.dictionaries(st.sampled_from(_TOKEN_KEYS), _JSON_VALUES, max_size=8))
 @example(body={"access_token": "a", "expires_in": 10**400})
+@example(body={"access_token": "\u0100", "token_type": "bearer"})
+@example(body={"access_token": "a\r\nX-Injected: 1", "token_type": "bearer"})
 @example(body={"access_token": "a", "expires": -(10**400)})
 @example(
     body={"access_token": "a", "token_type": "bearer", "expires_in": 86399, "scope": [None, 1, {"x": 1}]}
@@ -565,6 +568,51 @@ def test_fuzzed_token_response_is_a_login_or_a_502(
     else:
         assert_clean_refusal(response, {502})
         assert stored is None
+
+
+_FORM_KEYS = st.sampled_from(
+    ["state", "access_token", "token_type", "expires_in", "expires", "scope", "user_id", "x"]
+)
+_FORM_VALUES = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=40),
+    st.sampled_from(["", "bearer", "mac", "1e999", "nan", "-1", "1" + "0" * 400, MARK, CRLF]),
+)
+
+
+@FUZZ
+@given(
+    pairs=st.lists(st.tuples(_FORM_KEYS, _FORM_VALUES), max_size=7),
+    with_state=st.booleans(),
+    with_token=st.booleans(),
+)
+@example(pairs=[("access_token", "\u0100")], with_state=True, with_token=False)
+@example(pairs=[("expires_in", "1" + "0" * 400)], with_state=True, with_token=True)
+def test_fuzzed_implicit_grant_post_is_a_login_or_a_clean_refusal(
+    standin: StandInAdobe, pairs: list[tuple[str, str]], with_state: bool, with_token: bool
+) -> None:
+    """The implicit grant's callback takes a same-origin POST of the fragment:
+    whatever the form holds, it logs in or refuses cleanly, never a 500."""
+    app = make_app(standin, response_type="token")
+    client = app.test_client()
+    real_state = parse_qs(urlsplit(start_login(client)).query)["state"][0]
+    form = list(pairs)
+    if with_token:
+        form.insert(0, ("access_token", "fuzz-access-token"))
+    if with_state:
+        form.insert(0, ("state", real_state))
+    response = client.post(
+        "/adobe/callback",
+        data=MultiDict(form),
+        headers={"Sec-Fetch-Site": "same-origin", "Accept": "text/html"},
+    )
+    event(f"HTTP {response.status_code}")
+    if response.status_code == 303:
+        assert stored_token(client) is not None
+        assert [v for k, v in form if k == "state"] == [real_state]
+    else:
+        assert_clean_refusal(response, {400, 403, 502})
+        assert stored_token(client) is None
+    assert standin.token_calls() == []  # the implicit grant never calls the token endpoint
 
 
 # -- open redirects through next ------------------------------------------------------
