@@ -285,3 +285,11 @@ def test_jwks_redirect_is_not_followed(standin: StandInAdobe) -> None:
     assert response.status_code == 502
     assert b"redirect" in response.data
     assert _stored(client) is None
+
+
+def test_a_jwks_url_answering_something_else_is_a_502(standin: StandInAdobe) -> None:
+    client = make_app(standin, jwks_url=standin.url + "/ims/.well-known/openid-configuration").test_client()
+    response = login(client)
+    assert response.status_code == 502
+    assert b"JWKS" in response.data
+    assert _stored(client) is None
