@@ -274,8 +274,18 @@ class Table:
         self.rows: list[list[str]] = []
         self.verdicts: list[str] = []
 
-    def row(self, what: str, cells: dict[str, str], ratios: list[str], target: str, met: bool | None) -> None:
+    def row(
+        self,
+        what: str,
+        cells: dict[str, str],
+        ratios: list[str],
+        target: str,
+        met: bool | None,
+        value: str = "",
+    ) -> None:
         verdict = "—" if met is None else ("met" if met else "MISSED")
+        if value:
+            verdict += f" ({value})"  # the exact figure compared with the target
         self.rows.append([what, *(cells[n] for n in self.names), *ratios, target, verdict])
 
     def render(self) -> str:
@@ -367,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         ["", ""],
         "ours ≥ 0.97",
         Stat.of(of_bare[ours]).median >= 0.97,
+        f"{Stat.of(of_bare[ours]).median:.3f}",
     )
     # 2
     fastest = max(peers, key=lambda p: Stat.of(logins[p]).median)
@@ -377,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         [_fmt_ratio(login_ratio[p]) for p in peers],
         "≥ 1.2× fastest peer",
         Stat.of(login_ratio[fastest]).median >= 1.2,
+        f"{Stat.of(login_ratio[fastest]).median:.3f}× {fastest}",
     )
     # 3
     size = {n: Stat.of(cookies[n]) for n in names}
@@ -387,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         [f"{size[ours].median / size[p].median:.2f}" for p in peers],
         f"≤ 0.8× smallest peer, < {COOKIE_LIMIT}",
         size[ours].median <= 0.8 * size[smallest].median and size[ours].maximum < COOKIE_LIMIT,
+        f"{size[ours].median / size[smallest].median:.3f}× {smallest}",
     )
     # 4
     table.row(
