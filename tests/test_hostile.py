@@ -11,6 +11,7 @@ misbehaves through ``fail_next_token``.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import string
 from collections.abc import Callable
@@ -34,7 +35,8 @@ from .conftest import authorize, login, make_app, start_login
 MARK = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 CRLF = "\r\nSet-Cookie: injected=1\r\nX-Injected: 1"
 FUZZ = settings(
-    max_examples=200,
+    # Bounded for CI; HOSTILE_FUZZ_EXAMPLES=5000 for a deeper local hunt.
+    max_examples=int(os.environ.get("HOSTILE_FUZZ_EXAMPLES", "200")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
