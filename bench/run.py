@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         print(f"  {n}: {tabs[n][2][0]}")
     print(f"\ntook {time.perf_counter() - began:.0f} s; load average at the end: {_load()}")
-    missed = [r[0] for r in table.rows if r[-1] == "MISSED"]
+    missed = [r[0] for r in table.rows if r[-1].startswith("MISSED")]
     print("targets missed: " + (", ".join(missed) if missed else "none"))
     return 0
 
