@@ -11,7 +11,6 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-import requests
 from flask import Flask, current_app, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -127,10 +126,7 @@ def _profile() -> dict[str, Any]:
     url = adobe.config.userinfo_url
     if not url:
         return profile
-    try:
-        response = adobe.session.get(url)
-    except requests.RequestException as exc:  # adobe.session leaves transport errors to the caller
-        raise ProviderError(f"could not reach Adobe at {url}: {type(exc).__name__}") from None
+    response = adobe.session.get(url)  # transport failures raise ProviderError
     try:
         if not response.ok:
             raise ProviderError(f"Adobe answered HTTP {response.status_code} to {url}")

@@ -91,6 +91,10 @@ class AdobeSession(requests.Session):
         ctx = self._context()
         kwargs.setdefault("timeout", self._config.timeout)
         token = ctx.usable_token()
+        if not (token.access_token.isascii() and token.access_token.isprintable()):
+            # Cannot go into a header; only a broken storage or test fixture makes one.
+            ctx.forget()
+            raise LoginRequired("the stored Adobe sign-in is unusable")
         response = self._send_as(token.access_token, method, url, *args, **kwargs)
         if response.status_code == 401:
             if token.refresh_token:

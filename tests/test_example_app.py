@@ -168,7 +168,7 @@ def test_adobe_unreachable_is_a_502_page_not_a_crash(signed_in: FlaskClient, sta
     standin.stop()
     response = signed_in.get("/dashboard", query_string=WEEK)
     assert response.status_code == 502
-    assert "could not reach Adobe" in text(response)
+    assert "could not connect to" in text(response)
     assert standin.state.user.sub in text(response)
 
 

@@ -251,3 +251,12 @@ def test_api_host_unreachable_is_a_502_not_a_500(standin: StandInAdobe) -> None:
     response = client.get("/api-call")
     assert response.status_code == 502
     assert b"could not connect" in response.data
+
+
+def test_unusable_stored_token_means_login_again_not_a_500(client: FlaskClient) -> None:
+    from flask_adobe_oauth.testing import login_as
+
+    login_as(client, access_token="bad\u00e9token\n")
+    response = client.get("/me")
+    assert response.status_code == 302
+    assert stored(client) is None
