@@ -42,7 +42,7 @@ from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import error_response, no_store
 from .signals import logged_in, logged_out, login_failed
-from .storage import MAX_COOKIE_SIZE, session_cookie_size
+from .storage import fits_session_cookie
 from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
@@ -155,14 +155,13 @@ def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     base = dict(session)
 
-    def size(candidate: list[Pending]) -> int:
-        data = {**base, state.pending_key: [r.dump() for r in candidate]}
-        return session_cookie_size(app, data) or 0  # None: not a cookie session, no limit
+    def fits(candidate: list[Pending]) -> bool:
+        return fits_session_cookie(app, {**base, state.pending_key: [r.dump() for r in candidate]})
 
-    while len(records) > 1 and size(records) > MAX_COOKIE_SIZE:
+    while len(records) > 1 and not fits(records):
         records = records[1:]
     newest = records[-1]
-    if newest.next and size(records) > MAX_COOKIE_SIZE:
+    if newest.next and not fits(records):
         log.info("dropped a next target too long for the session cookie")
         records = [*records[:-1], Pending(newest.state, newest.expires_at, None)]
     return records

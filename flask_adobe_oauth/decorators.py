@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
@@ -55,17 +56,26 @@ def adobe_login_required(
     wanted = frozenset(scopes or ())
 
     def decorate(func: F) -> F:
+        # Flask-Login's way with async views, decided once rather than per request.
+        is_async = inspect.iscoroutinefunction(func)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if is_async:
+                return current_app.ensure_sync(func)(*args, **kwargs)
+            return func(*args, **kwargs)
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if request.method == "OPTIONS":
-                return current_app.ensure_sync(func)(*args, **kwargs)
+                return run(*args, **kwargs)
             ctx = context(blueprint)
             try:
                 token = ctx.usable_token()
-                missing = token.has_scopes(wanted)
-                if missing:
-                    return error_response(InsufficientScope(missing))
-                return current_app.ensure_sync(func)(*args, **kwargs)
+                if wanted:
+                    missing = token.has_scopes(wanted)
+                    if missing:
+                        return error_response(InsufficientScope(missing))
+                return run(*args, **kwargs)
             except LoginRequired as exc:
                 return login_required_response(ctx.state.name, exc)
 

@@ -46,6 +46,8 @@ class AdobeOAuthState:
         suffix = "" if config.name == "adobe" else "_" + config.name
         self.pending_key = "_ao_p" + suffix
         self.storage: Storage = config.storage or SessionStorage("_ao_t" + suffix)
+        if isinstance(self.storage, SessionStorage) and self.storage.default_scope is None:
+            self.storage.default_scope = frozenset(config.scope)
         self.client = ProviderClient(config)
         self.api = AdobeSession(config, lambda: context(self.name))
         self._guard = threading.Lock()
@@ -86,6 +88,8 @@ def get_state(name: str | None = None, app: Flask | None = None) -> AdobeOAuthSt
     """The state of the blueprint ``name`` (or the only/default one) in ``app``."""
     app = app or current_app
     states: dict[str, AdobeOAuthState] = app.extensions.get(EXTENSION_KEY, {})
+    if name is None and len(states) == 1:
+        return next(iter(states.values()))  # the usual case, on every guarded request
     if name is None:
         if has_request_context() and request.blueprint in states:
             name = request.blueprint

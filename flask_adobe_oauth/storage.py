@@ -99,6 +99,28 @@ def session_cookie_size(app: Flask, data: dict[str, Any]) -> int | None:
     return len(header.encode("latin-1", "replace"))
 
 
+#: Room for what a Set-Cookie adds to the session's JSON: the name, the
+#: attributes, the timestamp, the signature, base64 padding.
+_COOKIE_OVERHEAD = 320
+
+
+def fits_session_cookie(app: Flask, data: dict[str, Any], limit: int = MAX_COOKIE_SIZE) -> bool:
+    """True when the session ``data`` gives a Set-Cookie of at most ``limit`` bytes.
+
+    Exact measuring signs the whole session; it is done only when a cheap
+    bound (compact JSON, grown by base64's 4/3, plus the overhead) says the
+    cookie might not fit, which at login and callback it almost never does.
+    """
+    try:
+        bound = len(json.dumps(data, separators=(",", ":"), default=str)) * 4 // 3 + _COOKIE_OVERHEAD
+    except (TypeError, ValueError):
+        bound = limit + 1
+    if bound <= limit:
+        return True
+    size = session_cookie_size(app, data)
+    return size is None or size <= limit
+
+
 class SessionStorage:
     """Keeps the token in Flask's session (the signed cookie by default).
 
@@ -120,28 +142,32 @@ class SessionStorage:
         self.key = key
         self.fallback = fallback
         self.max_cookie_size = max_cookie_size
+        #: The configured scope; a token with exactly this scope is stored
+        #: with a 6-character tag instead (set by the blueprint).
+        self.default_scope: frozenset[str] | None = None
 
     def get(self) -> Token | None:
         data = session.get(self.key)
         if not isinstance(data, dict) or "a" not in data:
             return self.fallback.get() if self.fallback is not None else None
         try:
-            return Token.from_dict(data)
+            return Token.from_dict(data, self.default_scope)
         except (TypeError, ValueError):
             return None
 
     def set(self, token: Token) -> None:
-        data = token.to_dict()
+        data = token.to_dict(self.default_scope)
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        size = session_cookie_size(app, {**dict(session), self.key: data})
-        if size is None or size <= self.max_cookie_size:
+        candidate = {**dict(session), self.key: data}
+        if fits_session_cookie(app, candidate, self.max_cookie_size):
             session[self.key] = data
             if self.fallback is not None:
                 self.fallback.delete()
             return
         where = "server-side storage instead" if self.fallback is not None else "nowhere: login refused"
+        size = session_cookie_size(app, candidate)
         log.warning(
-            "the Adobe token would make the session cookie %d bytes, more than the %d browsers keep; "
+            "the Adobe token would make the session cookie %s bytes, more than the %d browsers keep; "
             "storing it in %s. Fix: use server-side token storage "
             "(flask_adobe_oauth.storage.RedisStorage or CacheStorage, or SessionStorage(fallback=...))",
             size,

@@ -16,11 +16,13 @@ seconds, 2.8 hours in milliseconds) can only be milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from .errors import ProviderError
@@ -90,30 +92,58 @@ class Token:
     # Short keys keep the session cookie small (REFERENCE §4: browsers drop a
     # cookie past ~4093 bytes without a word). The id_token is never stored.
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict, as small as possible, for storage backends."""
+    def to_dict(self, default_scope: frozenset[str] | None = None) -> dict[str, Any]:
+        """A JSON-serialisable dict, as small as possible, for storage backends.
+
+        When the scope equals ``default_scope`` (the configured one, as it
+        almost always is) only a short tag of it is kept: ``from_dict`` with
+        the same ``default_scope`` restores it, and with another one (the
+        configuration changed since) gives an empty scope rather than a
+        wrong one.
+        """
         data: dict[str, Any] = {"a": self.access_token}
         if self.refresh_token:
             data["r"] = self.refresh_token
         if self.expires_at is not None:
             data["e"] = int(self.expires_at)
-        if self.scope:
+        if self.scope and self.scope == default_scope:
+            data["S"] = _scope_tag(self.scope)
+        elif self.scope:
             data["s"] = " ".join(sorted(self.scope))
         if self.user_id:
             data["u"] = self.user_id
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Token:
+    def from_dict(cls, data: Mapping[str, Any], default_scope: frozenset[str] | None = None) -> Token:
         """The inverse of :meth:`to_dict`."""
         expires = data.get("e")
+        raw_scope = data.get("s")
+        if default_scope and data.get("S") == _scope_tag(default_scope):
+            scope = default_scope
+        elif isinstance(raw_scope, str):
+            scope = _scope_of_string(raw_scope)
+        else:
+            scope = frozenset()
         return cls(
             access_token=str(data["a"]),
             refresh_token=data.get("r"),
             expires_at=float(expires) if expires is not None else None,
-            scope=parse_scope(data.get("s")),
+            scope=scope,
             user_id=data.get("u"),
         )
+
+
+@lru_cache(maxsize=64)
+def _scope_tag(scope: frozenset[str]) -> str:
+    """Six hex digits naming a set of scopes."""
+    return hashlib.sha256(" ".join(sorted(scope)).encode()).hexdigest()[:6]
+
+
+@lru_cache(maxsize=256)
+def _scope_of_string(value: str) -> frozenset[str]:
+    """:func:`parse_scope` of a stored string, cached: it is read on every request."""
+    return parse_scope(value)
 
 
 def _number(data: Mapping[str, Any], key: str) -> float | None:

@@ -109,3 +109,22 @@ def test_scope_parsing_keeps_order_and_drops_repeats() -> None:
     assert split_scope("openid, AdobeID openid") == ["openid", "AdobeID"]
     assert split_scope(["openid", "a,b"]) == ["openid", "a", "b"]
     assert parse_scope(None) == frozenset()
+
+
+def test_configured_scope_is_stored_as_a_short_tag_and_restored() -> None:
+    configured = frozenset({"openid", "AdobeID", "offline_access"})
+    token = Token("a", scope=configured)
+    data = token.to_dict(default_scope=configured)
+    assert "s" not in data and len(data["S"]) == 6
+    assert Token.from_dict(data, default_scope=configured).scope == configured
+
+
+def test_a_tag_from_another_configuration_gives_no_scope_rather_than_a_wrong_one() -> None:
+    data = Token("a", scope=frozenset({"openid"})).to_dict(default_scope=frozenset({"openid"}))
+    assert Token.from_dict(data, default_scope=frozenset({"openid", "Report"})).scope == frozenset()
+    assert Token.from_dict(data).scope == frozenset()
+
+
+def test_a_scope_other_than_the_configured_one_is_stored_in_full() -> None:
+    data = Token("a", scope=frozenset({"openid"})).to_dict(default_scope=frozenset({"openid", "Report"}))
+    assert data["s"] == "openid"
