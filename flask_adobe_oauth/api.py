@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .client import harden, transport_errors, where
+from .client import environment_for, harden, transport_errors, where
 from .config import Config
 from .errors import AdobeOAuthError, LoginRequired, RateLimited
 
@@ -117,5 +117,7 @@ class AdobeSession(requests.Session):
         headers["Authorization"] = f"Bearer {access_token}"
         headers.setdefault("x-api-key", self._config.client_id)
         kwargs["headers"] = headers
+        for name, value in environment_for(url).items():
+            kwargs.setdefault(name, value)
         with transport_errors(url, kwargs.get("timeout")):
             return super().request(method, url, *args, **kwargs)

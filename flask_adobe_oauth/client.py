@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
@@ -31,10 +33,35 @@ _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def harden(session: requests.Session) -> None:
-    """Make ``session`` safe to share between users: it stores no cookies, so
-    a cookie set by one response cannot ride along with another user's call."""
+    """Make ``session`` safe to share between users.
+
+    * It stores no cookies, so a cookie set by one response cannot ride
+      along with another user's call.
+    * It does not read the environment on each call (``trust_env``): with
+      it, requests replaces a Bearer header by ``~/.netrc`` credentials for
+      that host, sending a password to the API and losing the user's token.
+      Proxy and CA-bundle variables are still honoured, through
+      :func:`environment_for`, read once per host.
+    """
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = USER_AGENT
+    session.trust_env = False
+
+
+@lru_cache(maxsize=128)
+def _environment(scheme: str, netloc: str) -> tuple[tuple[tuple[str, str], ...], bool | str]:
+    proxies = requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
+    verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return tuple(sorted(proxies.items())), verify
+
+
+def environment_for(url: str) -> dict[str, Any]:
+    """``proxies`` and ``verify`` for ``url`` as requests would take them from
+    the environment (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...),
+    read once per host rather than on every call (it cost 0.1–0.2 ms a call)."""
+    parts = urlsplit(url)
+    proxies, verify = _environment(parts.scheme, parts.netloc)
+    return {"proxies": dict(proxies), "verify": verify}
 
 
 @contextmanager
@@ -79,6 +106,8 @@ class ProviderClient:
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.config.timeout)
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        for name, value in environment_for(url).items():
+            kwargs.setdefault(name, value)
         with transport_errors(url, kwargs["timeout"]):
             return self.http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
 

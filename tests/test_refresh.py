@@ -260,3 +260,16 @@ def test_unusable_stored_token_means_login_again_not_a_500(client: FlaskClient) 
     response = client.get("/me")
     assert response.status_code == 302
     assert stored(client) is None
+
+
+def test_a_netrc_entry_for_the_api_host_does_not_replace_the_users_token(
+    client: FlaskClient, standin: StandInAdobe, tmp_path: Any, monkeypatch: Any
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    login(client)
+    response = client.get("/me")
+    assert response.status_code == 200
+    assert response.json["sub"] == standin.state.user.sub
