@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from .provider import _fault_response
+from .provider import injected_fault
 from .state import StandInState, User
 
 #: Metrics the stand-in can report, and how big each is relative to page views.
@@ -211,10 +211,9 @@ def register_analytics(
 
     def check(need_company: str | None) -> tuple[User, Company | None] | Response:
         """The caller's user (and company) if the headers pass Adobe's checks, else the error."""
-        with state.lock:
-            fault = state.api_faults.pop(0) if state.api_faults else None
-        if fault is not None:
-            return _fault_response(fault)
+        faulty = injected_fault(state, state.api_faults)
+        if faulty is not None:
+            return faulty
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         user = state.user_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None

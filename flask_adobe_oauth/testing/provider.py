@@ -56,6 +56,17 @@ def _fault_response(fault: Fault) -> Response:
     return response
 
 
+def injected_fault(state: StandInState, queue: list[Fault], call: Call | None = None) -> Response | None:
+    """The answer of the next fault injected into ``queue`` (each is used once), or None."""
+    with state.lock:
+        fault = queue.pop(0) if queue else None
+    if fault is None:
+        return None
+    if call is not None:
+        call.status = fault.status
+    return _fault_response(fault)
+
+
 def _redirect(uri: str, params: dict[str, str], fragment: bool = False) -> Response:
     sep = "#" if fragment else ("&" if urlsplit(uri).query else "?")
     response = Response(status=302)
@@ -208,11 +219,9 @@ def create_provider_app(
     def token(shape: str) -> Response:
         call = Call(request.path, request.form.get("grant_type"), None, form=dict(request.form))
         state.record(call)
-        with state.lock:
-            fault = state.token_faults.pop(0) if state.token_faults else None
-        if fault is not None:
-            call.status = fault.status
-            return _fault_response(fault)
+        faulty = injected_fault(state, state.token_faults, call)
+        if faulty is not None:
+            return faulty
         response = _token(shape, call)
         call.status = response.status_code
         response.headers["Cache-Control"] = "no-store"
@@ -296,11 +305,9 @@ def create_provider_app(
     def revoke() -> Response:
         call = Call(request.path, None, None, form=dict(request.form))
         state.record(call)
-        with state.lock:
-            fault = state.revoke_faults.pop(0) if state.revoke_faults else None
-        if fault is not None:
-            call.status = fault.status
-            return _fault_response(fault)
+        faulty = injected_fault(state, state.revoke_faults, call)
+        if faulty is not None:
+            return faulty
         client_id = authenticate(call)
         if isinstance(client_id, Response):
             call.status = client_id.status_code
@@ -314,10 +321,9 @@ def create_provider_app(
 
     @app.get("/ims/userinfo/v2")
     def userinfo() -> Response:
-        with state.lock:
-            fault = state.api_faults.pop(0) if state.api_faults else None
-        if fault is not None:
-            return _fault_response(fault)
+        faulty = injected_fault(state, state.api_faults)
+        if faulty is not None:
+            return faulty
         header = request.headers.get("Authorization", "")
         user = state.user_for(header[7:]) if header.lower().startswith("bearer ") else None
         if user is None:
