@@ -27,15 +27,7 @@ DEFAULT_CLIENT_SECRET = "standin-secret-" + "x" * 16
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Logs nothing: request lines would carry codes and states.
-
-    Speaks HTTP/1.1 with keep-alive, as Adobe does, so tests see connection
-    reuse as in production; TCP_NODELAY avoids the delayed-ACK stall that
-    keep-alive otherwise meets on small requests.
-    """
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+    """Logs nothing: request lines would carry codes and states."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
