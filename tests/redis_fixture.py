@@ -8,7 +8,6 @@ installs it), it never skips them.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,13 +16,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from flask_adobe_oauth.testing.live import free_port
+
 REDIS_SERVER = "/usr/bin/redis-server"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session", name="redis_url")

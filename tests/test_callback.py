@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from flask_adobe_oauth import login_failed
 from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.live import free_port
 
 from .conftest import authorize, local, make_app, query, start_login
 
@@ -181,11 +182,7 @@ def test_token_endpoint_timeout_is_a_502(standin: StandInAdobe) -> None:
 
 
 def test_refused_connection_is_a_502(standin: StandInAdobe) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     client = make_app(standin, token_url=f"http://127.0.0.1:{port}/token").test_client()
     response = client.get(local(authorize(start_login(client))))
     assert response.status_code == 502

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from example_app import create_app, parse_range
 from example_app.__main__ import demo_config
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, daily_page_views
+from flask_adobe_oauth.testing.live import free_port
 
 from .conftest import SECRET_KEY, login
 
@@ -228,9 +228,7 @@ def test_demo_config_with_credentials_talks_to_adobe() -> None:
 
 def test_python_m_example_app_runs_the_demo_against_the_standin() -> None:
     """The README's demo command, for real: a process serving the dashboard, a stand-in beside it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADOBE_OAUTH_") and k != "SECRET_KEY"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     demo = subprocess.Popen(

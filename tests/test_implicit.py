@@ -5,30 +5,17 @@ the state. Checked at the HTTP level and in a real headless Chromium."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.live import CHROMIUM, CHROMIUM_ARGS, serve
 
 from .conftest import authorize, make_app, query, start_login
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -108,21 +95,15 @@ def test_code_flow_callback_refuses_post(client: FlaskClient) -> None:
 
 @pytest.fixture
 def served(implicit_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, implicit_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(implicit_app) as url:
+        yield url
 
 
 def test_implicit_login_in_a_real_browser(served: str, standin: StandInAdobe) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page()
             page.goto(f"{served}/dashboard")  # guarded: login → stand-in → fragment page → POST

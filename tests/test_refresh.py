@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from flask_adobe_oauth import AdobeOAuthError, RateLimited, adobe, adobe_login_required, token_refreshed
 from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.live import free_port
 
 from .conftest import login, make_app
 
@@ -233,11 +234,7 @@ def test_session_sends_bearer_and_api_key_to_the_api(
 
 
 def test_api_host_unreachable_is_a_502_not_a_500(standin: StandInAdobe) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     app = make_app(standin, api_base_url=f"http://127.0.0.1:{port}")
 
     @app.get("/api-call")
