@@ -24,6 +24,8 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from flask import current_app, session
@@ -346,24 +348,27 @@ class RedisStorage(ServerSideStorage):
 
         return cls(redis.Redis.from_url(url), **options)
 
-    def _read(self, key: str) -> str | None:
+    @contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        """Redis errors as :class:`StorageUnavailable`, without the driver's
+        message or chained exception (either may quote a URL with a password)."""
         try:
-            value = self.redis.get(self.prefix + key)
+            yield
         except self._errors as exc:
             raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from None
+
+    def _read(self, key: str) -> str | None:
+        with self._unavailable_on_error():
+            value = self.redis.get(self.prefix + key)
         return value.decode() if isinstance(value, bytes) else value
 
     def _write(self, key: str, value: str, ttl: int) -> None:
-        try:
+        with self._unavailable_on_error():
             self.redis.set(self.prefix + key, value, ex=ttl)
-        except self._errors as exc:
-            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from None
 
     def _remove(self, *keys: str) -> None:
-        try:
+        with self._unavailable_on_error():
             self.redis.delete(*(self.prefix + key for key in keys))
-        except self._errors as exc:
-            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from None
 
     def __repr__(self) -> str:
         return f"RedisStorage(prefix={self.prefix!r}, ttl={self.ttl})"
