@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .client import environment_for, harden, transport_errors, where
 from .config import Config
@@ -31,18 +33,46 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc.lower()
 
 
+def _connect_origin(url: str) -> tuple[str, str, str] | None:
+    """``(scheme, host[:port], host)`` of the server requests would connect to
+    for ``url``, or None for a URL to refuse outright.
+
+    Parsers disagree on odd URLs: for ``https://evil\\@analytics.adobe.io/``
+    ``urlsplit`` names analytics.adobe.io while urllib3 connects to ``evil``.
+    So the host is read the way urllib3 reads it, and URLs with a backslash
+    or credentials, which no Adobe API needs, are refused.
+    """
+    if "\\" in url:
+        return None
+    try:
+        parsed = parse_url(requests.Request("GET", url).prepare().url or "")
+    except (requests.RequestException, LocationParseError, ValueError):
+        return None
+    if parsed.auth or not parsed.host or not parsed.scheme:
+        return None
+    host = parsed.host.lower()
+    netloc = f"{host}:{parsed.port}" if parsed.port else host
+    return parsed.scheme, netloc, host
+
+
+#: The longest delay a Retry-After is believed for (one day).
+MAX_RETRY_AFTER = 86400.0
+
+
 def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
+    """``Retry-After`` as seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3),
+    at most :data:`MAX_RETRY_AFTER`; None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        delay = when.timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, delay), MAX_RETRY_AFTER)
 
 
 class AdobeSession(requests.Session):
@@ -78,10 +108,12 @@ class AdobeSession(requests.Session):
 
     def may_carry_token(self, url: str) -> bool:
         """True when ``url`` is on a host allowed to see the user's token."""
-        scheme, netloc = _origin(url)
+        target = _connect_origin(url)
+        if target is None:
+            return False
+        scheme, netloc, host = target
         if (scheme, netloc) in self._trusted:
             return True
-        host = (urlsplit(url).hostname or "").lower()
         return scheme == "https" and host.endswith(ADOBE_DOMAINS)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
@@ -94,7 +126,7 @@ class AdobeSession(requests.Session):
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             ctx.forget()
-            raise LoginRequired("the stored Adobe sign-in is unusable")
+            raise LoginRequired("the stored Adobe sign-in is unusable", ctx.state.name)
         response = self._send_as(token.access_token, method, url, *args, **kwargs)
         if response.status_code == 401:
             if token.refresh_token:
@@ -104,7 +136,7 @@ class AdobeSession(requests.Session):
             if response.status_code == 401:
                 response.close()
                 ctx.forget()
-                raise LoginRequired("Adobe no longer accepts your sign-in")
+                raise LoginRequired("Adobe no longer accepts your sign-in", ctx.state.name)
         if response.status_code == 429:
             response.close()
             raise RateLimited(where(url), retry_after_seconds(response.headers.get("Retry-After")))

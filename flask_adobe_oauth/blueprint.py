@@ -12,6 +12,7 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.datastructures import MultiDict
+from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
 from .config import check_option_names, resolve
@@ -20,6 +21,7 @@ from .errors import (
     AdobeOAuthError,
     AuthorizationDenied,
     CallbackError,
+    ConfigurationError,
     CrossSiteRequest,
     LoginRequired,
     ProviderError,
@@ -99,7 +101,11 @@ def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
     a lost login in an unguarded view is answered as the decorator would."""
     log.info("request failed: %s", exc.error)
     if isinstance(exc, LoginRequired):
-        return login_required_response(get_state().name, exc)
+        try:
+            name = get_state(exc.blueprint).name
+        except AdobeOAuthError:
+            return error_response(exc)
+        return login_required_response(name, exc)
     return error_response(exc)
 
 
@@ -112,11 +118,26 @@ def _redirect_uri(state: AdobeOAuthState) -> str:
     return state.config.redirect_uri or url_for(f"{state.name}.callback", _external=True)
 
 
-def _resolve_target(target: str) -> str:
+def _resolve_target(target: str, option: str) -> str:
     """A configured ``redirect_to``: a path as given, or an endpoint name."""
     if target.startswith("/"):
         return target
-    return url_for(target)
+    try:
+        return url_for(target)
+    except BuildError:
+        raise ConfigurationError(
+            f"ADOBE_OAUTH_{option.upper()} names no endpoint of this app: {target!r}"
+        ) from None
+
+
+def _renew_session_id() -> None:
+    """A new session id after login and logout, when sessions are kept on the
+    server (Flask-Session's ``regenerate``): an id planted in the browser
+    before the login (session fixation) then names nothing. A cookie session
+    has no id to renew: its content is the session."""
+    regenerate = getattr(current_app.session_interface, "regenerate", None)
+    if callable(regenerate):
+        regenerate(session)
 
 
 def login() -> BaseResponse:
@@ -282,12 +303,17 @@ def _complete_implicit_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
         raise CrossSiteRequest("the sign-in answer must be posted by this site's own page")
     params = request.form
     pending = _check_response(state, params)
+    # The fragment passed through the user's browser, so the user could have
+    # edited it: the identity is never taken from it (only from userinfo),
+    # and the scope is at most what was asked for.
     fields: dict[str, str] = {}
-    for name in ("access_token", "token_type", "expires_in", "expires", "scope", "user_id"):
+    for name in ("access_token", "token_type", "expires_in", "expires", "scope"):
         value = _single(params, name)
         if value is not None:
             fields[name] = value
     token = token_from_response(fields, state.config.scope)
+    asked = frozenset(state.config.scope)
+    token = token.with_changes(scope=token.scope & asked if asked else frozenset())
     return _identify(state, token, pending), pending
 
 
@@ -315,7 +341,7 @@ def callback() -> BaseResponse:
     """Finish a login: check the state, exchange the code, store the token."""
     state = get_state()
     implicit = state.config.response_type == "token"
-    if not implicit and request.method != "GET":
+    if not implicit and request.method not in ("GET", "HEAD"):
         return Response(status=405, headers={"Allow": "GET, HEAD, OPTIONS"})
     if implicit and request.method == "GET" and not request.args:
         page = Response(FRAGMENT_PAGE, mimetype="text/html")
@@ -324,13 +350,14 @@ def callback() -> BaseResponse:
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
         token, pending = _complete_implicit_login(state) if implicit else _complete_code_login(state)
+        target = pending.next or _resolve_target(state.config.redirect_to, "redirect_to")
         context(state.name).store(token)
+        _renew_session_id()
     except AdobeOAuthError as exc:
         log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
         login_failed.send(app, error=exc)
         return error_response(exc, retry_url=url_for(f"{state.name}.login"))
     logged_in.send(app, token=token)
-    target = pending.next or _resolve_target(state.config.redirect_to)
     return no_store(redirect(target, 303 if request.method == "POST" else 302))
 
 
@@ -350,10 +377,12 @@ def logout() -> BaseResponse:
     state = get_state()
     if _cross_site():
         return error_response(CrossSiteRequest("sign-out must come from a page of this site"))
+    target = _resolve_target(state.config.logout_redirect_to, "logout_redirect_to")
     ctx = context(state.name)
     token = ctx.token
     ctx.forget()
+    _renew_session_id()
     if token is not None:
         state.client.revoke(token)
     logged_out.send(current_app._get_current_object())  # type: ignore[attr-defined]
-    return no_store(redirect(_resolve_target(state.config.logout_redirect_to), 303))
+    return no_store(redirect(target, 303))

@@ -99,6 +99,11 @@ class LoginRequired(AdobeOAuthError):
     status_code = 401
     error = "login_required"
 
+    def __init__(self, message: str, blueprint: str | None = None) -> None:
+        super().__init__(message)
+        #: The name of the Adobe blueprint whose login is missing, when known.
+        self.blueprint = blueprint
+
 
 class InsufficientScope(AdobeOAuthError):
     """The stored token lacks scopes a view requires."""

@@ -76,11 +76,16 @@ class AdobeOAuthState:
                 return recent[1]
             try:
                 fresh = self.client.refresh(token)
-            finally:
+            except BaseException:
                 with self._guard:
                     self._locks.pop(key, None)
+                raise
+            # Publish the result and retire the lock in one step: a request
+            # arriving in between would find neither, and refresh with the
+            # rotated-away token (invalid_grant: a logout).
             with self._guard:
                 self._recent[key] = (now + REFRESH_REUSE_SECONDS, fresh)
+                self._locks.pop(key, None)
             return fresh
 
 
@@ -155,11 +160,11 @@ class AdobeContext:
         """An unexpired token, refreshed if needed; else :class:`LoginRequired`."""
         token = self.token
         if token is None:
-            raise LoginRequired("you are not signed in with Adobe")
+            raise LoginRequired("you are not signed in with Adobe", self._state.name)
         if token.expired:
             if not token.refresh_token:
                 self.forget()
-                raise LoginRequired("your Adobe session expired")
+                raise LoginRequired("your Adobe session expired", self._state.name)
             token = self.refresh()
         return token
 
@@ -173,7 +178,7 @@ class AdobeContext:
         """
         token = self.token
         if token is None or not token.refresh_token:
-            raise LoginRequired("your Adobe session expired")
+            raise LoginRequired("your Adobe session expired", self._state.name)
         try:
             fresh = self._state.refresh(token)
         except ProviderError as exc:
@@ -186,7 +191,9 @@ class AdobeContext:
                 self._token, self._loaded = again, True
                 return again
             self.forget()
-            raise LoginRequired("your Adobe session expired and could not be renewed") from None
+            raise LoginRequired(
+                "your Adobe session expired and could not be renewed", self._state.name
+            ) from None
         self.store(fresh)
         token_refreshed.send(current_app._get_current_object(), token=fresh)  # type: ignore[attr-defined]
         return fresh

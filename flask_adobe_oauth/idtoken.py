@@ -86,8 +86,8 @@ def _fetch_keys(client: ProviderClient, url: str) -> dict[str, Any]:
             continue
         try:
             key = jwt.PyJWK(item)
-        except jwt.PyJWTError:
-            continue  # a key type or algorithm this client does not support
+        except (jwt.PyJWTError, TypeError, ValueError, KeyError):
+            continue  # a malformed key, or a key type or algorithm this client does not support
         if key.algorithm_name in ALGORITHMS:
             keys[str(item.get("kid", ""))] = key
     with _lock:
@@ -160,6 +160,8 @@ def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) ->
         raise IdTokenError("the id_token has several audiences and is not authorized for this client")
     if nonce is not None:
         got = claims.get("nonce")
-        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+        if not isinstance(got, str) or not hmac.compare_digest(
+            got.encode("utf-8", "surrogatepass"), nonce.encode("utf-8", "surrogatepass")
+        ):
             raise IdTokenError("the id_token's nonce does not match this sign-in")
     return claims

@@ -207,9 +207,10 @@ def _adobe_refresh_expiry(refresh_token: str) -> float | None:
         return None
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        return (float(payload["created_at"]) + float(payload["expires_in"])) / 1000.0
-    except (binascii.Error, ValueError, TypeError, KeyError):
+        end = (float(payload["created_at"]) + float(payload["expires_in"])) / 1000.0
+    except (binascii.Error, ValueError, TypeError, KeyError, OverflowError):
         return None
+    return end if math.isfinite(end) else None
 
 
 def record_ttl(token: Token, maximum: int, now: float | None = None) -> int:
@@ -221,7 +222,7 @@ def record_ttl(token: Token, maximum: int, now: float | None = None) -> int:
     """
     now = time.time() if now is None else now
     end = _adobe_refresh_expiry(token.refresh_token) if token.refresh_token else token.expires_at
-    if end is None:
+    if end is None or not math.isfinite(end - now):
         return maximum
     return max(1, min(maximum, math.ceil(end - now)))
 
@@ -249,6 +250,20 @@ class ServerSideStorage:
         self.session_key = session_key
         self.ttl = ttl
         self.moved_grace = moved_grace
+
+    #: What the backend raises when it fails, and its name for messages.
+    _errors: tuple[type[Exception], ...] = (Exception,)
+    _backend = "the token store"
+
+    @contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        """Backend errors as :class:`StorageUnavailable` (a 503 page), without
+        the driver's message or chained exception (either may quote a URL
+        with a password)."""
+        try:
+            yield
+        except self._errors as exc:
+            raise StorageUnavailable(f"{self._backend} failed: {type(exc).__name__}") from None
 
     # -- what a backend implements ---------------------------------------------
 
@@ -339,7 +354,8 @@ class RedisStorage(ServerSideStorage):
 
         self.redis = redis_client
         self.prefix = prefix
-        self._errors: tuple[type[Exception], ...] = (RedisError,)
+        self._errors = (RedisError,)
+        self._backend = "Redis"
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStorage:
@@ -347,15 +363,6 @@ class RedisStorage(ServerSideStorage):
         import redis
 
         return cls(redis.Redis.from_url(url), **options)
-
-    @contextmanager
-    def _unavailable_on_error(self) -> Iterator[None]:
-        """Redis errors as :class:`StorageUnavailable`, without the driver's
-        message or chained exception (either may quote a URL with a password)."""
-        try:
-            yield
-        except self._errors as exc:
-            raise StorageUnavailable(f"Redis failed: {type(exc).__name__}") from None
 
     def _read(self, key: str) -> str | None:
         with self._unavailable_on_error():
@@ -400,17 +407,22 @@ class CacheStorage(ServerSideStorage):
         super().__init__(session_key=session_key, ttl=ttl, moved_grace=moved_grace)
         self.cache = cache
         self.prefix = prefix
+        self._backend = f"the cache {type(cache).__name__}"
 
     def _read(self, key: str) -> str | None:
-        value = self.cache.get(self.prefix + key)
+        with self._unavailable_on_error():
+            value = self.cache.get(self.prefix + key)
         return value if isinstance(value, str) else None
 
     def _write(self, key: str, value: str, ttl: int) -> None:
-        if not self.cache.set(self.prefix + key, value, timeout=ttl):
+        with self._unavailable_on_error():
+            stored = self.cache.set(self.prefix + key, value, timeout=ttl)
+        if not stored:
             raise StorageUnavailable(f"the cache {type(self.cache).__name__} did not store the token")
 
     def _remove(self, *keys: str) -> None:
-        self.cache.delete_many(*(self.prefix + key for key in keys))
+        with self._unavailable_on_error():
+            self.cache.delete_many(*(self.prefix + key for key in keys))
 
     def __repr__(self) -> str:
         return f"CacheStorage({type(self.cache).__name__}, prefix={self.prefix!r}, ttl={self.ttl})"
