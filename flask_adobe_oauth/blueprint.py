@@ -32,6 +32,7 @@ from .flow import (
     Pending,
     add_pending,
     authorize_url,
+    is_error_code,
     is_safe_next,
     load_pending,
     new_state,
@@ -49,7 +50,6 @@ from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
 
-_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 #: RFC 6749 Appendix A.11: ``code = 1*VSCHAR``, printable ASCII only.
 _CODE = re.compile(r"^[\x20-\x7E]+$")
 MAX_CODE_LENGTH = 4096
@@ -252,7 +252,7 @@ def _check_response(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pend
     if error is not None:
         description = _single(params, "error_description")
         raise AuthorizationDenied(
-            error if _ERROR_CODE.match(error) else "invalid_error",
+            error if is_error_code(error) else "invalid_error",
             description[:MAX_DESCRIPTION_LENGTH] if description else None,
         )
     return pending

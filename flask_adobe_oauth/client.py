@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.cookiejar
 import logging
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -24,12 +23,12 @@ import requests
 
 from .config import Config
 from .errors import ProviderError
+from .flow import is_error_code
 from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
 
 USER_AGENT = "flask-adobe-oauth"
-_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def harden(session: requests.Session) -> None:
@@ -88,7 +87,7 @@ def where(url: str) -> str:
 def _oauth_error(data: Any) -> str | None:
     if isinstance(data, dict):
         code = data.get("error")
-        if isinstance(code, str) and _ERROR_CODE.match(code):
+        if is_error_code(code):
             return code
     return None
 

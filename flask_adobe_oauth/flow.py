@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -148,6 +149,15 @@ def take_pending(
     if found is None:
         return None, False, remaining
     return found, found.expires_at <= now, remaining
+
+
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def is_error_code(value: object) -> bool:
+    """True for something shaped like an OAuth ``error`` code (RFC 6749 §4.1.2.1,
+    §5.2), safe to show and log as it is."""
+    return isinstance(value, str) and bool(_ERROR_CODE.match(value))
 
 
 def is_safe_next(target: str | None) -> bool:
