@@ -79,9 +79,10 @@ def transport_errors(url: str, timeout: Any = None) -> Iterator[None]:
 
 
 def where(url: str) -> str:
-    """``url`` without query or fragment, for messages."""
+    """``url`` without credentials, query or fragment, for messages."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    host = parts.netloc.rpartition("@")[2]  # never user:password@
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def _oauth_error(data: Any) -> str | None:

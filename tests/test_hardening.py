@@ -42,6 +42,7 @@ def test_token_is_not_sent_where_urllib3_would_connect_elsewhere(
     response = client.get("/call")
     assert response.status_code == 400
     assert b"refusing to send the Adobe token" in response.data
+    assert b"password" not in response.data
 
 
 def test_implicit_grant_ignores_a_posted_user_id_and_scopes_beyond_the_request(standin: StandInAdobe) -> None:
