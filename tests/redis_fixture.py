@@ -21,6 +21,16 @@ from flask_adobe_oauth.testing.live import free_port
 REDIS_SERVER = "/usr/bin/redis-server"
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Terminate a server started for a test; kill it if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session", name="redis_url")
 def _redis_url_fixture() -> Iterator[str]:
     """``redis://127.0.0.1:<port>/0`` of a redis-server started for this session."""
@@ -64,12 +74,7 @@ def _redis_url_fixture() -> Iterator[str]:
     try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -34,7 +34,7 @@ from werkzeug.serving import make_server
 
 from flask_adobe_oauth.testing import StandInAdobe
 
-from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port
+from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port, stop_process
 from .scale_app import create_app
 
 __all__ = ["_redis_client_fixture", "_redis_url_fixture"]  # fixtures used by name
@@ -182,12 +182,7 @@ def gunicorn_app(standin: StandInAdobe, redis_url: str, redis_client: redis.Redi
                 time.sleep(0.1)
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=15)
 
 
 @pytest.mark.timeout(180)

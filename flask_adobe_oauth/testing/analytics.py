@@ -236,6 +236,15 @@ def register_analytics(
                 return user, company
         return _error(403, "forbidden", "the user has no access to this company")
 
+    def check_company(gcid: str) -> Company | Response:
+        """The company of ``gcid`` if the caller may use it, else the error."""
+        checked = check(gcid)
+        if isinstance(checked, Response):
+            return checked
+        company = checked[1]
+        assert company is not None  # check() always names one when asked for one
+        return company
+
     @app.get("/discovery/me")
     def discovery_me() -> Response:
         checked = check(None)
@@ -256,11 +265,9 @@ def register_analytics(
 
     @app.get("/api/<gcid>/reportsuites/collections/suites")
     def report_suites(gcid: str) -> Response:
-        checked = check(gcid)
-        if isinstance(checked, Response):
-            return checked
-        company = checked[1]
-        assert company is not None
+        company = check_company(gcid)
+        if isinstance(company, Response):
+            return company
         limit = _int_arg(request.args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
         page = _int_arg(request.args.get("page"), 0, 0, 10**6)
         if limit is None or page is None:
@@ -282,11 +289,9 @@ def register_analytics(
 
     @app.post("/api/<gcid>/reports")
     def reports(gcid: str) -> Response:
-        checked = check(gcid)
-        if isinstance(checked, Response):
-            return checked
-        company = checked[1]
-        assert company is not None
+        company = check_company(gcid)
+        if isinstance(company, Response):
+            return company
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _error(400, "invalid_request", "the report request must be a JSON object")
