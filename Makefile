@@ -21,7 +21,7 @@ system-deps:
 	command -v redis-server >/dev/null 2>&1 || need="$$need redis-server"; \
 	if [ -n "$$need" ]; then \
 	  echo "installing:$$need"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$need; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$need; \
 	fi
 
 demo: $(VENV)/.installed

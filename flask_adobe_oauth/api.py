@@ -8,6 +8,7 @@ user on itself: every call reads the token of the request it runs in.
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,10 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from .client import environment_for, harden, transport_errors, where
-from .config import Config
+from .config import PRESETS, Config
 from .errors import AdobeOAuthError, LoginRequired, RateLimited
+
+log = logging.getLogger("flask_adobe_oauth")
 
 if TYPE_CHECKING:
     from .extension import AdobeContext
@@ -53,6 +56,40 @@ def _connect_origin(url: str) -> tuple[str, str, str] | None:
     host = parsed.host.lower()
     netloc = f"{host}:{parsed.port}" if parsed.port else host
     return parsed.scheme, netloc, host
+
+
+#: Longest part of an error body quoted in a message.
+MAX_QUOTED = 120
+
+
+def adobe_error_text(response: requests.Response) -> str | None:
+    """What Adobe's error body says, shortly: ``"401013 Oauth token is not valid"``.
+
+    Analytics 2.0 answers ``{"error_code", "message"}`` or ``{"errorCode",
+    "errorDescription"}``; IMS answers ``{"error", "error_description"}``.
+    Only short printable text is quoted, never the request's token.
+    """
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    parts = []
+    for code_key, text_key in (
+        ("error_code", "message"),
+        ("errorCode", "errorDescription"),
+        ("error", "error_description"),
+    ):
+        code, text = data.get(code_key), data.get(text_key)
+        for value in (code, text):
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                parts.append(str(value))
+        if parts:
+            break
+    quoted = " ".join(parts)
+    quoted = "".join(ch for ch in quoted if ch.isprintable())[:MAX_QUOTED]
+    return quoted or None
 
 
 #: The longest delay a Retry-After is believed for (one day).
@@ -99,12 +136,27 @@ class AdobeSession(requests.Session):
             for u in (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
             if u
         }
+        # When the app is pointed elsewhere (a stand-in in tests, a proxy),
+        # code written against Adobe's own URLs goes there too.
+        preset = PRESETS[config.provider]
+        self._rebase = [
+            (preset[name].rstrip("/"), configured.rstrip("/"))
+            for name, configured in (
+                ("api_base_url", config.api_base_url),
+                ("userinfo_url", config.userinfo_url),
+            )
+            if preset[name] and configured and preset[name].rstrip("/") != configured.rstrip("/")
+        ]
 
     def absolute(self, url: str) -> str:
-        """``url`` joined to ``api_base_url`` when it has no scheme."""
-        if urlsplit(url).scheme:
-            return url
-        return f"{self._config.api_base_url}/{url.lstrip('/')}"
+        """``url`` joined to ``api_base_url`` when it has no scheme; a URL on the
+        preset's own Adobe API host moved to the configured one."""
+        if not urlsplit(url).scheme:
+            return f"{self._config.api_base_url}/{url.lstrip('/')}"
+        for adobe_prefix, configured in self._rebase:
+            if url == adobe_prefix or url.startswith((adobe_prefix + "/", adobe_prefix + "?")):
+                return configured + url[len(adobe_prefix) :]
+        return url
 
     def may_carry_token(self, url: str) -> bool:
         """True when ``url`` is on a host allowed to see the user's token."""
@@ -134,9 +186,15 @@ class AdobeSession(requests.Session):
                 token = ctx.refresh()
                 response = self._send_as(token.access_token, method, url, *args, **kwargs)
             if response.status_code == 401:
+                said = adobe_error_text(response)
                 response.close()
                 ctx.forget()
-                raise LoginRequired("Adobe no longer accepts your sign-in", ctx.state.name)
+                # Not "you are not signed in": the user was, and Adobe refused
+                # the token (revoked, expired early, or not Adobe's at all).
+                message = f"Adobe refused the stored access token (HTTP 401 from {where(url)}"
+                message += f": {said})" if said else ")"
+                log.warning("%s; the user must sign in again", message)
+                raise LoginRequired(message + "; sign in again", ctx.state.name)
         if response.status_code == 429:
             response.close()
             raise RateLimited(where(url), retry_after_seconds(response.headers.get("Retry-After")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
@@ -15,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
-from .config import check_option_names, resolve
+from .config import check_option_names, config_snapshot, resolve
 from .decorators import login_required_response
 from .errors import (
     AdobeOAuthError,
@@ -27,7 +28,7 @@ from .errors import (
     ProviderError,
     StateError,
 )
-from .extension import EXTENSION_KEY, AdobeOAuthState, context, get_state
+from .extension import EXTENSION_KEY, AdobeOAuthState, apply_config_changes, context, get_state
 from .flow import (
     Pending,
     add_pending,
@@ -67,12 +68,21 @@ def make_adobe_blueprint(**options: Any) -> Blueprint:
     bp = Blueprint(options.get("name") or "adobe", __name__)
 
     def setup(state: BlueprintSetupState) -> None:
+        app = state.app
         full_name = f"{state.name_prefix}.{state.name}".lstrip(".")
-        config = resolve({**options, "name": full_name}, state.app.config, state.app.secret_key)
-        states = state.app.extensions.setdefault(EXTENSION_KEY, {})
-        states[full_name] = AdobeOAuthState(config)
-        if AdobeOAuthError not in state.app.error_handler_spec[None][None]:
-            state.app.register_error_handler(AdobeOAuthError, _handle_error)
+
+        def build() -> AdobeOAuthState:
+            config = resolve({**options, "name": full_name}, app.config, app.secret_key)
+            runtime = AdobeOAuthState(config)
+            runtime.snapshot = config_snapshot(app.config)
+            runtime.rebuild = build
+            return runtime
+
+        states = app.extensions.setdefault(EXTENSION_KEY, {})
+        states[full_name] = build()
+        if AdobeOAuthError not in app.error_handler_spec[None][None]:
+            app.register_error_handler(AdobeOAuthError, _handle_error)
+            app.before_request(functools.partial(apply_config_changes, cast(Flask, app)))
 
     bp.record(setup)
     bp.before_request(_reject_undecodable_query)

@@ -8,6 +8,8 @@ start-up with the config key named, not at the first login.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +79,27 @@ DEFAULTS: dict[str, Any] = {
     "name": "adobe",
 }
 
+#: Values people leave in place of a real credential: "...", "changeme",
+#: "your-client-id", "<client id>", "xxxx" and the like.
+_PLACEHOLDER_WORDS = frozenset(
+    {"changeme", "change-me", "change_me", "todo", "tbd", "fixme", "none", "null", "placeholder", "secret"}
+)
+_PLACEHOLDER = re.compile(r"^(?:[.\-_*x?]+|<.*>|\{.*\}|\$\{.*\}|your[-_ ].*|.*\.\.\..*|.*…)$", re.IGNORECASE)
+
+
+def placeholder_problem(value: Any) -> str | None:
+    """Why ``value`` looks like a placeholder rather than a real credential, or None."""
+    if not isinstance(value, (str, bytes)):
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if not text:
+        return "it is empty"
+    if text.lower() in _PLACEHOLDER_WORDS or _PLACEHOLDER.match(text):
+        return f"{text[:20]!r} is a placeholder"
+    return None
+
+
 _URL_OPTIONS = ("authorize_url", "token_url", "revoke_url", "userinfo_url", "jwks_url", "api_base_url")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -126,6 +149,29 @@ def check_option_names(options: Mapping[str, Any]) -> None:
 
 def _key(name: str) -> str:
     return CONFIG_PREFIX + name.upper()
+
+
+#: Every ``ADOBE_OAUTH_*`` key an option may be read from, in ``DEFAULTS`` order.
+CONFIG_KEYS: tuple[str, ...] = tuple(_key(name) for name in DEFAULTS)
+
+
+def check_unknown_keys(app_config: Mapping[str, Any]) -> None:
+    """Raise for an ``ADOBE_OAUTH_*`` key that names no option (a typo would
+    otherwise be ignored without a word)."""
+    for key in app_config:
+        if isinstance(key, str) and key.startswith(CONFIG_PREFIX) and key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(CONFIG_KEYS)}"
+            raise ConfigurationError(f"{key} is not an option of flask-adobe-oauth{hint}")
+
+
+#: What a blueprint's configuration is resolved from.
+SNAPSHOT_KEYS: tuple[str, ...] = (*CONFIG_KEYS, "SECRET_KEY", "SESSION_COOKIE_SAMESITE")
+
+
+def config_snapshot(app_config: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values of :data:`SNAPSHOT_KEYS`, to notice later changes."""
+    return tuple(map(app_config.get, SNAPSHOT_KEYS))
 
 
 def _as_bool(name: str, value: Any) -> bool:
@@ -181,6 +227,14 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
         raise ConfigurationError(
             "SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session"
         )
+    problem = placeholder_problem(secret_key)
+    if problem:
+        # Anyone could sign a session with it, and so plant a token in it.
+        raise ConfigurationError(
+            f"SECRET_KEY is not a secret: {problem}. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` and load it from the environment"
+        )
+    check_unknown_keys(app_config)
     samesite = app_config.get("SESSION_COOKIE_SAMESITE")
     if isinstance(samesite, str) and samesite.lower() == "strict":
         raise ConfigurationError(
@@ -198,7 +252,16 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
     for name in ("client_id", "client_secret"):
         value = pick(name)
         if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError(f"{_key(name)} is required (set it in app.config or pass {name}=)")
+            raise ConfigurationError(
+                f"{_key(name)} is required: set it in app.config (from the environment) or pass {name}=; "
+                "it is on your project's credential page in the Adobe Developer Console"
+            )
+        problem = placeholder_problem(value)
+        if problem:
+            raise ConfigurationError(
+                f"{_key(name)} is not a real credential: {problem}. Use the value from your project's "
+                "credential page in the Adobe Developer Console, or StandInAdobe().config() in tests"
+            )
         values[name] = value.strip()
 
     for name in (*_URL_OPTIONS, "issuer"):

@@ -13,14 +13,15 @@ import hashlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app, g, has_request_context, request
 from werkzeug.local import LocalProxy
 
 from .api import AdobeSession
 from .client import ProviderClient
-from .config import Config
+from .config import SNAPSHOT_KEYS, Config, config_snapshot
 from .errors import AdobeOAuthError, LoginRequired, ProviderError
 from .signals import token_refreshed
 from .storage import SessionStorage, Storage
@@ -39,6 +40,11 @@ REFRESH_REUSE_SECONDS = 30.0
 
 class AdobeOAuthState:
     """What one registered blueprint shares across all requests of an app."""
+
+    #: The ``app.config`` values the configuration was resolved from.
+    snapshot: tuple[Any, ...] = ()
+    #: Resolves the configuration again and returns a new state.
+    rebuild: Callable[[], AdobeOAuthState] | None = None
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -87,6 +93,38 @@ class AdobeOAuthState:
                 self._recent[key] = (now + REFRESH_REUSE_SECONDS, fresh)
                 self._locks.pop(key, None)
             return fresh
+
+
+_reconfigure_lock = threading.Lock()
+
+
+def apply_config_changes(app: Flask) -> None:
+    """Before each request: ``ADOBE_OAUTH_*`` keys (or ``SECRET_KEY``) changed
+    since a blueprint was registered take effect now, or raise
+    :class:`~flask_adobe_oauth.ConfigurationError` naming the key.
+
+    ``app.config.update(...)`` after ``register_blueprint`` is a common
+    order (a test fixture pointing an app at a stand-in, say); ignoring it
+    would send users to the wrong server without a word.
+    """
+    states: dict[str, AdobeOAuthState] = app.extensions.get(EXTENSION_KEY, {})
+    current = config_snapshot(app.config)
+    for name, runtime in list(states.items()):
+        if runtime.snapshot == current or runtime.rebuild is None:
+            continue
+        with _reconfigure_lock:
+            runtime = states[name]
+            if runtime.snapshot == current or runtime.rebuild is None:
+                continue
+            changed = [
+                key
+                for key, old, new in zip(SNAPSHOT_KEYS, runtime.snapshot, current, strict=True)
+                if old is not new and old != new
+            ]
+            states[name] = runtime.rebuild()  # raises ConfigurationError naming a bad key
+            log.info(
+                "%s changed after the blueprint was registered; the new value is used", ", ".join(changed)
+            )
 
 
 def get_state(name: str | None = None, app: Flask | None = None) -> AdobeOAuthState:

@@ -78,3 +78,72 @@ def test_two_blueprints_with_different_names_coexist() -> None:
     assert get_state("adobe2", app).config.provider == "legacy"
     assert get_state("adobe", app).config.provider == "ims"
     assert get_state("adobe2", app).pending_key != get_state("adobe", app).pending_key
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ADOBE_OAUTH_CLIENT_ID", "..."),
+        ("ADOBE_OAUTH_CLIENT_ID", "your-client-id"),
+        ("ADOBE_OAUTH_CLIENT_ID", "<client id>"),
+        ("ADOBE_OAUTH_CLIENT_ID", "   "),
+        ("ADOBE_OAUTH_CLIENT_SECRET", "changeme"),
+        ("ADOBE_OAUTH_CLIENT_SECRET", "xxxxxxxx"),
+        ("ADOBE_OAUTH_CLIENT_SECRET", "{client_secret}"),
+        ("SECRET_KEY", "..."),
+        ("SECRET_KEY", "changeme"),
+    ],
+)
+def test_placeholder_credentials_fail_at_registration(key: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=key):
+        register({key: value})
+
+
+def test_real_looking_credentials_are_not_taken_for_placeholders() -> None:
+    app = register({"ADOBE_OAUTH_CLIENT_ID": "4f1d0a9b8c", "ADOBE_OAUTH_CLIENT_SECRET": "p8e-Xx_1aB"})
+    assert get_state("adobe", app).config.client_id == "4f1d0a9b8c"
+
+
+def test_a_misspelt_config_key_is_named_with_the_right_one() -> None:
+    with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_CLIENTID.*did you mean ADOBE_OAUTH_CLIENT_ID"):
+        register({"ADOBE_OAUTH_CLIENTID": "abc"})
+
+
+def test_keys_set_after_registration_take_effect_at_the_next_request() -> None:
+    app = register({})
+    app.config.update(
+        ADOBE_OAUTH_CLIENT_ID="set-later",
+        ADOBE_OAUTH_AUTHORIZE_URL="http://127.0.0.1:9/ims/authorize/v2",
+    )
+    response = app.test_client().get("/adobe/login")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("http://127.0.0.1:9/ims/authorize/v2?")
+    assert "client_id=set-later" in location
+    assert get_state("adobe", app).config.client_id == "set-later"
+
+
+def test_a_bad_key_set_after_registration_fails_the_next_request_naming_it() -> None:
+    app = register({})
+    app.config["ADOBE_OAUTH_TOKEN_URL"] = "http://tokens.example.com/token"
+    client = app.test_client()
+    for _ in range(2):  # never falls back to the old value silently
+        response = client.get("/adobe/login")
+        assert response.status_code == 500
+        assert b"ADOBE_OAUTH_TOKEN_URL" in response.data
+        assert b"Traceback" not in response.data
+
+
+def test_a_placeholder_set_after_registration_is_refused_too() -> None:
+    app = register({})
+    app.config["ADOBE_OAUTH_CLIENT_SECRET"] = "..."
+    response = app.test_client().get("/adobe/login", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.json is not None and "ADOBE_OAUTH_CLIENT_SECRET" in response.json["message"]
+
+
+def test_unchanged_config_keeps_the_same_runtime_objects() -> None:
+    app = register({})
+    before = get_state("adobe", app)
+    app.test_client().get("/adobe/login")
+    assert get_state("adobe", app) is before

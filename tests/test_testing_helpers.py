@@ -90,3 +90,57 @@ def test_plugin_fixture_is_available_to_a_users_project_without_setup(pytester: 
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def _app_calling_adobe(standin: StandInAdobe, url: str) -> Flask:
+    from flask_adobe_oauth import adobe, adobe_login_required, make_adobe_blueprint
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test-secret-key-not-for-production", **standin.config())
+    app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
+
+    @app.get("/companies")
+    @adobe_login_required
+    def companies() -> object:
+        return adobe.session.get(url).json()
+
+    return app
+
+
+def test_login_as_signs_in_with_a_token_the_standin_accepts(standin: StandInAdobe) -> None:
+    client = _app_calling_adobe(standin, "/discovery/me").test_client()
+    token = login_as(client)
+    assert standin.is_valid_access_token(token.access_token)
+    assert token.user_id == standin.state.user.sub
+    assert token.refresh_token  # the default IMS scope has offline_access
+    response = client.get("/companies")
+    assert response.status_code == 200
+    assert response.json["imsUserId"] == standin.state.user.sub
+
+
+def test_login_as_with_another_user_id_is_that_user_at_the_standin(standin: StandInAdobe) -> None:
+    client = _app_calling_adobe(standin, "/ims/userinfo/v2").test_client()
+    login_as(client, user_id="someone@AdobeID")
+    assert client.get("/companies").json["sub"] == "someone@AdobeID"
+
+
+def test_adobe_absolute_urls_reach_the_standin_the_app_points_at(standin: StandInAdobe) -> None:
+    client = _app_calling_adobe(standin, "https://analytics.adobe.io/discovery/me").test_client()
+    login_as(client)
+    response = client.get("/companies")
+    assert response.status_code == 200
+    assert response.json["imsUserId"] == standin.state.user.sub
+
+
+def test_a_refused_token_is_reported_as_refused_not_as_signed_out(
+    standin: StandInAdobe, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _app_calling_adobe(standin, "/discovery/me").test_client()
+    login_as(client, access_token="not-a-token-of-the-standin")
+    response = client.get("/companies", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    message = response.json["message"]
+    assert "Adobe refused the stored access token" in message
+    assert "401013" in message  # Adobe's own error code, quoted
+    assert "not-a-token-of-the-standin" not in message
+    assert any("Adobe refused" in r.getMessage() for r in caplog.records)

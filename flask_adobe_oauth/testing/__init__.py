@@ -26,21 +26,37 @@ __all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "StandInAdobe", "User",
 def login_as(client: FlaskClient, *, blueprint: str | None = None, **token_fields: Any) -> Token:
     """Store a token for ``client``'s next requests, as a real login would.
 
-    ``token_fields`` are :class:`Token` fields; defaults: an access token
-    ``"test-access-token"``, valid for an hour, with the blueprint's scope,
-    user ``"test-user@AdobeID"``. Works with any storage backend: the token
-    is stored through the app's own storage, inside the client's session.
+    ``token_fields`` are :class:`Token` fields. When the app is pointed at a
+    :class:`StandInAdobe` running in this process (the ``adobe_standin``
+    fixture, say) and no ``access_token`` is given, the stand-in issues the
+    tokens, so views that call Adobe through ``adobe.session`` get real
+    answers: the user is the stand-in's (or one with the given
+    ``user_id``), with a refresh token when ``offline_access`` is in scope.
+    Otherwise the access token is ``"test-access-token"`` and the user
+    ``"test-user@AdobeID"``. Other defaults: valid for an hour, the
+    blueprint's scope. Works with any storage backend: the token is stored
+    through the app's own storage, inside the client's session.
     """
     app = client.application
     state = get_state(blueprint, app)
+    config = state.config
     fields: dict[str, Any] = {
         "access_token": "test-access-token",
         "expires_at": time.time() + 3600,
-        "scope": frozenset(state.config.scope),
+        "scope": frozenset(config.scope),
         "user_id": "test-user@AdobeID",
     }
     fields.update(token_fields)
     fields["scope"] = parse_scope(fields["scope"])
+    standin = StandInAdobe.serving_at(config.token_url)
+    if standin is not None and "access_token" not in token_fields:
+        issued = standin.mint_token(
+            config.client_id, scope=" ".join(sorted(fields["scope"])), user_id=token_fields.get("user_id")
+        )
+        fields["access_token"] = issued["access_token"]
+        fields.setdefault("refresh_token", issued.get("refresh_token"))
+        if "user_id" not in token_fields:
+            fields["user_id"] = standin.state.user.sub
     token = Token(**fields)
     with client.session_transaction() as sess:
         environ = app.test_request_context().request.environ

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -24,6 +25,16 @@ from .state import Call, Fault, StandInState, User
 
 DEFAULT_CLIENT_ID = "standin-client"
 DEFAULT_CLIENT_SECRET = "standin-secret-" + "x" * 16
+
+#: Stand-ins serving in this process, by base URL: how ``login_as`` finds the
+#: server an app is pointed at, to sign the user in with a token it accepts.
+_serving: dict[str, StandInAdobe] = {}
+_serving_lock = threading.Lock()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -89,10 +100,15 @@ class StandInAdobe:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="adobe-standin", daemon=True
         )
         self._thread.start()
+        with _serving_lock:
+            _serving[_origin(self.url)] = self
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
+        with _serving_lock:
+            if _serving.get(_origin(self.url)) is self:
+                del _serving[_origin(self.url)]
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -146,6 +162,35 @@ class StandInAdobe:
     def config(self, provider: str = "ims", **kwargs: Any) -> dict[str, Any]:
         """The same as :meth:`options`, as ``ADOBE_OAUTH_*`` config keys."""
         return {"ADOBE_OAUTH_" + k.upper(): v for k, v in self.options(provider, **kwargs).items()}
+
+    @classmethod
+    def serving_at(cls, url: str) -> StandInAdobe | None:
+        """The stand-in of this process that serves ``url``, if one does."""
+        with _serving_lock:
+            return _serving.get(_origin(url))
+
+    def mint_token(
+        self, client_id: str | None = None, *, scope: str = "", user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Issue tokens as a completed IMS v3 login would, without the browser steps.
+
+        The answer is the token endpoint's JSON (``access_token``, and a
+        ``refresh_token`` when ``offline_access`` is in ``scope``), valid at
+        this server's APIs. ``user_id`` other than the stand-in's user makes
+        a user of that id.
+        """
+        user = self.state.user
+        if user_id and user_id != user.sub:
+            local = user_id.split("@", 1)[0] or "user"
+            user = User(sub=user_id, email=f"{local.lower()}@example.com", name=f"Test User {local}")
+        return self.state.issue_tokens(
+            client_id or self.client_id,
+            user,
+            scope,
+            shape="v3",
+            issuer=self.issuer,
+            with_refresh="offline_access" in scope.replace(",", " ").split(),
+        )
 
     # -- what tests look at and steer ---------------------------------------------
 
