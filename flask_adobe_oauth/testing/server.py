@@ -12,12 +12,17 @@ thread, and stops on :meth:`stop` (or leaving the ``with`` block).
 
 from __future__ import annotations
 
+import re
 import threading
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+from flask import url_for
+from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.test import TestResponse
 
 from .analytics import register_analytics
 from .provider import create_provider_app
@@ -192,6 +197,35 @@ class StandInAdobe:
             with_refresh="offline_access" in scope.replace(",", " ").split(),
         )
 
+    def sign_in(
+        self, client: FlaskClient, *, next_url: str | None = None, blueprint: str | None = None
+    ) -> TestResponse:
+        """A whole sign-in for a Flask test client, over real HTTP to this server:
+        the app's ``/login``, this server's authorize endpoint (clicking Allow
+        when it shows a consent page), then the app's ``/callback``, whose
+        response is returned (a redirect to ``next_url`` on success)."""
+        from ..extension import get_state
+
+        app = client.application
+        name = get_state(blueprint, app).name
+        with app.test_request_context():
+            login_path = url_for(f"{name}.login", next=next_url)
+        answer = client.get(login_path)
+        if answer.status_code != 302:
+            raise AssertionError(f"{login_path} answered {answer.status_code}, not a redirect to Adobe")
+        with requests.Session() as browser:
+            browser.trust_env = False
+            reply = browser.get(answer.headers["Location"], allow_redirects=False, timeout=10)
+            consent = _CONSENT_REQUEST.search(reply.text) if reply.status_code == 200 else None
+            if consent is not None:
+                action = urlsplit(answer.headers["Location"]).path.rsplit("/", 1)[0] + "/decision"
+                form = {"request": consent.group(1), "decision": "allow"}
+                reply = browser.post(self.url + action, data=form, allow_redirects=False, timeout=10)
+        if reply.status_code != 302:
+            raise AssertionError(f"the stand-in's authorize answered {reply.status_code}: {reply.text[:200]}")
+        back = urlsplit(reply.headers["Location"])
+        return client.get(back.path + ("?" + back.query if back.query else ""))
+
     # -- what tests look at and steer ---------------------------------------------
 
     @property
@@ -255,6 +289,9 @@ class StandInAdobe:
 
     def is_valid_access_token(self, token: str) -> bool:
         return self.state.user_for(token) is not None
+
+
+_CONSENT_REQUEST = re.compile(r'name="request" value="([^"]+)"')
 
 
 def _placeholder(environ: Any, start_response: Any) -> Any:  # replaced before serving
