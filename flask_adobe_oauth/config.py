@@ -253,8 +253,10 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
         value = pick(name)
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError(
-                f"{_key(name)} is required: set it in app.config (from the environment) or pass {name}=; "
-                "it is on your project's credential page in the Adobe Developer Console"
+                f"{_key(name)} is required when the blueprint is registered: set it in app.config before "
+                f"app.register_blueprint() (from the environment; in tests, app.config.update("
+                f"adobe_standin.config()) first) or pass {name}=. The value is on your project's "
+                "credential page in the Adobe Developer Console"
             )
         problem = placeholder_problem(value)
         if problem:
