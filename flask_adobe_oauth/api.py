@@ -145,7 +145,9 @@ class AdobeSession(requests.Session):
                 ("api_base_url", config.api_base_url),
                 ("userinfo_url", config.userinfo_url),
             )
-            if preset[name] and configured and preset[name].rstrip("/") != configured.rstrip("/")
+            # Only to another server: an api_base_url under Adobe's own host
+            # (a sub-path, say) leaves Adobe's URLs as they are.
+            if preset[name] and configured and _origin(preset[name]) != _origin(configured)
         ]
 
     def absolute(self, url: str) -> str:

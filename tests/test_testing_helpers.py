@@ -144,3 +144,27 @@ def test_a_refused_token_is_reported_as_refused_not_as_signed_out(
     assert "401013" in message  # Adobe's own error code, quoted
     assert "not-a-token-of-the-standin" not in message
     assert any("Adobe refused" in r.getMessage() for r in caplog.records)
+
+
+def test_adobe_urls_are_not_moved_when_the_app_points_at_adobe_itself(standin: StandInAdobe) -> None:
+    from flask_adobe_oauth.extension import get_state
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY="test-secret-key-not-for-production",
+        ADOBE_OAUTH_CLIENT_ID="id",
+        ADOBE_OAUTH_CLIENT_SECRET="secret-value",
+        ADOBE_OAUTH_API_BASE_URL="https://analytics.adobe.io/api/exampl0",
+    )
+    from flask_adobe_oauth import make_adobe_blueprint
+
+    app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
+    session = get_state(None, app).api
+    assert (
+        session.absolute("https://analytics.adobe.io/discovery/me")
+        == "https://analytics.adobe.io/discovery/me"
+    )
+    assert session.absolute("/reports") == "https://analytics.adobe.io/api/exampl0/reports"
+    pointed = _app_calling_adobe(standin, "/x")
+    moved = get_state(None, pointed).api.absolute("https://analytics.adobe.io/discovery/me?x=1")
+    assert moved == standin.url + "/discovery/me?x=1"
