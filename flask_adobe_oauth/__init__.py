@@ -14,7 +14,7 @@ call Adobe's APIs as the signed-in user.
 from __future__ import annotations
 
 from .api import AdobeSession
-from .blueprint import make_adobe_blueprint
+from .blueprint import AdobeBlueprint, make_adobe_blueprint
 from .decorators import adobe_login_required
 from .errors import (
     AdobeOAuthError,
@@ -37,6 +37,7 @@ from .storage import CacheStorage, RedisStorage, ServerSideStorage, SessionStora
 from .tokens import Token
 
 __all__ = [
+    "AdobeBlueprint",
     "AdobeContext",
     "AdobeOAuthError",
     "AdobeSession",

@@ -8,16 +8,18 @@ import hashlib
 import logging
 import re
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
 from flask.blueprints import BlueprintSetupState
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
 from .config import check_option_names, config_snapshot, resolve
-from .decorators import login_required_response
+from .decorators import UnauthorizedHandler, login_required_response
 from .errors import (
     AdobeOAuthError,
     AuthorizationDenied,
@@ -44,7 +46,7 @@ from .flow import (
 )
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
-from .pages import error_response, no_store
+from .pages import IMPLICIT_TEMPLATE, error_response, home_url, no_store, render_page
 from .signals import logged_in, logged_out, login_failed
 from .storage import fits_session_cookie
 from .tokens import Token, token_from_response
@@ -56,8 +58,34 @@ _CODE = re.compile(r"^[\x20-\x7E]+$")
 MAX_CODE_LENGTH = 4096
 MAX_DESCRIPTION_LENGTH = 300
 
+H = TypeVar("H", bound=Callable[..., Any])
 
-def make_adobe_blueprint(**options: Any) -> Blueprint:
+
+class AdobeBlueprint(Blueprint):
+    """The blueprint :func:`make_adobe_blueprint` returns: a Flask blueprint
+    with an :meth:`unauthorized_handler` hook.
+
+    Its template folder holds the extension's pages (``adobe_oauth/*.html``);
+    an app overrides one by putting a file of the same name in its own
+    template folder.
+    """
+
+    #: Answers a missing login instead of the 302 to the login page (or the
+    #: 401 JSON); set with :meth:`unauthorized_handler`.
+    unauthorized_callback: UnauthorizedHandler | None = None
+
+    def unauthorized_handler(self, func: H) -> H:
+        """Decorator: ``func(error: LoginRequired)`` answers every missing
+        login of this blueprint (``@adobe_login_required``, or a
+        :class:`LoginRequired` escaping a view) instead of the redirect to
+        the login page. Its return value is anything a view may return.
+        May be set before or after the blueprint is registered.
+        """
+        self.unauthorized_callback = func
+        return func
+
+
+def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
     """A blueprint with ``/login``, ``/callback`` and ``/logout`` for Adobe sign-in.
 
     Every option may instead come from ``app.config["ADOBE_OAUTH_<NAME>"]``;
@@ -65,7 +93,7 @@ def make_adobe_blueprint(**options: Any) -> Blueprint:
     blueprint is registered, so mistakes fail at start-up.
     """
     check_option_names(options)
-    bp = Blueprint(options.get("name") or "adobe", __name__)
+    bp = AdobeBlueprint(options.get("name") or "adobe", __name__, template_folder="templates")
 
     def setup(state: BlueprintSetupState) -> None:
         app = state.app
@@ -217,7 +245,7 @@ def _take_state(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
     """Consume the pending login named by ``state`` (one-time, RFC 6749 §10.12)."""
     values = params.getlist("state")
     if not any(values):
-        raise StateError("the callback has no state; start the sign-in again")
+        raise StateError("the callback has no state; start the sign-in again", reason="missing")
     records = load_pending(session.get(state.pending_key))
     none_pending = not records
     found: Pending | None = None
@@ -233,21 +261,23 @@ def _take_state(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
     if len(values) > 1:
         raise CallbackError("the callback repeats the 'state' parameter")
     if found is None and none_pending:
-        # The usual causes (REFERENCE §5): a SECRET_KEY that differs between
+        # The usual causes: a SECRET_KEY that differs between
         # workers, or a host name that differs between the app and redirect_uri.
         raise StateError(
             "no sign-in was started in this browser session. If you did start one, the session "
             "cookie was lost on the way: check that SECRET_KEY is the same in every worker and "
             "that the app is reached under the same host name as its redirect_uri",
             status_code=403,
+            reason="not_started",
         )
     if found is None:
         raise StateError(
             "this sign-in is unknown or was already used; it may have been started in another browser",
             status_code=403,
+            reason="used",
         )
     if expired:
-        raise StateError("this sign-in took too long and expired; start it again")
+        raise StateError("this sign-in took too long and expired; start it again", reason="expired")
     return found
 
 
@@ -305,7 +335,7 @@ def _complete_code_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
 
 def _complete_implicit_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
     """The implicit grant (seed: ``response_type=token``): the page from
-    :data:`FRAGMENT_PAGE` posted the URL fragment here."""
+    :func:`fragment_page` posted the URL fragment here."""
     if request.method != "POST":
         _check_response(state, request.args)  # consumes the state; Adobe's error= is shown
         raise CallbackError("the implicit grant's answer must arrive in the URL fragment")
@@ -336,15 +366,32 @@ _FRAGMENT_SCRIPT = (
     "i.type='hidden';i.name=k;i.value=v;f.appendChild(i);});"
     "document.body.appendChild(f);f.submit();})();"
 )
+_SCRIPT_HASH = (
+    "'sha256-" + base64.b64encode(hashlib.sha256(_FRAGMENT_SCRIPT.encode()).digest()).decode() + "'"
+)
+# The built-in page: nothing but this script (a W3C CSP Level 3 hash-source)
+# and inline styles; it may post only to this site.
 _FRAGMENT_CSP = (
-    "default-src 'none'; form-action 'self'; script-src 'sha256-"
-    + base64.b64encode(hashlib.sha256(_FRAGMENT_SCRIPT.encode()).digest()).decode()
-    + "'"
+    f"default-src 'none'; form-action 'self'; script-src {_SCRIPT_HASH}; style-src 'unsafe-inline'"
 )
-FRAGMENT_PAGE = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head>'
-    f"<body><p>Signing you in…</p><script>{_FRAGMENT_SCRIPT}</script></body></html>"
-)
+# An app's own page keeps what protects the token in the fragment (no other
+# script runs, the form posts only here) and may load the app's stylesheets.
+_FRAGMENT_CSP_OVERRIDE = f"form-action 'self'; script-src {_SCRIPT_HASH}"
+
+
+def fragment_page() -> Response:
+    """The implicit grant's page (``adobe_oauth/implicit.html``): posts the
+    URL fragment back to the callback. Any override carries the exact
+    script the CSP admits, or the built-in page is sent."""
+    html, builtin = render_page(
+        IMPLICIT_TEMPLATE,
+        {"script": Markup(_FRAGMENT_SCRIPT), "home_url": home_url()},  # noqa: S704 - a constant
+        script=_FRAGMENT_SCRIPT,
+    )
+    page = Response(html, mimetype="text/html")
+    page.headers["Content-Security-Policy"] = _FRAGMENT_CSP if builtin else _FRAGMENT_CSP_OVERRIDE
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    return no_store(page)
 
 
 def callback() -> BaseResponse:
@@ -354,9 +401,7 @@ def callback() -> BaseResponse:
     if not implicit and request.method not in ("GET", "HEAD"):
         return Response(status=405, headers={"Allow": "GET, HEAD, OPTIONS"})
     if implicit and request.method == "GET" and not request.args:
-        page = Response(FRAGMENT_PAGE, mimetype="text/html")
-        page.headers["Content-Security-Policy"] = _FRAGMENT_CSP
-        return no_store(page)
+        return fragment_page()
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
         token, pending = _complete_implicit_login(state) if implicit else _complete_code_login(state)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from flask import current_app, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
 from .errors import InsufficientScope, LoginRequired
@@ -15,6 +16,9 @@ from .extension import context
 from .pages import error_response, wants_json
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``func(error)`` answering a missing login instead of the redirect to the login page.
+UnauthorizedHandler = Callable[[LoginRequired], ResponseReturnValue]
 
 
 def current_relative_url() -> str:
@@ -25,7 +29,16 @@ def current_relative_url() -> str:
 
 
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
-    """302 to the login for a browser page load, else 401 JSON."""
+    """The answer to a missing login for the blueprint named ``blueprint``:
+    its :meth:`~flask_adobe_oauth.AdobeBlueprint.unauthorized_handler` when
+    it has one, else 302 to the login for a browser page load, else 401 JSON."""
+    # Read at call time from the app's own blueprint registry (the name is the
+    # state's full, dotted name), so a handler set after registration counts.
+    handler: UnauthorizedHandler | None = getattr(
+        current_app.blueprints.get(blueprint), "unauthorized_callback", None
+    )
+    if handler is not None:
+        return current_app.make_response(current_app.ensure_sync(handler)(exc))
     login_url = url_for(f"{blueprint}.login", next=current_relative_url())
     if wants_json():
         return error_response(exc, retry_url=login_url, as_json=True)

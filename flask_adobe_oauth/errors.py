@@ -40,9 +40,13 @@ class StateError(CallbackError):
 
     error = "invalid_state"
 
-    def __init__(self, message: str, status_code: int = 400) -> None:
+    def __init__(self, message: str, status_code: int = 400, reason: str = "invalid") -> None:
         super().__init__(message)
         self.status_code = status_code
+        #: Which way the state failed: ``"missing"``, ``"expired"``, ``"used"``
+        #: (unknown or already used), ``"not_started"`` (no sign-in pending in
+        #: this browser) or ``"invalid"``.
+        self.reason = reason
 
 
 class AuthorizationDenied(CallbackError):

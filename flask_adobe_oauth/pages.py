@@ -1,35 +1,179 @@
 """What the user sees when something goes wrong: a small HTML page or JSON,
-with the right status, the message escaped, and nothing secret in it."""
+with the right status, the message escaped, and nothing secret in it.
+
+The HTML comes from the templates in ``templates/adobe_oauth/``. An app
+restyles a page by putting its own ``adobe_oauth/<name>.html`` in its
+template folder (the app's folder wins over a blueprint's); if that override
+fails to render, the error is logged and the built-in page is sent instead.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
-from flask import Response, request
+from flask import Response, current_app, render_template, request
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.utils import htmlsafe_json_dumps
-from markupsafe import escape
 from werkzeug.wrappers import Response as BaseResponse
 
-from .errors import AdobeOAuthError, RateLimited
+from .errors import (
+    AdobeOAuthError,
+    AuthorizationDenied,
+    CallbackError,
+    ConfigurationError,
+    CookieTooLarge,
+    CrossSiteRequest,
+    IdTokenError,
+    InsufficientScope,
+    LoginRequired,
+    ProviderError,
+    RateLimited,
+    StateError,
+    StorageUnavailable,
+)
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}}
-h1{{font-size:1.4rem}}code{{background:#f3f3f3;padding:0 .2em}}a{{color:#1473e6}}</style>
-</head><body><h1>{title}</h1><p>{message}</p><p><code>{error}</code> (HTTP {status})</p>{link}</body></html>
-"""
+log = logging.getLogger("flask_adobe_oauth")
 
-_TITLES = {
-    400: "Sign-in failed",
-    401: "Please sign in",
-    403: "Sign-in refused",
-    429: "Too many requests",
-    502: "Adobe could not be reached",
-    503: "Sign-in storage unavailable",
-    507: "Sign-in data too large",
+#: The blueprint's template folder.
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+ERROR_TEMPLATE = "adobe_oauth/error.html"
+IMPLICIT_TEMPLATE = "adobe_oauth/implicit.html"
+
+#: The built-in error page's CSP: no script, no external resource at all.
+ERROR_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+# The built-in pages render in an environment of their own: always escaped,
+# and independent of the app's loader, so a broken override (even of
+# base.html) cannot break the fallback.
+_builtin = Environment(
+    loader=FileSystemLoader(TEMPLATE_DIR),
+    autoescape=True,
+    undefined=StrictUndefined,
+    auto_reload=False,
+)
+
+# The built-in error page's own markup (its templates' source): the fuzz
+# tests tell a piece of it ("<p") apart from an echo of the request.
+_PAGE = "".join(
+    (TEMPLATE_DIR / name).read_text(encoding="utf-8") for name in ("adobe_oauth/base.html", ERROR_TEMPLATE)
+)
+
+# What each situation is called on the page, in the user's words: a headline
+# and one sentence. ``situation`` below picks the key; overrides get it too.
+_WORDING: dict[str, tuple[str, str]] = {
+    "cancelled": (
+        "You cancelled the sign-in",
+        "The sign-in was cancelled at Adobe, so you are not signed in. You can try again whenever you like.",
+    ),
+    "denied": (
+        "Adobe did not sign you in",
+        "Adobe ended the sign-in without letting you in. Please try again; if it keeps happening, "
+        "contact the site’s team.",
+    ),
+    "state_missing": (
+        "This sign-in link is incomplete",
+        "The address Adobe sent you back to is missing part of the sign-in. Please start again from the site.",
+    ),
+    "state_expired": (
+        "This sign-in expired",
+        "Too much time passed between starting the sign-in and coming back from Adobe. Please start again.",
+    ),
+    "state_used": (
+        "This sign-in was already used",
+        "Each sign-in can be completed only once, in the browser that started it. "
+        "If you are signed in already, just go back to the site; otherwise start again.",
+    ),
+    "state_not_started": (
+        "We couldn’t find your sign-in",
+        "This browser has no sign-in in progress: it may have been started in another browser, "
+        "or cookies may be blocked for this site. Please start again from the site.",
+    ),
+    "state_invalid": (
+        "This sign-in can’t be completed",
+        "The sign-in could not be matched to this browser. Please start again from the site.",
+    ),
+    "provider_unreachable": (
+        "We couldn’t reach Adobe",
+        "Adobe’s sign-in service did not answer. This is usually temporary: please try again in a few minutes.",
+    ),
+    "provider_refused": (
+        "Adobe did not accept the sign-in",
+        "Adobe refused to complete this sign-in; it may have taken too long. Please try again.",
+    ),
+    "provider_unverified": (
+        "Adobe’s answer could not be verified",
+        "The sign-in was stopped because Adobe’s answer did not pass our checks. Please try again.",
+    ),
+    "provider_error": (
+        "Adobe couldn’t complete the sign-in",
+        "Adobe’s sign-in service answered with an error. This is usually temporary: please try again "
+        "in a few minutes.",
+    ),
+    "rate_limited": (
+        "Too many sign-ins right now",
+        "Adobe asked us to slow down. Please wait a minute, then try again.",
+    ),
+    "storage_unavailable": (
+        "Sign-in is temporarily unavailable",
+        "We couldn’t save your sign-in just now. Please try again in a few minutes.",
+    ),
+    "cookie_too_large": (
+        "Your sign-in couldn’t be saved",
+        "The sign-in is too large for this browser to keep. This is a problem with the site’s setup, "
+        "not with your account: please let the site’s team know.",
+    ),
+    "cross_site": (
+        "This request came from another site",
+        "For your safety, signing in and out only works from this site’s own pages. "
+        "Go to the site and try again there.",
+    ),
+    "login_required": ("Please sign in", "You need to sign in with Adobe to see this page."),
+    "insufficient_scope": (
+        "You don’t have access to this page",
+        "Your Adobe sign-in doesn’t include the permissions this page needs. "
+        "Ask your administrator for access, or sign in with another account.",
+    ),
+    "configuration_error": (
+        "Sign-in isn’t set up correctly",
+        "The site’s Adobe sign-in is misconfigured. Nothing you did caused this: please let the site’s team know.",
+    ),
+    "callback_error": (
+        "The sign-in couldn’t be completed",
+        "Something was wrong with the answer Adobe sent back. Please start the sign-in again.",
+    ),
+    "error": ("Something went wrong with the sign-in", "Please try again in a moment."),
 }
+
+
+def situation(exc: AdobeOAuthError) -> str:
+    """A stable name for what went wrong, e.g. ``"cancelled"`` or ``"state_expired"``."""
+    if isinstance(exc, AuthorizationDenied):
+        return "cancelled" if exc.provider_error == "access_denied" else "denied"
+    if isinstance(exc, StateError):
+        return f"state_{exc.reason}" if f"state_{exc.reason}" in _WORDING else "state_invalid"
+    if isinstance(exc, IdTokenError):
+        return "provider_unverified"
+    if isinstance(exc, ProviderError):
+        if exc.status is None:
+            return "provider_unreachable"
+        return "provider_refused" if exc.refused else "provider_error"
+    for cls, key in (
+        (RateLimited, "rate_limited"),
+        (StorageUnavailable, "storage_unavailable"),
+        (CookieTooLarge, "cookie_too_large"),
+        (CrossSiteRequest, "cross_site"),
+        (LoginRequired, "login_required"),
+        (InsufficientScope, "insufficient_scope"),
+        (ConfigurationError, "configuration_error"),
+        (CallbackError, "callback_error"),
+    ):
+        if isinstance(exc, cls):
+            return key
+    return "error"
 
 
 def wants_json() -> bool:
@@ -52,11 +196,75 @@ def no_store(response: R) -> R:
     return response
 
 
+def home_url() -> str:
+    """The site's home page, for the pages' way back."""
+    return request.script_root + "/"
+
+
+def _is_builtin(template: Template, name: str) -> bool:
+    """True when the app's loader picked the package's own file for ``name``."""
+    if template.filename is None:
+        return False
+    return os.path.realpath(template.filename) == os.path.realpath(TEMPLATE_DIR / name)
+
+
+def render_page(name: str, context: Mapping[str, Any], script: str | None = None) -> tuple[str, bool]:
+    """Render the page template ``name`` (``adobe_oauth/...``) with ``context``.
+
+    The app's override when it has one, else the built-in template (which
+    always extends the built-in layout, whatever the app's folder holds). An
+    override that fails to render (or, given ``script``, does not carry it
+    verbatim) is logged as an error naming it, and the built-in page is
+    rendered instead: a bad override never turns an error page into a 500.
+    Returns the HTML and whether it is the built-in page.
+    """
+    html = _render_override(name, context, script)
+    if html is not None:
+        return html, False
+    return _builtin.get_template(name).render(context), True
+
+
+def _render_override(name: str, context: Mapping[str, Any], script: str | None) -> str | None:
+    """``name`` rendered by the app when the app overrides it; None when it
+    does not, or when the override failed (logged)."""
+    template: Template | None = None
+    origin = name
+    failure: Exception | None = None
+    try:
+        template = current_app.jinja_env.get_template(name)
+        if _is_builtin(template, name):
+            return None
+        origin = template.filename or name
+        html = render_template(template, **context)
+    except TemplateNotFound as exc:
+        if template is None and exc.name == name:  # no Adobe blueprint on this app: no override either
+            return None
+        failure, problem = exc, f"TemplateNotFound: {exc.name}"
+    except Exception as exc:
+        failure, problem = exc, f"{type(exc).__name__}: {exc}"
+        origin = getattr(exc, "filename", None) or origin
+    else:
+        if script is None or script in html:
+            return html
+        problem = "it does not carry {{ script }} verbatim"
+    log.error(
+        "the app's template %s (%s) failed, so the built-in page is sent: %s",
+        name,
+        origin,
+        problem,
+        exc_info=failure,
+    )
+    return None
+
+
 def error_response(
     exc: AdobeOAuthError, retry_url: str | None = None, as_json: bool | None = None
 ) -> Response:
     """The page (or JSON) for ``exc``."""
     status = exc.status_code if 400 <= exc.status_code < 600 else 500
+    retry_after = (
+        int(exc.retry_after + 0.999) if isinstance(exc, RateLimited) and exc.retry_after is not None else None
+    )
     if wants_json() if as_json is None else as_json:
         body = {"error": exc.error, "message": exc.message}
         if retry_url:
@@ -66,18 +274,26 @@ def error_response(
         # innerHTML must not run it.
         response = Response(htmlsafe_json_dumps(body, sort_keys=True) + "\n", mimetype="application/json")
     else:
-        link = f'<p><a href="{escape(retry_url)}">Try signing in again</a></p>' if retry_url else ""
-        html = _PAGE.format(
-            title=_TITLES.get(status, "Error"),
-            message=escape(exc.message),
-            error=escape(exc.error),
-            status=status,
-            link=link,
-        )
+        key = situation(exc)
+        headline, summary = _WORDING[key]
+        context = {
+            "headline": headline,
+            "summary": summary,
+            "situation": key,
+            "message": exc.message,
+            "code": exc.error,
+            "status": status,
+            "error": exc,
+            "retry_url": retry_url,
+            "retry_after": retry_after,
+            "home_url": home_url(),
+        }
+        html, builtin = render_page(ERROR_TEMPLATE, context)
         response = Response(html, mimetype="text/html")
-        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        if builtin:
+            response.headers["Content-Security-Policy"] = ERROR_CSP
     response.status_code = status
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if isinstance(exc, RateLimited) and exc.retry_after is not None:
-        response.headers["Retry-After"] = str(int(exc.retry_after + 0.999))
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return no_store(response)

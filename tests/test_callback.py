@@ -50,19 +50,9 @@ def test_access_denied_is_a_403_page_with_the_description_escaped(
 
 
 def test_denied_on_the_consent_page_comes_back_as_access_denied(standin: StandInAdobe) -> None:
-    import requests
-
     standin.app.config["STANDIN_AUTO_APPROVE"] = False
     client = make_app(standin).test_client()
-    page = requests.get(start_login(client), timeout=10)
-    request_id = page.text.split('name="request" value="')[1].split('"')[0]
-    back = requests.post(
-        standin.url + "/ims/authorize/decision",
-        data={"request": request_id, "decision": "deny"},
-        allow_redirects=False,
-        timeout=10,
-    )
-    response = client.get(local(back.headers["Location"]))
+    response = standin.sign_in(client, allow=False)
     assert response.status_code == 403
     assert b"access_denied" in response.data
     assert standin.token_calls() == []

@@ -198,12 +198,18 @@ class StandInAdobe:
         )
 
     def sign_in(
-        self, client: FlaskClient, *, next_url: str | None = None, blueprint: str | None = None
+        self,
+        client: FlaskClient,
+        *,
+        next_url: str | None = None,
+        blueprint: str | None = None,
+        allow: bool = True,
     ) -> TestResponse:
         """A whole sign-in for a Flask test client, over real HTTP to this server:
-        the app's ``/login``, this server's authorize endpoint (clicking Allow
-        when it shows a consent page), then the app's ``/callback``, whose
-        response is returned (a redirect to ``next_url`` on success)."""
+        the app's ``/login``, this server's authorize endpoint (clicking Allow,
+        or Deny with ``allow=False``, when it shows a consent page), then the
+        app's ``/callback``, whose response is returned (a redirect to
+        ``next_url`` on success)."""
         from ..extension import get_state
 
         app = client.application
@@ -219,7 +225,7 @@ class StandInAdobe:
             consent = _CONSENT_REQUEST.search(reply.text) if reply.status_code == 200 else None
             if consent is not None:
                 action = urlsplit(answer.headers["Location"]).path.rsplit("/", 1)[0] + "/decision"
-                form = {"request": consent.group(1), "decision": "allow"}
+                form = {"request": consent.group(1), "decision": "allow" if allow else "deny"}
                 reply = browser.post(self.url + action, data=form, allow_redirects=False, timeout=10)
         if reply.status_code != 302:
             raise AssertionError(f"the stand-in's authorize answered {reply.status_code}: {reply.text[:200]}")
