@@ -1,0 +1,582 @@
+"""``flask adobe``: a stand-in Adobe for local development, and a configuration check.
+
+Registered through Flask's ``flask.commands`` entry point, so it is there as
+soon as the package is installed::
+
+    flask adobe standin                 # no app needed: a local IMS + Analytics on 127.0.0.1
+    flask --app myapp adobe check       # what is wrong with myapp's Adobe sign-in, and the fix
+
+``check`` exits 1 when a check fails, so it can gate a deployment. It never
+prints the client secret, a token or ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+import requests
+from flask import Flask, current_app, url_for
+from flask.cli import AppGroup, ScriptInfo
+
+from .client import environment_for, harden
+from .config import Config, placeholder_problem
+from .errors import ConfigurationError
+from .extension import EXTENSION_KEY, AdobeOAuthState
+from .storage import SessionStorage, session_cookie_size
+from .tokens import Token
+
+adobe_cli = AppGroup(
+    "adobe", help="Sign in with Adobe: a local stand-in Adobe server, and a configuration check."
+)
+
+#: ``flask adobe standin`` listens here unless told otherwise; a fixed port
+#: keeps the printed ``ADOBE_OAUTH_*`` values valid across restarts.
+DEFAULT_STANDIN_PORT = 8765
+_STANDIN_HOSTS = ("127.0.0.1", "localhost")
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_FINGERPRINT_COMMAND = "_key-fingerprint"
+_FINGERPRINT_LINE = re.compile(r"^adobe-key-fingerprint: ([0-9a-f]{16}|none)$", re.MULTILINE)
+#: Values from tutorials and framework defaults that people deploy as SECRET_KEY.
+# fmt: off
+_COMMON_KEYS = frozenset((
+    "dev", "development", "secret", "secret-key", "secret_key", "secretkey", "changeme", "password", "test",
+    "testing", "default", "flask", "super-secret", "supersecret", "super secret key", "my-secret-key",
+    "mysecretkey", "your-secret-key", "hard to guess string",
+))
+# fmt: on
+#: The realistic largest Adobe IMS tokens: RS256 JWTs of up to ~1.9 KB each.
+_TOKEN_CHARS = 1900
+_URL_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of ``flask adobe check``: what was checked, how it went, the fix."""
+
+    name: str
+    level: str  # "ok", "warn" or "fail"
+    message: str
+
+
+# -- flask adobe standin ----------------------------------------------------------
+
+
+@adobe_cli.command("standin", with_appcontext=False)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_STANDIN_PORT,
+    show_default=True,
+    help="TCP port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="127.0.0.1 or localhost only: the stand-in signs anyone in.",
+)
+@click.option("--provider", type=click.Choice(["ims", "legacy"]), default="ims", show_default=True)
+@click.option(
+    "--consent/--auto-approve",
+    default=False,
+    help="Show an Allow / Deny page at sign-in, or approve at once (the default).",
+)
+def standin(port: int, host: str, provider: str, consent: bool) -> None:
+    """Run a stand-in Adobe (sign-in + Analytics 2.0) on 127.0.0.1 until Ctrl+C.
+
+    Prints the ADOBE_OAUTH_* settings that point an app at it, as shell
+    export lines. Needs no Flask app.
+    """
+    if host not in _STANDIN_HOSTS:
+        raise click.BadParameter(
+            f"{host!r} is not a loopback address; the stand-in signs anyone in, so it listens only "
+            "on 127.0.0.1 or localhost",
+            param_hint="'--host'",
+        )
+    from .testing import StandInAdobe  # the stand-in's own dependencies load only for this command
+
+    _ensure_port_free(host, port)
+    server = StandInAdobe(host=host, port=port, auto_approve=not consent)
+    try:
+        server.start()
+    except (OSError, SystemExit):  # werkzeug exits when it cannot bind
+        raise click.ClickException(
+            f"cannot serve on {host}:{port}; pick another --port (0 = any free)"
+        ) from None
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        user = server.state.user
+        approval = "after an Allow / Deny page" if consent else "at once (auto-approve)"
+        click.echo(
+            f"# Stand-in Adobe ({provider} sign-in + Analytics 2.0) serving on {server.url}; "
+            f"signs in {user.name} <{user.email}> {approval}. Ctrl+C stops it."
+        )
+        for key, value in server.config(provider).items():
+            click.echo(f"export {key}={shlex.quote(str(value))}")  # click.echo flushes each line
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+    click.echo("# stand-in stopped")
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """A one-line error, before werkzeug prints its own and exits, when ``port`` is taken."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"port {port} on {host} is in use ({exc.strerror or exc}); stop what runs there or "
+                "pick another --port (0 = any free port)"
+            ) from None
+
+
+# -- flask adobe check --------------------------------------------------------------
+
+
+@adobe_cli.command("check", with_appcontext=False)
+@click.option(
+    "--online", is_flag=True, help="Also call the authorize, token and JWKS URLs (no secret is sent)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for each --online call.",
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"ok": ..., "checks": [...]} as JSON only.')
+@click.option(
+    "--blueprint", "blueprint", default=None, help="Check only this Adobe blueprint (default: all)."
+)
+def check(online: bool, timeout: float, as_json: bool, blueprint: str | None) -> None:
+    """Check the app's Adobe sign-in configuration; exit 1 if a check fails.
+
+    Loads the app (as --app / FLASK_APP find it), and once more in a second
+    process to see whether SECRET_KEY is stable. Never prints secrets.
+    """
+    ctx = click.get_current_context()
+    rows = run_checks(ctx.ensure_object(ScriptInfo), online=online, timeout=timeout, blueprint=blueprint)
+    failed = any(row.level == "fail" for row in rows)
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "checks": [asdict(row) for row in rows]}, indent=2))
+    else:
+        _print_table(rows)
+    ctx.exit(1 if failed else 0)
+
+
+@adobe_cli.command(_FINGERPRINT_COMMAND, hidden=True)
+@click.argument("nonce")
+def key_fingerprint(nonce: str) -> None:
+    """Print a salted hash prefix of SECRET_KEY, for ``check`` to compare across processes."""
+    key = current_app.secret_key
+    click.echo(f"adobe-key-fingerprint: {_fingerprint(nonce, _as_bytes(key)) if key else 'none'}")
+
+
+def run_checks(
+    info: ScriptInfo, *, online: bool = False, timeout: float = 5.0, blueprint: str | None = None
+) -> list[Row]:
+    """Load the app through ``info`` and check it; the rows ``check`` prints."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # what the app prints must not spoil --json
+            app = info.load_app()
+    except (Exception, SystemExit) as exc:
+        where = (
+            "registering the Adobe blueprint" if isinstance(exc, ConfigurationError) else "loading the app"
+        )
+        return [Row("app", "fail", f"{_describe(exc)} (raised {where}); fix it and check again")]
+    states: dict[str, AdobeOAuthState] = dict(app.extensions.get(EXTENSION_KEY, {}))
+    if not states:
+        fix = "app.register_blueprint(make_adobe_blueprint(), url_prefix='/adobe')"
+        return [Row("app", "fail", f"{app.name} registers no Adobe blueprint; add {fix}")]
+    if blueprint is not None and blueprint not in states:
+        return [Row("app", "fail", f"no Adobe blueprint named {blueprint!r}; there are: {', '.join(states)}")]
+    if blueprint is not None:
+        states = {blueprint: states[blueprint]}
+    rows = [Row("app", "ok", f"{app.name} loaded; Adobe blueprint(s): {', '.join(states)}")]
+    try:
+        with app.app_context():
+            redirects = {name: _redirect_uri(app, state) for name, state in states.items()}
+            rows += _secret_key_rows(app, info)
+            rows += _cookie_rows(app, states, redirects)
+            for name, state in states.items():
+                own = _blueprint_rows(state.config, *redirects[name])
+                own += _online_rows(state.config, timeout) if online else []
+                prefix = f"{name}: " if len(states) > 1 else ""
+                rows += [Row(prefix + row.name, row.level, row.message) for row in own]
+            rows.append(_cookie_budget_row(app, list(states.values())))
+    except Exception as exc:  # a check tripping over an unusual app is a row, not a traceback
+        rows.append(Row("check", "fail", f"could not finish the checks: {_describe(exc)}"))
+    return rows
+
+
+# -- SECRET_KEY and the session cookie ----------------------------------------------
+
+
+def _as_bytes(key: Any) -> bytes:
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+def _fingerprint(nonce: str, key: bytes) -> str:
+    """16 hex digits of HMAC-SHA256(nonce, key): enough to compare, useless to guess the key from."""
+    return hmac.new(nonce.encode(), key, hashlib.sha256).hexdigest()[:16]
+
+
+def _secret_key_rows(app: Flask, info: ScriptInfo) -> list[Row]:
+    fix = "set it from the environment: python -c 'import secrets; print(secrets.token_hex(32))'"
+    if not app.secret_key:
+        return [Row("SECRET_KEY", "fail", f"not set, so sessions cannot be signed; {fix}")]
+    raw = _as_bytes(app.secret_key)
+    if raw.strip().lower().decode("latin-1") in _COMMON_KEYS:
+        row = Row("SECRET_KEY", "fail", f"a well-known value: anyone can forge a session; {fix}")
+    elif len(raw) < 32:
+        row = Row("SECRET_KEY", "warn", f"only {len(raw)} bytes, use 32 random bytes or more; {fix}")
+    else:
+        row = Row("SECRET_KEY", "ok", f"set, {len(raw)} bytes")
+    return [row, _key_stability_row(raw, info)]
+
+
+def _key_stability_row(key: bytes, info: ScriptInfo) -> Row:
+    """Load the app again in a subprocess, the same way, and compare key fingerprints."""
+    name = "SECRET_KEY per process"
+    if info.app_import_path is None and info.create_app is not None:
+        return Row(name, "warn", "not checked: the app was given as an object, not with --app / FLASK_APP")
+    nonce = secrets.token_hex(16)
+    app_option = ["--app", info.app_import_path] if info.app_import_path else []
+    command = [sys.executable, "-m", "flask", *app_option, "adobe", _FINGERPRINT_COMMAND, nonce]
+    try:  # the same cwd and environment (FLASK_APP, .flaskenv) as this process
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+        match = _FINGERPRINT_LINE.search(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired):
+        match = None
+    if match is None:
+        return Row(name, "warn", "could not be checked: loading the app in a second process failed")
+    if hmac.compare_digest(match.group(1), _fingerprint(nonce, key)):
+        return Row(name, "ok", "the same when the app is loaded again (compared by salted hash)")
+    return Row(
+        name,
+        "fail",
+        "differs each time the app is loaded (random per process?): logins fail when the callback reaches "
+        "another worker, and a restart signs everyone out; set one fixed SECRET_KEY from the environment",
+    )
+
+
+def _cookie_rows(
+    app: Flask, states: Mapping[str, AdobeOAuthState], redirects: Mapping[str, tuple[str, bool]]
+) -> list[Row]:
+    https = any(uri.startswith("https:") for uri, _ in redirects.values())
+    real_adobe = any(not _is_loopback(state.config.authorize_url) for state in states.values())
+    # RFC 6265 §4.1.2.5: without Secure the cookie, and the token in it, also goes over plain http.
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        secure = Row("SESSION_COOKIE_SECURE", "ok", "True: the session cookie goes over https only")
+    elif https or real_adobe:
+        why = "the site is https" if https else "Adobe needs an https site"
+        secure = Row("SESSION_COOKIE_SECURE", "warn", f"False, but {why}: set SESSION_COOKIE_SECURE = True")
+    else:
+        secure = Row("SESSION_COOKIE_SECURE", "ok", "False: fine for http on localhost; set True on https")
+    # RFC 6265bis, the SameSite attribute: "Lax" keeps the cookie on the top-level redirect from Adobe.
+    samesite = app.config.get("SESSION_COOKIE_SAMESITE")
+    name, value = "SESSION_COOKIE_SAMESITE", str(samesite).lower()
+    if samesite is None:
+        same = Row(name, "warn", "not set, so some browsers send the cookie cross-site; set it to 'Lax'")
+    elif value == "lax":
+        same = Row(name, "ok", "'Lax'")
+    elif value == "strict":
+        same = Row(name, "fail", "'Strict' drops the session on the redirect back from Adobe; use 'Lax'")
+    else:
+        same = Row(name, "warn", f"{samesite!r} sends the cookie with cross-site requests; use 'Lax'")
+    return [secure, same]
+
+
+def _noise(label: str, size: int) -> bytes:
+    """``size`` bytes that look random (as ids and signatures do), the same on every run."""
+    blocks = (hashlib.sha256(f"{label}:{i}".encode()).digest() for i in range(size // 32 + 1))
+    return b"".join(blocks)[:size]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _jwt_like(kind: str, length: int, scope: tuple[str, ...], seed: str) -> str:
+    """An IMS-shaped access ("at") or refresh ("rt") token of about ``length`` characters.
+
+    The claims are those IMS puts in its RS256 JWTs; a hex ``state`` claim
+    pads the token to ``length``. Ids and signature differ with ``seed``, as
+    two real logins' tokens do (identical ones would compress to nothing).
+    """
+    ids, created, user = (
+        _noise(f"{seed}/{kind}", 40).hex(),
+        "1767225600000",
+        "4B2C1F3E5F0A4D1B0A490D4C@AdobeID",
+    )
+    header = {"alg": "RS256", "x5u": f"ims_na1-key-{kind}-1.cer", "kid": f"ims_na1-key-{kind}-1", "itt": kind}
+    claims = {
+        "id": f"{created}_{ids[:36]}_ue1",
+        "type": "access_token" if kind == "at" else "refresh_token",
+        "client_id": ids[36:68],
+    }
+    claims.update(user_id=user, aa_id=user, moi=ids[68:76], pba="MedSecNoEV,LowSec", created_at=created)
+    claims.update(expires_in="86400000", scope=",".join(scope), **{"as": "ims-na1"})
+    signature = _b64(_noise(f"{seed}/{kind}/signature", 256))  # RS256 with a 2048-bit key
+
+    def token() -> str:
+        return ".".join((_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), signature))
+
+    short = length - len(token()) - 12
+    if short > 0:
+        claims["state"] = _noise(f"{seed}/{kind}/state", short).hex()[: short * 3 // 4]
+    return token()
+
+
+def _largest_token(config: Config) -> Token:
+    """What a sign-in may store at worst: IMS access + refresh tokens of ~1.9 KB each.
+
+    Adobe issues a refresh token only with ``offline_access`` in the scope
+    (Adobe Developer Console docs, User Authentication: "Refreshing access
+    tokens"); the legacy Analytics OAuth issues short opaque tokens and none.
+    """
+    if config.provider != "ims":
+        legacy = "1767225600000-" + _noise(config.name, 16).hex()
+        return Token(access_token=legacy, expires_at=time.time() + 3600, scope=frozenset(config.scope))
+    refresh = (
+        _jwt_like("rt", _TOKEN_CHARS, config.scope, config.name) if "offline_access" in config.scope else None
+    )
+    access = _jwt_like("at", _TOKEN_CHARS, config.scope, config.name)
+    user = "4B2C1F3E5F0A4D1B0A490D4C@AdobeID"
+    return Token(access, refresh, time.time() + 86400, frozenset(config.scope), user)
+
+
+def _cookie_budget_row(app: Flask, states: list[AdobeOAuthState]) -> Row:
+    """The session cookie with the largest tokens of every cookie-stored blueprint at once."""
+    name = "cookie budget"
+    stores = [state.storage for state in states if isinstance(state.storage, SessionStorage)]
+    if not stores:
+        return Row(name, "ok", "tokens are kept on the server; the cookie holds only a random key")
+    data: dict[str, Any] = {}
+    for state in states:
+        if isinstance(state.storage, SessionStorage):
+            data[state.storage.key] = _largest_token(state.config).to_dict(state.storage.default_scope)
+    with app.test_request_context():
+        size = session_cookie_size(app, data)
+    if size is None:
+        return Row(name, "ok", "sessions are kept on the server; tokens do not count against a cookie")
+    limit = min(store.max_cookie_size for store in stores)
+    # RFC 6265 §6.1: browsers need keep only 4096 bytes of a cookie (name, value and attributes).
+    measured = f"with Adobe's largest tokens the session cookie is ~{size:,} of the {limit:,} bytes allowed"
+    fix = "keep tokens on the server: RedisStorage, CacheStorage or SessionStorage(fallback=...)"
+    if size > limit and all(store.fallback is not None for store in stores):
+        return Row(name, "ok", f"{measured}; larger tokens go to the SessionStorage fallback")
+    if size > limit:
+        return Row(name, "fail", f"{measured}: such sign-ins fail (CookieTooLarge, HTTP 507); {fix}")
+    if size > limit * 0.9:
+        return Row(name, "warn", f"{measured}: little room for anything else in the session; {fix}")
+    return Row(name, "ok", f"{measured}, plus what the app keeps in the session")
+
+
+# -- one blueprint ------------------------------------------------------------------
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in _LOOPBACK or host.startswith("127.")
+
+
+def _public(url: str) -> str:
+    """``url`` as scheme://host[:port]/path: no credentials, no query."""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+def _redirect_uri(app: Flask, state: AdobeOAuthState) -> tuple[str, bool]:
+    """The redirect URI sent to Adobe, and whether it is configured (else built per request)."""
+    if state.config.redirect_uri:
+        return state.config.redirect_uri, True
+    with app.test_request_context():  # SERVER_NAME and PREFERRED_URL_SCHEME apply here
+        return url_for(f"{state.name}.callback", _external=True), False
+
+
+def _blueprint_rows(config: Config, uri: str, configured: bool) -> list[Row]:
+    rows = [_redirect_row(config, uri, configured)]
+    # Never quote the values: a "placeholder" may be a real secret's first characters.
+    values = {"ADOBE_OAUTH_CLIENT_ID": config.client_id, "ADOBE_OAUTH_CLIENT_SECRET": config.client_secret}
+    bad = [key for key, value in values.items() if placeholder_problem(value)]
+    if bad:
+        rows.append(
+            Row("credentials", "fail", f"{', '.join(bad)}: placeholder; copy it from the Developer Console")
+        )
+    else:
+        rows.append(Row("credentials", "ok", "client id and secret are set (not shown)"))
+    if config.provider == "ims":
+        rows += _scope_rows(config.scope)
+    if config.provider == "legacy":
+        # developer.adobe.com/analytics-apis/docs/2.0/guides/migration: the legacy Analytics
+        # OAuth and the 1.3 / 1.4 SOAP APIs reached end of life on 18 August 2021.
+        message = (
+            "'legacy': Adobe retired the legacy Analytics OAuth and the 1.3/1.4 SOAP APIs; use "
+            "ADOBE_OAUTH_PROVIDER='ims' with an OAuth Web App credential and the 2.0 APIs"
+        )
+        rows.append(Row("provider", "warn", message))
+    return rows
+
+
+def _redirect_row(config: Config, uri: str, configured: bool) -> Row:
+    name, how = "redirect URI", "configured" if configured else "built from the request host"
+    if _is_loopback(config.authorize_url):
+        return Row(name, "ok", f"{uri} ({how}); the provider is local, so http is fine")
+    https = urlsplit(uri).scheme == "https"
+    # Adobe Developer Console, OAuth Web App credential: redirect URIs must be https, localhost included.
+    fix = "set ADOBE_OAUTH_REDIRECT_URI to the https URL registered with Adobe"
+    if configured and not https:
+        return Row(name, "fail", f"{uri} is http, but Adobe takes only https, even for localhost; {fix}")
+    if not https:
+        return Row(
+            name,
+            "warn",
+            f"{uri} ({how} and scheme), but Adobe takes only https: serve over https (ProxyFix behind a "
+            f"proxy) or {fix}",
+        )
+    return Row(name, "ok", f"{uri} ({how}); it must be registered exactly in the Developer Console")
+
+
+def _scope_rows(scope: tuple[str, ...]) -> list[Row]:
+    """Adobe IMS scopes (Adobe Developer Console docs, User Authentication / IMS)."""
+    rows = []
+    if "offline_access" not in scope:
+        message = "users are signed out when the 24 h access token ends (no refresh token)"
+        rows.append(Row("scope", "warn", f"no offline_access: {message}; add it to ADOBE_OAUTH_SCOPE"))
+    missing = [name for name in ("profile", "email") if name not in scope]
+    if missing:
+        message = "userinfo gives no name or email; add them if the app shows them"
+        rows.append(Row("scope", "warn", f"no {' or '.join(missing)}: {message}"))
+    if "openid" not in scope:
+        rows.append(Row("scope", "warn", "no openid: no id_token, and no user id; add openid"))
+    return rows or [Row("scope", "ok", " ".join(scope))]
+
+
+# -- --online -----------------------------------------------------------------------
+
+
+def _token_verdict(response: requests.Response) -> tuple[str, str]:
+    # RFC 6749 §5.2: a request with no grant and no client authentication gets a 400 or a 401.
+    if response.status_code in (400, 401):
+        return "ok", ""
+    if response.status_code in (404, 405):
+        return "fail", "; this is not a token endpoint"
+    return "warn", "; a token endpoint refuses an empty request with 400 or 401"
+
+
+def _jwks_verdict(response: requests.Response) -> tuple[str, str]:
+    try:
+        keys = response.json().get("keys") if response.status_code == 200 else None
+    except (ValueError, AttributeError):
+        keys = None
+    if isinstance(keys, list):  # RFC 7517 §5: a JWK Set is {"keys": [...]}
+        return "ok", f", {len(keys)} key(s)"
+    return "fail", '; expected 200 with JSON {"keys": [...]} (RFC 7517 §5)'
+
+
+def _online_rows(config: Config, timeout: float) -> list[Row]:
+    """Reach each endpoint without credentials: nothing secret is ever sent."""
+    probes = [
+        ("online: authorize", "GET", config.authorize_url, lambda _: ("ok", "")),
+        ("online: token", "POST", config.token_url, _token_verdict),
+    ]
+    if config.jwks_url:
+        probes.append(("online: jwks", "GET", config.jwks_url, _jwks_verdict))
+    with requests.Session() as http:
+        harden(http)  # no ~/.netrc credentials, no cookies
+        return [_probe(http, timeout, *probe) for probe in probes]
+
+
+def _probe(
+    http: requests.Session,
+    timeout: float,
+    name: str,
+    method: str,
+    url: str,
+    verdict: Callable[[requests.Response], tuple[str, str]],
+) -> Row:
+    shown = f"{method} {_public(url)}"
+    started = time.perf_counter()
+    try:
+        response = http.request(method, url, timeout=timeout, allow_redirects=False, **environment_for(url))
+    except requests.Timeout:
+        return Row(name, "fail", f"{shown}: no answer in {timeout:g} s; check the URL, firewall, HTTPS_PROXY")
+    except requests.RequestException as exc:
+        return Row(name, "fail", f"{shown}: unreachable ({_network_reason(exc)}); check the URL and network")
+    with response:
+        elapsed = (time.perf_counter() - started) * 1000
+        level, note = verdict(response)
+    return Row(name, level, f"{shown}: HTTP {response.status_code} in {elapsed:.0f} ms{note}")
+
+
+def _network_reason(exc: requests.RequestException) -> str:
+    """A short cause; requests' own message is not shown, as it quotes the whole URL."""
+    text = str(exc)
+    for needle, reason in (
+        ("refused", "connection refused"),
+        ("Name or service not known", "host name not found"),
+        ("getaddrinfo", "host name not found"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+        ("SSL", "TLS error"),
+    ):
+        if needle in text:
+            return reason
+    return type(exc).__name__
+
+
+# -- output -------------------------------------------------------------------------
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about ``exc``: no traceback, no user:password of a URL."""
+    text = str(exc)
+    cut = text.find("Traceback")  # Flask quotes a whole traceback for an ImportError
+    if cut >= 0:
+        cause = exc.__cause__ or exc.__context__
+        text = text[:cut] + (f" {type(cause).__name__}: {cause}" if cause is not None else "")
+    text = _URL_USERINFO.sub(r"\1***@", " ".join(text.split()))
+    if not isinstance(exc, (ConfigurationError, click.ClickException)):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= 400 else text[:399] + "…"
+
+
+_COLORS = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+def _print_table(rows: list[Row]) -> None:
+    width = max(len("check"), *(len(row.name) for row in rows))
+    click.echo(f"{'level':<5}  {'check':<{width}}  message")
+    for row in rows:
+        level = click.style(f"{row.level:<5}", fg=_COLORS[row.level])
+        click.echo(f"{level}  {row.name:<{width}}  {row.message}")
+    counts = {level: sum(row.level == level for row in rows) for level in _COLORS}
+    tally = f"{counts['fail']} fail, {counts['warn']} warn, {counts['ok']} ok"
+    click.echo(f"FAILED ({tally}): fix the fail rows" if counts["fail"] else f"passed ({tally})")

@@ -1,0 +1,468 @@
+"""``flask adobe standin`` and ``flask adobe check``.
+
+The provider is the package's stand-in, a real HTTP server on 127.0.0.1;
+nothing is mocked. Most tests drive the commands in-process through click's
+runner; a few run the real ``flask`` executable in a subprocess, as users do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cachelib import SimpleCache
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.cli import ScriptInfo
+
+from flask_adobe_oauth import make_adobe_blueprint
+from flask_adobe_oauth.cli import adobe_cli
+from flask_adobe_oauth.storage import CacheStorage, SessionStorage
+from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.live import free_port
+
+FLASK = str(Path(sys.executable).with_name("flask"))
+STRONG_KEY = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0"
+FULL_SCOPE = "openid AdobeID profile email offline_access read_organizations"
+#: Credentials in the shape of real ones, for checks against Adobe's URLs
+#: that make no network call (no --online).
+REAL_LOOKING = {
+    "ADOBE_OAUTH_CLIENT_ID": "3c9a2f7e1b5d4a6c8e0f2b4d6a8c0e1f",
+    "ADOBE_OAUTH_CLIENT_SECRET": "p8e-Zq3Lr7Tn1Vx5Bz9Dc2Fg6Hj0Km4Pw8",
+}
+
+
+def make_app(config: dict[str, Any], *blueprints: dict[str, Any]) -> Flask:
+    app = Flask("checked_app")
+    app.config.update(SECRET_KEY=STRONG_KEY, SESSION_COOKIE_SAMESITE="Lax", ADOBE_OAUTH_SCOPE=FULL_SCOPE)
+    app.config.update(config)
+    for options in blueprints or ({},):
+        prefix = "/" + str(options.get("name", "adobe"))
+        app.register_blueprint(make_adobe_blueprint(**options), url_prefix=prefix)
+    return app
+
+
+def check(app_or_factory: Flask | Callable[[], Flask] | ScriptInfo, *args: str) -> Result:
+    if isinstance(app_or_factory, ScriptInfo):
+        info = app_or_factory
+    elif isinstance(app_or_factory, Flask):
+        info = ScriptInfo(create_app=lambda: app_or_factory)
+    else:
+        info = ScriptInfo(create_app=app_or_factory)
+    return CliRunner().invoke(adobe_cli, ["check", *args], obj=info)
+
+
+def rows_of(result: Result) -> dict[str, list[dict[str, str]]]:
+    """The rows of ``check --json`` by name."""
+    document = json.loads(result.stdout)
+    assert document["ok"] is (result.exit_code == 0)
+    rows: dict[str, list[dict[str, str]]] = {}
+    for row in document["checks"]:
+        assert set(row) == {"name", "level", "message"}
+        rows.setdefault(row["name"], []).append(row)
+    return rows
+
+
+def levels(rows: dict[str, list[dict[str, str]]], name: str) -> list[str]:
+    return [row["level"] for row in rows[name]]
+
+
+def no_secret_in(output: str) -> None:
+    assert "Traceback" not in output
+    for secret in (STRONG_KEY, REAL_LOOKING["ADOBE_OAUTH_CLIENT_SECRET"], StandInAdobe().client_secret):
+        assert secret not in output
+
+
+@pytest.fixture
+def clean_imports() -> Iterator[None]:
+    """Flask's app loader puts the module's folder on sys.path and imports it; undo both."""
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+def subprocess_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "ADOBE_OAUTH_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def flask(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``flask`` command of this environment."""
+    return subprocess.run(
+        [FLASK, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=subprocess_env(), check=False
+    )
+
+
+def write_module(folder: Path, name: str, body: str) -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(
+        "from flask import Flask\nfrom flask_adobe_oauth import make_adobe_blueprint\n\n"
+        + textwrap.dedent(body)
+    )
+    return path
+
+
+# -- check, in-process ---------------------------------------------------------------
+
+
+def test_good_configuration_passes(adobe_standin: StandInAdobe) -> None:
+    result = check(make_app(adobe_standin.config()), "--json")
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result)
+    assert {row["level"] for group in rows.values() for row in group} <= {"ok", "warn"}
+    assert levels(rows, "redirect URI") == ["ok"]
+    assert levels(rows, "scope") == ["ok"]
+    assert levels(rows, "cookie budget") == ["ok"]
+    # Handed over as an object, the app cannot be loaded again in a second process.
+    assert levels(rows, "SECRET_KEY per process") == ["warn"]
+    no_secret_in(result.output)
+
+
+def test_table_output_is_aligned_with_a_summary(adobe_standin: StandInAdobe) -> None:
+    result = check(make_app(adobe_standin.config()))
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["level", "check", "message"]
+    message_column = lines[0].index("message")
+    assert all(line[message_column - 2 : message_column] == "  " for line in lines[1:-1])
+    assert lines[-1].startswith("passed (0 fail, ")
+
+
+def test_placeholder_credential_fails_at_load_naming_the_key() -> None:
+    def factory() -> Flask:
+        return make_app({**REAL_LOOKING, "ADOBE_OAUTH_CLIENT_SECRET": "your-client-secret"})
+
+    result = check(factory)
+    assert result.exit_code == 1
+    assert "ADOBE_OAUTH_CLIENT_SECRET" in result.output
+    assert "registering the Adobe blueprint" in result.output
+    assert "your-client-secret" not in result.output  # even a placeholder is not echoed
+    no_secret_in(result.output)
+
+
+def test_any_exception_while_loading_is_a_fail_row_not_a_traceback() -> None:
+    def factory() -> Flask:
+        raise RuntimeError("cannot reach redis://admin:hunter2@cache.internal:6379/0")
+
+    result = check(factory, "--json")
+    assert result.exit_code == 1
+    (row,) = rows_of(result)["app"]
+    assert row["level"] == "fail"
+    assert row["message"].startswith("RuntimeError: cannot reach redis://***@cache.internal")
+    assert "hunter2" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_app_without_an_adobe_blueprint_fails() -> None:
+    app = Flask("plain")
+    app.secret_key = STRONG_KEY
+    result = check(app)
+    assert result.exit_code == 1
+    assert "registers no Adobe blueprint" in result.output
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "level"),
+    [("http://localhost:5000/adobe/callback", "fail"), ("https://app.example.com/adobe/callback", "ok")],
+)
+def test_http_redirect_uri_with_real_adobe_fails(redirect_uri: str, level: str) -> None:
+    app = make_app({**REAL_LOOKING, "ADOBE_OAUTH_REDIRECT_URI": redirect_uri, "SESSION_COOKIE_SECURE": True})
+    result = check(app, "--json")
+    rows = rows_of(result)
+    assert levels(rows, "redirect URI") == [level]
+    assert rows["redirect URI"][0]["message"].startswith(redirect_uri)
+    assert result.exit_code == (1 if level == "fail" else 0)
+
+
+def test_derived_redirect_uri_with_real_adobe_warns_and_says_where_it_comes_from() -> None:
+    rows = rows_of(check(make_app(REAL_LOOKING), "--json"))
+    (row,) = rows["redirect URI"]
+    assert row["level"] == "warn"
+    assert "http://localhost/adobe/callback (built from the request host" in row["message"]
+    assert levels(rows, "SESSION_COOKIE_SECURE") == ["warn"]
+
+
+def test_redirect_uri_on_the_stand_in_is_fine_over_http(adobe_standin: StandInAdobe) -> None:
+    config = {**adobe_standin.config(), "ADOBE_OAUTH_REDIRECT_URI": "http://localhost:5000/adobe/callback"}
+    rows = rows_of(check(make_app(config), "--json"))
+    assert levels(rows, "redirect URI") == ["ok"]
+    assert levels(rows, "SESSION_COOKIE_SECURE") == ["ok"]
+
+
+def test_scope_without_offline_access_warns(adobe_standin: StandInAdobe) -> None:
+    app = make_app({**adobe_standin.config(), "ADOBE_OAUTH_SCOPE": "openid AdobeID profile email"})
+    result = check(app, "--json")
+    assert result.exit_code == 0  # a warning does not fail the check
+    (row,) = rows_of(result)["scope"]
+    assert row["level"] == "warn"
+    assert "offline_access" in row["message"]
+    assert "24 h" in row["message"]
+
+
+def test_scope_without_openid_profile_email_warns_each(adobe_standin: StandInAdobe) -> None:
+    app = make_app({**adobe_standin.config(), "ADOBE_OAUTH_SCOPE": "AdobeID offline_access"})
+    messages = [row["message"] for row in rows_of(check(app, "--json"))["scope"]]
+    assert len(messages) == 2
+    assert messages[0].startswith("no profile or email")
+    assert messages[1].startswith("no openid")
+
+
+def test_legacy_preset_warns_that_it_is_retired(adobe_standin: StandInAdobe) -> None:
+    rows = rows_of(check(make_app(adobe_standin.config("legacy")), "--json"))
+    assert levels(rows, "provider") == ["warn"]
+    assert "retired" in rows["provider"][0]["message"]
+    assert "scope" not in rows  # the IMS scope advice does not apply
+
+
+@pytest.mark.parametrize(("samesite", "level"), [(None, "warn"), ("Lax", "ok"), ("None", "warn")])
+def test_samesite(adobe_standin: StandInAdobe, samesite: str | None, level: str) -> None:
+    app = make_app({**adobe_standin.config(), "SESSION_COOKIE_SAMESITE": samesite})
+    assert levels(rows_of(check(app, "--json")), "SESSION_COOKIE_SAMESITE") == [level]
+
+
+@pytest.mark.parametrize(
+    ("key", "level"), [("hard to guess string", "fail"), ("short-but-random-7f3a", "warn")]
+)
+def test_weak_secret_key(adobe_standin: StandInAdobe, key: str, level: str) -> None:
+    app = make_app({**adobe_standin.config(), "SECRET_KEY": key})
+    result = check(app, "--json")
+    (row,) = rows_of(result)["SECRET_KEY"]
+    assert row["level"] == level
+    assert key not in result.output
+
+
+def test_cookie_budget_fails_when_two_tokens_share_the_session_cookie(adobe_standin: StandInAdobe) -> None:
+    # A user signed in through both blueprints carries both IMS tokens in one cookie.
+    app = make_app(adobe_standin.config(), {}, {"name": "adobe_eu"})
+    result = check(app, "--json")
+    assert result.exit_code == 1
+    (row,) = rows_of(result)["cookie budget"]
+    assert row["level"] == "fail"
+    assert "RedisStorage" in row["message"]
+    size = int(row["message"].split("~")[1].split(" ")[0].replace(",", ""))
+    assert size > 4000
+    # One of them alone fits.
+    alone = rows_of(check(app, "--json", "--blueprint", "adobe_eu"))
+    assert levels(alone, "cookie budget") == ["ok"]
+    assert levels(alone, "redirect URI") == ["ok"]  # no "adobe_eu: " prefix with one blueprint
+
+
+def test_cookie_budget_respects_the_storage_limit_and_its_fallback(adobe_standin: StandInAdobe) -> None:
+    tight = make_app(adobe_standin.config(), {"storage": SessionStorage(max_cookie_size=2500)})
+    assert levels(rows_of(check(tight, "--json")), "cookie budget") == ["fail"]
+    fallback = SessionStorage(max_cookie_size=2500, fallback=CacheStorage(SimpleCache()))
+    spare = make_app(adobe_standin.config(), {"storage": fallback})
+    assert levels(rows_of(check(spare, "--json")), "cookie budget") == ["ok"]
+
+
+def test_unknown_blueprint_name_fails(adobe_standin: StandInAdobe) -> None:
+    result = check(make_app(adobe_standin.config()), "--blueprint", "nope")
+    assert result.exit_code == 1
+    assert "no Adobe blueprint named 'nope'; there are: adobe" in result.output
+
+
+def test_json_is_the_only_thing_on_stdout_even_if_the_app_prints(adobe_standin: StandInAdobe) -> None:
+    def factory() -> Flask:
+        print("connecting to the database...")
+        return make_app(adobe_standin.config())
+
+    result = check(factory, "--json")
+    document = json.loads(result.stdout)
+    assert document["ok"] is True
+    assert "connecting to the database..." in result.stderr
+
+
+def test_online_against_the_stand_in(
+    adobe_standin: StandInAdobe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests would add these as Basic credentials unless told not to read ~/.netrc.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login standin-client password netrc-password\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    result = check(make_app(adobe_standin.config()), "--json", "--online")
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result)
+    for name, path in (("authorize", "/ims/authorize/v2"), ("token", "/ims/token/v3"), ("jwks", "/ims/keys")):
+        (row,) = rows[f"online: {name}"]
+        assert row["level"] == "ok", row
+        assert f"{adobe_standin.url}{path}: HTTP " in row["message"]
+        assert row["message"].split(" in ")[1].split(" ms")[0].isdigit()
+    assert "1 key(s)" in rows["online: jwks"][0]["message"]
+    assert "HTTP 401" in rows["online: token"][0]["message"]
+    # The token endpoint got an empty POST: no client secret (nor ~/.netrc's), no grant.
+    (call,) = adobe_standin.token_calls()
+    assert call.client_auth is None
+    assert call.form == {}
+    assert adobe_standin.jwks_calls() == 1
+
+
+def test_online_against_a_closed_port_fails_naming_the_url(adobe_standin: StandInAdobe) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    config = {
+        **adobe_standin.config(),
+        "ADOBE_OAUTH_AUTHORIZE_URL": f"{closed}/ims/authorize/v2?client_id=x",
+        "ADOBE_OAUTH_TOKEN_URL": f"{closed}/ims/token/v3",
+        "ADOBE_OAUTH_JWKS_URL": f"{closed}/ims/keys",
+    }
+    result = check(make_app(config), "--json", "--online", "--timeout", "2")
+    assert result.exit_code == 1
+    rows = rows_of(result)
+    (authorize,) = rows["online: authorize"]
+    assert authorize["level"] == "fail"
+    assert f"GET {closed}/ims/authorize/v2: unreachable (connection refused)" in authorize["message"]
+    assert "client_id" not in authorize["message"]  # never the query
+    assert levels(rows, "online: token") == ["fail"]
+    assert levels(rows, "online: jwks") == ["fail"]
+
+
+def test_random_secret_key_per_process_is_detected(tmp_path: Path, clean_imports: None) -> None:
+    for name, key, level in (
+        ("random_key_app", "secrets.token_hex()", "fail"),
+        ("fixed_key_app", repr(STRONG_KEY), "ok"),
+    ):
+        path = write_module(
+            tmp_path,
+            name,
+            f"""
+            import secrets
+
+            def create_app():
+                app = Flask(__name__)
+                app.config.update(SECRET_KEY={key}, ADOBE_OAUTH_CLIENT_ID="{REAL_LOOKING["ADOBE_OAUTH_CLIENT_ID"]}",
+                                  ADOBE_OAUTH_CLIENT_SECRET="{REAL_LOOKING["ADOBE_OAUTH_CLIENT_SECRET"]}")
+                app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
+                return app
+            """,
+        )
+        result = check(ScriptInfo(app_import_path=f"{path}:create_app"), "--json")
+        (row,) = rows_of(result)["SECRET_KEY per process"]
+        assert row["level"] == level, row
+        assert ("random per process" in row["message"]) is (level == "fail")
+        no_secret_in(result.output)
+
+
+# -- check, as a real command ------------------------------------------------------------
+
+
+def test_flask_adobe_check_subprocess(tmp_path: Path, adobe_standin: StandInAdobe) -> None:
+    good = write_module(
+        tmp_path,
+        "good_app",
+        f"""
+        app = Flask(__name__)
+        app.config.update({{**{adobe_standin.config()!r}, "SECRET_KEY": {STRONG_KEY!r},
+                           "SESSION_COOKIE_SAMESITE": "Lax", "ADOBE_OAUTH_SCOPE": {FULL_SCOPE!r}}})
+        app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
+        """,
+    )
+    bad = write_module(
+        tmp_path,
+        "bad_app",
+        f"""
+        app = Flask(__name__)
+        app.config.update(SECRET_KEY={STRONG_KEY!r}, ADOBE_OAUTH_CLIENT_ID="changeme",
+                          ADOBE_OAUTH_CLIENT_SECRET="changeme")
+        app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
+        """,
+    )
+    done = flask(tmp_path, "--app", good.stem, "adobe", "check", "--online")
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Loaded by import path, the app is loaded again in a second process to compare keys.
+    assert any(
+        line.split()[:4] == ["ok", "SECRET_KEY", "per", "process"] for line in done.stdout.splitlines()
+    )
+    assert "online: jwks" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith("passed (0 fail")
+    no_secret_in(done.stdout + done.stderr)
+
+    done = flask(tmp_path, "--app", bad.stem, "adobe", "check")
+    assert done.returncode == 1
+    assert "ADOBE_OAUTH_CLIENT_ID" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+# -- standin -----------------------------------------------------------------------------
+
+
+def test_standin_subprocess_serves_until_terminated(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [FLASK, "adobe", "standin", "--port", str(port)],
+        cwd=tmp_path,  # no app.py, no FLASK_APP: the command needs no app
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        exports: dict[str, str] = {}
+        deadline = time.monotonic() + 20
+        while "ADOBE_OAUTH_ISSUER" not in exports:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            if line.startswith("export "):
+                key, _, value = line[len("export ") :].strip().partition("=")
+                exports[key] = value
+            else:
+                assert line.startswith("# Stand-in Adobe"), line
+                assert f"http://127.0.0.1:{port}" in line
+                assert "Ada Analyst" in line
+        assert exports["ADOBE_OAUTH_ISSUER"] == f"http://127.0.0.1:{port}"
+        assert exports["ADOBE_OAUTH_CLIENT_ID"] == "standin-client"
+        response = requests.get(exports["ADOBE_OAUTH_JWKS_URL"], timeout=5)
+        assert response.status_code == 200
+        assert response.json()["keys"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        reader.join(timeout=5)
+        assert lines.get(timeout=1).startswith("# stand-in stopped")
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_standin_refuses_a_non_loopback_host() -> None:
+    result = CliRunner().invoke(adobe_cli, ["standin", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "'0.0.0.0' is not a loopback address" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_standin_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(adobe_cli, ["standin", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: port {port} on 127.0.0.1 is in use (Address already in use); stop what runs there or "
+        "pick another --port (0 = any free port)"
+    )
