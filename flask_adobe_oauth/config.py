@@ -96,7 +96,8 @@ def placeholder_problem(value: Any) -> str | None:
     if not text:
         return "it is empty"
     if text.lower() in _PLACEHOLDER_WORDS or _PLACEHOLDER.match(text):
-        return f"{text[:20]!r} is a placeholder"
+        # The value is not quoted: it may be a real secret that merely looks odd.
+        return "it looks like a placeholder ('...', 'changeme', 'your-client-id' and the like)"
     return None
 
 

@@ -105,7 +105,7 @@ def test_real_looking_credentials_are_not_taken_for_placeholders() -> None:
 
 
 def test_a_misspelt_config_key_is_named_with_the_right_one() -> None:
-    with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_CLIENTID.*did you mean ADOBE_OAUTH_CLIENT_ID"):
+    with pytest.raises(ConfigurationError, match=r"ADOBE_OAUTH_CLIENTID.*did you mean ADOBE_OAUTH_CLIENT_ID"):
         register({"ADOBE_OAUTH_CLIENTID": "abc"})
 
 

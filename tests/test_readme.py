@@ -60,11 +60,11 @@ def test_every_readme_code_block_is_an_example_file_or_says_why_not() -> None:
         )
         if marker.group("path"):
             path = ROOT / marker.group("path")
-            assert path.parent == EXAMPLES, f"README line {line}: examples live in docs/examples/"
+            assert EXAMPLES in path.parents, f"README line {line}: examples live in docs/examples/"
             assert code == path.read_text(encoding="utf-8"), f"README line {line} differs from {path.name}"
-            examples.add(path.name)
+            examples.add(path)
     # Every example file is shown in the README (none is left behind, stale).
-    assert examples == {p.name for p in EXAMPLES.iterdir() if p.is_file()}
+    assert examples == {p for p in EXAMPLES.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
 def _run(args: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:
@@ -147,6 +147,37 @@ def _environment(monkeypatch: pytest.MonkeyPatch, standin: StandInAdobe) -> None
 
 def _import(name: str) -> ModuleType:
     return __import__(name)
+
+
+@pytest.mark.usefixtures("examples")
+def test_the_error_page_override_next_to_app_py_is_used(adobe_standin: StandInAdobe) -> None:
+    app = _import("app").create_app({"SECRET_KEY": "k" * 32, **adobe_standin.config()})
+    client = app.test_client()
+    login = client.get("/adobe/login")
+    state = login.headers["Location"].split("state=", 1)[1].split("&", 1)[0]
+    response = client.get(
+        f"/adobe/callback?error=access_denied&state={state}", headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "You cancelled the sign-in" in page  # the built-in wording, through the override
+    assert "Questions? Write to support@example.com." in page  # the override's own words
+    assert "Content-Security-Policy" not in response.headers  # the app's page, the app's CSP
+    assert adobe_standin.token_calls() == []
+
+
+@pytest.mark.usefixtures("examples")
+def test_api_app_answers_a_missing_login_its_own_way(adobe_standin: StandInAdobe) -> None:
+    from flask_adobe_oauth.testing import login_as
+
+    app = _import("api_app").create_api({"SECRET_KEY": "k" * 32, **adobe_standin.config()})
+    client = app.test_client()
+    for accept in ("text/html", "application/json"):  # a browser would have got a 302
+        response = client.get("/api/me", headers={"Accept": accept})
+        assert response.status_code == 401
+        assert response.json == {"error": "sign_in_first", "sign_in_at": "/adobe/login"}
+    login_as(client)
+    assert client.get("/api/me").json == {"user": adobe_standin.state.user.sub}
 
 
 @pytest.mark.usefixtures("examples")
