@@ -24,7 +24,7 @@ from .apps import API_CALLS, FACTORIES, Subject
 from .measure import PortLog, Stat, WSGICall, local, timed
 from .server import KeepAliveStandIn
 
-#: Browsers silently drop a cookie past this many bytes (REFERENCE §4).
+#: Browsers silently drop a cookie past this many bytes (RFC 6265 §6.1).
 COOKIE_LIMIT = 4093
 TABS = 5
 PATHS = ("/bare", "/session", "/guarded")

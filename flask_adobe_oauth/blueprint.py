@@ -208,7 +208,7 @@ def login() -> BaseResponse:
 
 def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]:
     """``records``, trimmed so the session cookie stays under what browsers
-    keep (REFERENCE §4): a larger Set-Cookie is silently ignored, losing the
+    keep (RFC 6265 §6.1): a larger Set-Cookie is silently ignored, losing the
     new pending login. Older pending logins go first, then the new one's
     ``next`` (long ``next`` targets are what can overflow it)."""
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]

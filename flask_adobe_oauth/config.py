@@ -23,7 +23,7 @@ CONFIG_PREFIX = "ADOBE_OAUTH_"
 
 IMS_HOST = "https://ims-na1.adobelogin.com"
 
-#: Endpoints and default scope of each provider preset (REFERENCE §1 and §2).
+#: Endpoints and default scope of each provider preset (Adobe's Analytics OAuth guide and the Adobe Developer Console IMS docs).
 PRESETS: dict[str, dict[str, Any]] = {
     "ims": {
         "authorize_url": f"{IMS_HOST}/ims/authorize/v2",

@@ -3,8 +3,8 @@
 :class:`AdobeOAuthState` exists once per app and blueprint name and holds
 only what every request shares (configuration, pooled HTTP sessions,
 storage). Everything about the current user lives in :class:`AdobeContext`,
-created per request on ``flask.g`` — never on a shared object (the
-Flask-Dance thread leak, REFERENCE §5).
+created per request on ``flask.g`` — never on a shared object (as Flask-Dance once
+did, leaking tokens between threads).
 """
 
 from __future__ import annotations

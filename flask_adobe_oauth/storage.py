@@ -7,7 +7,7 @@ request-specific on itself.
 
 * :class:`SessionStorage` (the default) keeps the token in Flask's session,
   which is the signed cookie unless the app uses server-side sessions. It
-  refuses to make the cookie larger than browsers keep (REFERENCE §4).
+  refuses to make the cookie larger than browsers keep (RFC 6265 §6.1).
 * :class:`RedisStorage` and :class:`CacheStorage` keep the token on the
   server; the session holds only a random key, a fresh one at every
   :meth:`~ServerSideStorage.set`. Subclass :class:`ServerSideStorage` for any

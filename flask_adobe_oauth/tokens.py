@@ -89,8 +89,8 @@ class Token:
         return replace(self, **changes)
 
     # -- compact storage form ------------------------------------------------
-    # Short keys keep the session cookie small (REFERENCE §4: browsers drop a
-    # cookie past ~4093 bytes without a word). The id_token is never stored.
+    # Short keys keep the session cookie small (RFC 6265 §6.1: browsers need
+    # keep only ~4 KB; they drop a cookie past ~4093 bytes without a word). The id_token is never stored.
 
     def to_dict(self, default_scope: frozenset[str] | None = None) -> dict[str, Any]:
         """A JSON-serialisable dict, as small as possible, for storage backends.

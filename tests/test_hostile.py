@@ -624,7 +624,7 @@ def test_fuzzed_implicit_grant_post_is_a_login_or_a_clean_refusal(
 # -- open redirects through next ------------------------------------------------------
 
 OPEN_REDIRECTS = [
-    # REFERENCE §4
+    # Payloads that broke real libraries (CVE-2021-32805 and friends)
     "//evil.example",
     "/\\evil.example",
     "\\\\evil.example",

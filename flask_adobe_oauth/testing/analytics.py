@@ -1,4 +1,4 @@
-"""The stand-in's Analytics 2.0 API (REFERENCE §3), on the same server as its IMS.
+"""The stand-in's Analytics 2.0 API (Adobe's OpenAPI spec, AdobeDocs/analytics-2.0-apis), on the same server as its IMS.
 
 ``GET /discovery/me``, ``GET /api/<gcid>/reportsuites/collections/suites``
 (paged with ``limit`` and ``page``, like Adobe's) and ``POST /api/<gcid>/reports``
