@@ -131,7 +131,7 @@ def _profile() -> dict[str, Any]:
         if not response.ok:
             raise ProviderError(f"Adobe answered HTTP {response.status_code} to {url}")
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProviderError(f"Adobe answered something that is not JSON to {url}") from None
     finally:
         response.close()

@@ -175,7 +175,7 @@ def _call(
             raise ProviderError(f"Adobe answered HTTP {response.status_code}{detail} to {shown}", code)
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
             raise ProviderError(f"Adobe answered something that is not JSON to {shown}") from None
     finally:
         response.close()
@@ -184,7 +184,7 @@ def _call(
 def _error_code(response: requests.Response) -> str | None:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if isinstance(body, dict):
         for key in ("errorCode", "error_code", "error"):

@@ -495,7 +495,7 @@ def _token_verdict(response: requests.Response) -> tuple[str, str]:
 def _jwks_verdict(response: requests.Response) -> tuple[str, str]:
     try:
         keys = response.json().get("keys") if response.status_code == 200 else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         keys = None
     if isinstance(keys, list):  # RFC 7517 §5: a JWK Set is {"keys": [...]}
         return "ok", f", {len(keys)} key(s)"

@@ -119,7 +119,7 @@ class ProviderClient:
             )
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
             kind = response.headers.get("Content-Type", "no content type").split(";")[0][:60]
             raise ProviderError(
                 f"{where(url)} did not answer JSON (HTTP {status}, {kind})", status=status

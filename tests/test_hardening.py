@@ -141,3 +141,40 @@ def test_absurd_refresh_token_claims_give_the_default_ttl_not_a_crash(created_at
 def test_head_on_the_callback_is_answered_like_get_not_405(client: FlaskClient) -> None:
     start_login(client)
     assert client.head("/adobe/callback").status_code == 400
+
+
+#: JSON nested deeper than Python's parser can recurse (it raises RecursionError).
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+def test_deeply_nested_json_from_the_token_endpoint_is_a_502(
+    client: FlaskClient, standin: StandInAdobe
+) -> None:
+    callback = local(authorize(start_login(client)))
+    standin.fail_next_token(200, DEEP_JSON, content_type="application/json")
+    response = client.get(callback)
+    assert response.status_code == 502
+    assert b"did not answer JSON" in response.data
+    with client.session_transaction() as sess:
+        assert "_ao_t" not in sess  # nothing stored
+
+
+def test_deeply_nested_json_from_analytics_is_a_502(
+    app: Flask, client: FlaskClient, standin: StandInAdobe
+) -> None:
+    from flask_adobe_oauth.analytics import companies
+    from flask_adobe_oauth.testing import login_as
+
+    @app.get("/companies")
+    @adobe_login_required
+    def listed() -> object:
+        return [c.name for c in companies()]
+
+    login_as(client)
+    assert client.get("/companies").status_code == 200
+    standin.fail_next_api(200, DEEP_JSON)
+    response = client.get("/companies", headers={"Accept": "application/json"})
+    assert response.status_code == 502
+    assert response.json is not None and "not JSON" in response.json["message"]
+    standin.fail_next_api(500, DEEP_JSON)  # the error body is read for Adobe's error code too
+    assert client.get("/companies", headers={"Accept": "application/json"}).status_code == 502
