@@ -36,8 +36,8 @@ import requests
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 
-from .client import environment_for, harden
-from .config import Config, placeholder_problem
+from .client import environment_for, harden, where
+from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .errors import ConfigurationError
 from .extension import EXTENSION_KEY, AdobeOAuthState
 from .storage import SessionStorage, session_cookie_size
@@ -51,7 +51,6 @@ adobe_cli = AppGroup(
 #: keeps the printed ``ADOBE_OAUTH_*`` values valid across restarts.
 DEFAULT_STANDIN_PORT = 8765
 _STANDIN_HOSTS = ("127.0.0.1", "localhost")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _FINGERPRINT_COMMAND = "_key-fingerprint"
 _FINGERPRINT_LINE = re.compile(r"^adobe-key-fingerprint: ([0-9a-f]{16}|none)$", re.MULTILINE)
 #: Values from tutorials and framework defaults that people deploy as SECRET_KEY.
@@ -404,14 +403,7 @@ def _cookie_budget_row(app: Flask, states: list[AdobeOAuthState]) -> Row:
 
 def _is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
-    return host in _LOOPBACK or host.startswith("127.")
-
-
-def _public(url: str) -> str:
-    """``url`` as scheme://host[:port]/path: no credentials, no query."""
-    parts = urlsplit(url)
-    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def _redirect_uri(app: Flask, state: AdobeOAuthState) -> tuple[str, bool]:
@@ -523,7 +515,7 @@ def _probe(
     url: str,
     verdict: Callable[[requests.Response], tuple[str, str]],
 ) -> Row:
-    shown = f"{method} {_public(url)}"
+    shown = f"{method} {where(url)}"
     started = time.perf_counter()
     try:
         response = http.request(method, url, timeout=timeout, allow_redirects=False, **environment_for(url))

@@ -102,7 +102,8 @@ def placeholder_problem(value: Any) -> str | None:
 
 
 _URL_OPTIONS = ("authorize_url", "token_url", "revoke_url", "userinfo_url", "jwks_url", "api_base_url")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+#: Hosts where plain http is allowed: this machine.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def _check_url(name: str, value: Any) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigurationError(f"{_key(name)} must be an absolute http(s) URL, not {value!r}")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
         # Codes, tokens and the client secret would cross the network in clear.
         raise ConfigurationError(f"{_key(name)} must use https (plain http is allowed only on localhost)")
     if parts.username or parts.password:
