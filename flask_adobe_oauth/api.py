@@ -92,6 +92,11 @@ def adobe_error_text(response: requests.Response) -> str | None:
     return quoted or None
 
 
+#: The back-off after a 429 that names no delay. Adobe's Analytics 2.0 FAQ
+#: documents its limit (12 requests every 6 seconds per user) and a 429 body
+#: ``{"error_code":"429050"}``, but no Retry-After header: one whole window.
+DEFAULT_RETRY_AFTER = 6.0
+
 #: The longest delay a Retry-After is believed for (one day).
 MAX_RETRY_AFTER = 86400.0
 
@@ -121,7 +126,9 @@ class AdobeSession(requests.Session):
       elsewhere by mistake;
     * an expired token is refreshed first; an HTTP 401 answer is met with one
       refresh and one retry, then :class:`LoginRequired`;
-    * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After``;
+    * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or
+      :data:`DEFAULT_RETRY_AFTER` when Adobe names no delay);
+    * each call times out after ``api_timeout`` seconds unless given ``timeout=``;
     * no cookies are kept (the session is shared by all users).
     """
 
@@ -175,7 +182,8 @@ class AdobeSession(requests.Session):
         if not self.may_carry_token(url):
             raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")
         ctx = self._context()
-        kwargs.setdefault("timeout", self._config.timeout)
+        # Reports may take long: Adobe's gateway allows 60 s (Analytics 2.0 FAQ).
+        kwargs.setdefault("timeout", self._config.api_timeout)
         token = ctx.usable_token()
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
@@ -198,8 +206,10 @@ class AdobeSession(requests.Session):
                 log.warning("%s; the user must sign in again", message)
                 raise LoginRequired(message + "; sign in again", ctx.state.name)
         if response.status_code == 429:
+            said = adobe_error_text(response)
             response.close()
-            raise RateLimited(where(url), retry_after_seconds(response.headers.get("Retry-After")))
+            delay = retry_after_seconds(response.headers.get("Retry-After"))
+            raise RateLimited(where(url), DEFAULT_RETRY_AFTER if delay is None else delay, said)
         return response
 
     def _send_as(

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import urljoin
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
 from flask.blueprints import BlueprintSetupState
@@ -18,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
-from .config import check_option_names, config_snapshot, resolve
+from .config import PROMPTS, check_option_names, config_snapshot, resolve
 from .decorators import UnauthorizedHandler, login_required_response
 from .errors import (
     AdobeOAuthError,
@@ -38,6 +39,7 @@ from .flow import (
     is_error_code,
     is_safe_next,
     load_pending,
+    logout_url,
     new_state,
     oidc_nonce,
     pkce_challenge,
@@ -202,8 +204,16 @@ def login() -> BaseResponse:
         response_type=cfg.response_type,
         code_challenge=challenge,
         nonce=_nonce(state, value),
+        prompt=_prompt(cfg.prompt),
     )
     return no_store(redirect(url, 302))
+
+
+def _prompt(configured: str | None) -> str | None:
+    """``?prompt=login`` on /login (a "switch account" link) wins over the option;
+    values Adobe IMS does not take are ignored."""
+    asked = request.args.get("prompt")
+    return asked if asked in PROMPTS else configured
 
 
 def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]:
@@ -286,7 +296,7 @@ def _check_response(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pend
     pending = _take_state(state, params)
     issuer = _single(params, "iss")
     # RFC 9207 §2.4: a callback naming another issuer is a mix-up attempt.
-    if issuer is not None and state.config.issuer and issuer != state.config.issuer:
+    if issuer is not None and state.config.issuers and issuer not in state.config.issuers:
         raise CallbackError("the callback names a different issuer than the configured one")
     error = _single(params, "error")
     if error is not None:
@@ -440,4 +450,9 @@ def logout() -> BaseResponse:
     if token is not None:
         state.client.revoke(token)
     logged_out.send(current_app._get_current_object())  # type: ignore[attr-defined]
+    cfg = state.config
+    if cfg.end_adobe_session and cfg.logout_url:
+        # Also end the sign-in at Adobe, so the next login asks who the user is.
+        back = urljoin(request.host_url, target)
+        target = logout_url(cfg.logout_url, client_id=cfg.client_id, redirect_uri=back)
     return no_store(redirect(target, 303))

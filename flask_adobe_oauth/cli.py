@@ -130,7 +130,8 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
             f"signs in {user.name} <{user.email}> {approval}. Ctrl+C stops it."
         )
         for key, value in server.config(provider).items():
-            click.echo(f"export {key}={shlex.quote(str(value))}")  # click.echo flushes each line
+            text = " ".join(value) if isinstance(value, list) else str(value)  # ISSUER: space-separated
+            click.echo(f"export {key}={shlex.quote(text)}")  # click.echo flushes each line
         while not stop.wait(0.5):
             pass
     finally:

@@ -163,7 +163,7 @@ class ProviderClient:
         if code_verifier:
             form["code_verifier"] = code_verifier
         data = self._token_request(form)
-        return token_from_response(data, self.config.scope)
+        return token_from_response(data, self.config.scope, expires_in_ms=self.config.expires_in_ms)
 
     def refresh(self, token: Token) -> Token:
         """A new token from ``token.refresh_token`` (RFC 6749 §6).
@@ -174,7 +174,12 @@ class ProviderClient:
         if not token.refresh_token:
             raise ProviderError("the token has no refresh token")
         data = self._token_request({"grant_type": "refresh_token", "refresh_token": token.refresh_token})
-        fresh = token_from_response(data, token.scope, previous_refresh_token=token.refresh_token)
+        fresh = token_from_response(
+            data,
+            token.scope,
+            previous_refresh_token=token.refresh_token,
+            expires_in_ms=self.config.expires_in_ms,
+        )
         if fresh.user_id is None and token.user_id:
             fresh = fresh.with_changes(user_id=token.user_id)
         return fresh

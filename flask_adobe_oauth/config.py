@@ -22,6 +22,13 @@ from .tokens import split_scope
 CONFIG_PREFIX = "ADOBE_OAUTH_"
 
 IMS_HOST = "https://ims-na1.adobelogin.com"
+#: The issuers an Adobe IMS id_token may name. IMS's discovery document
+#: (``/ims/.well-known/openid-configuration``, Adobe Developer Console docs,
+#: User Authentication API reference) says ``https://ims-na1.adobelogin.com``;
+#: the Console's Admin Authentication API reference says id_tokens always carry
+#: ``https://ims-na1.adobelogin.com/ims``. Both are accepted, so a real login
+#: cannot fail on which of the two Adobe's tokens carry.
+IMS_ISSUERS = (IMS_HOST, f"{IMS_HOST}/ims")
 
 #: Endpoints and default scope of each provider preset (Adobe's Analytics OAuth guide and the Adobe Developer Console IMS docs).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -31,7 +38,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "revoke_url": f"{IMS_HOST}/ims/revoke",
         "userinfo_url": f"{IMS_HOST}/ims/userinfo/v2",
         "jwks_url": f"{IMS_HOST}/ims/keys",
-        "issuer": IMS_HOST,
+        "issuer": IMS_ISSUERS,
+        "logout_url": f"{IMS_HOST}/ims/logout/v1",
         "api_base_url": "https://analytics.adobe.io",
         "scope": (
             "openid",
@@ -48,6 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "userinfo_url": None,
         "jwks_url": None,
         "issuer": None,
+        "logout_url": None,
         "api_base_url": "https://api.omniture.com",
         "scope": ("ReportSuite", "Report", "Company"),
     },
@@ -64,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "userinfo_url": None,
     "jwks_url": None,
     "issuer": None,
+    "logout_url": None,
     "api_base_url": None,
     "scope": None,
     "redirect_uri": None,
@@ -74,6 +84,10 @@ DEFAULTS: dict[str, Any] = {
     "state_max_age": 600,
     "max_pending_logins": 5,
     "timeout": 10.0,
+    "api_timeout": 60.0,
+    "expires_in_unit": None,
+    "end_adobe_session": False,
+    "prompt": None,
     "response_type": "code",
     "storage": None,
     "name": "adobe",
@@ -101,7 +115,18 @@ def placeholder_problem(value: Any) -> str | None:
     return None
 
 
-_URL_OPTIONS = ("authorize_url", "token_url", "revoke_url", "userinfo_url", "jwks_url", "api_base_url")
+_URL_OPTIONS = (
+    "authorize_url",
+    "token_url",
+    "revoke_url",
+    "userinfo_url",
+    "jwks_url",
+    "logout_url",
+    "api_base_url",
+)
+#: ``prompt`` values Adobe IMS's authorize endpoint takes (Adobe Developer
+#: Console docs, User Authentication API reference, "Authorize Request").
+PROMPTS = frozenset({"none", "login"})
 #: Hosts where plain http is allowed: this machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -119,7 +144,9 @@ class Config:
     revoke_url: str | None
     userinfo_url: str | None
     jwks_url: str | None
+    #: The first of :attr:`issuers` (None when no issuer is configured).
     issuer: str | None
+    logout_url: str | None
     api_base_url: str
     scope: tuple[str, ...]
     redirect_uri: str | None
@@ -132,6 +159,21 @@ class Config:
     timeout: float
     response_type: str
     storage: Storage | None
+    #: Every issuer a callback's ``iss`` or an id_token's ``iss`` may name.
+    issuers: tuple[str, ...] = ()
+    #: Seconds for each call through ``adobe.session`` (Analytics reports may take up to 60 s).
+    api_timeout: float = 60.0
+    #: ``"seconds"`` or ``"milliseconds"``: the unit of the token endpoint's ``expires_in``.
+    expires_in_unit: str = "seconds"
+    #: After local logout, send the browser to ``logout_url`` to end the Adobe sign-in too.
+    end_adobe_session: bool = False
+    #: ``prompt`` sent with every authorize request (``"login"``, ``"none"``), or None.
+    prompt: str | None = None
+
+    @property
+    def expires_in_ms(self) -> bool:
+        """True when the token endpoint answers ``expires_in`` in milliseconds."""
+        return self.expires_in_unit == "milliseconds"
 
     @property
     def scope_string(self) -> str:
@@ -217,6 +259,31 @@ def _check_url(name: str, value: Any) -> str:
     return value
 
 
+def _issuers(value: Any) -> tuple[str, ...]:
+    """The accepted issuers: one string (several separated by spaces) or a list of strings."""
+    if value is None:
+        return ()
+    items = value.split() if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise ConfigurationError(f"{_key('issuer')} must be a string or a list of strings")
+    return tuple(dict.fromkeys(i.strip() for i in items))
+
+
+#: Token endpoints known to answer ``expires_in`` in milliseconds: Adobe IMS's
+#: older ``/ims/token/v1`` (its v3 answers in seconds, as RFC 6749 §5.1 says).
+_MILLISECOND_TOKEN_PATHS = ("/ims/token/v1",)
+
+
+def _expires_in_unit(value: Any, token_url: str) -> str:
+    """``"seconds"`` or ``"milliseconds"``: as configured, else by the token endpoint."""
+    if value is None:
+        path = urlsplit(token_url).path.rstrip("/")
+        return "milliseconds" if path.endswith(_MILLISECOND_TOKEN_PATHS) else "seconds"
+    if value not in ("seconds", "milliseconds"):
+        raise ConfigurationError(f"{_key('expires_in_unit')} must be 'seconds' or 'milliseconds', not {value!r}")
+    return str(value)
+
+
 def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_key: Any) -> Config:
     """Merge arguments, ``app.config`` and the preset, and check the result."""
 
@@ -268,17 +335,21 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
             )
         values[name] = value.strip()
 
-    for name in (*_URL_OPTIONS, "issuer"):
+    for name in _URL_OPTIONS:
         value = pick(name)
         if value is None:
             value = preset[name]
-        if value is not None and name != "issuer":
+        if value is not None:
             value = _check_url(name, value)
         values[name] = value
     values["api_base_url"] = values["api_base_url"].rstrip("/")
-    if values["jwks_url"] and not values["issuer"]:
+    issuers = _issuers(pick("issuer") if pick("issuer") is not None else preset["issuer"])
+    values["issuers"] = issuers
+    values["issuer"] = issuers[0] if issuers else None
+    if values["jwks_url"] and not issuers:
         # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
         raise ConfigurationError(f"{_key('jwks_url')} is set without {_key('issuer')}: id_tokens need both")
+    values["expires_in_unit"] = _expires_in_unit(pick("expires_in_unit"), values["token_url"])
 
     scope = pick("scope")
     if scope is None:
@@ -318,6 +389,16 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
     values["state_max_age"] = int(_as_number("state_max_age", pick("state_max_age"), 1))
     values["max_pending_logins"] = int(_as_number("max_pending_logins", pick("max_pending_logins"), 1))
     values["timeout"] = _as_number("timeout", pick("timeout"), 0.001)
+    values["api_timeout"] = _as_number("api_timeout", pick("api_timeout"), 0.001)
+    values["end_adobe_session"] = _as_bool("end_adobe_session", pick("end_adobe_session"))
+    if values["end_adobe_session"] and not values["logout_url"]:
+        raise ConfigurationError(
+            f"{_key('end_adobe_session')} is on, but the provider has no logout URL: set {_key('logout_url')}"
+        )
+    prompt = pick("prompt")
+    if prompt is not None and prompt not in PROMPTS:
+        raise ConfigurationError(f"{_key('prompt')} must be one of {', '.join(sorted(PROMPTS))}, not {prompt!r}")
+    values["prompt"] = prompt
 
     storage = pick("storage")
     if storage is not None and not all(callable(getattr(storage, m, None)) for m in ("get", "set", "delete")):

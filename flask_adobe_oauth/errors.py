@@ -126,9 +126,10 @@ class RateLimited(AdobeOAuthError):
     status_code = 429
     error = "rate_limited"
 
-    def __init__(self, url: str, retry_after: float | None) -> None:
+    def __init__(self, url: str, retry_after: float | None, said: str | None = None) -> None:
         wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-        super().__init__(f"Adobe rate-limited the call to {url}{wait}")
+        detail = f" ({said})" if said else ""
+        super().__init__(f"Adobe rate-limited the call to {url}{detail}{wait}")
         self.retry_after = retry_after
 
 

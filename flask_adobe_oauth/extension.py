@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 from flask import current_app, g, has_request_context, request
 from werkzeug.local import LocalProxy
@@ -38,6 +39,32 @@ EXTENSION_KEY = "adobe_oauth"
 REFRESH_REUSE_SECONDS = 30.0
 
 
+#: Hosts of the retired legacy service (the seed's marketing.adobe.com and api.omniture.com).
+RETIRED_HOSTS = (".adobe.com", ".omniture.com")
+_retired_warned = threading.Event()
+
+
+def warn_if_retired(config: Config) -> bool:
+    """Log once per process when the ``legacy`` preset points at Adobe's own hosts.
+
+    Adobe's Analytics 2.0 migration guide: the legacy Analytics OAuth and the
+    1.3/1.4 APIs it served are retired, so such a login cannot work. The
+    preset stays for servers of that shape (and the seed's flow).
+    """
+    if config.provider != "legacy":
+        return False
+    hosts = {(urlsplit(u).hostname or "").lower() for u in (config.authorize_url, config.token_url)}
+    if not any(h == d[1:] or h.endswith(d) for h in hosts for d in RETIRED_HOSTS):
+        return False
+    if not _retired_warned.is_set():
+        _retired_warned.set()
+        log.warning(
+            "ADOBE_OAUTH_PROVIDER='legacy' points at Adobe's retired Analytics 1.x OAuth service; "
+            "use the 'ims' preset with an OAuth Web App credential and the Analytics 2.0 APIs"
+        )
+    return True
+
+
 class AdobeOAuthState:
     """What one registered blueprint shares across all requests of an app."""
 
@@ -47,6 +74,7 @@ class AdobeOAuthState:
     rebuild: Callable[[], AdobeOAuthState] | None = None
 
     def __init__(self, config: Config) -> None:
+        warn_if_retired(config)
         self.config = config
         self.name = config.name
         suffix = "" if config.name == "adobe" else "_" + config.name

@@ -70,6 +70,7 @@ def authorize_url(
     response_type: str = "code",
     code_challenge: str | None = None,
     nonce: str | None = None,
+    prompt: str | None = None,
 ) -> str:
     """The URL that sends the browser to Adobe's consent page."""
     params = {
@@ -85,8 +86,17 @@ def authorize_url(
         params["code_challenge_method"] = "S256"
     if nonce:
         params["nonce"] = nonce
+    if prompt:
+        params["prompt"] = prompt
     separator = "&" if urlsplit(base).query else "?"
     return base + separator + urlencode(params)
+
+
+def logout_url(base: str, *, client_id: str, redirect_uri: str) -> str:
+    """The URL that ends the user's sign-in at Adobe IMS (``/ims/logout/v1``) and
+    comes back to ``redirect_uri``. No token goes into it: URLs end up in logs."""
+    separator = "&" if urlsplit(base).query else "?"
+    return base + separator + urlencode({"client_id": client_id, "redirect_uri": redirect_uri})
 
 
 @dataclass(frozen=True)

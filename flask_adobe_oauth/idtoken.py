@@ -120,7 +120,7 @@ def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) ->
     import jwt
 
     cfg = client.config
-    if not cfg.jwks_url or not cfg.issuer:
+    if not cfg.jwks_url or not cfg.issuers:
         raise IdTokenError("id_token verification needs jwks_url and issuer")
     try:
         header = jwt.get_unverified_header(id_token)
@@ -138,22 +138,20 @@ def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) ->
             key.key,
             algorithms=[alg],
             audience=cfg.client_id,
-            issuer=cfg.issuer,
             leeway=LEEWAY,
-            options={"require": ["iss", "aud", "exp", "sub"]},
+            # iss is compared below against every accepted issuer (Adobe names two).
+            options={"require": ["iss", "aud", "exp", "sub"], "verify_iss": False},
         )
     except jwt.ExpiredSignatureError:
         raise IdTokenError("the id_token has expired") from None
     except jwt.InvalidAudienceError:
         raise IdTokenError("the id_token was issued for another client") from None
-    except jwt.InvalidIssuerError:
-        raise IdTokenError("the id_token names a different issuer than the configured one") from None
     except jwt.InvalidSignatureError:
         raise IdTokenError("the id_token's signature is invalid") from None
     except jwt.PyJWTError as exc:
         raise IdTokenError(f"the id_token is invalid ({type(exc).__name__})") from None
-    # Belt and braces over the library's own checks (OIDC Core §3.1.3.7).
-    if claims.get("iss") != cfg.issuer:
+    # OIDC Core §3.1.3.7: iss must exactly match an issuer of the provider.
+    if claims.get("iss") not in cfg.issuers:
         raise IdTokenError("the id_token names a different issuer than the configured one")
     audience = claims.get("aud")
     if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != cfg.client_id:

@@ -6,12 +6,13 @@ Adobe has answered token requests in three shapes over the years:
   seconds; no ``token_type``, no ``expires_in``, no refresh token;
 * IMS ``/ims/token/v3`` and RFC 6749 §5.1: ``expires_in`` in *seconds*,
   ``token_type`` ``bearer`` (Adobe writes it lower-case);
-* IMS ``/ims/token/v1`` and ``/ims/exchange/jwt``: ``expires_in`` in
-  *milliseconds*.
+* IMS ``/ims/token/v1``: ``expires_in`` in *milliseconds* (3 599 000 is
+  one hour).
 
-Milliseconds are detected by size: no Adobe token lives longer than 14 days
-(1 209 600 s), so an ``expires_in`` of 10 000 000 or more (116 days in
-seconds, 2.8 hours in milliseconds) can only be milliseconds.
+The unit is decided by the endpoint (``Config.expires_in_unit``, derived
+from the token URL unless set), never by the number's size: a short-lived
+token answered in milliseconds and a long-lived one in seconds can carry the
+same number.
 """
 
 from __future__ import annotations
@@ -30,9 +31,6 @@ from .errors import ProviderError
 #: A token this many seconds from its expiry already counts as expired, so a
 #: call started now does not reach Adobe with a token that died on the way.
 EXPIRY_MARGIN = 60.0
-
-#: ``expires_in`` values at or above this are milliseconds (see module docs).
-MILLISECONDS_THRESHOLD = 10_000_000
 
 _SCOPE_SPLIT = re.compile(r"[\s,]+")
 #: RFC 6749 Appendix A.12: ``access-token = 1*VSCHAR`` (printable ASCII).
@@ -166,10 +164,13 @@ def token_from_response(
     requested_scope: Iterable[str] = (),
     now: float | None = None,
     previous_refresh_token: str | None = None,
+    *,
+    expires_in_ms: bool = False,
 ) -> Token:
     """Normalise a token endpoint's JSON answer into a :class:`Token`.
 
-    Raises :class:`ProviderError` when the answer is not a usable bearer token
+    ``expires_in_ms``: the endpoint answers ``expires_in`` in milliseconds
+    (IMS ``/ims/token/v1``). Raises :class:`ProviderError` when the answer is not a usable bearer token
     (RFC 6749 §5.1: ``access_token`` is required; §7.1: only a token type the
     client understands may be used).
     """
@@ -188,7 +189,7 @@ def token_from_response(
     absolute = _number(data, "expires")  # legacy: absolute Unix seconds
     relative = _number(data, "expires_in")
     if relative is not None:
-        if relative >= MILLISECONDS_THRESHOLD:
+        if expires_in_ms:
             relative /= 1000.0
         expires_at = now + relative
     elif absolute is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shlex
 import signal
 import socket
 import subprocess
@@ -431,7 +432,10 @@ def test_standin_subprocess_serves_until_terminated(tmp_path: Path) -> None:
                 assert line.startswith("# Stand-in Adobe"), line
                 assert f"http://127.0.0.1:{port}" in line
                 assert "Ada Analyst" in line
-        assert exports["ADOBE_OAUTH_ISSUER"] == f"http://127.0.0.1:{port}"
+        # Both of IMS's issuer names, space-separated (the option reads it back as a list).
+        assert shlex.split(exports["ADOBE_OAUTH_ISSUER"]) == [
+            f"http://127.0.0.1:{port} http://127.0.0.1:{port}/ims"
+        ]
         assert exports["ADOBE_OAUTH_CLIENT_ID"] == "standin-client"
         response = requests.get(exports["ADOBE_OAUTH_JWKS_URL"], timeout=5)
         assert response.status_code == 200

@@ -48,6 +48,7 @@ def test_token_is_not_sent_where_urllib3_would_connect_elsewhere(
 def test_implicit_grant_ignores_a_posted_user_id_and_scopes_beyond_the_request(standin: StandInAdobe) -> None:
     from urllib.parse import parse_qsl, urlsplit
 
+    standin.state.credential = "spa"  # only Single-Page App credentials have the implicit grant
     client = make_app(standin, response_type="token").test_client()
     fragment = dict(parse_qsl(urlsplit(authorize(start_login(client))).fragment))
     fragment.update(user_id="victim@AdobeID", scope=fragment.get("scope", "") + " Report admin_everything")
@@ -79,7 +80,8 @@ def test_login_renews_a_server_side_session_id_so_a_planted_one_gains_nothing(st
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("120", "120"), ("9" * 400, "86400"), ("\u00b2", None), ("Fri, 31 Dec 9999 23:59:59 GMT", "86400")],
+    # An unreadable Retry-After backs off one whole window of Adobe's limit (6 s).
+    [("120", "120"), ("9" * 400, "86400"), ("\u00b2", "6"), ("Fri, 31 Dec 9999 23:59:59 GMT", "86400")],
 )
 def test_hostile_retry_after_is_bounded_never_a_500(
     client: FlaskClient, standin: StandInAdobe, header: str, expected: str | None

@@ -14,7 +14,7 @@ import json
 import os
 import socket
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
@@ -32,6 +32,15 @@ from flask_adobe_oauth.pages import _PAGE as ERROR_PAGE_TEMPLATE
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 
 from .conftest import authorize, login, make_app, start_login
+
+
+@pytest.fixture
+def standin() -> Iterator[StandInAdobe]:
+    """A stand-in that sends RFC 9207's ``iss`` (Adobe IMS does not), so the
+    issuer checks of the callback are reached."""
+    with StandInAdobe(send_iss=True) as server:
+        yield server
+
 
 MARK = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 CRLF = "\r\nSet-Cookie: injected=1\r\nX-Injected: 1"

@@ -19,8 +19,29 @@ from .conftest import authorize, make_app, query, start_login
 
 
 @pytest.fixture
+def standin() -> Iterator[StandInAdobe]:
+    """Adobe gives the implicit grant to Single-Page App credentials only."""
+    with StandInAdobe(credential="spa") as server:
+        yield server
+
+
+@pytest.fixture
 def implicit_app(standin: StandInAdobe) -> Flask:
     return make_app(standin, response_type="token")
+
+
+def test_a_web_app_credential_refuses_the_implicit_grant(adobe_standin: StandInAdobe) -> None:
+    """Adobe Developer Console docs: OAuth Web App credentials have no implicit
+    flow. The refusal comes back as an error page, with no token stored."""
+    client = make_app(adobe_standin, response_type="token").test_client()
+    back = authorize(start_login(client))
+    params = query(back)
+    assert params["error"] == ["unsupported_response_type"]
+    assert "Web App" in params["error_description"][0]
+    response = client.get(urlsplit(back).path + "?" + urlsplit(back).query)
+    assert response.status_code == 400
+    assert b"unsupported_response_type" in response.data
+    assert stored(client) is None
 
 
 def fragment_of(client: FlaskClient, next_url: str | None = None) -> dict[str, str]:

@@ -47,11 +47,35 @@ def test_ims_v3_shape_seconds_lowercase_bearer_refresh_and_id_token() -> None:
     assert token.scope == {"openid", "AdobeID"}  # RFC 6749 §5.1: omitted scope = requested scope
 
 
-def test_ims_v1_expires_in_milliseconds_is_detected() -> None:
-    token = token_from_response(
-        {"access_token": "a", "token_type": "bearer", "expires_in": 86399000}, now=NOW
-    )
-    assert token.expires_at == NOW + 86399
+@pytest.mark.parametrize("milliseconds", [86_399_000, 3_599_000, 59_000])
+def test_ims_v1_expires_in_is_read_as_milliseconds_whatever_its_size(milliseconds: int) -> None:
+    data = {"access_token": "a", "token_type": "bearer", "expires_in": milliseconds}
+    token = token_from_response(data, now=NOW, expires_in_ms=True)
+    assert token.expires_at == NOW + milliseconds / 1000
+
+
+def test_v3_expires_in_is_seconds_even_when_large() -> None:
+    """No guessing by magnitude: a long-lived token in seconds stays seconds."""
+    token = token_from_response({"access_token": "a", "expires_in": 30_000_000}, now=NOW)
+    assert token.expires_at == NOW + 30_000_000
+
+
+@pytest.mark.parametrize(
+    ("token_url", "unit", "expected"),
+    [
+        ("https://ims-na1.adobelogin.com/ims/token/v1", None, "milliseconds"),
+        ("https://ims-na1.adobelogin.com/ims/token/v3", None, "seconds"),
+        ("https://ims-na1.adobelogin.com/ims/token/v3", "milliseconds", "milliseconds"),
+        ("https://ims-na1.adobelogin.com/ims/token/v1", "seconds", "seconds"),
+    ],
+)
+def test_the_unit_follows_the_endpoint_or_the_option(token_url: str, unit: str | None, expected: str) -> None:
+    from flask_adobe_oauth.config import resolve
+
+    options = {"client_id": "c1", "client_secret": "s3cr3t-value", "token_url": token_url}
+    if unit:
+        options["expires_in_unit"] = unit
+    assert resolve(options, {}, "k" * 32).expires_in_unit == expected
 
 
 def test_standard_rfc6749_shape_with_uppercase_bearer() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from typing import Any
@@ -75,14 +76,37 @@ def _redirect(uri: str, params: dict[str, str], fragment: bool = False) -> Respo
 
 
 def create_provider_app(
-    state: StandInState, issuer: str, *, auto_approve: bool = True, send_iss: bool = True
+    state: StandInState,
+    issuer: str,
+    *,
+    auto_approve: bool = True,
+    send_iss: bool = False,
+    id_token_issuer: str | None = None,
 ) -> Flask:
-    """The Flask app answering as Adobe. ``issuer`` is the server's base URL."""
+    """The Flask app answering as Adobe. ``issuer`` is the server's base URL (what its
+    discovery document names); ``id_token_issuer`` the ``iss`` of its id_tokens
+    (``issuer + "/ims"`` unless given, as Adobe's Admin Authentication API
+    reference says IMS's id_tokens carry)."""
+    id_token_issuer = id_token_issuer or f"{issuer}/ims"
     app = Flask("flask_adobe_oauth.testing.standin")
     app.config["STANDIN_AUTO_APPROVE"] = auto_approve
     app.config["STANDIN_SEND_ISS"] = send_iss
 
     # -- authorize --------------------------------------------------------------
+
+    def registered_target(redirect_uri: str | None) -> str:
+        """Where IMS sends the browser back (Adobe Developer Console docs, User
+        Authentication API reference, ``redirect_uri``): the requested URI when
+        it matches one of the credential's redirect URI patterns, else the
+        credential's default redirect URI. Never an unregistered address."""
+        if redirect_uri is not None:
+            for pattern in state.redirect_uri_patterns:
+                try:
+                    if re.fullmatch(pattern, redirect_uri):
+                        return redirect_uri
+                except re.error:
+                    continue
+        return state.default_redirect_uri
 
     def authorize(preset: str) -> Response:
         args = request.args
@@ -90,14 +114,19 @@ def create_provider_app(
         redirect_uri = args.get("redirect_uri")
         if client_id not in state.clients:
             return _oauth_error("invalid_client", "unknown client_id")
-        if redirect_uri is None and preset == "ims":
-            return _oauth_error("invalid_request", "redirect_uri is required")
-        if redirect_uri is not None:
-            parts = urlsplit(redirect_uri)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-                # RFC 6749 §4.1.2.1: never redirect to an invalid redirect_uri.
-                return _oauth_error("invalid_request", "redirect_uri is not a valid absolute URL")
-        target = redirect_uri or "http://127.0.0.1/"
+        if preset == "ims":
+            target = registered_target(redirect_uri)
+            # The code is bound to where it was sent: a fallback to the default
+            # URI makes the app's exchange (with its own redirect_uri) fail.
+            bound = target if redirect_uri is not None else None
+        else:
+            if redirect_uri is not None:
+                parts = urlsplit(redirect_uri)
+                if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                    # RFC 6749 §4.1.2.1: never redirect to an invalid redirect_uri.
+                    return _oauth_error("invalid_request", "redirect_uri is not a valid absolute URL")
+            target = redirect_uri or "http://127.0.0.1/"
+            bound = redirect_uri
         params = {
             k: args.get(k, "")
             for k in (
@@ -110,18 +139,40 @@ def create_provider_app(
                 "nonce",
             )
         }
-        params["redirect_uri"] = redirect_uri or ""
+        params["redirect_uri"] = bound or ""
+        params["target"] = target
         params["preset"] = preset
+        prompt = args.get("prompt")
+        with state.lock:
+            state.prompts.append(prompt)
         back: dict[str, str] = {"state": params["state"]} if params["state"] else {}
-        if params["response_type"] not in ("code", "token"):
+        response_type = params["response_type"] or "code"  # IMS's default (API reference)
+        params["response_type"] = response_type
+        if response_type not in ("code", "token"):
             return _redirect(target, {"error": "unsupported_response_type", **back})
+        if response_type == "token" and preset == "ims" and state.credential != "spa":
+            # Adobe Developer Console docs: OAuth Web App credentials do not support
+            # the implicit flow; only a Single-Page App credential does.
+            description = "the implicit grant is not enabled for this (OAuth Web App) credential"
+            return _redirect(
+                target, {"error": "unsupported_response_type", "error_description": description, **back}
+            )
         if not params["state"]:
             return _redirect(target, {"error": "invalid_request", "error_description": "state is required"})
         if params["code_challenge"] and params["code_challenge_method"] != "S256":
             return _redirect(
                 target, {"error": "invalid_request", "error_description": "only S256 is supported", **back}
             )
-        if app.config["STANDIN_AUTO_APPROVE"]:
+        if prompt is not None and (not prompt.split() or not set(prompt.split()) <= {"none", "login"}):
+            return _redirect(target, {"error": "invalid_request", "error_description": "bad prompt", **back})
+        if prompt == "none":
+            # API reference, ``prompt``: no UI at all; an error when that cannot be.
+            if not state.signed_in:
+                return _redirect(target, {"error": "login_required", **back})
+            if not app.config["STANDIN_AUTO_APPROVE"]:
+                return _redirect(target, {"error": "consent_required", **back})
+        # prompt=login: the sign-in page even when the user is signed in.
+        if app.config["STANDIN_AUTO_APPROVE"] and prompt != "login" and state.signed_in:
             return decide(params, allow=True)
         request_id = secrets.token_urlsafe(16)
         with state.lock:
@@ -137,19 +188,21 @@ def create_provider_app(
         return Response(page, mimetype="text/html")
 
     def decide(params: dict[str, str], allow: bool) -> Response:
-        target = params["redirect_uri"] or "http://127.0.0.1/"
+        target = params["target"]
         back = {"state": params["state"]}
         if not allow:
             return _redirect(
                 target, {"error": "access_denied", "error_description": "The user denied the request", **back}
             )
+        with state.lock:
+            state.signed_in = True
         if params["response_type"] == "token":
             body = state.issue_tokens(
                 params["client_id"],
                 state.user,
                 params["scope"],
                 shape="legacy" if params["preset"] == "legacy" else "v3",
-                issuer=issuer,
+                issuer=id_token_issuer,
                 with_refresh=False,
             )
             fragment = {
@@ -171,7 +224,7 @@ def create_provider_app(
         )
         answer = {"code": code, **back}
         if params["preset"] == "ims" and app.config["STANDIN_SEND_ISS"]:
-            answer["iss"] = issuer  # RFC 9207
+            answer["iss"] = issuer  # RFC 9207; Adobe IMS does not send it (option for tests)
         return _redirect(target, answer)
 
     def decision() -> Response:
@@ -274,7 +327,7 @@ def create_provider_app(
             grant.user,
             grant.scope,
             shape=shape,
-            issuer=issuer,
+            issuer=id_token_issuer,
             nonce=grant.nonce,
             with_refresh="offline_access" in scopes,
         )
@@ -293,7 +346,7 @@ def create_provider_app(
             if grant is None or grant.client_id != client_id:
                 return _oauth_error("invalid_grant", "refresh token is invalid, expired, revoked or used")
             grant.used = True  # rotation: the old refresh token stops working
-        body = state.issue_tokens(client_id, grant.user, grant.scope, shape=shape, issuer=issuer)
+        body = state.issue_tokens(client_id, grant.user, grant.scope, shape=shape, issuer=id_token_issuer)
         return jsonify(body)
 
     app.add_url_rule("/ims/token/v3", "ims_token_v3", lambda: token("v3"), methods=["POST"])
@@ -340,19 +393,39 @@ def create_provider_app(
 
     @app.get("/ims/.well-known/openid-configuration")
     def discovery() -> Any:
-        return jsonify(
-            {
-                "issuer": issuer,
-                "authorization_endpoint": f"{issuer}/ims/authorize/v2",
-                "token_endpoint": f"{issuer}/ims/token/v3",
-                "userinfo_endpoint": f"{issuer}/ims/userinfo/v2",
-                "revocation_endpoint": f"{issuer}/ims/revoke",
-                "jwks_uri": f"{issuer}/ims/keys",
-                "response_types_supported": ["code", "token"],
-                "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "authorization_response_iss_parameter_supported": True,
-            }
-        )
+        # The fields of IMS's own document (Adobe Developer Console docs, User
+        # Authentication API reference, "OpenID Configuration").
+        document: dict[str, Any] = {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/ims/authorize/v2",
+            "token_endpoint": f"{issuer}/ims/token/v3",
+            "userinfo_endpoint": f"{issuer}/ims/userinfo/v2",
+            "revocation_endpoint": f"{issuer}/ims/revoke",
+            "jwks_uri": f"{issuer}/ims/keys",
+            "response_types_supported": ["code", "token", "id_token", "id_token token", "code id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "profile"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "claims_supported": ["sub", "given_name", "family_name", "name", "email", "email_verified"],
+            "grant_types_supported": ["authorization_code", "implicit_grant", "refresh_token"],
+        }
+        if app.config["STANDIN_SEND_ISS"]:
+            document["authorization_response_iss_parameter_supported"] = True  # RFC 9207 §3
+        return jsonify(document)
+
+    @app.get("/ims/logout/v1")
+    def logout() -> Response:
+        """End the user's sign-in at the stand-in and go back to ``redirect_uri``
+        (checked against the credential's patterns like authorize's)."""
+        client_id = request.args.get("client_id", "")
+        if client_id not in state.clients:
+            return _oauth_error("invalid_client", "unknown client_id")
+        with state.lock:
+            state.signed_in = False
+            state.logouts.append(client_id)
+        response = Response(status=302)
+        response.headers["Location"] = registered_target(request.args.get("redirect_uri"))
+        return response
 
     return app

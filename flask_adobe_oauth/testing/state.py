@@ -14,6 +14,17 @@ from typing import Any
 
 from .keys import SigningKey, opaque_jwt
 
+#: Redirect URIs the stand-in's credential accepts by default: any port and
+#: path on this machine, and the names reserved for examples and tests
+#: (RFC 2606, RFC 6761), so tests behind a proxy can use them.
+DEFAULT_REDIRECT_URI_PATTERNS = (
+    r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?(/.*)?",
+    r"https?://([a-z0-9-]+\.)*(example\.(com|net|org)|[a-z0-9-]+\.(example|test|localhost))(:[0-9]+)?(/.*)?",
+)
+#: Where the stand-in sends the browser when a redirect_uri matches no pattern
+#: (or none is given): the demo's callback.
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:5000/adobe/callback"
+
 
 @dataclass
 class User:
@@ -103,6 +114,17 @@ class StandInState:
         self.api_faults: list[Fault] = []
         self.consents: dict[str, dict[str, str]] = {}
         self.jwks_fetches = 0
+        #: The credential's redirect URI patterns (regexes, matched whole) and
+        #: default redirect URI, as on an Adobe Developer Console credential.
+        self.redirect_uri_patterns: list[str] = list(DEFAULT_REDIRECT_URI_PATTERNS)
+        self.default_redirect_uri = DEFAULT_REDIRECT_URI
+        #: ``"web"`` (OAuth Web App: no implicit grant) or ``"spa"`` (OAuth Single-Page App).
+        self.credential = "web"
+        #: Whether the user is signed in at the stand-in (``/ims/logout/v1`` ends it).
+        self.signed_in = True
+        #: Calls to ``/ims/logout/v1``, and the ``prompt`` of each authorize request.
+        self.logouts: list[str] = []
+        self.prompts: list[str | None] = []
         self.clock_offset = 0.0
         self.key = SigningKey.shared() if SigningKey.available else None
 
