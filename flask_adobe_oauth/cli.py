@@ -455,7 +455,17 @@ def _redirect_row(config: Config, uri: str, configured: bool) -> Row:
             f"{uri} ({how} and scheme), but Adobe takes only https: serve over https (ProxyFix behind a "
             f"proxy) or {fix}",
         )
-    return Row(name, "ok", f"{uri} ({how}); it must be registered exactly in the Developer Console")
+    # Adobe Developer Console docs: a redirect_uri matching none of the credential's
+    # redirect URI patterns (regexes, dots escaped) is replaced by its default redirect
+    # URI; the user lands there and the code exchange then fails.
+    pattern = uri.replace(".", "\\.")
+    return Row(
+        name,
+        "ok",
+        f"{uri} ({how}); make it the credential's default redirect URI or match it with a "
+        f"redirect URI pattern such as {pattern}; otherwise Adobe sends users to the default URI "
+        "and the sign-in fails there",
+    )
 
 
 def _scope_rows(scope: tuple[str, ...]) -> list[Row]:
