@@ -12,12 +12,21 @@ Each function uses ``adobe.session`` unless another session is given, so
 the token, ``x-api-key``, refreshes and ``RateLimited`` come from there.
 An answer Adobe should not have given (an error status, a body of the wrong
 shape, no connection) raises :class:`ProviderError`, naming the URL but
-never the token.
+never the token. Errors Adobe explains carry its code: the gateway's
+``{"error_code", "message"}`` (Adobe's Analytics 2.0 FAQ) or the API's
+``{"errorCode", "errorDescription", "errorId"}`` (``ReportErrorStatus`` and
+``AnalyticsAsrErrorResponse`` in Adobe's swagger.json and report-suites.json)
+become an :class:`AnalyticsError`; a user without an Analytics product
+profile (gateway code ``403025``) gets :class:`NoAnalyticsProfile`, and a
+report column Adobe could not compute (HTTP 206 with ``columns.columnErrors``,
+"Partial Responses" in Adobe's reports/overview.md) is never read as zeros.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
@@ -25,16 +34,21 @@ from typing import Any, TypedDict
 import requests
 
 from .client import where
-from .errors import ProviderError
+from .errors import ProviderError, RateLimited
 
 __all__ = [
+    "AnalyticsError",
+    "ColumnError",
     "Company",
     "DayCount",
+    "NoAnalyticsProfile",
     "PageViewsByDay",
     "RankedReport",
     "RankedReportRequest",
+    "ReportColumnError",
     "ReportRow",
     "ReportSuite",
+    "adobe_error_fields",
     "companies",
     "date_range",
     "iter_report_suites",
@@ -47,6 +61,15 @@ __all__ = [
 PAGE_SIZE = 100
 #: Pages read at most, so a misbehaving server cannot keep us looping.
 MAX_PAGES = 1000
+#: The report suite fields this module reads, asked for with ``expansion``:
+#: without it Adobe answers only ``rsid`` and ``id`` (report-suites.json getSuites_1).
+SUITE_EXPANSION = ("name", "currency", "timezoneZoneinfo")
+#: The gateway's code for a user whose Adobe ID has no Analytics product profile.
+NO_PROFILE_CODE = "403025"
+#: Longest part of an error body quoted in a message.
+MAX_QUOTED = 120
+
+_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class DateRangeFilter(TypedDict):
@@ -54,8 +77,15 @@ class DateRangeFilter(TypedDict):
     dateRange: str
 
 
-class Metric(TypedDict):
+class _MetricId(TypedDict):
     id: str
+
+
+class Metric(_MetricId, total=False):
+    """A metric of a report request (``ReportMetric`` in Adobe's swagger.json)."""
+
+    columnId: str
+    sort: str
 
 
 class MetricContainer(TypedDict):
@@ -85,6 +115,8 @@ class Company:
     global_company_id: str
     name: str
     ims_org_id: str
+    #: The company's API rate limit policy, e.g. ``aa_api_tier10_tp`` (Adobe's discovery.md).
+    api_rate_limit_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,11 +139,39 @@ class ReportRow:
 
 
 @dataclass(frozen=True)
+class ColumnError:
+    """A column of a report Adobe could not compute (``RankedColumnError`` in swagger.json).
+
+    ``code`` is Adobe's ``errorCode``: ``unauthorized_metric``,
+    ``not_enabled_metric``, ``unauthorized_dimension`` and so on. The
+    column's numbers in the rows and totals are not data.
+    """
+
+    column_id: str
+    #: The metric requested in that column, when the request named it.
+    metric_id: str | None
+    code: str
+    description: str
+    error_id: str | None = None
+
+
+@dataclass(frozen=True)
 class RankedReport:
-    """A ranked report: its rows and the totals of each metric."""
+    """A ranked report: its rows and the totals of each metric.
+
+    ``column_ids`` name the columns of ``data`` and ``totals`` in order;
+    ``column_errors`` lists the columns Adobe failed to compute (it answers
+    HTTP 206 then), whose numbers must not be read as zeros.
+    """
 
     rows: tuple[ReportRow, ...]
     totals: tuple[float, ...]
+    column_ids: tuple[str, ...] = ()
+    column_errors: tuple[ColumnError, ...] = ()
+
+    def failed(self, column_id: str) -> ColumnError | None:
+        """The error of column ``column_id``, or None when Adobe computed it."""
+        return next((e for e in self.column_errors if e.column_id == column_id), None)
 
 
 @dataclass(frozen=True)
@@ -143,6 +203,147 @@ class PageViewsByDay:
         return self.total / len(self.days) if self.days else 0.0
 
 
+# -- errors -----------------------------------------------------------------------
+
+
+class AnalyticsError(ProviderError):
+    """The Analytics API answered an error status; ``code`` is Adobe's code for it.
+
+    ``provider_error`` (also ``code``) is the gateway's ``error_code``
+    (``"403025"``) or the API's ``errorCode`` (``"invalid_parameters"``);
+    ``error_id`` is the API's ``errorId``, which Adobe support asks for;
+    ``status`` is the HTTP status.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        status: int | None = None,
+        *,
+        description: str | None = None,
+        error_id: str | None = None,
+    ) -> None:
+        super().__init__(message, code, status)
+        #: Adobe's own words about the error (``message`` or ``errorDescription``), shortened.
+        self.description = description
+        #: The ``errorId`` of the API's error body, when it sent one.
+        self.error_id = error_id
+
+    @property
+    def code(self) -> str | None:
+        return self.provider_error
+
+    @property
+    def refused(self) -> bool:
+        """Always False: this is an API call's answer, not a refused OAuth grant."""
+        return False
+
+
+class NoAnalyticsProfile(AnalyticsError):
+    """Adobe's gateway answered ``403025 Profile is not valid``: the user's Adobe ID
+    is in no Adobe Analytics product profile, so it may not use the API. Only an
+    administrator of the organization can fix it, in the Adobe Admin Console."""
+
+    status_code = 403
+
+
+class ReportColumnError(AnalyticsError):
+    """A report answered without the metric that was asked for (HTTP 206, ``columnErrors``).
+
+    Raised instead of reading the column as zeros; ``column_errors`` says
+    which columns failed and why, ``metric_id`` the metric missing.
+    """
+
+    def __init__(self, message: str, metric_id: str, column_errors: tuple[ColumnError, ...]) -> None:
+        first = column_errors[0] if column_errors else None
+        super().__init__(
+            message,
+            first.code if first else None,
+            206,
+            description=first.description if first else None,
+            error_id=first.error_id if first else None,
+        )
+        self.metric_id = metric_id
+        self.column_errors = column_errors
+        # The user's access (or the suite's set-up) is at fault, not Adobe's service.
+        if column_errors and all(e.code.startswith("unauthorized") for e in column_errors):
+            self.status_code = 403
+
+
+def _printable(value: Any, limit: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = "".join(ch for ch in str(value) if ch.isprintable()).strip()[:limit]
+    return text or None
+
+
+def _code(value: Any) -> str | None:
+    text = _printable(value, 65)  # one more than a code may have: a longer one is refused, not cut
+    return text if text is not None and _CODE.fullmatch(text) else None
+
+
+def adobe_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
+    """``(code, message, error_id)`` of an error body Adobe sent, each None when absent.
+
+    Reads the three shapes Adobe answers with: the API gateway's
+    ``{"error_code": "429050", "message": "Too many requests"}`` (Adobe's
+    Analytics 2.0 FAQ), the Analytics API's ``{"errorCode", "errorDescription",
+    "errorId"}`` (``ReportErrorStatus`` in swagger.json,
+    ``AnalyticsAsrErrorResponse`` in report-suites.json), and IMS's OAuth
+    ``{"error", "error_description"}`` (RFC 6749 §5.2). Codes must look like
+    codes, messages are cut to :data:`MAX_QUOTED` printable characters.
+    ``body`` is the parsed JSON; anything but an object gives three Nones.
+    """
+    if not isinstance(body, dict):
+        return None, None, None
+    for code_key, text_key in (
+        ("error_code", "message"),
+        ("errorCode", "errorDescription"),
+        ("error", "error_description"),
+    ):
+        code, text = _code(body.get(code_key)), _printable(body.get(text_key), MAX_QUOTED)
+        if code or text:
+            return code, text, _code(body.get("errorId"))
+    return None, None, _code(body.get("errorId"))
+
+
+def _response_error(response: requests.Response) -> tuple[str | None, str | None, str | None]:
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
+        return None, None, None
+    return adobe_error_fields(body)
+
+
+def _error_for(status: int, shown: str, response: requests.Response) -> AnalyticsError:
+    code, text, error_id = _response_error(response)
+    said = " ".join(p for p in (code, text) if p)
+    if code == NO_PROFILE_CODE:
+        return NoAnalyticsProfile(
+            f"Your Adobe ID has no Adobe Analytics product profile, so Adobe refused {shown} "
+            f"(HTTP {status}: {said}). An administrator of your Adobe organization must add you "
+            "to an Analytics product profile in the Adobe Admin Console.",
+            code,
+            status,
+            description=text,
+            error_id=error_id,
+        )
+    detail = ": ".join(p for p in (code, text) if p)
+    if error_id:
+        detail += f"{'; ' if detail else ''}error id {error_id}"
+    return AnalyticsError(
+        f"Adobe answered HTTP {status}{f' ({detail})' if detail else ''} to {shown}",
+        code,
+        status,
+        description=text,
+        error_id=error_id,
+    )
+
+
+# -- calling ----------------------------------------------------------------------
+
+
 def _session(session: requests.Session | None) -> requests.Session:
     if session is not None:
         return session
@@ -151,14 +352,14 @@ def _session(session: requests.Session | None) -> requests.Session:
     return adobe.session
 
 
-def _call(
+def _request(
     session: requests.Session | None,
     method: str,
     url: str,
     company: str | None = None,
     **kwargs: Any,
-) -> Any:
-    """``method url`` through the session; the JSON body of a 2xx answer, else ProviderError."""
+) -> tuple[int, Any]:
+    """``method url`` through the session: the status and JSON body of a 2xx answer, else an error."""
     headers = {"x-proxy-global-company-id": company} if company else {}
     http = _session(session)
     try:
@@ -169,29 +370,37 @@ def _call(
         ) from None
     shown = where(response.url or url)
     try:
+        if response.status_code == 429:  # adobe.session raises this itself; a plain session gets here
+            from .api import DEFAULT_RETRY_AFTER, retry_after_seconds
+
+            delay = retry_after_seconds(response.headers.get("Retry-After"))
+            code, text, _ = _response_error(response)
+            said = " ".join(p for p in (code, text) if p) or None
+            raise RateLimited(shown, DEFAULT_RETRY_AFTER if delay is None else delay, said)
         if not 200 <= response.status_code < 300:
-            code = _error_code(response)
-            detail = f" ({code})" if code else ""
-            raise ProviderError(f"Adobe answered HTTP {response.status_code}{detail} to {shown}", code)
+            raise _error_for(response.status_code, shown, response)
         try:
-            return response.json()
-        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
-            raise ProviderError(f"Adobe answered something that is not JSON to {shown}") from None
+            return response.status_code, response.json()
+        except (ValueError, RecursionError):
+            raise ProviderError(
+                f"Adobe answered something that is not JSON to {shown}", status=response.status_code
+            ) from None
     finally:
         response.close()
 
 
-def _error_code(response: requests.Response) -> str | None:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return None
-    if isinstance(body, dict):
-        for key in ("errorCode", "error_code", "error"):
-            value = body.get(key)
-            if isinstance(value, str) and value.replace("_", "").isalnum() and len(value) <= 64:
-                return value
-    return None
+def _call(
+    session: requests.Session | None,
+    method: str,
+    url: str,
+    company: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """The JSON body of a 2xx answer to ``method url``, else an error."""
+    return _request(session, method, url, company, **kwargs)[1]
+
+
+# -- reading answers --------------------------------------------------------------
 
 
 def _str(data: Mapping[str, Any], key: str, url: str, default: str | None = None) -> str:
@@ -214,6 +423,20 @@ def _dict(item: Any, url: str) -> dict[str, Any]:
     return item
 
 
+def _is_number(value: Any) -> bool:
+    """A finite JSON number: not a bool, not NaN or ±Infinity (which Python's json accepts)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numbers(values: list[Any], what: str, url: str) -> tuple[float, ...]:
+    if not all(_is_number(v) for v in values):
+        raise ProviderError(f"Adobe's answer from {url} has {what} that is not a finite number")
+    return tuple(values)
+
+
+# -- discovery and report suites --------------------------------------------------
+
+
 def companies(session: requests.Session | None = None) -> list[Company]:
     """The companies the user may report on, across all their IMS organisations."""
     url = "/discovery/me"
@@ -224,28 +447,65 @@ def companies(session: requests.Session | None = None) -> list[Company]:
         org_id = _str(org, "imsOrgId", url, "")
         for company in _list(org, "companies", url):
             company = _dict(company, url)
+            policy = company.get("apiRateLimitPolicy")
             found.append(
-                Company(_str(company, "globalCompanyId", url), _str(company, "companyName", url), org_id)
+                Company(
+                    _str(company, "globalCompanyId", url),
+                    _str(company, "companyName", url),
+                    org_id,
+                    policy if isinstance(policy, str) else None,
+                )
             )
     return found
 
 
+def _suite(item: Any, url: str) -> ReportSuite:
+    item = _dict(item, url)
+    return ReportSuite(
+        _str(item, "rsid", url),
+        _str(item, "name", url, ""),
+        _str(item, "timezoneZoneinfo", url, ""),
+        _str(item, "currency", url, ""),
+    )
+
+
 def iter_report_suites(
-    global_company_id: str, *, page_size: int = PAGE_SIZE, session: requests.Session | None = None
+    global_company_id: str,
+    *,
+    page_size: int = PAGE_SIZE,
+    rsids: Iterable[str] | None = None,
+    rsid_contains: str | None = None,
+    session: requests.Session | None = None,
 ) -> Iterator[ReportSuite]:
-    """Every report suite of the company, reading Adobe's pages one after another."""
+    """Every report suite of the company, reading Adobe's pages one after another.
+
+    Asks for the fields read (``expansion=name,currency,timezoneZoneinfo``);
+    ``rsids`` and ``rsid_contains`` are Adobe's filters of the same names.
+    Adobe answers a page object (``content``, ``totalPages``, ``lastPage``...);
+    the example in Adobe's report-suites.md shows a bare JSON array instead,
+    which is read too: a page shorter than ``page_size`` is the last.
+    """
     url = f"/api/{global_company_id}/reportsuites/collections/suites"
+    params: dict[str, Any] = {"limit": page_size, "expansion": ",".join(SUITE_EXPANSION)}
+    if rsids is not None:
+        params["rsids"] = ",".join(rsids)
+    if rsid_contains:
+        params["rsidContains"] = rsid_contains
+    seen: set[str] = set()
     for page in range(MAX_PAGES):
-        data = _call(session, "GET", url, global_company_id, params={"limit": page_size, "page": page})
+        data = _call(session, "GET", url, global_company_id, params={**params, "page": page})
+        if isinstance(data, list):  # a bare array of suites
+            suites = [_suite(item, url) for item in data]
+            if any(s.rsid in seen for s in suites):
+                raise ProviderError(f"Adobe's answer from {url} repeats a page: it ignores 'page'")
+            seen.update(s.rsid for s in suites)
+            yield from suites
+            if len(suites) < page_size:
+                return
+            continue
         content = _list(data, "content", url)
         for item in content:
-            item = _dict(item, url)
-            yield ReportSuite(
-                _str(item, "rsid", url),
-                _str(item, "name", url, ""),
-                _str(item, "timezoneZoneinfo", url, ""),
-                _str(item, "currency", url, ""),
-            )
+            yield _suite(item, url)
         total_pages = data.get("totalPages")
         last = data.get("lastPage")
         if not content or last is True or (isinstance(total_pages, int) and page + 1 >= total_pages):
@@ -253,10 +513,26 @@ def iter_report_suites(
 
 
 def report_suites(
-    global_company_id: str, *, page_size: int = PAGE_SIZE, session: requests.Session | None = None
+    global_company_id: str,
+    *,
+    page_size: int = PAGE_SIZE,
+    rsids: Iterable[str] | None = None,
+    rsid_contains: str | None = None,
+    session: requests.Session | None = None,
 ) -> list[ReportSuite]:
     """Every report suite of the company (all pages), in Adobe's order."""
-    return list(iter_report_suites(global_company_id, page_size=page_size, session=session))
+    return list(
+        iter_report_suites(
+            global_company_id,
+            page_size=page_size,
+            rsids=rsids,
+            rsid_contains=rsid_contains,
+            session=session,
+        )
+    )
+
+
+# -- reports ----------------------------------------------------------------------
 
 
 def date_range(start: date, end: date) -> str:
@@ -267,24 +543,88 @@ def date_range(start: date, end: date) -> str:
     return f"{start.isoformat()}T00:00:00.000/{after.isoformat()}T00:00:00.000"
 
 
+def _with_column_ids(body: RankedReportRequest) -> tuple[dict[str, Any], dict[str, str]]:
+    """``body`` with a ``columnId`` on every metric (as in Adobe's reports/overview.md
+    examples), and the metric id of each column id."""
+    sent: dict[str, Any] = dict(body)
+    container = sent.get("metricContainer")
+    metrics = container.get("metrics") if isinstance(container, dict) else None
+    if not isinstance(container, dict) or not isinstance(metrics, list):
+        return sent, {}
+    taken = {m["columnId"] for m in metrics if isinstance(m, dict) and isinstance(m.get("columnId"), str)}
+    filled: list[Any] = []
+    columns: dict[str, str] = {}
+    for index, metric in enumerate(metrics):
+        if isinstance(metric, dict):
+            metric = dict(metric)
+            if not isinstance(metric.get("columnId"), str):
+                column = str(index)
+                while column in taken:
+                    column += "_"
+                taken.add(column)
+                metric["columnId"] = column
+            if isinstance(metric.get("id"), str):
+                columns[metric["columnId"]] = metric["id"]
+        filled.append(metric)
+    sent["metricContainer"] = {**container, "metrics": filled}
+    return sent, columns
+
+
+def _column_errors(data: dict[str, Any], metrics: dict[str, str], url: str) -> tuple[ColumnError, ...]:
+    columns = data.get("columns")
+    raw = columns.get("columnErrors") if isinstance(columns, dict) else None
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ProviderError(f"Adobe's answer from {url} has columns.columnErrors that is not a list")
+    found = []
+    for entry in raw:
+        entry = _dict(entry, url)
+        column = entry.get("columnId")
+        column_id = str(column) if isinstance(column, (str, int)) and not isinstance(column, bool) else ""
+        found.append(
+            ColumnError(
+                column_id,
+                metrics.get(column_id),
+                _code(entry.get("errorCode")) or "unknown",
+                _printable(entry.get("errorDescription"), MAX_QUOTED) or "",
+                _code(entry.get("errorId")),
+            )
+        )
+    return tuple(found)
+
+
 def ranked_report(
     global_company_id: str, body: RankedReportRequest, *, session: requests.Session | None = None
 ) -> RankedReport:
-    """Run a ranked report (``POST /api/{globalCompanyId}/reports``)."""
+    """Run a ranked report (``POST /api/{globalCompanyId}/reports``).
+
+    Metrics without a ``columnId`` get one (their index). When Adobe could
+    not compute some columns it answers HTTP 206: the report then lists
+    them in ``column_errors``, and their numbers are not data.
+    """
     url = f"/api/{global_company_id}/reports"
-    data = _call(session, "POST", url, global_company_id, json=body)
+    sent, metrics = _with_column_ids(body)
+    status, data = _request(session, "POST", url, global_company_id, json=sent)
     rows: list[ReportRow] = []
     for row in _list(data, "rows", url):
         row = _dict(row, url)
-        values = _list(row, "data", url)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            raise ProviderError(f"Adobe's answer from {url} has a row with non-numeric data")
-        rows.append(ReportRow(str(row.get("itemId", "")), _str(row, "value", url, ""), tuple(values)))
+        values = _numbers(_list(row, "data", url), "a row whose data", url)
+        item = row.get("itemId", "")
+        rows.append(ReportRow(str(item) if item is not None else "", _str(row, "value", url, ""), values))
     summary = data.get("summaryData")
     totals = summary.get("totals") if isinstance(summary, dict) else None
-    if not isinstance(totals, list) or not all(isinstance(v, (int, float)) for v in totals):
+    if not isinstance(totals, list):
         raise ProviderError(f"Adobe's answer from {url} lacks summaryData.totals")
-    return RankedReport(tuple(rows), tuple(totals))
+    column_errors = _column_errors(data, metrics, url)
+    if status == 206 and not column_errors:
+        raise ProviderError(f"Adobe answered a partial report (HTTP 206) to {url} without saying what failed")
+    columns = data.get("columns")
+    ids = columns.get("columnIds") if isinstance(columns, dict) else None
+    column_ids = (
+        tuple(ids) if isinstance(ids, list) and all(isinstance(i, str) for i in ids) else tuple(metrics)
+    )
+    return RankedReport(tuple(rows), _numbers(totals, "a summaryData total", url), column_ids, column_errors)
 
 
 def _row_day(row: ReportRow) -> date | None:
@@ -313,17 +653,34 @@ def page_views_by_day(
     """Page views of report suite ``rsid`` for each day from ``start`` to ``end`` (included).
 
     Days Adobe leaves out (it omits days without data) count as zero, so the
-    result always has one entry per day, in date order.
+    result always has one entry per day, in date order. When Adobe could not
+    give page views (HTTP 206 with a column error: the user may not read the
+    metric, or it is not enabled in the suite) :class:`ReportColumnError` is
+    raised rather than a series of zeros.
     """
+    metric = "metrics/pageviews"
     days = (end - start).days + 1
     body: RankedReportRequest = {
         "rsid": rsid,
         "globalFilters": [{"type": "dateRange", "dateRange": date_range(start, end)}],
-        "metricContainer": {"metrics": [{"id": "metrics/pageviews"}]},
+        "metricContainer": {"metrics": [{"columnId": "0", "id": metric}]},
         "dimension": "variables/daterangeday",
         "settings": {"limit": days, "page": 0, "dimensionSort": "asc"},
     }
     report = ranked_report(global_company_id, body, session=session)
+    if report.column_errors:  # one column asked for: whatever failed, it is the page views
+        first = report.column_errors[0]
+        why = f"{first.code}: {first.description}" if first.description else first.code
+        hint = (
+            " Your Adobe Analytics product profile does not include this metric; an administrator can add it."
+            if first.code == "unauthorized_metric"
+            else ""
+        )
+        raise ReportColumnError(
+            f"Adobe did not report {metric} for report suite {rsid} ({why}).{hint}",
+            metric,
+            report.column_errors,
+        )
     counts: dict[date, int] = {}
     for row in report.rows:
         day = _row_day(row)

@@ -280,7 +280,9 @@ def _expires_in_unit(value: Any, token_url: str) -> str:
         path = urlsplit(token_url).path.rstrip("/")
         return "milliseconds" if path.endswith(_MILLISECOND_TOKEN_PATHS) else "seconds"
     if value not in ("seconds", "milliseconds"):
-        raise ConfigurationError(f"{_key('expires_in_unit')} must be 'seconds' or 'milliseconds', not {value!r}")
+        raise ConfigurationError(
+            f"{_key('expires_in_unit')} must be 'seconds' or 'milliseconds', not {value!r}"
+        )
     return str(value)
 
 
@@ -397,7 +399,9 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
         )
     prompt = pick("prompt")
     if prompt is not None and prompt not in PROMPTS:
-        raise ConfigurationError(f"{_key('prompt')} must be one of {', '.join(sorted(PROMPTS))}, not {prompt!r}")
+        raise ConfigurationError(
+            f"{_key('prompt')} must be one of {', '.join(sorted(PROMPTS))}, not {prompt!r}"
+        )
     values["prompt"] = prompt
 
     storage = pick("storage")

@@ -79,8 +79,16 @@ def test_discovery_lists_the_users_org_and_companies(standin: StandInAdobe, toke
     assert body["imsUserId"] == standin.state.user.sub
     assert [org["imsOrgId"] for org in body["imsOrgs"]] == [standin.state.user.org_id]
     assert body["imsOrgs"][0]["companies"] == [
-        {"globalCompanyId": "exampl0", "companyName": "Example Corp"},
-        {"globalCompanyId": "acmeout1", "companyName": "Acme Outdoor"},
+        {
+            "globalCompanyId": "exampl0",
+            "companyName": "Example Corp",
+            "apiRateLimitPolicy": "aa_api_tier10_tp",
+        },
+        {
+            "globalCompanyId": "acmeout1",
+            "companyName": "Acme Outdoor",
+            "apiRateLimitPolicy": "aa_api_tier10_tp",
+        },
     ]
 
 
@@ -97,7 +105,7 @@ def test_report_suites_are_paged_like_adobe(standin: StandInAdobe, token: str) -
     assert [p["lastPage"] for p in pages] == [False, False, True]
     rsids = [s["rsid"] for p in pages for s in p["content"]]
     assert rsids == [s.rsid for s in EXAMPLE.suites]
-    assert set(pages[0]["content"][0]) == {"rsid", "name", "timezoneZoneinfo", "currency"}
+    assert set(pages[0]["content"][0]) == {"rsid", "id"}  # no expansion asked for
     beyond = requests.get(
         suites_url(standin), params={"limit": 5, "page": 3}, headers=headers(standin, token), timeout=10
     ).json()
@@ -113,7 +121,7 @@ def test_report_suites_default_page_size_is_ten(standin: StandInAdobe, token: st
 def test_bad_paging_parameters_are_a_400(standin: StandInAdobe, token: str, params: dict[str, str]) -> None:
     response = requests.get(suites_url(standin), params=params, headers=headers(standin, token), timeout=10)
     assert response.status_code == 400
-    assert response.json()["errorCode"] == "invalid_parameter"
+    assert response.json()["errorCode"] == "invalid_parameters"
 
 
 def test_daterangeday_report_has_one_row_per_day(standin: StandInAdobe, token: str) -> None:
@@ -187,11 +195,11 @@ def test_report_limit_and_page_settings(standin: StandInAdobe, token: str) -> No
 @pytest.mark.parametrize(
     ("change", "code"),
     [
-        ({"rsid": "acme.global"}, "invalid_rsid"),
-        ({"globalFilters": []}, "invalid_request"),
+        ({"rsid": "acme.global"}, "invalid_parameters"),
+        ({"globalFilters": []}, "invalid_parameters"),
         (
             {"globalFilters": [{"type": "dateRange", "dateRange": "2026-02-01/2026-01-01"}]},
-            "invalid_date_range",
+            "invalid_parameters",
         ),
         (
             {
@@ -199,10 +207,10 @@ def test_report_limit_and_page_settings(standin: StandInAdobe, token: str) -> No
                     {"type": "dateRange", "dateRange": "2026-02-01T00:00:00.000/2026-01-01T00:00:00.000"}
                 ]
             },
-            "invalid_date_range",
+            "invalid_parameters",
         ),
-        ({"metricContainer": {"metrics": [{"id": "metrics/revenue"}]}}, "invalid_metric"),
-        ({"dimension": "variables/evar1"}, "invalid_dimension"),
+        ({"metricContainer": {"metrics": [{"id": "metrics/nonexistent"}]}}, "invalid_parameters"),
+        ({"dimension": "variables/evar1"}, "invalid_parameters"),
     ],
 )
 def test_bad_report_requests_are_a_400(
@@ -259,16 +267,16 @@ def test_the_company_header_is_required_except_on_discovery(standin: StandInAdob
     without = headers(standin, token, None)
     assert requests.get(f"{standin.url}/discovery/me", headers=without, timeout=10).status_code == 200
     response = requests.get(suites_url(standin), headers=without, timeout=10)
-    assert (response.status_code, response.json()["errorCode"]) == (400, "missing_company")
+    assert (response.status_code, response.json()["errorCode"]) == (400, "invalid_request")
     response = requests.post(reports_url(standin), json=report_body(), headers=without, timeout=10)
-    assert (response.status_code, response.json()["errorCode"]) == (400, "missing_company")
+    assert (response.status_code, response.json()["errorCode"]) == (400, "invalid_request")
 
 
 def test_the_company_must_be_one_of_the_users(standin: StandInAdobe, token: str) -> None:
     response = requests.get(
         suites_url(standin, "stranger9"), headers=headers(standin, token, "stranger9"), timeout=10
     )
-    assert response.status_code == 403
+    assert (response.status_code, response.json()["errorCode"]) == (403, "insufficient_access")
     mismatch = requests.get(
         suites_url(standin, ACME.global_company_id), headers=headers(standin, token), timeout=10
     )
@@ -342,13 +350,26 @@ def helper_client(standin: StandInAdobe) -> FlaskClient:
 def test_companies_helper_reads_discovery(helper_client: FlaskClient, standin: StandInAdobe) -> None:
     body = helper_client.get("/helpers/companies").json
     assert body == [
-        {"global_company_id": "exampl0", "name": "Example Corp", "ims_org_id": standin.state.user.org_id},
-        {"global_company_id": "acmeout1", "name": "Acme Outdoor", "ims_org_id": standin.state.user.org_id},
+        {
+            "global_company_id": "exampl0",
+            "name": "Example Corp",
+            "ims_org_id": standin.state.user.org_id,
+            "api_rate_limit_policy": "aa_api_tier10_tp",
+        },
+        {
+            "global_company_id": "acmeout1",
+            "name": "Acme Outdoor",
+            "ims_org_id": standin.state.user.org_id,
+            "api_rate_limit_policy": "aa_api_tier10_tp",
+        },
     ]
 
 
 @pytest.mark.parametrize("size", [1, 5, 13, 100])
-def test_report_suites_helper_reads_every_page(helper_client: FlaskClient, size: int) -> None:
+def test_report_suites_helper_reads_every_page(
+    helper_client: FlaskClient, standin: StandInAdobe, size: int
+) -> None:
+    standin.analytics.rate_limit = None  # 13 pages of one suite are more than 12 calls in 6 s
     assert helper_client.get(f"/helpers/suites/exampl0/{size}").json == [s.rsid for s in EXAMPLE.suites]
 
 

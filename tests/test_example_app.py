@@ -156,6 +156,7 @@ def test_an_adobe_failure_is_a_502_page_with_the_profile(
     # userinfo got the 500; what did work is still shown
     assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in EXAMPLE.suites]
     assert standin.state.user.sub in page
+    signed_in.application.extensions["example_app.cache"].clear()  # so the next load asks discovery
     standin.fail_next_api(200, "{}")  # userinfo fine (if empty), then discovery fails
     standin.fail_next_api(503, "down", content_type="text/plain")
     response = signed_in.get("/dashboard", query_string=WEEK)

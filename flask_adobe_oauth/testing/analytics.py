@@ -1,14 +1,39 @@
-"""The stand-in's Analytics 2.0 API (Adobe's OpenAPI spec, AdobeDocs/analytics-2.0-apis), on the same server as its IMS.
+"""The stand-in's Analytics 2.0 API, on the same server as its IMS.
 
-``GET /discovery/me``, ``GET /api/<gcid>/reportsuites/collections/suites``
-(paged with ``limit`` and ``page``, like Adobe's) and ``POST /api/<gcid>/reports``
-(a ranked report). Every call needs ``Authorization: Bearer`` with a live
-token of the stand-in and an ``x-api-key`` naming a known client; all but
-discovery need ``x-proxy-global-company-id`` naming one of the user's
-companies. The numbers are synthetic but deterministic: each day's count
-depends only on the report suite and the day, so the same suite and date
-range always give the same rows (and overlapping ranges agree), and tests
-can assert on them. Faults queued with ``fail_next_api`` answer first.
+It follows Adobe's published docs (AdobeDocs/analytics-2.0-apis: swagger.json,
+report-suites.json and the guides), point by point:
+
+* ``GET /discovery/me``: the user's IMS org and its companies, each with its
+  ``apiRateLimitPolicy`` (discovery.md).
+* ``GET /api/<gcid>/reportsuites/collections/suites``: paged with ``limit``
+  (default 10) and ``page``; filtered with ``rsids`` (comma-delimited) and
+  ``rsidContains``; only ``rsid`` and ``id`` unless ``expansion`` asks for
+  more of ``name``, ``parentRsid``, ``currency``, ``calendarType``,
+  ``timezoneZoneinfo`` (report-suites.json getSuites_1). An unknown
+  expansion is a 400.
+* ``POST /api/<gcid>/reports``: a ranked report. Each metric's ``columnId``
+  is echoed in ``columns.columnIds``; a metric the user may not read answers
+  HTTP 206 with ``columns.columnErrors`` (``RankedColumnError`` in
+  swagger.json, "Partial Responses" in reports/overview.md) and zeros in
+  its column. ``metrics/revenue`` is such a metric until a test allows it.
+* Every call needs ``Authorization: Bearer`` with a live token of the
+  stand-in and an ``x-api-key`` naming a known client; all but discovery
+  need ``x-proxy-global-company-id`` naming the URL's company.
+* Refusals come in Adobe's shapes: the gateway's ``{"error_code",
+  "message"}`` (401013 bad token, 403000/403003 API key, 403025 no
+  Analytics product profile, 429050 too many requests) and the API's
+  ``{"errorCode", "errorDescription", "errorId"}`` with a code of the
+  ``ReportErrorStatus`` enum of swagger.json.
+* 12 calls every 6 seconds per user, then 429050 without ``Retry-After``
+  (Adobe's Analytics 2.0 FAQ), on a sliding window of the state's clock.
+
+The numbers are synthetic but deterministic: each day's count depends only
+on the report suite and the day, so the same suite and date range always
+give the same rows (and overlapping ranges agree), and tests can assert on
+them. Faults queued with ``fail_next_api`` answer first. What tests steer
+(the rate limit, unauthorized metrics, users without a product profile)
+is on :class:`AnalyticsControls`, ``StandInAdobe.analytics``; changes take
+effect at the next call.
 """
 
 from __future__ import annotations
@@ -16,6 +41,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -30,9 +58,51 @@ METRICS: dict[str, float] = {
     "metrics/pageviews": 1.0,
     "metrics/visits": 0.38,
     "metrics/visitors": 0.27,
+    "metrics/revenue": 2.35,
 }
+#: Metrics no user may read unless a test allows them: a report asking for one
+#: answers HTTP 206 with an ``unauthorized_metric`` column error.
+DEFAULT_UNAUTHORIZED_METRICS = frozenset({"metrics/revenue"})
 #: Dimensions a ranked report may be broken down by.
 DIMENSIONS = ("variables/daterangeday", "variables/page")
+#: Fields ``expansion`` may ask for (report-suites.json getSuites_1).
+EXPANSIONS = ("name", "parentRsid", "currency", "calendarType", "timezoneZoneinfo")
+#: The ``errorCode`` values of ``ReportErrorStatus`` in Adobe's swagger.json.
+ERROR_CODES = frozenset(
+    {
+        "invalid_segment_ids_found",
+        "invalid_metric_access",
+        "method_not_allowed",
+        "resource_conflict",
+        "invalid_access",
+        "resource_temporarily_unavailable",
+        "external_api_failure",
+        "aam_failure",
+        "resource_already_exists",
+        "invalid_state",
+        "invalid_json_input",
+        "invalid_parameters",
+        "invalid_dimension_access",
+        "unsupported_data_type",
+        "resource_not_found",
+        "insufficient_access",
+        "health_check_error",
+        "invalid_data",
+        "unexpected_error",
+        "external_api_error",
+        "unsupported_resource",
+        "io_error",
+        "invalid_request",
+        "invalid_client_id",
+        "unauthorized",
+        "authorization_error",
+        "invalid_token",
+        "insufficient_scope",
+        "bluecoat_unauthorized",
+    }
+)
+#: Adobe's documented limit: 12 requests every 6 seconds per user (Analytics 2.0 FAQ).
+DEFAULT_RATE_LIMIT: tuple[int, float] = (12, 6.0)
 #: The most days a report may span.
 MAX_RANGE_DAYS = 3 * 366
 DEFAULT_LIMIT = 10  # report suites per page when no ``limit`` is given
@@ -54,14 +124,22 @@ class Suite:
     currency: str = "USD"
     #: Page views on an ordinary weekday, before noise and trend.
     base: int = 12000
+    #: The parent of a virtual report suite.
+    parent_rsid: str | None = None
 
-    def dump(self) -> dict[str, Any]:
-        return {
-            "rsid": self.rsid,
+    def dump(self, expansion: tuple[str, ...] = EXPANSIONS) -> dict[str, Any]:
+        """The suite as Adobe lists it: ``rsid`` and ``id``, plus the ``expansion`` fields."""
+        fields: dict[str, Any] = {
             "name": self.name,
-            "timezoneZoneinfo": self.timezone,
             "currency": self.currency,
+            "timezoneZoneinfo": self.timezone,
+            "calendarType": {"rsid": self.rsid, "type": "GREGORIAN"},
         }
+        if self.parent_rsid is not None:
+            fields["parentRsid"] = self.parent_rsid
+        dumped: dict[str, Any] = {"rsid": self.rsid, "id": self.rsid}
+        dumped.update({k: fields[k] for k in expansion if k in fields})
+        return dumped
 
 
 @dataclass(frozen=True)
@@ -71,6 +149,41 @@ class Company:
     global_company_id: str
     name: str
     suites: tuple[Suite, ...] = field(default_factory=tuple)
+    #: ``apiRateLimitPolicy`` in ``/discovery/me`` (the value of Adobe's discovery.md example).
+    api_rate_limit_policy: str = "aa_api_tier10_tp"
+
+
+@dataclass
+class AnalyticsControls:
+    """What tests steer in the stand-in's Analytics API, also while it serves.
+
+    * ``rate_limit``: ``(calls, seconds)`` per user, Adobe's ``(12, 6.0)`` by
+      default; None lets every call through.
+    * ``unauthorized_metrics``: metric ids no user may read (206 + column error).
+    * ``users_without_profile``: IMS user ids (``sub``) whose every call is
+      refused with ``403025 Profile is not valid``, as for an Adobe ID in no
+      Analytics product profile.
+    * ``clock``: the time the rate limit counts in; None is the stand-in
+      state's clock (``StandInState.now``). A test can freeze it.
+    """
+
+    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT
+    unauthorized_metrics: set[str] = field(default_factory=lambda: set(DEFAULT_UNAUTHORIZED_METRICS))
+    users_without_profile: set[str] = field(default_factory=set)
+    clock: Callable[[], float] | None = None
+    #: When each user's admitted calls came, within the window.
+    recent: dict[str, deque[float]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_rate_limit(self.rate_limit)
+
+
+def _check_rate_limit(limit: tuple[int, float] | None) -> tuple[int, float] | None:
+    if limit is not None:
+        calls, seconds = limit
+        if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1 or not seconds > 0:
+            raise ValueError("rate_limit must be (calls ≥ 1, seconds > 0) or None")
+    return limit
 
 
 #: What every stand-in user may see: two companies, the first with enough
@@ -142,16 +255,18 @@ def day_label(day: date) -> str:
     return f"{day.strftime('%b')} {day.day}, {day.year}"
 
 
-def _error(status: int, code: str, message: str, **headers: str) -> Response:
-    response = jsonify(errorCode=code, errorDescription=message)
+def _error(status: int, code: str, message: str) -> Response:
+    """An API refusal: ``{"errorCode", "errorDescription", "errorId"}``, the code from
+    ``ReportErrorStatus`` in Adobe's swagger.json."""
+    if code not in ERROR_CODES:
+        raise ValueError(f"{code!r} is not one of Adobe's ReportErrorStatus codes")
+    response = jsonify(errorCode=code, errorDescription=message, errorId=str(uuid.uuid4()))
     response.status_code = status
-    for name, value in headers.items():
-        response.headers[name] = value
     return response
 
 
 def _gateway_error(status: int, code: str, message: str) -> Response:
-    """The shape of Adobe I/O gateway refusals (token, API key)."""
+    """The shape of Adobe I/O gateway refusals (token, API key, profile, rate limit)."""
     response = jsonify(error_code=code, message=message)
     response.status_code = status
     if status == 401:
@@ -172,6 +287,11 @@ def _int_arg(value: Any, default: int, low: int, high: int) -> int | None:
     return number if low <= number <= high else None
 
 
+def _listed(values: list[str]) -> list[str]:
+    """Comma-delimited query values (``a,b`` or ``x=a&x=b``), trimmed, without empties."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
 def _date_range(body: dict[str, Any]) -> tuple[date, date] | Response:
     """The ``dateRange`` global filter as [start, end) dates, or an error."""
     filters = body.get("globalFilters")
@@ -181,33 +301,77 @@ def _date_range(body: dict[str, Any]) -> tuple[date, date] | Response:
         if isinstance(f, dict) and f.get("type") == "dateRange"
     ]
     if len(ranges) != 1 or not isinstance(ranges[0], str):
-        return _error(400, "invalid_request", "exactly one dateRange global filter is required")
+        return _error(400, "invalid_parameters", "exactly one dateRange global filter is required")
     match = _DATE_RANGE.match(ranges[0])
     if not match:
         return _error(
             400,
-            "invalid_date_range",
+            "invalid_parameters",
             "dateRange must look like 2026-01-01T00:00:00.000/2026-02-01T00:00:00.000",
         )
     try:
         start, end = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
     except ValueError:
-        return _error(400, "invalid_date_range", "dateRange names a day that does not exist")
+        return _error(400, "invalid_parameters", "dateRange names a day that does not exist")
     if end <= start:
-        return _error(400, "invalid_date_range", "the dateRange ends before it starts")
+        return _error(400, "invalid_parameters", "the dateRange ends before it starts")
     if (end - start).days > MAX_RANGE_DAYS:
-        return _error(400, "invalid_date_range", f"a dateRange may span at most {MAX_RANGE_DAYS} days")
+        return _error(400, "invalid_parameters", f"a dateRange may span at most {MAX_RANGE_DAYS} days")
     return start, end
 
 
+def _columns(body: dict[str, Any]) -> tuple[list[str], list[str]] | Response:
+    """The metric ids of the request and their column ids (``columnId``, else the index)."""
+    container = body.get("metricContainer")
+    metrics = container.get("metrics") if isinstance(container, dict) else None
+    ids: list[str] = []
+    columns: list[str] = []
+    for index, metric in enumerate(metrics if isinstance(metrics, list) else []):
+        metric = metric if isinstance(metric, dict) else {}
+        ids.append(str(metric.get("id")))
+        column = metric.get("columnId", str(index))
+        if not isinstance(column, str):
+            return _error(400, "invalid_parameters", "a metric's columnId must be a string")
+        columns.append(column)
+    if not ids or any(i not in METRICS for i in ids):
+        return _error(400, "invalid_parameters", "metrics must be some of " + ", ".join(METRICS))
+    if len(set(columns)) != len(columns):
+        return _error(400, "invalid_parameters", "two metrics have the same columnId")
+    return ids, columns
+
+
 def register_analytics(
-    app: Flask, state: StandInState, companies: tuple[Company, ...] = DEFAULT_COMPANIES
-) -> None:
-    """Add the Analytics 2.0 endpoints to the stand-in's Flask ``app``.
+    app: Flask,
+    state: StandInState,
+    companies: tuple[Company, ...] = DEFAULT_COMPANIES,
+    *,
+    controls: AnalyticsControls | None = None,
+    rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+) -> AnalyticsControls:
+    """Add the Analytics 2.0 endpoints to the stand-in's Flask ``app``; what steers them.
 
     ``companies`` are the login companies (with their report suites) every
-    user of the stand-in may see.
+    user of the stand-in may see. ``controls`` (made with ``rate_limit``
+    when not given) is read at every call.
     """
+    if controls is None:
+        controls = AnalyticsControls(rate_limit=rate_limit)
+
+    def admit(user: User) -> bool:
+        """Count a call of ``user``; False when it is over the rate limit (not counted then)."""
+        limit = _check_rate_limit(controls.rate_limit)
+        if limit is None:
+            return True
+        calls, seconds = limit
+        now = (controls.clock or state.now)()
+        with state.lock:
+            recent = controls.recent.setdefault(user.sub, deque())
+            while recent and recent[0] <= now - seconds:
+                recent.popleft()
+            if len(recent) >= calls:
+                return False
+            recent.append(now)
+            return True
 
     def check(need_company: str | None) -> tuple[User, Company | None] | Response:
         """The caller's user (and company) if the headers pass Adobe's checks, else the error."""
@@ -224,17 +388,21 @@ def register_analytics(
             return _gateway_error(403, "403000", "Api Key is required")
         if api_key not in state.clients:
             return _gateway_error(403, "403003", "Api Key is invalid")
+        if not admit(user):
+            return _gateway_error(429, "429050", "Too many requests")  # no Retry-After: Adobe sends none
+        if user.sub in controls.users_without_profile:
+            return _gateway_error(403, "403025", "Profile is not valid")
         if need_company is None:
             return user, None
         header_company = request.headers.get("x-proxy-global-company-id")
         if not header_company:
-            return _error(400, "missing_company", "the x-proxy-global-company-id header is required")
+            return _error(400, "invalid_request", "the x-proxy-global-company-id header is required")
         if header_company != need_company:
-            return _error(400, "company_mismatch", "x-proxy-global-company-id differs from the URL's company")
+            return _error(400, "invalid_request", "x-proxy-global-company-id differs from the URL's company")
         for company in companies:  # every stand-in user sees the same companies
             if company.global_company_id == need_company:
                 return user, company
-        return _error(403, "forbidden", "the user has no access to this company")
+        return _error(403, "insufficient_access", "the user has no access to this company")
 
     def check_company(gcid: str) -> Company | Response:
         """The company of ``gcid`` if the caller may use it, else the error."""
@@ -257,7 +425,12 @@ def register_analytics(
                 {
                     "imsOrgId": user.org_id,
                     "companies": [
-                        {"globalCompanyId": c.global_company_id, "companyName": c.name} for c in companies
+                        {
+                            "globalCompanyId": c.global_company_id,
+                            "companyName": c.name,
+                            "apiRateLimitPolicy": c.api_rate_limit_policy,
+                        }
+                        for c in companies
                     ],
                 }
             ],
@@ -271,9 +444,23 @@ def register_analytics(
         limit = _int_arg(request.args.get("limit"), DEFAULT_LIMIT, 1, MAX_LIMIT)
         page = _int_arg(request.args.get("page"), 0, 0, 10**6)
         if limit is None or page is None:
-            return _error(400, "invalid_parameter", f"limit must be 1..{MAX_LIMIT} and page a number ≥ 0")
-        suites = company.suites
-        content = [s.dump() for s in suites[page * limit : (page + 1) * limit]]
+            return _error(400, "invalid_parameters", f"limit must be 1..{MAX_LIMIT} and page a number ≥ 0")
+        expansion = tuple(dict.fromkeys(_listed(request.args.getlist("expansion"))))
+        unknown = [e for e in expansion if e not in EXPANSIONS]
+        if unknown:
+            return _error(
+                400,
+                "invalid_parameters",
+                f"unknown expansion {unknown[0]!r}; expansion may name " + ", ".join(EXPANSIONS),
+            )
+        suites = list(company.suites)
+        if "rsids" in request.args:
+            wanted = set(_listed(request.args.getlist("rsids")))
+            suites = [s for s in suites if s.rsid in wanted]
+        contains = request.args.get("rsidContains")
+        if contains:
+            suites = [s for s in suites if contains in s.rsid]
+        content = [s.dump(expansion) for s in suites[page * limit : (page + 1) * limit]]
         total_pages = math.ceil(len(suites) / limit)
         return jsonify(
             content=content,
@@ -293,43 +480,50 @@ def register_analytics(
         if isinstance(company, Response):
             return company
         body = request.get_json(silent=True)
+        if body is None:
+            return _error(400, "invalid_json_input", "the report request must be JSON")
         if not isinstance(body, dict):
             return _error(400, "invalid_request", "the report request must be a JSON object")
         suite = next((s for s in company.suites if s.rsid == body.get("rsid")), None)
         if suite is None:
-            return _error(400, "invalid_rsid", "rsid is missing or not a report suite of this company")
+            return _error(400, "invalid_parameters", "rsid is missing or not a report suite of this company")
         span = _date_range(body)
         if isinstance(span, Response):
             return span
-        container = body.get("metricContainer")
-        metrics = container.get("metrics") if isinstance(container, dict) else None
-        ids: list[str] = []
-        for metric in metrics if isinstance(metrics, list) else []:
-            ids.append(str(metric.get("id")) if isinstance(metric, dict) else "")
-        if not ids or any(i not in METRICS for i in ids):
-            return _error(400, "invalid_metric", "metrics must be some of " + ", ".join(METRICS))
+        columns = _columns(body)
+        if isinstance(columns, Response):
+            return columns
+        ids, column_ids = columns
         dimension = body.get("dimension")
         if dimension not in DIMENSIONS:
-            return _error(400, "invalid_dimension", "dimension must be one of " + ", ".join(DIMENSIONS))
+            return _error(400, "invalid_parameters", "dimension must be one of " + ", ".join(DIMENSIONS))
         settings: dict[str, Any] = body["settings"] if isinstance(body.get("settings"), dict) else {}
         limit = _int_arg(settings.get("limit"), DEFAULT_REPORT_LIMIT, 1, MAX_REPORT_LIMIT)
         page = _int_arg(settings.get("page"), 0, 0, 10**6)
         sort = settings.get("dimensionSort")
         if limit is None or page is None or sort not in (None, "asc", "desc"):
-            return _error(400, "invalid_parameter", "settings.limit, settings.page or settings.dimensionSort")
+            return _error(
+                400, "invalid_parameters", "settings.limit, settings.page or settings.dimensionSort"
+            )
+        # A column the user may not read: a column error, and zeros where its numbers would be.
+        refused = [m in controls.unauthorized_metrics for m in ids]
         start, end = span
         days = [start + timedelta(days=n) for n in range((end - start).days)]
+
+        def value(day: date, n: int) -> int:
+            return 0 if refused[n] else metric_value(suite, day, ids[n])
+
         rows: list[dict[str, Any]] = []
         if dimension == "variables/daterangeday":
             for day in days:
-                data = [metric_value(suite, day, m) for m in ids]
+                data = [value(day, n) for n in range(len(ids))]
                 rows.append({"itemId": day_item_id(day), "value": day_label(day), "data": data})
         else:
-            for n, name in enumerate(_PAGES):
-                share = 0.3 / (n + 1) + 0.02 * _unit(suite.rsid, name)
-                data = [round(sum(metric_value(suite, d, m) for d in days) * share) for m in ids]
-                rows.append({"itemId": str(1000 + n), "value": name, "data": data})
-        totals = [sum(metric_value(suite, d, m) for d in days) for m in ids]
+            for rank, name in enumerate(_PAGES):
+                share = 0.3 / (rank + 1) + 0.02 * _unit(suite.rsid, name)
+                data = [round(sum(value(d, n) for d in days) * share) for n in range(len(ids))]
+                rows.append({"itemId": str(1000 + rank), "value": name, "data": data})
+        totals = [sum(value(d, n) for d in days) for n in range(len(ids))]
         # Adobe ranks by the first metric unless a dimension sort is asked for.
         if sort is None:
             rows.sort(key=lambda r: (-r["data"][0], r["itemId"]))
@@ -337,17 +531,34 @@ def register_analytics(
             rows.sort(key=lambda r: r["itemId"], reverse=sort == "desc")
         shown = rows[page * limit : (page + 1) * limit]
         total_pages = math.ceil(len(rows) / limit)
-        return jsonify(
+        meta: dict[str, Any] = {
+            "dimension": {"id": dimension, "type": "time" if "daterange" in dimension else "string"},
+            "columnIds": column_ids,
+        }
+        errors = [
+            {
+                "columnId": column_ids[n],
+                "errorCode": "unauthorized_metric",
+                "errorId": str(uuid.uuid4()),
+                "errorDescription": f"the user may not read the metric {ids[n]}",
+            }
+            for n in range(len(ids))
+            if refused[n]
+        ]
+        if errors:
+            meta["columnErrors"] = errors
+        response = jsonify(
             totalPages=total_pages,
             firstPage=page == 0,
             lastPage=page >= total_pages - 1,
             numberOfElements=len(shown),
             number=page,
             totalElements=len(rows),
-            columns={
-                "dimension": {"id": dimension, "type": "time" if "daterange" in dimension else "string"},
-                "columnIds": [str(i) for i in range(len(ids))],
-            },
+            columns=meta,
             rows=shown,
             summaryData={"filteredTotals": totals, "totals": totals},
         )
+        response.status_code = 206 if errors else 200
+        return response
+
+    return controls

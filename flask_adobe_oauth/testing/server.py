@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import TestResponse
 
-from .analytics import register_analytics
+from .analytics import DEFAULT_RATE_LIMIT, AnalyticsControls, register_analytics
 from .provider import create_provider_app
 from .state import Call, Fault, StandInState, User
 
@@ -57,6 +57,16 @@ class StandInAdobe:
 
     ``auto_approve=False`` shows a consent page with Allow / Deny buttons
     (ids ``allow`` and ``deny``) instead of approving at once.
+
+    Like an Adobe Developer Console credential it has redirect URI patterns
+    (``redirect_uri_patterns``, regexes matched whole; by default any URL
+    on this machine and the reserved example/test names) and a default
+    redirect URI (``default_redirect_uri``, the demo's callback): a
+    ``redirect_uri`` matching no pattern sends the browser to the default
+    one, as IMS does. ``credential="spa"`` makes it a Single-Page App
+    credential, the only kind that allows ``response_type=token``.
+    ``send_iss=True`` adds RFC 9207's ``iss`` to authorization responses,
+    which Adobe IMS does not send.
     """
 
     def __init__(
@@ -65,9 +75,13 @@ class StandInAdobe:
         client_secret: str = DEFAULT_CLIENT_SECRET,
         *,
         auto_approve: bool = True,
-        send_iss: bool = True,
+        send_iss: bool = False,
+        redirect_uri_patterns: list[str] | tuple[str, ...] | None = None,
+        default_redirect_uri: str | None = None,
+        credential: str = "web",
         user: User | None = None,
         access_token_lifetime: float = 86399,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -78,6 +92,17 @@ class StandInAdobe:
         self.state = StandInState(
             {client_id: client_secret}, user=user, access_token_lifetime=access_token_lifetime
         )
+        if credential not in ("web", "spa"):
+            raise ValueError("credential is 'web' (OAuth Web App) or 'spa' (OAuth Single-Page App)")
+        if redirect_uri_patterns is not None:
+            self.state.redirect_uri_patterns = list(redirect_uri_patterns)
+        if default_redirect_uri is not None:
+            self.state.default_redirect_uri = default_redirect_uri
+        self.state.credential = credential
+        #: What steers its Analytics API: ``rate_limit`` (Adobe's 12 calls per 6 s per
+        #: user by default, None for no limit), unauthorized metrics, users without a
+        #: product profile; changes apply at the next call.
+        self.analytics = AnalyticsControls(rate_limit=rate_limit)
         self._host, self._port = host, port
         self._auto_approve, self._send_iss = auto_approve, send_iss
         self._server: BaseWSGIServer | None = None
@@ -98,7 +123,7 @@ class StandInAdobe:
         self.app = create_provider_app(
             self.state, self.url, auto_approve=self._auto_approve, send_iss=self._send_iss
         )
-        register_analytics(self.app, self.state)
+        register_analytics(self.app, self.state, controls=self.analytics)
         server.app = self.app
         self._server = server
         self._thread = threading.Thread(
@@ -134,7 +159,14 @@ class StandInAdobe:
 
     @property
     def issuer(self) -> str:
+        """What the stand-in's discovery document names as its issuer (its URL)."""
         return self.url
+
+    @property
+    def issuers(self) -> list[str]:
+        """The issuers an app should accept: :attr:`issuer` and ``issuer + "/ims"``,
+        which the stand-in's id_tokens carry, as Adobe IMS's two names."""
+        return [self.url, f"{self.url}/ims"]
 
     def options(self, provider: str = "ims", *, token_version: str = "v3") -> dict[str, Any]:
         """Keyword arguments for :func:`make_adobe_blueprint` aimed at this server."""
@@ -161,7 +193,8 @@ class StandInAdobe:
             "revoke_url": f"{base}/ims/revoke",
             "userinfo_url": f"{base}/ims/userinfo/v2",
             "jwks_url": f"{base}/ims/keys",
-            "issuer": self.issuer,
+            "logout_url": f"{base}/ims/logout/v1",
+            "issuer": self.issuers,
         }
 
     def config(self, provider: str = "ims", **kwargs: Any) -> dict[str, Any]:
@@ -193,7 +226,7 @@ class StandInAdobe:
             user,
             scope,
             shape="v3",
-            issuer=self.issuer,
+            issuer=self.issuers[1],
             with_refresh="offline_access" in scope.replace(",", " ").split(),
         )
 
