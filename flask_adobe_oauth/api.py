@@ -18,6 +18,7 @@ import requests
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from .analytics import adobe_error_fields
 from .client import environment_for, harden, transport_errors, where
 from .config import PRESETS, Config
 from .errors import AdobeOAuthError, LoginRequired, RateLimited
@@ -58,38 +59,16 @@ def _connect_origin(url: str) -> tuple[str, str, str] | None:
     return parsed.scheme, netloc, host
 
 
-#: Longest part of an error body quoted in a message.
-MAX_QUOTED = 120
-
-
 def adobe_error_text(response: requests.Response) -> str | None:
-    """What Adobe's error body says, shortly: ``"401013 Oauth token is not valid"``.
-
-    Analytics 2.0 answers ``{"error_code", "message"}`` or ``{"errorCode",
-    "errorDescription"}``; IMS answers ``{"error", "error_description"}``.
-    Only short printable text is quoted, never the request's token.
-    """
+    """What Adobe's error body says, shortly: ``"401013 Oauth token is not valid"``
+    (read by :func:`~flask_adobe_oauth.analytics.adobe_error_fields`: short
+    printable text only, never the request's token)."""
     try:
         data = response.json()
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict):
-        return None
-    parts = []
-    for code_key, text_key in (
-        ("error_code", "message"),
-        ("errorCode", "errorDescription"),
-        ("error", "error_description"),
-    ):
-        code, text = data.get(code_key), data.get(text_key)
-        for value in (code, text):
-            if isinstance(value, (str, int)) and not isinstance(value, bool):
-                parts.append(str(value))
-        if parts:
-            break
-    quoted = " ".join(parts)
-    quoted = "".join(ch for ch in quoted if ch.isprintable())[:MAX_QUOTED]
-    return quoted or None
+    code, text, _ = adobe_error_fields(data)
+    return " ".join(part for part in (code, text) if part) or None
 
 
 #: The back-off after a 429 that names no delay. Adobe's Analytics 2.0 FAQ

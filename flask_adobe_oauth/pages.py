@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 from jinja2.utils import htmlsafe_json_dumps
 from werkzeug.wrappers import Response as BaseResponse
 
+from .analytics import AnalyticsError, NoAnalyticsProfile, ReportColumnError
 from .errors import (
     AdobeOAuthError,
     AuthorizationDenied,
@@ -114,8 +115,23 @@ _WORDING: dict[str, tuple[str, str]] = {
         "in a few minutes.",
     ),
     "rate_limited": (
-        "Too many sign-ins right now",
-        "Adobe asked us to slow down. Please wait a minute, then try again.",
+        "Too many requests to Adobe right now",
+        "Adobe asked us to slow down. Please wait a few seconds, then try again.",
+    ),
+    "analytics_no_profile": (
+        "Your Adobe account can’t use Adobe Analytics",
+        "Adobe says your account is in no Adobe Analytics product profile. An administrator of your "
+        "Adobe organization can add you in the Adobe Admin Console; then sign in again.",
+    ),
+    "analytics_column": (
+        "Part of this report isn’t available to you",
+        "Adobe left out some of the numbers this page asked for, usually because your account may not "
+        "read that metric in this report suite. An Adobe Analytics administrator can grant it.",
+    ),
+    "analytics_error": (
+        "Adobe Analytics couldn’t answer",
+        "Adobe Analytics answered this request with an error. Please try again in a few minutes; if it "
+        "keeps happening, contact the site’s team.",
     ),
     "storage_unavailable": (
         "Sign-in is temporarily unavailable",
@@ -157,6 +173,13 @@ def situation(exc: AdobeOAuthError) -> str:
         return f"state_{exc.reason}" if f"state_{exc.reason}" in _WORDING else "state_invalid"
     if isinstance(exc, IdTokenError):
         return "provider_unverified"
+    for analytics_cls, key in (
+        (NoAnalyticsProfile, "analytics_no_profile"),
+        (ReportColumnError, "analytics_column"),
+        (AnalyticsError, "analytics_error"),
+    ):
+        if isinstance(exc, analytics_cls):
+            return key
     if isinstance(exc, ProviderError):
         if exc.status is None:
             return "provider_unreachable"

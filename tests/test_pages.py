@@ -34,6 +34,7 @@ from flask_adobe_oauth import (
     StorageUnavailable,
     make_adobe_blueprint,
 )
+from flask_adobe_oauth.analytics import AnalyticsError, NoAnalyticsProfile, ReportColumnError
 from flask_adobe_oauth.pages import _WORDING, TEMPLATE_DIR, error_response, situation
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 from flask_adobe_oauth.testing.live import free_port
@@ -216,6 +217,9 @@ def test_a_token_too_big_for_the_cookie_has_its_own_page(standin: StandInAdobe) 
         (ProviderError("refused", "invalid_grant", status=400), "provider_refused"),
         (ProviderError("broken", status=500), "provider_error"),
         (IdTokenError("bad signature", status=200), "provider_unverified"),
+        (NoAnalyticsProfile("no profile", "403025", 403), "analytics_no_profile"),
+        (ReportColumnError("no page views", "metrics/pageviews", ()), "analytics_column"),
+        (AnalyticsError("bad request", "invalid_parameters", 400), "analytics_error"),
         (RateLimited("https://analytics.adobe.io/x", None), "rate_limited"),
         (StorageUnavailable("redis is down"), "storage_unavailable"),
         (CookieTooLarge("too big"), "cookie_too_large"),
