@@ -194,8 +194,10 @@ def authlib(standin: StandInAdobe) -> Subject:
             "code_challenge_method": "S256",
             "token_endpoint_auth_method": "client_secret_basic",
         },
-        # server metadata, so the id_token can be checked as Authlib does for OIDC
-        issuer=opts["issuer"],
+        # server metadata, so the id_token can be checked as Authlib does for OIDC.
+        # Authlib takes one issuer: the name the stand-in's id_tokens carry (as
+        # Adobe's, "<issuer>/ims"), not the one its discovery document gives.
+        issuer=standin.issuers[1],
         jwks_uri=opts["jwks_url"],
         userinfo_endpoint=opts["userinfo_url"],
     )
