@@ -47,6 +47,7 @@ from flask_adobe_oauth.testing.analytics import (
     metric_value,
 )
 
+from .adobe_spec import COLUMN_ERROR_CODES
 from .conftest import SECRET_KEY, login, make_app
 from .test_analytics_standin import headers, issue_token, report_body, reports_url, suites_url
 
@@ -56,17 +57,6 @@ WEEK = {"from": "2026-01-05", "to": "2026-01-11"}
 WEEK_DAYS = [date(2026, 1, d) for d in range(5, 12)]
 JSON = {"Accept": "application/json"}
 TOO_MANY = {"error_code": "429050", "message": "Too many requests"}
-#: The column errors swagger.json allows (``RankedColumnError.errorCode``).
-COLUMN_ERROR_CODES = {
-    "unauthorized_metric",
-    "unauthorized_dimension",
-    "unauthorized_dimension_global",
-    "anomaly_detection_failure_unexpected_item_count",
-    "anomaly_detection_failure_tsa_service",
-    "not_enabled_metric",
-    "not_enabled_dimension",
-    "not_enabled_dimension_global",
-}
 
 
 def is_uuid(value: Any) -> bool:

@@ -227,6 +227,17 @@ def test_demo_config_with_credentials_talks_to_adobe() -> None:
     assert "Demo mode" not in text(app.test_client().get("/"))
 
 
+def read_until_open(demo: subprocess.Popen[str]) -> str:
+    """What ``python -m example_app`` printed up to its "Open http..." line."""
+    assert demo.stdout is not None
+    printed = []
+    for line in demo.stdout:
+        printed.append(line)
+        if "Open http" in line:
+            break
+    return "".join(printed)
+
+
 def test_python_m_example_app_runs_the_demo_against_the_standin() -> None:
     """The README's demo command, for real: a process serving the dashboard, a stand-in beside it."""
     port = free_port()
@@ -241,13 +252,7 @@ def test_python_m_example_app_runs_the_demo_against_the_standin() -> None:
         text=True,
     )
     try:
-        assert demo.stdout is not None
-        printed = []
-        for line in demo.stdout:
-            printed.append(line)
-            if "Open http" in line:
-                break
-        said = "".join(printed)
+        said = read_until_open(demo)
         assert "started a stand-in Adobe" in said and "using a random one" in said
         assert f"Open http://127.0.0.1:{port}/" in said
         browser = requests.Session()

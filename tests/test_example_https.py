@@ -33,6 +33,8 @@ from example_app.tls import (
 )
 from flask_adobe_oauth.testing.live import free_port
 
+from .test_example_app import read_until_open
+
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 POSIX = os.name != "nt"
@@ -326,13 +328,7 @@ def test_python_m_example_app_https_signs_in_at_the_standin(tmp_path: Path) -> N
     )
     output = ""
     try:
-        assert demo.stdout is not None
-        printed = []
-        for line in demo.stdout:
-            printed.append(line)
-            if "Open http" in line:
-                break
-        said = "".join(printed)
+        said = read_until_open(demo)
         assert f" * Open https://localhost:{port}/ in your browser" in said, said
         assert "started a stand-in Adobe" in said and "on http://127.0.0.1:" in said
         assert f"): {cert}\n" in said and "warns once" in said

@@ -67,7 +67,8 @@ DEFAULT_UNAUTHORIZED_METRICS = frozenset({"metrics/revenue"})
 DIMENSIONS = ("variables/daterangeday", "variables/page")
 #: Fields ``expansion`` may ask for (report-suites.json getSuites_1).
 EXPANSIONS = ("name", "parentRsid", "currency", "calendarType", "timezoneZoneinfo")
-#: The ``errorCode`` values of ``ReportErrorStatus`` in Adobe's swagger.json.
+#: The ``errorCode`` values of ``ReportErrorStatus`` in Adobe's swagger.json. (The
+#: tests hold their own copy, derived from the spec on its own, to check this one.)
 ERROR_CODES = frozenset(
     {
         "invalid_segment_ids_found",
