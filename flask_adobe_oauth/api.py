@@ -22,6 +22,7 @@ from .analytics import adobe_error_fields
 from .client import environment_for, harden, transport_errors, where
 from .config import PRESETS, Config
 from .errors import AdobeOAuthError, LoginRequired, RateLimited
+from .transport import deadline, read_capped
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -96,6 +97,42 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(0.0, delay), MAX_RETRY_AFTER)
 
 
+#: ``requests.Session.request``'s parameters after ``method`` and ``url``, in order.
+_REQUEST_PARAMS = (
+    "params",
+    "data",
+    "headers",
+    "cookies",
+    "files",
+    "auth",
+    "timeout",
+    "allow_redirects",
+    "proxies",
+    "hooks",
+    "stream",
+    "verify",
+    "cert",
+    "json",
+)
+
+
+def _deadline_seconds(timeout: Any, default: float) -> float:
+    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one limit for the whole call."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, tuple):
+        parts = [float(t) for t in timeout if t is not None]
+        return sum(parts) if parts else default
+    return float(timeout)
+
+
+def _hook_list(hooks: Any) -> list[Any]:
+    found = hooks.get("response") if isinstance(hooks, dict) else None
+    if found is None:
+        return []
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
 class AdobeSession(requests.Session):
     """A ``requests.Session`` that sends the current user's Adobe token.
 
@@ -160,27 +197,28 @@ class AdobeSession(requests.Session):
         url = self.absolute(url.decode() if isinstance(url, bytes) else url)
         if not self.may_carry_token(url):
             raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")
+        if len(args) > len(_REQUEST_PARAMS):
+            raise TypeError("too many positional arguments for request()")
+        kwargs.update(zip(_REQUEST_PARAMS, args, strict=False))  # one way to read every argument below
         ctx = self._context()
-        # Reports may take long: Adobe's gateway allows 60 s (Analytics 2.0 FAQ).
-        kwargs.setdefault("timeout", self._config.api_timeout)
         token = ctx.usable_token()
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             ctx.forget()
             raise LoginRequired("the stored Adobe sign-in is unusable", ctx.state.name)
-        response = self._send_as(token.access_token, method, url, *args, **kwargs)
-        if response.status_code == 401:
+        response = self._send_as(token.access_token, method, url, dict(kwargs))
+        if response.status_code == 401 and self._refused(response, token.access_token):
             if token.refresh_token:
                 response.close()
                 token = ctx.refresh()
-                response = self._send_as(token.access_token, method, url, *args, **kwargs)
-            if response.status_code == 401:
+                response = self._send_as(token.access_token, method, url, dict(kwargs))
+            if response.status_code == 401 and self._refused(response, token.access_token):
                 said = adobe_error_text(response)
                 response.close()
                 ctx.forget()
                 # Not "you are not signed in": the user was, and Adobe refused
                 # the token (revoked, expired early, or not Adobe's at all).
-                message = f"Adobe refused the stored access token (HTTP 401 from {where(url)}"
+                message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
                 message += f": {said})" if said else ")"
                 log.warning("%s; the user must sign in again", message)
                 raise LoginRequired(message + "; sign in again", ctx.state.name)
@@ -191,14 +229,49 @@ class AdobeSession(requests.Session):
             raise RateLimited(where(url), DEFAULT_RETRY_AFTER if delay is None else delay, said)
         return response
 
+    def _refused(self, response: requests.Response, access_token: str) -> bool:
+        """True when a 401 is a verdict on the token: the request that got it carried
+        the token to a host allowed to judge it. A host reached by a redirect, which
+        never saw the token (requests strips it across hosts), proves nothing."""
+        sent = response.request.headers.get("Authorization") if response.request is not None else None
+        return sent == f"Bearer {access_token}" and self.may_carry_token(response.url or "")
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """On a redirect to another host requests drops ``Authorization``; the
+        ``x-api-key`` (the client id) goes with it, and nothing is re-added."""
+        old = response.request.url if response.request is not None else None
+        strip = old is None or self.should_strip_auth(old, prepared_request.url or "")  # type: ignore[no-untyped-call]
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        if strip:
+            prepared_request.headers.pop("Authorization", None)
+            prepared_request.headers.pop("x-api-key", None)
+
     def _send_as(
-        self, access_token: str, method: str | bytes, url: str, *args: Any, **kwargs: Any
+        self, access_token: str, method: str | bytes, url: str, kwargs: dict[str, Any]
     ) -> requests.Response:
+        """One call with the token, within the call's deadline (``timeout=``, else
+        ``api_timeout``, for the whole call and every redirect), its body read
+        up to ``max_response_bytes`` unless the caller asked to ``stream``."""
         headers = dict(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"Bearer {access_token}"
         headers.setdefault("x-api-key", self._config.client_id)
         kwargs["headers"] = headers
         for name, value in environment_for(url).items():
-            kwargs.setdefault(name, value)
-        with transport_errors(url, kwargs.get("timeout")):
-            return super().request(method, url, *args, **kwargs)
+            if kwargs.get(name) is None:
+                kwargs[name] = value
+        seconds = _deadline_seconds(kwargs.pop("timeout", None), self._config.api_timeout)
+        streamed = bool(kwargs.pop("stream", False))
+        cap = self._config.max_response_bytes
+
+        def read_body(response: requests.Response, *_: Any, **__: Any) -> requests.Response:
+            # Every hop's body (requests reads a redirect's before following it).
+            if response.is_redirect or not streamed:
+                read_capped(response, cap, where(response.url or url))
+            return response
+
+        own = kwargs.pop("hooks", None) or {}
+        kwargs["hooks"] = {"response": [read_body, *_hook_list(self.hooks), *_hook_list(own)]}
+        shown = where(url)
+        with deadline(seconds, shown) as limit, transport_errors(url, seconds):
+            wait = limit.remaining()
+            return super().request(method, url, stream=True, timeout=(wait, wait), **kwargs)

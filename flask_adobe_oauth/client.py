@@ -25,6 +25,7 @@ from .config import Config
 from .errors import ProviderError
 from .flow import is_error_code
 from .tokens import Token, token_from_response
+from .transport import deadline, mount_watched, read_capped
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -41,10 +42,12 @@ def harden(session: requests.Session) -> None:
       that host, sending a password to the API and losing the user's token.
       Proxy and CA-bundle variables are still honoured, through
       :func:`environment_for`, read once per host.
+    * Its connections can be cut by a call's :class:`~.transport.Deadline`.
     """
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = USER_AGENT
     session.trust_env = False
+    mount_watched(session)  # deadlines can cut its connections (transport.py)
 
 
 @lru_cache(maxsize=128)
@@ -104,12 +107,26 @@ class ProviderClient:
     # -- plumbing -------------------------------------------------------------
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self.config.timeout)
+        """One call, within ``timeout`` seconds in all (not per read) and with a
+        body of at most ``max_response_bytes`` after decompression."""
+        cfg = self.config
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         for name, value in environment_for(url).items():
             kwargs.setdefault(name, value)
-        with transport_errors(url, kwargs["timeout"]):
-            return self.http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
+        shown = where(url)
+        with deadline(cfg.timeout, shown) as limit, transport_errors(url, cfg.timeout):
+            wait = limit.remaining()
+            response = self.http.request(
+                method,
+                url,
+                headers=headers,
+                allow_redirects=False,
+                stream=True,
+                timeout=(wait, wait),
+                **kwargs,
+            )
+            read_capped(response, cfg.max_response_bytes, shown)
+            return response
 
     def _json(self, url: str, response: requests.Response) -> dict[str, Any]:
         status = response.status_code

@@ -85,6 +85,7 @@ DEFAULTS: dict[str, Any] = {
     "max_pending_logins": 5,
     "timeout": 10.0,
     "api_timeout": 60.0,
+    "max_response_bytes": 8 * 1024 * 1024,
     "expires_in_unit": None,
     "end_adobe_session": False,
     "prompt": None,
@@ -163,6 +164,8 @@ class Config:
     issuers: tuple[str, ...] = ()
     #: Seconds for each call through ``adobe.session`` (Analytics reports may take up to 60 s).
     api_timeout: float = 60.0
+    #: The most bytes an answer's body may have, after decompression.
+    max_response_bytes: int = 8 * 1024 * 1024
     #: ``"seconds"`` or ``"milliseconds"``: the unit of the token endpoint's ``expires_in``.
     expires_in_unit: str = "seconds"
     #: After local logout, send the browser to ``logout_url`` to end the Adobe sign-in too.
@@ -392,6 +395,7 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
     values["max_pending_logins"] = int(_as_number("max_pending_logins", pick("max_pending_logins"), 1))
     values["timeout"] = _as_number("timeout", pick("timeout"), 0.001)
     values["api_timeout"] = _as_number("api_timeout", pick("api_timeout"), 0.001)
+    values["max_response_bytes"] = int(_as_number("max_response_bytes", pick("max_response_bytes"), 1024))
     values["end_adobe_session"] = _as_bool("end_adobe_session", pick("end_adobe_session"))
     if values["end_adobe_session"] and not values["logout_url"]:
         raise ConfigurationError(

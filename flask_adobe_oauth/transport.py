@@ -1,0 +1,243 @@
+"""Hard limits on every call to Adobe: a wall-clock deadline and a body-size cap.
+
+``requests``' ``timeout`` bounds each socket operation, not the call: a
+server sending a few bytes just before every read timeout keeps a worker
+busy for as long as it likes, and a small gzip body may inflate to hundreds
+of megabytes. Here every call gets
+
+* a **deadline**: when it passes, the connections the call is using are shut
+  down from a watchdog thread, which ends any read in progress (headers or
+  body, on every redirect hop), and the call fails with :class:`ProviderError`
+  saying so;
+* a **size cap** on the body *after* decompression, read in bounded chunks
+  (urllib3 decompresses with a length limit), so an oversized answer is
+  dropped at the cap instead of filling memory.
+
+One watchdog thread serves every deadline of the process; arming and
+disarming one costs a heap operation, not a thread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .errors import ProviderError
+
+#: The default cap on an answer's body after decompression (8 MiB): far above
+#: any token or report answer, far below what would hurt a worker.
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+#: Bodies are read (and decompressed) this much at a time.
+CHUNK = 64 * 1024
+
+
+class ResponseTooLarge(ProviderError):
+    """An answer's body passed ``max_response_bytes`` (after decompression)."""
+
+
+class _Watchdog:
+    """One daemon thread that runs callbacks at their deadlines."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, when: float, callback: Callable[[], None]) -> int:
+        with self._cond:
+            ident = next(self._ids)
+            heapq.heappush(self._heap, (when, ident, callback))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="adobe-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][1] == ident:
+                self._cond.notify()
+            return ident
+
+    def disarm(self, ident: int) -> None:
+        with self._cond:
+            self._cancelled.add(ident)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][1] in self._cancelled:
+                    self._cancelled.discard(heapq.heappop(self._heap)[1])
+                if not self._heap:
+                    self._cond.wait(timeout=30.0)
+                    if not self._heap:
+                        self._thread = None
+                        return
+                    continue
+                when, _, callback = self._heap[0]
+                delay = when - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(timeout=delay)
+                    continue
+                heapq.heappop(self._heap)
+            with suppress(Exception):  # a failing cut must not stop the watchdog
+                callback()
+
+
+_watchdog = _Watchdog()
+
+
+class Deadline:
+    """The wall-clock limit of one call; connections used inside it are cut when it passes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._connections: list[HTTPConnection] = []
+        self._ident = _watchdog.arm(self.at, self._expire)
+
+    def remaining(self) -> float:
+        """Seconds left, never less than a millisecond (a zero timeout means "no wait")."""
+        return max(0.001, self.at - time.monotonic())
+
+    def attach(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            if self.expired:
+                _cut(connection)
+            else:
+                self._connections.append(connection)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            _cut(connection)
+
+    def close(self) -> None:
+        _watchdog.disarm(self._ident)
+        with self._lock:
+            self._connections = []
+
+
+def _cut(connection: HTTPConnection) -> None:
+    """End whatever read is blocked on ``connection``'s socket."""
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        return
+    with suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_active = threading.local()
+
+
+def _attach(connection: HTTPConnection) -> None:
+    deadline: Deadline | None = getattr(_active, "deadline", None)
+    if deadline is not None:
+        deadline.attach(connection)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class WatchedAdapter(HTTPAdapter):
+    """An adapter whose connections the current call's :class:`Deadline` can cut."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if hasattr(manager, "pool_classes_by_scheme") and not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
+
+
+def mount_watched(session: requests.Session) -> None:
+    """Route ``session``'s http and https calls through :class:`WatchedAdapter`."""
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, WatchedAdapter())
+
+
+@contextmanager
+def deadline(seconds: float, shown: str) -> Iterator[Deadline]:
+    """Run the calls in the block under one wall-clock limit of ``seconds``.
+
+    A call cut by it (or any transport error once it has passed) becomes
+    :class:`ProviderError` ``"<shown> did not answer within N s"``.
+    """
+    limit = Deadline(seconds)
+    outer = getattr(_active, "deadline", None)
+    _active.deadline = limit
+    try:
+        yield limit
+    except (requests.RequestException, OSError, ProviderError):
+        # A cut connection surfaces as whatever the read was doing (a reset, a
+        # broken chunk, "could not connect"): name the real cause.
+        if limit.expired:
+            raise ProviderError(f"{shown} did not answer within {seconds:g} s") from None
+        raise
+    else:
+        # Cut while reading headers, http.client may take the end of the stream
+        # for the end of the headers and hand back a truncated "answer".
+        if limit.expired:
+            raise ProviderError(f"{shown} did not answer within {seconds:g} s")
+    finally:
+        _active.deadline = outer
+        limit.close()
+
+
+def read_capped(response: requests.Response, max_bytes: int, shown: str) -> None:
+    """Read ``response``'s body (decompressed) into ``response.content``, or raise
+    :class:`ResponseTooLarge` once it passes ``max_bytes``."""
+    if response._content_consumed:  # type: ignore[attr-defined]  # already read
+        return
+    declared = response.headers.get("Content-Length", "")
+    encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+    if declared.isdigit() and int(declared) > max_bytes and not encoded:
+        response.close()
+        raise ResponseTooLarge(f"{shown} answered more than {max_bytes:,} bytes", status=response.status_code)
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            response.close()
+            raise ResponseTooLarge(
+                f"{shown} answered more than {max_bytes:,} bytes", status=response.status_code
+            )
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]
