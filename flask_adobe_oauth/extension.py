@@ -9,6 +9,7 @@ did, leaking tokens between threads).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import threading
@@ -37,6 +38,8 @@ EXTENSION_KEY = "adobe_oauth"
 #: How long a refresh result is reused for other requests that raced on the
 #: same (now rotated-away) refresh token.
 REFRESH_REUSE_SECONDS = 30.0
+#: The clock refresh results expire by (monotonic; tests move it).
+_clock: Callable[[], float] = time.monotonic
 
 
 #: Hosts of the retired legacy service (the seed's marketing.adobe.com and api.omniture.com).
@@ -85,42 +88,91 @@ class AdobeOAuthState:
         self.client = ProviderClient(config)
         self.api = AdobeSession(config, lambda: context(self.name))
         self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        #: Refreshes in flight, by refresh token hash; empty when none is.
+        self._locks: dict[str, _Refresh] = {}
+        #: Recent refresh results, by the hash of the refresh token they
+        #: replaced; each expires after REFRESH_REUSE_SECONDS.
         self._recent: dict[str, tuple[float, Token]] = {}
 
     def refresh(self, token: Token) -> Token:
         """Refresh ``token`` once per process, however many requests race on it.
 
-        Adobe rotates refresh tokens, so of two refreshes with the same one
-        the second fails with ``invalid_grant``. Requests of one user that
-        arrive together therefore wait for the first refresh and reuse its
-        result instead of logging the user out.
+        Adobe rotates refresh tokens (RFC 9700 §4.14.2), so of two refreshes
+        with the same one the second fails with ``invalid_grant`` (RFC 6749
+        §5.2). Requests of one user that arrive together therefore wait for
+        the first refresh and share its outcome instead of logging the user
+        out: its new token, or its :class:`ProviderError` (after a 5xx or a
+        timeout the refresh token is still unused, and the next request
+        tries again; a refusal is final). A request starts a refresh only
+        when none is in flight, so there is never more than one at a time
+        per refresh token, and nothing stays in the table once it is done.
+        Waiting needs no timeout of its own: the refresh is one call to
+        Adobe, bounded by ``ADOBE_OAUTH_TIMEOUT``.
         """
         assert token.refresh_token
         key = hashlib.sha256(token.refresh_token.encode()).hexdigest()
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            now = time.monotonic()
+        while True:
             with self._guard:
+                now = _clock()
                 for stale in [k for k, (until, _) in self._recent.items() if until <= now]:
                     del self._recent[stale]
                 recent = self._recent.get(key)
-            if recent is not None:
-                return recent[1]
-            try:
-                fresh = self.client.refresh(token)
-            except BaseException:
-                with self._guard:
-                    self._locks.pop(key, None)
-                raise
-            # Publish the result and retire the lock in one step: a request
-            # arriving in between would find neither, and refresh with the
-            # rotated-away token (invalid_grant: a logout).
+                if recent is not None:
+                    return recent[1]
+                flight = self._locks.get(key)
+                leading = flight is None
+                if flight is None:
+                    flight = self._locks[key] = _Refresh()
+            if leading:
+                return self._lead(key, flight, token)
+            flight.done.wait()
+            if flight.token is not None:
+                return flight.token
+            if flight.error is not None:
+                raise _copy_of(flight.error)
+            # The refresh died of something else (a bug, an interrupt): not
+            # Adobe's answer, so try again, one request at a time as before.
+
+    def _lead(self, key: str, flight: _Refresh, token: Token) -> Token:
+        """Run the refresh ``flight`` stands for and hand its outcome to its waiters."""
+        try:
+            fresh = self.client.refresh(token)
+        except BaseException as exc:
             with self._guard:
-                self._recent[key] = (now + REFRESH_REUSE_SECONDS, fresh)
-                self._locks.pop(key, None)
-            return fresh
+                del self._locks[key]
+                if isinstance(exc, ProviderError):
+                    flight.error = exc
+            flight.done.set()
+            raise
+        # Publish the result and retire the flight in one step: a request
+        # arriving in between would find neither, and refresh with the
+        # rotated-away token (invalid_grant: a logout).
+        with self._guard:
+            self._recent[key] = (_clock() + REFRESH_REUSE_SECONDS, fresh)
+            del self._locks[key]
+            flight.token = fresh
+        flight.done.set()
+        return fresh
+
+
+def _copy_of(error: ProviderError) -> ProviderError:
+    """A fresh instance of ``error`` for one waiter: one exception object
+    raised in several threads would pile their tracebacks together."""
+    try:
+        return copy.copy(error)
+    except Exception:  # a subclass that cannot be rebuilt from its message
+        return ProviderError(error.message, error.provider_error, error.status)
+
+
+class _Refresh:
+    """One refresh in flight: its leader runs it, the others wait on ``done``."""
+
+    __slots__ = ("done", "error", "token")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.token: Token | None = None
+        self.error: ProviderError | None = None
 
 
 _reconfigure_lock = threading.Lock()

@@ -15,7 +15,9 @@ The JWKS is fetched with the provider client's conventions (timeout, no
 redirects, ``Accept: application/json``, failures as
 :class:`ProviderError`), kept per process and URL for :data:`JWKS_MAX_AGE`,
 and fetched again when a token names a key id the cached set lacks (the
-provider rotated its keys).
+provider rotated its keys, OIDC Core §10.1.1) — but at most once per
+:data:`JWKS_MIN_REFETCH` seconds and URL, so id_tokens naming keys that do
+not exist cannot make every callback call the provider.
 
 Needs PyJWT with ``cryptography`` (the ``jwt`` extra). Without it the
 id_token is not checked and a warning is logged once per process.
@@ -27,6 +29,7 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import IdTokenError
@@ -40,13 +43,23 @@ log = logging.getLogger("flask_adobe_oauth")
 LEEWAY = 60
 #: Seconds a fetched JWKS is used before it is fetched again.
 JWKS_MAX_AGE = 3600.0
+#: Seconds between two fetches of one JWKS for key ids it lacks: an unknown
+#: kid within this time after such a fetch is rejected without another.
+JWKS_MIN_REFETCH = 60.0
 #: Signature algorithms accepted. Asymmetric only: never ``none``, never an
 #: HMAC keyed with a public key (the classic JWT algorithm confusion).
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
+#: The clock the cache ages by (monotonic; tests move it).
+_clock: Callable[[], float] = time.monotonic
+
 _lock = threading.Lock()
-#: jwks_url -> (fetched at, monotonic; keys by kid)
+#: jwks_url -> (fetched at, by _clock; keys by kid)
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
+#: jwks_url -> when it was last fetched for a key id the cache lacked
+_refetched: dict[str, float] = {}
+#: jwks_url -> the lock one fetch of it at a time holds
+_fetching: dict[str, threading.Lock] = {}
 _warned = False
 
 
@@ -70,6 +83,7 @@ def clear_cache() -> None:
     """Forget every cached JWKS (for tests and key-rotation drills)."""
     with _lock:
         _cache.clear()
+        _refetched.clear()
 
 
 def _fetch_keys(client: ProviderClient, url: str) -> dict[str, Any]:
@@ -91,24 +105,52 @@ def _fetch_keys(client: ProviderClient, url: str) -> dict[str, Any]:
         if key.algorithm_name in ALGORITHMS:
             keys[str(item.get("kid", ""))] = key
     with _lock:
-        _cache[url] = (time.monotonic(), keys)
+        _cache[url] = (_clock(), keys)
     return keys
 
 
-def _key_for(client: ProviderClient, url: str, kid: str) -> Any:
-    with _lock:
-        cached = _cache.get(url)
-    if cached is not None and time.monotonic() - cached[0] < JWKS_MAX_AGE:
-        if kid in cached[1]:
-            return cached[1][kid]
-        if not kid and len(cached[1]) == 1:
-            return next(iter(cached[1].values()))
-    keys = _fetch_keys(client, url)  # first use, too old, or a key id we have not seen: rotation
+def _pick(keys: dict[str, Any], kid: str) -> Any:
+    """The key named ``kid``, or the only key when the token names none; else None."""
     if kid in keys:
         return keys[kid]
     if not kid and len(keys) == 1:
         return next(iter(keys.values()))
-    raise IdTokenError("the id_token is signed with a key the provider does not publish")
+    return None
+
+
+def _cached(url: str) -> dict[str, Any] | None:
+    """The cached keys of ``url`` while they are younger than JWKS_MAX_AGE."""
+    with _lock:
+        cached = _cache.get(url)
+    if cached is not None and _clock() - cached[0] < JWKS_MAX_AGE:
+        return cached[1]
+    return None
+
+
+def _key_for(client: ProviderClient, url: str, kid: str) -> Any:
+    keys = _cached(url)
+    if keys is not None and (key := _pick(keys, kid)) is not None:
+        return key
+    with _lock:
+        fetching = _fetching.setdefault(url, threading.Lock())  # one per configured URL
+    with fetching:  # one fetch at a time; who waited looks at its result first
+        keys = _cached(url)
+        if keys is not None:
+            if (key := _pick(keys, kid)) is not None:
+                return key
+            # A key id the current set lacks: the provider may have rotated
+            # its keys (OIDC Core §10.1.1), or the token names a key that
+            # does not exist. Ask again, but not more than once per interval.
+            with _lock:
+                last = _refetched.get(url)
+                if last is not None and _clock() - last < JWKS_MIN_REFETCH:
+                    raise IdTokenError("the id_token is signed with a key the provider does not publish")
+                _refetched[url] = _clock()
+        keys = _fetch_keys(client, url)  # first use, too old, or a key id we have not seen
+    key = _pick(keys, kid)
+    if key is None:
+        raise IdTokenError("the id_token is signed with a key the provider does not publish")
+    return key
 
 
 def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) -> dict[str, Any]:

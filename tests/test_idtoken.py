@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_adobe_oauth import ConfigurationError, idtoken
+from flask_adobe_oauth import ConfigurationError, IdTokenError, idtoken
 from flask_adobe_oauth.flow import oidc_nonce
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.keys import SigningKey, b64url
@@ -293,3 +294,58 @@ def test_a_jwks_url_answering_something_else_is_a_502(standin: StandInAdobe) -> 
     assert response.status_code == 502
     assert b"JWKS" in response.data
     assert _stored(client) is None
+
+
+def test_unknown_kids_refetch_the_jwks_at_most_once_per_interval(
+    client: FlaskClient, standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """id_tokens naming a key id Adobe does not publish (an attacker's, or a
+    misconfigured provider's) cost at most one JWKS fetch per interval; a key
+    Adobe really rotated to is still picked up by the first refetch after it."""
+    now = [5000.0]
+    monkeypatch.setattr(idtoken, "_clock", lambda: now[0])
+    assert login(client).status_code == 302  # caches the JWKS
+    assert standin.jwks_calls() == 1
+    rogue = SigningKey()
+    for _ in range(4):
+        response = _callback_with_id_token(client.application.test_client(), standin, key=rogue)
+        assert response.status_code == 502
+        assert b"does not publish" in response.data
+    assert standin.jwks_calls() == 2  # one refetch for the unknown kid, not one per callback
+    assert login(client).status_code == 302  # known keys still verify, from the cache
+    assert standin.jwks_calls() == 2
+
+    standin.state.key = SigningKey()  # Adobe rotates its signing key
+    now[0] += idtoken.JWKS_MIN_REFETCH + 1
+    assert login(client).status_code == 302  # the new kid is fetched and verifies
+    assert standin.jwks_calls() == 3
+    assert login(client).status_code == 302
+    assert standin.jwks_calls() == 3
+
+
+def test_concurrent_unknown_kids_share_one_refetch(
+    app: Flask, client: FlaskClient, standin: StandInAdobe
+) -> None:
+    from flask_adobe_oauth.extension import get_state
+
+    assert login(client).status_code == 302  # caches the JWKS
+    provider = get_state(app=app).client
+    claims = _claims(standin, "s", nonce=None)
+    forged = SigningKey().sign(claims)
+    barrier = threading.Barrier(6)
+    errors: list[str] = []
+
+    def callback() -> None:
+        barrier.wait()
+        try:
+            idtoken.verify_id_token(provider, forged, None)
+        except IdTokenError as exc:
+            errors.append(exc.message)
+
+    threads = [threading.Thread(target=callback) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(errors) == 6 and all("does not publish" in e for e in errors)
+    assert standin.jwks_calls() == 2

@@ -3,15 +3,27 @@ refreshes, 401 recovery, 429, and failure paths that end in a clear state."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_adobe_oauth import AdobeOAuthError, RateLimited, adobe, adobe_login_required, token_refreshed
+from flask_adobe_oauth import (
+    AdobeOAuthError,
+    RateLimited,
+    adobe,
+    adobe_login_required,
+    extension,
+    token_refreshed,
+)
+from flask_adobe_oauth.extension import get_state
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port
 
@@ -270,3 +282,172 @@ def test_a_netrc_entry_for_the_api_host_does_not_replace_the_users_token(
     response = client.get("/me")
     assert response.status_code == 200
     assert response.json["sub"] == standin.state.user.sub
+
+
+# -- refresh once per process, even after a failed refresh --------------------------------
+
+
+class TokenDoor:
+    """WSGI middleware on the stand-in (Flask's ``wsgi_app`` hook) in front of
+    its token endpoints: it holds each call at the door until the test lets it
+    through, and records how many calls with one refresh token were in flight
+    at once (from arriving to being answered, as the app sees them)."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+        self.cond = threading.Condition()
+        self.open = False
+        self.tickets = 0
+        self.held = 0
+        self.in_flight: Counter[str] = Counter()
+        self.most_at_once = 0
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        if not environ.get("PATH_INFO", "").startswith("/ims/token"):
+            return self.wsgi_app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        refresh_token = parse_qs(body.decode()).get("refresh_token", [""])[0]
+        with self.cond:
+            self.in_flight[refresh_token] += 1
+            self.most_at_once = max(self.most_at_once, self.in_flight[refresh_token])
+            self.held += 1
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.open or self.tickets > 0, timeout=30)
+            if not self.open:
+                self.tickets -= 1
+            self.held -= 1
+            self.cond.notify_all()
+        try:
+            return list(self.wsgi_app(environ, start_response))
+        finally:
+            with self.cond:
+                self.in_flight[refresh_token] -= 1
+                self.cond.notify_all()
+
+    def let_through(self, calls: int = 1) -> None:
+        with self.cond:
+            self.tickets += calls
+            self.cond.notify_all()
+
+    def open_wide(self) -> None:
+        with self.cond:
+            self.open = True
+            self.cond.notify_all()
+
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        with self.cond:
+            assert self.cond.wait_for(condition, timeout=15), f"timed out waiting until {what}"
+
+
+class WatchedLock:
+    """A lock that remembers which threads have released it, and lets a test
+    wait for a thread to have done so."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen = threading.Condition()
+        self.released_by: set[int] = set()
+
+    def __enter__(self) -> WatchedLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        with self._seen:
+            self.released_by.add(threading.get_ident())
+            self._seen.notify_all()
+
+    def wait_for(self, thread: threading.Thread) -> bool:
+        with self._seen:
+            return self._seen.wait_for(lambda: thread.ident in self.released_by, timeout=15)
+
+
+def test_waiters_on_a_failed_refresh_do_not_race_each_other(
+    app: Flask, client: FlaskClient, standin: StandInAdobe
+) -> None:
+    """Three tabs, one expired token; Adobe answers the first refresh 500 and
+    the next 200. Adobe must never see two refreshes with one refresh token
+    at once (the second would be invalid_grant, a logout), no tab may end
+    logged out, and the refresh bookkeeping must be empty afterwards."""
+    login(client)
+    expire_locally(client)
+    cookie = cookie_value(client)
+    state = get_state(app=app)
+    guard = WatchedLock()
+    state._guard = guard  # type: ignore[assignment]
+    door = TokenDoor(standin.app.wsgi_app)
+    standin.app.wsgi_app = door
+    standin.fail_next_token(500, "<html>Internal Server Error</html>", content_type="text/html")
+    tabs = {name: app.test_client() for name in "ABC"}
+    results: dict[str, int] = {}
+    threads: dict[str, threading.Thread] = {}
+
+    def open_tab(name: str) -> None:
+        tab = tabs[name]
+        tab.set_cookie("session", cookie)
+
+        def visit() -> None:
+            status = tab.get("/dashboard").status_code
+            with door.cond:  # wakes wait_until to look again
+                results[name] = status
+                door.cond.notify_all()
+
+        threads[name] = threading.Thread(target=visit)
+        threads[name].start()
+
+    open_tab("A")  # A refreshes; Adobe holds the call at the door
+    door.wait_until(lambda: door.held == 1, "A's refresh reaches Adobe")
+    open_tab("B")  # B finds A's refresh in flight and waits for it
+    # Once B has been through the refresh bookkeeping it is committed to A's
+    # refresh (it holds what A holds, and A is still at the door).
+    assert guard.wait_for(threads["B"]), "B never reached the refresh"
+    assert door.held == 1
+    door.let_through(1)  # Adobe answers A's refresh: 500
+    threads["A"].join(15)
+    open_tab("C")  # a new request after the failure, while B may still be on it
+    door.wait_until(
+        lambda: door.held == 2 or (door.held == 1 and "B" in results),
+        "every refresh that is going to be sent is at Adobe's door",
+    )
+    door.open_wide()
+    for thread in threads.values():
+        thread.join(15)
+
+    assert door.most_at_once == 1, "two refreshes with one refresh token were in flight at once"
+    statuses = [c.status for c in refresh_calls(standin)]
+    assert 400 not in statuses, f"Adobe saw a reused refresh token: {statuses}"
+    assert statuses[0] == 500 and statuses.count(200) == 1, statuses
+    assert results["A"] == 502  # Adobe's 500 is a 502, and keeps the login
+    assert set(results.values()) <= {200, 502}, results
+    assert 200 in results.values(), results
+    for name, tab in tabs.items():
+        assert stored(tab) is not None, f"tab {name} was logged out"
+    assert len(state._locks) == 0
+
+
+def test_raced_refreshes_leave_no_bookkeeping_behind(
+    app: Flask, client: FlaskClient, standin: StandInAdobe, monkeypatch: Any
+) -> None:
+    """A request that arrives with an already refreshed token reuses the
+    result; neither it nor the refresh leaves an entry behind for good."""
+    now = [1000.0]
+    monkeypatch.setattr(extension, "_clock", lambda: now[0])
+    state = get_state(app=app)
+    login(client)
+    for _ in range(5):
+        expire_locally(client)
+        late_tab = app.test_client()
+        late_tab.set_cookie("session", cookie_value(client))  # still the old refresh token
+        assert client.get("/dashboard").status_code == 200
+        assert late_tab.get("/dashboard").status_code == 200  # reuses the result
+        assert stored(late_tab) == stored(client)
+    assert len(refresh_calls(standin)) == 5
+    assert len(state._locks) == 0
+    assert len(state._recent) == 5
+    now[0] += extension.REFRESH_REUSE_SECONDS + 1
+    expire_locally(client)
+    assert client.get("/dashboard").status_code == 200
+    assert len(state._recent) == 1  # the old results expired
+    assert len(state._locks) == 0
