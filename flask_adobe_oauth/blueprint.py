@@ -26,6 +26,7 @@ from .errors import (
     AuthorizationDenied,
     CallbackError,
     ConfigurationError,
+    CookieTooLarge,
     CrossSiteRequest,
     LoginRequired,
     ProviderError,
@@ -50,7 +51,7 @@ from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import IMPLICIT_TEMPLATE, error_response, home_url, no_store, render_page
 from .signals import logged_in, logged_out, login_failed
-from .storage import fits_session_cookie
+from .storage import MAX_COOKIE_SIZE, SessionStorage, fits_session_cookie, session_cookie_size
 from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
@@ -217,15 +218,18 @@ def _prompt(configured: str | None) -> str | None:
 
 
 def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]:
-    """``records``, trimmed so the session cookie stays under what browsers
-    keep (RFC 6265 §6.1): a larger Set-Cookie is silently ignored, losing the
-    new pending login. Older pending logins go first, then the new one's
-    ``next`` (long ``next`` targets are what can overflow it)."""
+    """``records``, trimmed so the whole session cookie stays within the
+    budget (RFC 6265 §6.1: a larger Set-Cookie is silently dropped, losing
+    the new pending login and anything else the cookie gained). Older pending
+    logins go first, then the new one's ``next`` (long ``next`` targets are
+    what can overflow it). When not even the new login fits, the app's
+    session holds too much for a cookie: :class:`CookieTooLarge` (507)."""
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     base = dict(session)
+    limit = state.storage.max_cookie_size if isinstance(state.storage, SessionStorage) else MAX_COOKIE_SIZE
 
     def fits(candidate: list[Pending]) -> bool:
-        return fits_session_cookie(app, {**base, state.pending_key: [r.dump() for r in candidate]})
+        return fits_session_cookie(app, {**base, state.pending_key: [r.dump() for r in candidate]}, limit)
 
     while len(records) > 1 and not fits(records):
         records = records[1:]
@@ -233,6 +237,19 @@ def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]
     if newest.next and not fits(records):
         log.info("dropped a next target too long for the session cookie")
         records = [*records[:-1], Pending(newest.state, newest.expires_at, None)]
+    if not fits(records):
+        base.pop(state.pending_key, None)
+        log.warning(
+            "no room in the session cookie for a pending sign-in: the session already makes it "
+            "%s bytes of the %d browsers keep. Fix: keep sessions or tokens on the server "
+            "(Flask-Session, or flask_adobe_oauth.storage.RedisStorage or CacheStorage)",
+            session_cookie_size(app, base),
+            limit,
+        )
+        raise CookieTooLarge(
+            "the sign-in cannot start: this site's session cookie has no room left for it; "
+            "the site needs server-side sessions or token storage"
+        )
     return records
 
 

@@ -31,7 +31,9 @@ def current_relative_url() -> str:
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     """The answer to a missing login for the blueprint named ``blueprint``:
     its :meth:`~flask_adobe_oauth.AdobeBlueprint.unauthorized_handler` when
-    it has one, else 302 to the login for a browser page load, else 401 JSON."""
+    it has one, else 302 to the login for a browser's GET, else 401: JSON for
+    an API call, the sign-in page for a browser's form POST (which a redirect
+    could not replay)."""
     # Read at call time from the app's own blueprint registry (the name is the
     # state's full, dotted name), so a handler set after registration counts.
     handler: UnauthorizedHandler | None = getattr(
@@ -40,8 +42,8 @@ def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     if handler is not None:
         return current_app.make_response(current_app.ensure_sync(handler)(exc))
     login_url = url_for(f"{blueprint}.login", next=current_relative_url())
-    if wants_json():
-        return error_response(exc, retry_url=login_url, as_json=True)
+    if request.method not in ("GET", "HEAD") or wants_json():
+        return error_response(exc, retry_url=login_url)
     return redirect(login_url, 302)
 
 
@@ -60,7 +62,8 @@ def adobe_login_required(
 
     Without one, a browser GET/HEAD is redirected (302) to the login with
     ``next`` set to the current URL; a request preferring JSON, or any other
-    method, gets 401 ``{"error": "login_required", "login_url": ...}``. A
+    method, gets 401 ``{"error": "login_required", "login_url": ...}`` (a
+    browser's form POST gets that 401 as the sign-in page instead). A
     token lacking ``scopes`` gives 403. ``OPTIONS`` passes through (CORS
     preflights carry no cookies). An expired token is refreshed on the way.
     If the view itself finds the login gone (``adobe.session`` got 401 and

@@ -199,13 +199,36 @@ def situation(exc: AdobeOAuthError) -> str:
     return "error"
 
 
+def is_navigation() -> bool:
+    """True when a browser is loading a page (a link followed, a form
+    submitted), as opposed to a script's ``fetch()`` or XHR, or a non-browser client.
+
+    Browsers send the W3C Fetch Metadata header ``Sec-Fetch-Mode: navigate``
+    with navigations only, and no script can set a ``Sec-Fetch-*`` header
+    (forbidden request headers, Fetch Standard). They send it only to secure
+    contexts (HTTPS, localhost); elsewhere a navigation is told by its
+    ``Accept``, which names ``text/html`` (``fetch()`` and XHR send ``*/*``).
+    """
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if mode is not None:
+        return mode.strip().lower() == "navigate"
+    return any(value.lower() == "text/html" and quality > 0 for value, quality in request.accept_mimetypes)
+
+
 def wants_json() -> bool:
-    """True when the client prefers JSON to HTML, or is not a browser page load."""
-    if request.method not in ("GET", "HEAD"):
-        return True
+    """True when the client prefers JSON to HTML, or is not a browser page load.
+
+    A GET or HEAD gets HTML unless it asks for JSON (``Accept``, or
+    ``X-Requested-With: XMLHttpRequest``). Any other method is an API call,
+    except a browser's form submission (:func:`is_navigation`): the implicit
+    grant's page posting the fragment back, a sign-out button. The user sees
+    that answer as a page, so it is the HTML page unless JSON was asked for.
+    """
     if request.headers.get("X-Requested-With", "").lower() == "xmlhttprequest":
         return True
-    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+        return True
+    return request.method not in ("GET", "HEAD") and not is_navigation()
 
 
 R = TypeVar("R", bound=BaseResponse)

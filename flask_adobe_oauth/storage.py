@@ -39,9 +39,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flask_adobe_oauth")
 
-#: Browsers drop a cookie past about 4093 bytes (name, value and attributes)
-#: without a word; stay a little below.
+#: The session cookie's budget: its whole Set-Cookie (name, value and
+#: attributes), which RFC 6265 §6.1 lets a browser cap at 4096 bytes; past
+#: that the cookie is dropped without a word. Stay a little below.
 MAX_COOKIE_SIZE = 4000
+
+#: Room a token stored in the cookie leaves free for one pending login, so
+#: that a user whose token fills the cookie can still start the next login:
+#: its ``[state, expires_at, ""]`` record adds 70 to 100 bytes to the signed,
+#: compressed cookie (up to ~150 under a long blueprint name; the login page
+#: answers CookieTooLarge rather than overflow when it does not fit).
+LOGIN_ROOM = 160
 
 #: Longest a server-side record lives: Adobe IMS refresh tokens last 14 days.
 DEFAULT_TTL = 14 * 86400
@@ -72,7 +80,10 @@ class Storage(Protocol):
 
 
 def session_cookie_size(app: Flask, data: dict[str, Any]) -> int | None:
-    """The length of the ``Set-Cookie`` value Flask would send for ``data``.
+    """The length of the ``Set-Cookie`` header Flask would send for ``data``:
+    the cookie's name, its value (the session serialized, maybe compressed,
+    signed and timestamped, exactly as the app's session interface does it)
+    and its attributes, which RFC 6265 §6.1 counts too.
 
     None when the app's sessions are not kept in a signed cookie (for
     example with Flask-Session, whose cookie holds only a session id).
@@ -101,24 +112,14 @@ def session_cookie_size(app: Flask, data: dict[str, Any]) -> int | None:
     return len(header.encode("latin-1", "replace"))
 
 
-#: Room for what a Set-Cookie adds to the session's JSON: the name, the
-#: attributes, the timestamp, the signature, base64 padding.
-_COOKIE_OVERHEAD = 320
-
-
 def fits_session_cookie(app: Flask, data: dict[str, Any], limit: int = MAX_COOKIE_SIZE) -> bool:
-    """True when the session ``data`` gives a Set-Cookie of at most ``limit`` bytes.
+    """True when the session ``data`` gives a Set-Cookie of at most ``limit`` bytes
+    (always True when sessions are not kept in a signed cookie).
 
-    Exact measuring signs the whole session; it is done only when a cheap
-    bound (compact JSON, grown by base64's 4/3, plus the overhead) says the
-    cookie might not fit, which at login and callback it almost never does.
+    Measured exactly, by serializing and signing ``data`` as Flask will
+    (tens of microseconds): an estimate from its JSON misses what Flask's
+    tagged serializer, compression and the cookie's attributes add.
     """
-    try:
-        bound = len(json.dumps(data, separators=(",", ":"), default=str)) * 4 // 3 + _COOKIE_OVERHEAD
-    except (TypeError, ValueError):
-        bound = limit + 1
-    if bound <= limit:
-        return True
     size = session_cookie_size(app, data)
     return size is None or size <= limit
 
@@ -127,11 +128,13 @@ class SessionStorage:
     """Keeps the token in Flask's session (the signed cookie by default).
 
     Only the compact form of :meth:`Token.to_dict` is stored; the id_token
-    never is. When the token would push the session cookie past
-    ``max_cookie_size`` bytes, a warning is logged and the token goes to
-    ``fallback`` (a server-side storage) if one is given; otherwise the login
-    fails with :class:`~flask_adobe_oauth.CookieTooLarge` rather than with a
-    cookie the browser silently drops.
+    never is. The whole session cookie must stay within ``max_cookie_size``
+    bytes with :data:`LOGIN_ROOM` to spare, so that a later login (switching
+    accounts, say) can still add its pending record. When the token would
+    leave less, a warning is logged and the token goes to ``fallback`` (a
+    server-side storage) if one is given; otherwise the login fails with
+    :class:`~flask_adobe_oauth.CookieTooLarge` rather than with a cookie the
+    browser silently drops.
     """
 
     def __init__(
@@ -161,7 +164,7 @@ class SessionStorage:
         data = token.to_dict(self.default_scope)
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         candidate = {**dict(session), self.key: data}
-        if fits_session_cookie(app, candidate, self.max_cookie_size):
+        if fits_session_cookie(app, candidate, self.max_cookie_size - LOGIN_ROOM):
             session[self.key] = data
             if self.fallback is not None:
                 self.fallback.delete()
@@ -169,11 +172,12 @@ class SessionStorage:
         where = "server-side storage instead" if self.fallback is not None else "nowhere: login refused"
         size = session_cookie_size(app, candidate)
         log.warning(
-            "the Adobe token would make the session cookie %s bytes, more than the %d browsers keep; "
-            "storing it in %s. Fix: use server-side token storage "
+            "the Adobe token would make the session cookie %s bytes, more than the %d browsers keep "
+            "less %d for a later sign-in; storing it in %s. Fix: use server-side token storage "
             "(flask_adobe_oauth.storage.RedisStorage or CacheStorage, or SessionStorage(fallback=...))",
             size,
             self.max_cookie_size,
+            LOGIN_ROOM,
             where,
         )
         if self.fallback is None:
@@ -302,6 +306,18 @@ class ServerSideStorage:
 
     def set(self, token: Token) -> None:
         key = secrets.token_urlsafe(32)
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        if not fits_session_cookie(app, {**dict(session), self.session_key: key}):
+            # Only with a cookie session the app has filled: a Set-Cookie past
+            # RFC 6265 §6.1's size would be dropped, losing the sign-in silently.
+            log.warning(
+                "the session cookie has no room for the token's key: the app's session data fills it. "
+                "Fix: keep sessions on the server (Flask-Session)"
+            )
+            raise CookieTooLarge(
+                "the Adobe sign-in worked, but this site's session cookie has no room left for it; "
+                "the site needs server-side sessions"
+            )
         self._write(key, json.dumps(token.to_dict(), separators=(",", ":")), record_ttl(token, self.ttl))
         old_keys, old = self._resolve()
         if old_keys:

@@ -265,6 +265,47 @@ def test_json_answers_are_unchanged(client: FlaskClient) -> None:
     )
 
 
+#: A browser's form submission: a navigation (W3C Fetch Metadata, and the
+#: Accept every browser sends when it loads a page).
+FORM_NAVIGATION = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+    "Sec-Fetch-Site": "same-origin",
+}
+
+
+def test_a_form_post_to_a_guarded_view_without_login_gets_the_sign_in_page(client: FlaskClient) -> None:
+    """A page's form posting to a guarded view after the login is gone: the
+    browser shows the answer, so it is the 401 page with a sign-in link (no
+    redirect: the POST cannot be replayed), not raw JSON."""
+    response = client.post("/dashboard", headers=FORM_NAVIGATION)
+    assert_builtin_page(response, 401)
+    assert headline(response) == "Please sign in"
+    assert '<a class="button" href="/adobe/login?next=/dashboard">Try again</a>' in response.get_data(
+        as_text=True
+    )
+    for api in (
+        {},
+        {"Accept": "*/*", "Sec-Fetch-Mode": "cors"},
+        {**FORM_NAVIGATION, "X-Requested-With": "XMLHttpRequest"},
+    ):
+        response = client.post("/dashboard", headers=api)
+        assert response.status_code == 401
+        assert response.json is not None and response.json["login_url"] == "/adobe/login?next=/dashboard"
+
+
+def test_a_cross_site_sign_out_form_gets_the_page(client: FlaskClient) -> None:
+    login_as(client)
+    headers = {**FORM_NAVIGATION, "Sec-Fetch-Site": "cross-site"}
+    response = client.post("/adobe/logout", headers=headers)
+    assert_builtin_page(response, 403)
+    assert headline(response) == "This request came from another site"
+    response = client.post("/adobe/logout", headers={**headers, "Accept": "application/json"})
+    assert response.status_code == 403 and response.json is not None
+    assert response.json["error"] == "cross_site_request"
+
+
 # -- an app's own templates ------------------------------------------------------------------
 
 OVERRIDE = """<!doctype html><title>{{ brand }}</title>
