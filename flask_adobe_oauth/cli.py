@@ -40,7 +40,7 @@ from .client import environment_for, harden, where
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .errors import ConfigurationError
 from .extension import EXTENSION_KEY, AdobeOAuthState
-from .storage import SessionStorage, session_cookie_size
+from .storage import LOGIN_ROOM, SessionStorage, session_cookie_size
 from .tokens import Token
 
 adobe_cli = AppGroup(
@@ -386,9 +386,12 @@ def _cookie_budget_row(app: Flask, states: list[AdobeOAuthState]) -> Row:
         size = session_cookie_size(app, data)
     if size is None:
         return Row(name, "ok", "sessions are kept on the server; tokens do not count against a cookie")
-    limit = min(store.max_cookie_size for store in stores)
-    # RFC 6265 §6.1: browsers need keep only 4096 bytes of a cookie (name, value and attributes).
-    measured = f"with Adobe's largest tokens the session cookie is ~{size:,} of the {limit:,} bytes allowed"
+    # RFC 6265 §6.1: browsers need keep only 4096 bytes of a cookie (name, value and attributes);
+    # a stored token leaves LOGIN_ROOM of the budget for the next pending login.
+    limit = min(store.max_cookie_size for store in stores) - LOGIN_ROOM
+    measured = (
+        f"with Adobe's largest tokens the session cookie is ~{size:,} of the {limit:,} bytes a token may use"
+    )
     fix = "keep tokens on the server: RedisStorage, CacheStorage or SessionStorage(fallback=...)"
     if size > limit and all(store.fallback is not None for store in stores):
         return Row(name, "ok", f"{measured}; larger tokens go to the SessionStorage fallback")

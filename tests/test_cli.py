@@ -31,7 +31,7 @@ from flask.cli import ScriptInfo
 
 from flask_adobe_oauth import make_adobe_blueprint
 from flask_adobe_oauth.cli import adobe_cli
-from flask_adobe_oauth.storage import CacheStorage, SessionStorage
+from flask_adobe_oauth.storage import LOGIN_ROOM, CacheStorage, SessionStorage
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port
 
@@ -270,6 +270,18 @@ def test_cookie_budget_respects_the_storage_limit_and_its_fallback(adobe_standin
     fallback = SessionStorage(max_cookie_size=2500, fallback=CacheStorage(SimpleCache()))
     spare = make_app(adobe_standin.config(), {"storage": fallback})
     assert levels(rows_of(check(spare, "--json")), "cookie budget") == ["ok"]
+
+
+def test_cookie_budget_keeps_room_for_the_next_login(adobe_standin: StandInAdobe) -> None:
+    """A token that fits the budget but not with a pending login beside it is
+    refused at sign-in, so the check must not call it fine."""
+    roomy = make_app(adobe_standin.config(), {"storage": SessionStorage(max_cookie_size=9000)})
+    (row,) = rows_of(check(roomy, "--json"))["cookie budget"]
+    size = int(row["message"].split("~")[1].split(" ")[0].replace(",", ""))
+    just = make_app(
+        adobe_standin.config(), {"storage": SessionStorage(max_cookie_size=size + LOGIN_ROOM // 2)}
+    )
+    assert levels(rows_of(check(just, "--json")), "cookie budget") == ["fail"]
 
 
 def test_unknown_blueprint_name_fails(adobe_standin: StandInAdobe) -> None:
