@@ -7,6 +7,7 @@ stand-in Adobe on 127.0.0.1 unless ``ADOBE_OAUTH_CLIENT_ID`` is set.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -95,10 +96,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The dashboard app. ``config`` must name the ``ADOBE_OAUTH_*`` keys and a ``SECRET_KEY``;
     ``DASHBOARD_SUITES_PAGE_SIZE`` (default 100) is how many report suites to ask Adobe for per page,
     ``DASHBOARD_CACHE_SECONDS`` (default 300, 0 for none) how long each user's companies and report
-    suites are reused, ``DEMO_STANDIN_URL`` shows the demo-mode banner."""
+    suites are reused, ``DEMO_STANDIN_URL`` shows the demo-mode banner. Without ``config``
+    (``flask --app example_app ...``) they come from the environment."""
     app = Flask(__name__)
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
-    app.config.update(config or {})
+    if config is None:
+        config = {k: v for k, v in os.environ.items() if k.startswith("ADOBE_OAUTH_") or k == "SECRET_KEY"}
+    app.config.update(config)
     app.extensions[CACHE_KEY] = TimedCache(int(app.config.get("DASHBOARD_CACHE_ENTRIES", CACHE_ENTRIES)))
     app.register_blueprint(make_adobe_blueprint(redirect_to="dashboard"), url_prefix="/adobe")
 

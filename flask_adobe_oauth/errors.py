@@ -29,6 +29,19 @@ class ConfigurationError(AdobeOAuthError, ValueError):
     error = "configuration_error"
 
 
+class OutsideRequest(AdobeOAuthError, RuntimeError):
+    """``adobe`` (or the current user's context) was used with no request to bind it to.
+
+    A ``RuntimeError`` too, as Flask's own "working outside of request
+    context" is: werkzeug's proxies answer introspection of an unbound proxy
+    (``isinstance(adobe, Flask)``, which ``flask --app module`` does to every
+    name in the module) with the proxy's own type when the lookup raises one.
+    """
+
+    status_code = 500
+    error = "outside_request"
+
+
 class CallbackError(AdobeOAuthError):
     """The request that came back to ``/callback`` cannot complete a login."""
 

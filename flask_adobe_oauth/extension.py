@@ -24,7 +24,7 @@ from werkzeug.local import LocalProxy
 from .api import AdobeSession
 from .client import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
-from .errors import AdobeOAuthError, LoginRequired, ProviderError
+from .errors import AdobeOAuthError, LoginRequired, OutsideRequest, ProviderError
 from .signals import token_refreshed
 from .storage import SessionStorage, Storage
 from .tokens import Token
@@ -320,7 +320,7 @@ class AdobeContext:
 def context(name: str | None = None) -> AdobeContext:
     """The :class:`AdobeContext` of the current request (created on first use)."""
     if not has_request_context():
-        raise AdobeOAuthError("adobe is used outside a request; it is bound to the current user")
+        raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
     state = get_state(name)
     cache: dict[str, AdobeContext] = g.setdefault("_adobe_oauth_contexts", {})
     ctx = cache.get(state.name)

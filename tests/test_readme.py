@@ -76,6 +76,22 @@ def _run(args: list[str], cwd: Path, timeout: float, env: dict[str, str] | None 
     return output
 
 
+@pytest.mark.parametrize(
+    ("app", "cwd"), [("app", EXAMPLES), ("example_app", ROOT)], ids=["quickstart", "demo"]
+)
+def test_the_flask_command_loads_the_app_as_the_readme_runs_it(app: str, cwd: Path) -> None:
+    """``flask --app app run`` looks at every name in the module, the ``adobe``
+    proxy included, while no request is active: that must not break loading."""
+    env = {
+        **os.environ,
+        "SECRET_KEY": "k" * 64,
+        "ADOBE_OAUTH_CLIENT_ID": "abc123client",
+        "ADOBE_OAUTH_CLIENT_SECRET": "def456secret",
+    }
+    output = _run([sys.executable, "-m", "flask", "--app", app, "routes"], cwd, 60, env)
+    assert "adobe.login" in output and "adobe.callback" in output
+
+
 def test_the_quickstart_tests_pass_as_written() -> None:
     output = _run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_app.py"], EXAMPLES, 120
