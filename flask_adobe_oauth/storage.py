@@ -374,11 +374,22 @@ class RedisStorage(ServerSideStorage):
         self._backend = "Redis"
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisStorage:
-        """A storage on a new client for ``url`` (``redis://host:port/db``)."""
+    def from_url(
+        cls, url: str, *, socket_timeout: float = 2.0, connect_timeout: float = 1.0, **options: Any
+    ) -> RedisStorage:
+        """A storage on a new client for ``url`` (``redis://host:port/db``).
+
+        A Redis that stops answering (frozen, or behind a dropped network)
+        costs each request at most ``connect_timeout`` to connect and
+        ``socket_timeout`` per command, then a 503, whatever redis-py's own
+        defaults are in the installed version (some wait forever).
+        """
         import redis
 
-        return cls(redis.Redis.from_url(url), **options)
+        client = redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout
+        )
+        return cls(client, **options)
 
     def _read(self, key: str) -> str | None:
         with self._unavailable_on_error():

@@ -104,6 +104,10 @@ class Deadline:
         self.expired = False
         self._lock = threading.Lock()
         self._connections: list[HTTPConnection] = []
+        # The sockets themselves too: an answer with "Connection: close" takes
+        # the socket over from its connection (http.client sets conn.sock to
+        # None), and the body is then read from a socket no connection names.
+        self._sockets: list[socket.socket] = []
         self._ident = _watchdog.arm(self.at, self._expire)
 
     def remaining(self) -> float:
@@ -111,28 +115,42 @@ class Deadline:
         return max(0.001, self.at - time.monotonic())
 
     def attach(self, connection: HTTPConnection) -> None:
+        """Cut ``connection`` (and the socket it has now) when the deadline passes."""
+        sock = getattr(connection, "sock", None)
         with self._lock:
-            if self.expired:
-                _cut(connection)
-            else:
+            if not self.expired:
                 self._connections.append(connection)
+                if sock is not None:
+                    self._sockets.append(sock)
+                return
+        _cut(sock)
+
+    def attach_socket(self, sock: socket.socket | None) -> None:
+        """Cut ``sock`` (a connection's newly opened socket) when the deadline passes."""
+        with self._lock:
+            if not self.expired:
+                if sock is not None:
+                    self._sockets.append(sock)
+                return
+        _cut(sock)
 
     def _expire(self) -> None:
         with self._lock:
             self.expired = True
             connections, self._connections = self._connections, []
-        for connection in connections:
-            _cut(connection)
+            sockets, self._sockets = self._sockets, []
+        for sock in [*sockets, *(getattr(c, "sock", None) for c in connections)]:
+            _cut(sock)
 
     def close(self) -> None:
         _watchdog.disarm(self._ident)
         with self._lock:
             self._connections = []
+            self._sockets = []
 
 
-def _cut(connection: HTTPConnection) -> None:
-    """End whatever read is blocked on ``connection``'s socket."""
-    sock = getattr(connection, "sock", None)
+def _cut(sock: socket.socket | None) -> None:
+    """End whatever read is blocked on ``sock``."""
     if sock is None:
         return
     with suppress(OSError):  # already closed
@@ -148,13 +166,27 @@ def _attach(connection: HTTPConnection) -> None:
         deadline.attach(connection)
 
 
+def _attach_socket(sock: socket.socket | None) -> None:
+    deadline: Deadline | None = getattr(_active, "deadline", None)
+    if deadline is not None:
+        deadline.attach_socket(sock)
+
+
 class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach_socket(self.sock)
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         _attach(self)
         super().request(*args, **kwargs)
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach_socket(self.sock)
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         _attach(self)
         super().request(*args, **kwargs)

@@ -179,10 +179,14 @@ def api_app(standin: StandInAdobe, api: str, **options: Any) -> FlaskClient:
     return client
 
 
+@pytest.mark.parametrize("close", [False, True], ids=["keep-alive", "connection-close"])
 def test_an_api_trickling_its_body_is_cut_at_api_timeout(
-    standin: StandInAdobe, bad: MisbehavingServer
+    standin: StandInAdobe, bad: MisbehavingServer, close: bool
 ) -> None:
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+    # With "Connection: close" http.client hands the socket from the connection
+    # to the answer: the deadline must still find it.
+    extra = b"Connection: close\r\n" if close else b""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra + b"Content-Length: 200\r\n\r\n"
     chunks = [head] + [b" "] * 199 + [b"1"]
     bad.trickle("/slow", chunks, pause=0.25)
     client = api_app(standin, bad.url, api_timeout=1)
@@ -191,6 +195,11 @@ def test_an_api_trickling_its_body_is_cut_at_api_timeout(
     assert "did not answer within 1 s" in response.get_data(as_text=True)
     with client.session_transaction() as sess:
         assert "_ao_t" in sess  # a slow Adobe does not sign anyone out
+    for _ in range(100):  # the server notices the hang-up at its next write
+        if bad.cut_after:
+            break
+        time.sleep(0.05)
+    assert bad.cut_after and bad.cut_after[0] is not None and bad.cut_after[0] < len(chunks)
 
 
 def test_a_per_call_timeout_is_a_deadline_for_that_call(

@@ -19,14 +19,15 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus, urlencode, urlsplit
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from markupsafe import escape
 
 from .keys import b64url
-from .state import Call, Fault, StandInState
+from .state import Call, Fault, Plan, StandInState
 
 _CONSENT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Adobe ID (stand-in)</title>
 <style>body{{font:16px/1.5 system-ui,sans-serif;background:#f5f5f5;margin:0}}
@@ -48,12 +49,119 @@ def _oauth_error(error: str, description: str, status: int = 400) -> Response:
     return response
 
 
+#: Set in a request's WSGI environ when the answer went out on the raw socket:
+#: what the stand-in's request handler does with the connection afterwards,
+#: ``"close"`` it or ``"reset"`` it (RST). See ``server._QuietHandler``.
+CONNECTION_FATE = "flask_adobe_oauth.standin.connection"
+
+
+def endpoint_group(path: str) -> str:
+    """Which of :data:`~.state.ENDPOINTS` a request path is."""
+    if path in ("/ims/token/v3", "/ims/token/v1", "/token"):
+        return "token"
+    if path in ("/ims/revoke", "/token/revoke"):
+        return "revoke"
+    if path == "/ims/userinfo/v2":
+        return "userinfo"
+    if path in ("/ims/keys", "/ims/.well-known/openid-configuration"):
+        return "keys"
+    if path.startswith(("/ims/authorize/", "/authorize", "/ims/logout/")):
+        return "authorize"
+    return "api"
+
+
+def _pieces(data: bytes, size: int) -> list[bytes]:
+    if size <= 0 or len(data) <= size:
+        return [data] if data else []
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def _paced(pieces: list[bytes], pause: float) -> Iterator[bytes]:
+    for number, piece in enumerate(pieces):
+        if number and pause > 0:
+            time.sleep(pause)
+        yield piece
+
+
+class _RawAnswer:
+    """A WSGI body that writes the whole answer to the client's socket itself,
+    paced, then has the connection closed or reset, and ends the response
+    with ``ConnectionAbortedError``: the server takes it for a dropped
+    connection and sends nothing more."""
+
+    def __init__(self, environ: dict[str, Any], pieces: list[bytes], pause: float, reset: bool) -> None:
+        self.environ, self.pieces, self.pause, self.reset = environ, pieces, pause, reset
+
+    def __iter__(self) -> _RawAnswer:
+        return self
+
+    def __next__(self) -> bytes:
+        sock = self.environ["werkzeug.socket"]
+        try:
+            for piece in _paced(self.pieces, self.pause):
+                sock.sendall(piece)
+        finally:
+            self.environ[CONNECTION_FATE] = "reset" if self.reset else "close"
+        raise ConnectionAbortedError("the stand-in answered on the raw socket")
+
+
+def deliver(
+    response: Response,
+    *,
+    trickle: int = 0,
+    pause: float = 0.2,
+    trickle_headers: bool = False,
+    reset_after: int | None = None,
+) -> Response:
+    """``response`` sent as a :class:`~.state.Fault` with these delivery fields says:
+    trickled and/or cut by a connection reset. Needs a real connection (the
+    stand-in's server): the trickled headers and the reset go to its socket."""
+    if not (trickle or trickle_headers or reset_after is not None):
+        return response
+    body = response.get_data()
+    if not trickle_headers and reset_after is None:
+        # Only the body trickles: the server sends the headers, then each piece as it comes.
+        paced = Response(_paced(_pieces(body, trickle), pause), status=response.status_code)
+        paced.headers.clear()
+        paced.headers.extend(response.headers)
+        paced.headers["Content-Length"] = str(len(body))
+        return paced
+    if "werkzeug.socket" not in request.environ:
+        raise RuntimeError("trickled headers and connection resets need the stand-in's own server")
+    lines = [f"HTTP/1.1 {response.status}"]
+    lines += [
+        f"{name}: {value}"
+        for name, value in response.headers.items()
+        if name.lower() not in ("content-length", "connection", "transfer-encoding")
+    ]
+    lines += [f"Content-Length: {len(body)}", "Connection: close"]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    raw = head + body
+    if reset_after is not None:
+        raw, head = raw[: max(0, reset_after)], head[: max(0, reset_after)]
+    if trickle_headers:
+        pieces = _pieces(raw, trickle)
+    else:
+        pieces = ([head] if head else []) + _pieces(raw[len(head) :], trickle)
+    answer = Response(_RawAnswer(request.environ, pieces, pause, reset_after is not None))
+    answer.status_code = response.status_code
+    return answer
+
+
 def _fault_response(fault: Fault) -> Response:
     if fault.delay:
         time.sleep(fault.delay)
     response = Response(fault.body, status=fault.status, content_type=fault.content_type)
     for name, value in fault.headers.items():
         response.headers[name] = value
+    if fault.reshapes_delivery:
+        response = deliver(
+            response,
+            trickle=fault.trickle,
+            pause=fault.pause,
+            trickle_headers=fault.trickle_headers,
+            reset_after=fault.reset_after,
+        )
     return response
 
 
@@ -64,7 +172,7 @@ def injected_fault(state: StandInState, queue: list[Fault], call: Call | None = 
     if fault is None:
         return None
     if call is not None:
-        call.status = fault.status
+        call.status = 0 if fault.reset_after == 0 else fault.status  # 0: no answer at all
     return _fault_response(fault)
 
 
@@ -91,6 +199,48 @@ def create_provider_app(
     app = Flask("flask_adobe_oauth.testing.standin")
     app.config["STANDIN_AUTO_APPROVE"] = auto_approve
     app.config["STANDIN_SEND_ISS"] = send_iss
+
+    # -- lasting faults (StandInAdobe.slow_down, trickle, reset_connections, fail_calls) --
+
+    @app.before_request
+    def lasting_faults_before() -> Response | None:
+        """Wait out slow-downs; answer for the call when a fault replaces it (a
+        reset before answering, a 5xx), recording token and revoke calls as
+        their views would. Otherwise the call is handled as usual."""
+        group = endpoint_group(request.path)
+        plan = state.plan(group)
+        if plan is None:
+            return None
+        g.standin_plan = plan
+        if plan.delay:
+            time.sleep(plan.delay)
+        if plan.reset_after == 0:
+            answer, status = deliver(Response(status=503), reset_after=0), 0  # 0: no answer at all
+        elif plan.answer is not None:
+            fault = plan.answer
+            answer = Response(fault.body, status=fault.status, content_type=fault.content_type)
+            answer.headers.extend(fault.headers)
+            status = fault.status
+        else:
+            return None
+        if group in ("token", "revoke"):
+            grant_type = request.form.get("grant_type") if group == "token" else None
+            state.record(Call(request.path, grant_type, None, status, form=dict(request.form)))
+        return answer
+
+    @app.after_request
+    def lasting_faults_after(response: Response) -> Response:
+        """Send the answer the way the lasting faults say: trickled, or cut by a reset."""
+        plan: Plan | None = g.get("standin_plan")
+        if plan is None or response.is_streamed:
+            return response
+        return deliver(
+            response,
+            trickle=plan.trickle,
+            pause=plan.pause,
+            trickle_headers=plan.trickle_headers,
+            reset_after=plan.reset_after,
+        )
 
     # -- authorize --------------------------------------------------------------
 
@@ -191,8 +341,11 @@ def create_provider_app(
         target = params["target"]
         back = {"state": params["state"]}
         if not allow:
+            # RFC 6749 §4.2.2.1: the implicit grant's errors come back in the fragment too.
             return _redirect(
-                target, {"error": "access_denied", "error_description": "The user denied the request", **back}
+                target,
+                {"error": "access_denied", "error_description": "The user denied the request", **back},
+                fragment=params["response_type"] == "token",
             )
         with state.lock:
             state.signed_in = True
@@ -335,6 +488,7 @@ def create_provider_app(
             for key in ("access_token", "refresh_token"):
                 if key in body:
                     state.grants[body[key]].origin = code
+                    state.grants[body[key]].family = code
         return jsonify(body)
 
     def _refresh_grant(shape: str, client_id: str) -> Response:
@@ -347,6 +501,10 @@ def create_provider_app(
                 return _oauth_error("invalid_grant", "refresh token is invalid, expired, revoked or used")
             grant.used = True  # rotation: the old refresh token stops working
         body = state.issue_tokens(client_id, grant.user, grant.scope, shape=shape, issuer=id_token_issuer)
+        with state.lock:
+            for key in ("access_token", "refresh_token"):
+                if key in body:
+                    state.grants[body[key]].family = grant.family
         return jsonify(body)
 
     app.add_url_rule("/ims/token/v3", "ims_token_v3", lambda: token("v3"), methods=["POST"])

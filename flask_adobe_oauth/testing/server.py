@@ -13,7 +13,10 @@ thread, and stops on :meth:`stop` (or leaving the ``with`` block).
 from __future__ import annotations
 
 import re
+import socket
+import struct
 import threading
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,8 +28,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import TestResponse
 
 from .analytics import DEFAULT_RATE_LIMIT, AnalyticsControls, register_analytics
-from .provider import create_provider_app
-from .state import Call, Fault, StandInState, User
+from .provider import CONNECTION_FATE, create_provider_app
+from .state import BACK_CHANNEL, ENDPOINTS, Call, Condition, Fault, StandInState, User
 
 DEFAULT_CLIENT_ID = "standin-client"
 DEFAULT_CLIENT_SECRET = "standin-secret-" + "x" * 16
@@ -51,6 +54,23 @@ class _QuietHandler(WSGIRequestHandler):
     def log(self, *args: Any, **kwargs: Any) -> None:
         pass
 
+    def run_wsgi(self) -> None:
+        super().run_wsgi()
+        # An answer sent on the raw socket (a trickle of headers, a reset) says
+        # what becomes of the connection: closed as usual, or reset (RST).
+        fate = getattr(self, "environ", {}).get(CONNECTION_FATE)
+        if fate is not None:
+            self.close_connection = True
+        if fate == "reset":
+            try:
+                # Linger 0 makes close() abortive: an RST instead of a FIN. The
+                # reader made by makefile() holds the socket open; close it first.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.rfile.close()
+                self.connection.close()
+            except OSError:
+                pass
+
 
 class StandInAdobe:
     """A stand-in for Adobe IMS, the legacy Analytics OAuth and Analytics 2.0.
@@ -67,6 +87,12 @@ class StandInAdobe:
     credential, the only kind that allows ``response_type=token``.
     ``send_iss=True`` adds RFC 9207's ``iss`` to authorization responses,
     which Adobe IMS does not send.
+
+    It fails on demand, over real TCP: ``fail_next_token`` / ``_revoke`` /
+    ``_api`` give the next call a fault (a status, a delay, a trickled or
+    reset answer); ``slow_down``, ``trickle``, ``reset_connections`` and
+    ``fail_calls`` hold for every call (or the next ``count``) until
+    ``clear_faults``.
     """
 
     def __init__(
@@ -286,6 +312,13 @@ class StandInAdobe:
         with self.state.lock:
             return self.state.jwks_fetches
 
+    # One-shot faults: the next call of a kind gets this answer instead (each
+    # used once, in order). Besides the answer, ``delay`` seconds before it,
+    # and how it is sent (see :class:`~flask_adobe_oauth.testing.state.Fault`):
+    # ``trickle`` bytes at a time ``pause`` seconds apart (the body, or with
+    # ``trickle_headers`` the status line and headers too), and ``reset_after``
+    # bytes, then a TCP reset.
+
     def fail_next_token(
         self,
         status: int = 500,
@@ -294,15 +327,40 @@ class StandInAdobe:
         content_type: str = "text/plain",
         delay: float = 0.0,
         headers: dict[str, str] | None = None,
+        trickle: int = 0,
+        pause: float = 0.2,
+        trickle_headers: bool = False,
+        reset_after: int | None = None,
     ) -> None:
-        """Answer the next token request with this instead of the real answer."""
-        with self.state.lock:
-            self.state.token_faults.append(Fault(status, body, content_type, delay, headers or {}))
+        """Answer the next token request with this instead of the real answer.
 
-    def fail_next_revoke(self, status: int = 500, body: str = "", *, delay: float = 0.0) -> None:
-        """Answer the next revoke request with this status."""
+        ``delay`` seconds pass first. ``trickle``: send the answer that many
+        bytes at a time, ``pause`` seconds apart (its body; with
+        ``trickle_headers`` its status line and headers too). ``reset_after``:
+        reset the TCP connection (RST) once that many bytes of the raw answer
+        went out, 0 for before any. See
+        :class:`~flask_adobe_oauth.testing.state.Fault`."""
+        fault = Fault(
+            status, body, content_type, delay, headers or {}, trickle, pause, trickle_headers, reset_after
+        )
         with self.state.lock:
-            self.state.revoke_faults.append(Fault(status, body, "text/plain", delay))
+            self.state.token_faults.append(fault)
+
+    def fail_next_revoke(
+        self,
+        status: int = 500,
+        body: str = "",
+        *,
+        delay: float = 0.0,
+        trickle: int = 0,
+        pause: float = 0.2,
+        trickle_headers: bool = False,
+        reset_after: int | None = None,
+    ) -> None:
+        """Answer the next revoke request with this status (keywords as :meth:`fail_next_token`)."""
+        fault = Fault(status, body, "text/plain", delay, {}, trickle, pause, trickle_headers, reset_after)
+        with self.state.lock:
+            self.state.revoke_faults.append(fault)
 
     def fail_next_api(
         self,
@@ -311,10 +369,93 @@ class StandInAdobe:
         *,
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        trickle: int = 0,
+        pause: float = 0.2,
+        trickle_headers: bool = False,
+        reset_after: int | None = None,
     ) -> None:
-        """Answer the next Analytics API request with this instead."""
+        """Answer the next Analytics API (or userinfo) request with this instead
+        (keywords as :meth:`fail_next_token`)."""
+        fault = Fault(
+            status, body, content_type, delay, headers or {}, trickle, pause, trickle_headers, reset_after
+        )
         with self.state.lock:
-            self.state.api_faults.append(Fault(status, body, content_type, 0.0, headers or {}))
+            self.state.api_faults.append(fault)
+
+    # Lasting faults: Adobe having a bad time until :meth:`clear_faults`. Each
+    # applies to the calls in ``endpoints`` (default: every call an app makes
+    # to Adobe, :data:`~flask_adobe_oauth.testing.state.BACK_CHANNEL`; add
+    # ``"authorize"`` for the pages a browser visits), before one-shot faults.
+    # Several may hold at once: delays add up, and a slow, trickling server
+    # failing its calls is three calls.
+
+    def slow_down(self, seconds: float, *, endpoints: Iterable[str] = BACK_CHANNEL) -> None:
+        """Every call waits ``seconds`` before it is handled, until :meth:`clear_faults`."""
+        self._hold(Fault(delay=seconds), endpoints)
+
+    def trickle(
+        self,
+        chunk: int = 8,
+        pause: float = 0.2,
+        *,
+        headers: bool = False,
+        endpoints: Iterable[str] = BACK_CHANNEL,
+    ) -> None:
+        """Every answer (real or a fault) is sent ``chunk`` bytes at a time,
+        ``pause`` seconds apart: its body, or with ``headers=True`` its status
+        line and headers too. The call is handled first (a refresh token is
+        rotated, say); only the answer is slow. Until :meth:`clear_faults`."""
+        if chunk < 1:
+            raise ValueError("chunk is a number of bytes, at least 1")
+        self._hold(Fault(trickle=chunk, pause=pause, trickle_headers=headers), endpoints)
+
+    def reset_connections(
+        self, after: int = 0, *, count: int | None = None, endpoints: Iterable[str] = BACK_CHANNEL
+    ) -> None:
+        """Reset the TCP connection (RST) of every call, or of the next ``count``,
+        once ``after`` bytes of the answer were sent. ``after=0``: before
+        anything, and before the call is handled (nothing happens at Adobe;
+        the client sees ``requests.ConnectionError``); ``after`` inside the
+        body: the call was handled and its answer is cut (the client sees
+        ``requests.exceptions.ChunkedEncodingError``)."""
+        self._hold(Fault(reset_after=after), endpoints, count=count)
+
+    def fail_calls(
+        self,
+        status: int = 503,
+        count: int | None = None,
+        *,
+        body: str | bytes = "",
+        content_type: str = "text/plain",
+        headers: dict[str, str] | None = None,
+        endpoints: Iterable[str] = BACK_CHANNEL,
+    ) -> None:
+        """Answer every call, or the next ``count``, with ``status`` (and ``body``)
+        without handling it: a 5xx burst, an outage. Until :meth:`clear_faults`
+        or the count is used up."""
+        fault = Fault(status, body, content_type, 0.0, headers or {})
+        self._hold(fault, endpoints, replace=True, count=count)
+
+    def clear_faults(self) -> None:
+        """Adobe is well again: no lasting fault, and no one-shot fault left queued."""
+        with self.state.lock:
+            self.state.conditions.clear()
+            self.state.token_faults.clear()
+            self.state.revoke_faults.clear()
+            self.state.api_faults.clear()
+
+    def _hold(
+        self, fault: Fault, endpoints: Iterable[str], *, replace: bool = False, count: int | None = None
+    ) -> None:
+        names = frozenset([endpoints] if isinstance(endpoints, str) else endpoints)
+        unknown = names - set(ENDPOINTS)
+        if unknown or not names:
+            raise ValueError(f"endpoints are some of {', '.join(ENDPOINTS)}; not {sorted(unknown)}")
+        if count is not None and count < 1:
+            raise ValueError("count is a number of calls, at least 1 (None: until clear_faults())")
+        with self.state.lock:
+            self.state.conditions.append(Condition(fault, names, replace=replace, count=count))
 
     def expire_access_tokens(self) -> None:
         """Make every access token issued so far invalid at the server."""

@@ -65,6 +65,7 @@ class Grant:
     revoked: bool = False
     parent: str | None = None  # the refresh token an access token came with
     origin: str | None = None  # the code the token was exchanged for
+    family: str | None = None  # the code of the sign-in it descends from, through any refreshes
 
 
 @dataclass
@@ -78,15 +79,84 @@ class Call:
     form: dict[str, str] = field(default_factory=dict, repr=False)
 
 
+#: What a call to the stand-in is, for faults aimed at some calls only: the
+#: calls an app makes server to server (``"token"``: the token endpoints;
+#: ``"revoke"``; ``"userinfo"``; ``"keys"``: JWKS and discovery; ``"api"``:
+#: Analytics 2.0), and ``"authorize"``: the pages a browser visits
+#: (authorize, consent decision, logout).
+ENDPOINTS = ("token", "revoke", "userinfo", "keys", "api", "authorize")
+#: The calls lasting faults apply to unless told otherwise: every call an app
+#: makes to Adobe itself, none a browser makes.
+BACK_CHANNEL = ("token", "revoke", "userinfo", "keys", "api")
+
+
 @dataclass
 class Fault:
-    """An answer to give instead of the real one, once."""
+    """An answer to give instead of the real one, once (or how to send it).
+
+    ``status``, ``body``, ``content_type`` and ``headers`` make the answer;
+    ``delay`` seconds pass before anything is sent. How it is sent:
+
+    * ``trickle``: that many bytes at a time, ``pause`` seconds apart (0:
+      all at once). Only the body trickles, after the status line and
+      headers, unless ``trickle_headers``: then the status line and headers
+      trickle too. A client whose timeout bounds each read, not the call,
+      waits as long as the trickle lasts.
+    * ``reset_after``: the TCP connection is reset (RST, an abortive close)
+      once that many bytes of the raw HTTP answer (status line, headers,
+      body) were sent: 0 before any, a number inside the body mid-body. The
+      client sees ``ConnectionResetError`` (``requests.ConnectionError``
+      before the headers; ``requests.exceptions.ChunkedEncodingError`` in
+      the body). None: no reset.
+
+    Trickles and resets need a real connection: they work over HTTP to a
+    :class:`~flask_adobe_oauth.testing.StandInAdobe`, not through Flask's
+    test client.
+    """
 
     status: int = 500
     body: str | bytes = ""
     content_type: str = "text/plain"
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: int = 0
+    pause: float = 0.2
+    trickle_headers: bool = False
+    reset_after: int | None = None
+
+    @property
+    def reshapes_delivery(self) -> bool:
+        """True when the answer is not sent the ordinary way (trickled or cut)."""
+        return bool(self.trickle) or self.trickle_headers or self.reset_after is not None
+
+
+@dataclass
+class Condition:
+    """A lasting fault (``StandInAdobe.slow_down``, ``trickle``,
+    ``reset_connections``, ``fail_calls``): it applies to every call to
+    ``endpoints`` until cleared, or to the next ``count`` of them.
+
+    ``fault.delay`` is waited before the call is handled. With ``replace``
+    the call is not handled: ``fault`` is the answer. Otherwise the real
+    answer is sent the way ``fault`` says (trickled, cut by a reset).
+    """
+
+    fault: Fault
+    endpoints: frozenset[str]
+    replace: bool = False
+    count: int | None = None
+
+
+@dataclass
+class Plan:
+    """What the lasting faults do to one call, merged (see :meth:`StandInState.plan`)."""
+
+    delay: float = 0.0
+    answer: Fault | None = None
+    trickle: int = 0
+    pause: float = 0.2
+    trickle_headers: bool = False
+    reset_after: int | None = None
 
 
 class StandInState:
@@ -112,6 +182,8 @@ class StandInState:
         self.token_faults: list[Fault] = []
         self.revoke_faults: list[Fault] = []
         self.api_faults: list[Fault] = []
+        #: Lasting faults, in the order they were set.
+        self.conditions: list[Condition] = []
         self.consents: dict[str, dict[str, str]] = {}
         self.jwks_fetches = 0
         #: The credential's redirect URI patterns (regexes, matched whole) and
@@ -290,3 +362,35 @@ class StandInState:
     def record(self, call: Call) -> None:
         with self.lock:
             self.calls.append(call)
+
+    # -- lasting faults -------------------------------------------------------
+
+    def plan(self, endpoint: str) -> Plan | None:
+        """What the lasting faults do to a call to ``endpoint`` (one of
+        :data:`ENDPOINTS`), merged, or None when none applies. The call
+        counts against each condition with a ``count``.
+
+        Delays add up; the first replacing condition gives the answer;
+        the latest trickle sets the pace; the earliest reset point wins.
+        """
+        with self.lock:
+            matching = [c for c in self.conditions if endpoint in c.endpoints]
+            if not matching:
+                return None
+            plan = Plan()
+            for condition in matching:
+                fault = condition.fault
+                if condition.count is not None:
+                    condition.count -= 1
+                plan.delay += fault.delay
+                if condition.replace and plan.answer is None:
+                    plan.answer = fault
+                if fault.trickle or fault.trickle_headers:
+                    plan.trickle, plan.pause = fault.trickle, fault.pause
+                    plan.trickle_headers = fault.trickle_headers
+                if fault.reset_after is not None and (
+                    plan.reset_after is None or fault.reset_after < plan.reset_after
+                ):
+                    plan.reset_after = fault.reset_after
+            self.conditions = [c for c in self.conditions if c.count is None or c.count > 0]
+            return plan
