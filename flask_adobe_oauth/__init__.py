@@ -34,8 +34,8 @@ from .errors import (
 )
 from .extension import AdobeContext, adobe
 from .signals import logged_in, logged_out, login_failed, token_refreshed
-from .storage import CacheStorage, RedisStorage, ServerSideStorage, SessionStorage, Storage
-from .tokens import Token
+from .storage import CacheStorage, RedisStorage, ServerSideStorage, SessionStorage
+from .tokens import Storage, Token
 
 __all__ = [
     "AdobeBlueprint",

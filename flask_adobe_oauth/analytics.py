@@ -33,7 +33,7 @@ from typing import Any, TypedDict
 
 import requests
 
-from .client import where
+from .authserver import where
 from .errors import ProviderError, RateLimited
 
 __all__ = [

@@ -19,7 +19,7 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from .analytics import adobe_error_fields
-from .client import environment_for, harden, transport_errors, where
+from .authserver import environment_for, harden, transport_errors, where
 from .config import PRESETS, Config
 from .errors import AdobeOAuthError, LoginRequired, RateLimited
 from .transport import deadline, read_capped

@@ -23,7 +23,7 @@ import requests
 
 from .config import Config
 from .errors import ProviderError
-from .flow import is_error_code
+from .protocol import is_error_code
 from .tokens import Token, token_from_response
 from .transport import deadline, mount_watched, read_capped
 

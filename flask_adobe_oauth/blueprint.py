@@ -20,6 +20,7 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
 from .config import PROMPTS, check_option_names, config_snapshot, resolve
+from .cookies import MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
 from .decorators import UnauthorizedHandler, login_required_response
 from .errors import (
     AdobeOAuthError,
@@ -33,7 +34,10 @@ from .errors import (
     StateError,
 )
 from .extension import EXTENSION_KEY, AdobeOAuthState, apply_config_changes, context, get_state
-from .flow import (
+from .idtoken import available as id_token_checks_available
+from .idtoken import verify_id_token
+from .pages import IMPLICIT_TEMPLATE, error_response, home_url, no_store, render_page
+from .protocol import (
     Pending,
     add_pending,
     authorize_url,
@@ -47,11 +51,8 @@ from .flow import (
     pkce_verifier,
     take_pending,
 )
-from .idtoken import available as id_token_checks_available
-from .idtoken import verify_id_token
-from .pages import IMPLICIT_TEMPLATE, error_response, home_url, no_store, render_page
 from .signals import logged_in, logged_out, login_failed
-from .storage import MAX_COOKIE_SIZE, SessionStorage, fits_session_cookie, session_cookie_size
+from .storage import SessionStorage
 from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")

@@ -36,11 +36,12 @@ import requests
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 
-from .client import environment_for, harden, where
+from .authserver import environment_for, harden, where
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
+from .cookies import LOGIN_ROOM, session_cookie_size
 from .errors import ConfigurationError
 from .extension import EXTENSION_KEY, AdobeOAuthState
-from .storage import LOGIN_ROOM, SessionStorage, session_cookie_size
+from .storage import SessionStorage
 from .tokens import Token
 
 adobe_cli = AppGroup(

@@ -16,8 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .storage import Storage
-from .tokens import split_scope
+from .tokens import Storage, split_scope
 
 CONFIG_PREFIX = "ADOBE_OAUTH_"
 

@@ -22,12 +22,12 @@ from flask import current_app, g, has_request_context, request
 from werkzeug.local import LocalProxy
 
 from .api import AdobeSession
-from .client import ProviderClient
+from .authserver import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
 from .errors import AdobeOAuthError, LoginRequired, OutsideRequest, ProviderError
 from .signals import token_refreshed
-from .storage import SessionStorage, Storage
-from .tokens import Token
+from .storage import SessionStorage
+from .tokens import Storage, Token
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -9,7 +9,7 @@ to it when there are several audiences), ``exp`` not past (with
 the authorize request.
 
 The nonce is not stored anywhere: like the PKCE verifier it is derived from
-``SECRET_KEY`` and the state (:func:`flask_adobe_oauth.flow.oidc_nonce`).
+``SECRET_KEY`` and the state (:func:`flask_adobe_oauth.protocol.oidc_nonce`).
 
 The JWKS is fetched with the provider client's conventions (timeout, no
 redirects, ``Accept: application/json``, failures as
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import IdTokenError
 
 if TYPE_CHECKING:
-    from .client import ProviderClient
+    from .authserver import ProviderClient
 
 log = logging.getLogger("flask_adobe_oauth")
 

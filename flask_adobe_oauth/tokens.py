@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import ProviderError
 
@@ -215,3 +215,22 @@ def token_from_response(
         user_id=str(user_id) if user_id else None,
         id_token=id_token if isinstance(id_token, str) else None,
     )
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Where a blueprint keeps the current user's token (same shape as Flask-Dance's).
+
+    Each method acts for the user of the current request; one storage object
+    serves every request, so it keeps nothing request-specific on itself.
+    :mod:`flask_adobe_oauth.storage` has the implementations.
+    """
+
+    def get(self) -> Token | None:
+        """The current user's token, or None."""
+
+    def set(self, token: Token) -> None:
+        """Store ``token`` for the current user, replacing any previous one."""
+
+    def delete(self) -> None:
+        """Forget the current user's token."""

@@ -31,7 +31,8 @@ from flask.cli import ScriptInfo
 
 from flask_adobe_oauth import make_adobe_blueprint
 from flask_adobe_oauth.cli import adobe_cli
-from flask_adobe_oauth.storage import LOGIN_ROOM, CacheStorage, SessionStorage
+from flask_adobe_oauth.cookies import LOGIN_ROOM
+from flask_adobe_oauth.storage import CacheStorage, SessionStorage
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port
 

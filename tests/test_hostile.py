@@ -27,8 +27,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 from werkzeug.urls import iri_to_uri
 
-from flask_adobe_oauth.flow import new_state
 from flask_adobe_oauth.pages import _PAGE as ERROR_PAGE_TEMPLATE
+from flask_adobe_oauth.protocol import new_state
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 
 from .conftest import authorize, login, make_app, start_login

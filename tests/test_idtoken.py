@@ -24,7 +24,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_adobe_oauth import ConfigurationError, IdTokenError, idtoken
-from flask_adobe_oauth.flow import oidc_nonce
+from flask_adobe_oauth.protocol import oidc_nonce
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.keys import SigningKey, b64url
 

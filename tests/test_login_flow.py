@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from flask_adobe_oauth import logged_in, logged_out
-from flask_adobe_oauth.flow import pkce_challenge
+from flask_adobe_oauth.protocol import pkce_challenge
 from flask_adobe_oauth.testing import StandInAdobe
 
 from .conftest import authorize, local, login, make_app, query, start_login

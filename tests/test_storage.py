@@ -24,15 +24,13 @@ from flask.testing import FlaskClient
 from flask_session import Session
 
 from flask_adobe_oauth import CookieTooLarge, Token, adobe
+from flask_adobe_oauth.cookies import MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
 from flask_adobe_oauth.storage import (
-    MAX_COOKIE_SIZE,
     CacheStorage,
     RedisStorage,
     ServerSideStorage,
     SessionStorage,
     StorageUnavailable,
-    fits_session_cookie,
-    session_cookie_size,
 )
 from flask_adobe_oauth.testing import StandInAdobe, User, login_as
 
