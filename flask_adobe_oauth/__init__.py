@@ -13,9 +13,13 @@ call Adobe's APIs as the signed-in user.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# The protocol core needs no Flask: importing it (errors, tokens, protocol,
+# config, authserver, idtoken, transport, api) does not import Flask. The
+# Flask side is imported on first use of one of its names.
 from .api import AdobeSession
-from .blueprint import AdobeBlueprint, make_adobe_blueprint
-from .decorators import adobe_login_required
 from .errors import (
     AdobeOAuthError,
     AuthorizationDenied,
@@ -32,10 +36,41 @@ from .errors import (
     StateError,
     StorageUnavailable,
 )
-from .extension import AdobeContext, adobe
-from .signals import logged_in, logged_out, login_failed, token_refreshed
-from .storage import CacheStorage, RedisStorage, ServerSideStorage, SessionStorage
 from .tokens import Storage, Token
+
+if TYPE_CHECKING:
+    from .blueprint import AdobeBlueprint, make_adobe_blueprint
+    from .decorators import adobe_login_required
+    from .extension import AdobeContext, adobe
+    from .signals import logged_in, logged_out, login_failed, token_refreshed
+    from .storage import CacheStorage, RedisStorage, ServerSideStorage, SessionStorage
+
+#: Public name -> the module (of the Flask side) that defines it.
+_LAZY = {
+    "AdobeBlueprint": "blueprint",
+    "make_adobe_blueprint": "blueprint",
+    "adobe_login_required": "decorators",
+    "AdobeContext": "extension",
+    "adobe": "extension",
+    "logged_in": "signals",
+    "logged_out": "signals",
+    "login_failed": "signals",
+    "token_refreshed": "signals",
+    "CacheStorage": "storage",
+    "RedisStorage": "storage",
+    "ServerSideStorage": "storage",
+    "SessionStorage": "storage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AdobeBlueprint",

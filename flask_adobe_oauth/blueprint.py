@@ -6,7 +6,6 @@ import base64
 import functools
 import hashlib
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -21,27 +20,32 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .config import PROMPTS, check_option_names, config_snapshot, resolve
 from .cookies import MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
-from .decorators import UnauthorizedHandler, login_required_response
 from .errors import (
     AdobeOAuthError,
-    AuthorizationDenied,
     CallbackError,
     ConfigurationError,
     CookieTooLarge,
     CrossSiteRequest,
     LoginRequired,
     ProviderError,
-    StateError,
 )
 from .extension import EXTENSION_KEY, AdobeOAuthState, apply_config_changes, context, get_state
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
-from .pages import IMPLICIT_TEMPLATE, error_response, home_url, no_store, render_page
+from .pages import (
+    IMPLICIT_TEMPLATE,
+    UnauthorizedHandler,
+    error_response,
+    home_url,
+    login_required_response,
+    no_store,
+    render_page,
+)
 from .protocol import (
     Pending,
     add_pending,
     authorize_url,
-    is_error_code,
+    check_callback,
     is_safe_next,
     load_pending,
     logout_url,
@@ -49,7 +53,6 @@ from .protocol import (
     oidc_nonce,
     pkce_challenge,
     pkce_verifier,
-    take_pending,
 )
 from .signals import logged_in, logged_out, login_failed
 from .storage import SessionStorage
@@ -57,10 +60,6 @@ from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
 
-#: RFC 6749 Appendix A.11: ``code = 1*VSCHAR``, printable ASCII only.
-_CODE = re.compile(r"^[\x20-\x7E]+$")
-MAX_CODE_LENGTH = 4096
-MAX_DESCRIPTION_LENGTH = 300
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -262,68 +261,22 @@ def _nonce(state: AdobeOAuthState, value: str) -> str | None:
     return None
 
 
-def _single(params: MultiDict[str, str], name: str) -> str | None:
-    values = params.getlist(name)
-    if len(values) > 1:
-        raise CallbackError(f"the callback repeats the {name!r} parameter")
-    return values[0] if values else None
-
-
-def _take_state(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
-    """Consume the pending login named by ``state`` (one-time, RFC 6749 §10.12)."""
-    values = params.getlist("state")
-    if not any(values):
-        raise StateError("the callback has no state; start the sign-in again", reason="missing")
-    records = load_pending(session.get(state.pending_key))
-    none_pending = not records
-    found: Pending | None = None
-    expired = False
-    for value in values:  # a repeated state consumes every record it names
-        record, was_expired, records = take_pending(records, value)
-        if record is not None and found is None:
-            found, expired = record, was_expired
-    if records:
-        session[state.pending_key] = [r.dump() for r in records]
+def _check(
+    runtime: AdobeOAuthState, params: MultiDict[str, str], expect_code: bool
+) -> tuple[Pending, str | None]:
+    """Run the core's checks on a callback; the pending logins left go back to the
+    session whatever the outcome (a refused callback consumes its state too)."""
+    result = check_callback(
+        params.to_dict(flat=False),
+        load_pending(session.get(runtime.pending_key)),
+        issuers=runtime.config.issuers,
+        expect_code=expect_code,
+    )
+    if result.remaining:
+        session[runtime.pending_key] = [r.dump() for r in result.remaining]
     else:
-        session.pop(state.pending_key, None)
-    if len(values) > 1:
-        raise CallbackError("the callback repeats the 'state' parameter")
-    if found is None and none_pending:
-        # The usual causes: a SECRET_KEY that differs between
-        # workers, or a host name that differs between the app and redirect_uri.
-        raise StateError(
-            "no sign-in was started in this browser session. If you did start one, the session "
-            "cookie was lost on the way: check that SECRET_KEY is the same in every worker and "
-            "that the app is reached under the same host name as its redirect_uri",
-            status_code=403,
-            reason="not_started",
-        )
-    if found is None:
-        raise StateError(
-            "this sign-in is unknown or was already used; it may have been started in another browser",
-            status_code=403,
-            reason="used",
-        )
-    if expired:
-        raise StateError("this sign-in took too long and expired; start it again", reason="expired")
-    return found
-
-
-def _check_response(state: AdobeOAuthState, params: MultiDict[str, str]) -> Pending:
-    """The checks every authorization response passes: state, issuer, error."""
-    pending = _take_state(state, params)
-    issuer = _single(params, "iss")
-    # RFC 9207 §2.4: a callback naming another issuer is a mix-up attempt.
-    if issuer is not None and state.config.issuers and issuer not in state.config.issuers:
-        raise CallbackError("the callback names a different issuer than the configured one")
-    error = _single(params, "error")
-    if error is not None:
-        description = _single(params, "error_description")
-        raise AuthorizationDenied(
-            error if is_error_code(error) else "invalid_error",
-            description[:MAX_DESCRIPTION_LENGTH] if description else None,
-        )
-    return pending
+        session.pop(runtime.pending_key, None)
+    return result.accepted()
 
 
 def _identify(state: AdobeOAuthState, token: Token, pending: Pending) -> Token:
@@ -347,15 +300,8 @@ def _identify(state: AdobeOAuthState, token: Token, pending: Pending) -> Token:
 
 def _complete_code_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
     cfg = state.config
-    params = request.args
-    pending = _check_response(state, params)
-    code = _single(params, "code")
-    if not code:
-        raise CallbackError("the callback has no authorization code")
-    if len(code) > MAX_CODE_LENGTH:
-        raise CallbackError("the authorization code is too long")
-    if not _CODE.match(code):
-        raise CallbackError("the authorization code has characters no code can have")
+    pending, code = _check(state, request.args, expect_code=True)
+    assert code is not None
     verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
     token = state.client.exchange_code(code, _redirect_uri(state), verifier)
     return _identify(state, token, pending), pending
@@ -365,20 +311,22 @@ def _complete_implicit_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
     """The implicit grant (seed: ``response_type=token``): the page from
     :func:`fragment_page` posted the URL fragment here."""
     if request.method != "POST":
-        _check_response(state, request.args)  # consumes the state; Adobe's error= is shown
+        _check(state, request.args, expect_code=False)  # consumes the state; Adobe's error= is shown
         raise CallbackError("the implicit grant's answer must arrive in the URL fragment")
     if _cross_site():
         raise CrossSiteRequest("the sign-in answer must be posted by this site's own page")
     params = request.form
-    pending = _check_response(state, params)
+    pending, _ = _check(state, params, expect_code=False)
     # The fragment passed through the user's browser, so the user could have
     # edited it: the identity is never taken from it (only from userinfo),
     # and the scope is at most what was asked for.
     fields: dict[str, str] = {}
     for name in ("access_token", "token_type", "expires_in", "expires", "scope"):
-        value = _single(params, name)
-        if value is not None:
-            fields[name] = value
+        values = params.getlist(name)
+        if len(values) > 1:
+            raise CallbackError(f"the callback repeats the {name!r} parameter")
+        if values:
+            fields[name] = values[0]
     token = token_from_response(fields, state.config.scope)
     asked = frozenset(state.config.scope)
     token = token.with_changes(scope=token.scope & asked if asked else frozenset())

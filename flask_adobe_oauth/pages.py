@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.utils import htmlsafe_json_dumps
 from werkzeug.wrappers import Response as BaseResponse
@@ -343,3 +344,36 @@ def error_response(
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return no_store(response)
+
+
+# -- a missing login ------------------------------------------------------------
+
+
+#: ``func(error)`` answering a missing login instead of the redirect to the login page.
+UnauthorizedHandler = Callable[[LoginRequired], ResponseReturnValue]
+
+
+def current_relative_url() -> str:
+    """The current request as a path on this site, for ``next``."""
+    path = request.script_root + request.path
+    query = request.query_string.decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
+    """The answer to a missing login for the blueprint named ``blueprint``:
+    its :meth:`~flask_adobe_oauth.AdobeBlueprint.unauthorized_handler` when
+    it has one, else 302 to the login for a browser's GET, else 401: JSON for
+    an API call, the sign-in page for a browser's form POST (which a redirect
+    could not replay)."""
+    # Read at call time from the app's own blueprint registry (the name is the
+    # state's full, dotted name), so a handler set after registration counts.
+    handler: UnauthorizedHandler | None = getattr(
+        current_app.blueprints.get(blueprint), "unauthorized_callback", None
+    )
+    if handler is not None:
+        return current_app.make_response(current_app.ensure_sync(handler)(exc))
+    login_url = url_for(f"{blueprint}.login", next=current_relative_url())
+    if request.method not in ("GET", "HEAD") or wants_json():
+        return error_response(exc, retry_url=login_url)
+    return redirect(login_url, 302)

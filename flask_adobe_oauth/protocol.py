@@ -1,5 +1,7 @@
 """The pure protocol of a login: state, PKCE, the authorize URL, pending-login
-records and the ``next`` check. Nothing here knows Flask.
+records, the checks of the authorization response (:func:`check_callback`)
+and the ``next`` check. Nothing here knows Flask: the blueprint reads the
+request and the session, calls these, writes back and answers.
 
 A pending login is one record ``[state, expires_at, next]`` kept in the
 user's own signed session, so a state is bound to the browser that started
@@ -22,10 +24,12 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
+
+from .errors import AdobeOAuthError, AuthorizationDenied, CallbackError, StateError
 
 #: 16 random bytes: 128 bits, the floor RFC 6749 §10.10 / RFC 9700 ask for.
 STATE_BYTES = 16
@@ -188,3 +192,147 @@ def is_safe_next(target: str | None) -> bool:
             return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
+
+
+# -- the authorization response ------------------------------------------------------
+
+#: RFC 6749 Appendix A.11: ``code = 1*VSCHAR``, printable ASCII only.
+_CODE = re.compile(r"^[\x20-\x7E]+$")
+MAX_CODE_LENGTH = 4096
+MAX_DESCRIPTION_LENGTH = 300
+
+#: A callback's parameters, each with every value it was given (a repeated
+#: parameter is an attack to refuse, not a value to pick from): what
+#: ``parse_qs`` returns, or werkzeug's ``MultiDict.to_dict(flat=False)``.
+Params = Mapping[str, Sequence[str]]
+
+
+@dataclass(frozen=True)
+class CallbackCheck:
+    """What :func:`check_callback` found.
+
+    ``remaining`` are the pending logins to keep, whatever the outcome: the
+    state a callback names is consumed even when the callback is refused
+    (RFC 6749 §10.12: one-time). Then either ``error`` says why the callback
+    is refused, or ``pending`` is the login it completes and ``code`` its
+    authorization code (None for the implicit grant).
+    """
+
+    remaining: tuple[Pending, ...]
+    pending: Pending | None = None
+    code: str | None = None
+    error: AdobeOAuthError | None = field(default=None, compare=False)
+
+    def accepted(self) -> tuple[Pending, str | None]:
+        """``(pending, code)``, or raise :attr:`error`."""
+        if self.error is not None:
+            raise self.error
+        assert self.pending is not None
+        return self.pending, self.code
+
+
+def _single(params: Params, name: str) -> str | None:
+    values = params.get(name) or ()
+    if len(values) > 1:
+        raise CallbackError(f"the callback repeats the {name!r} parameter")
+    return values[0] if values else None
+
+
+def _consume_state(
+    params: Params, records: Sequence[Pending], now: float
+) -> tuple[Pending | None, list[Pending], AdobeOAuthError | None]:
+    """The pending login the callback's ``state`` names, the records left, and why
+    the state is refused (None when it is fine)."""
+    values = list(params.get("state") or ())
+    if not any(values):
+        return (
+            None,
+            list(records),
+            StateError("the callback has no state; start the sign-in again", reason="missing"),
+        )
+    none_pending = not records
+    found: Pending | None = None
+    expired = False
+    remaining = list(records)
+    for value in values:  # a repeated state consumes every record it names
+        record, was_expired, remaining = take_pending(remaining, value, now)
+        if record is not None and found is None:
+            found, expired = record, was_expired
+    if len(values) > 1:
+        return None, remaining, CallbackError("the callback repeats the 'state' parameter")
+    if found is None and none_pending:
+        # The usual causes: a SECRET_KEY that differs between workers, or a
+        # host name that differs between the app and redirect_uri.
+        return (
+            None,
+            remaining,
+            StateError(
+                "no sign-in was started in this browser session. If you did start one, the session "
+                "cookie was lost on the way: check that SECRET_KEY is the same in every worker and "
+                "that the app is reached under the same host name as its redirect_uri",
+                status_code=403,
+                reason="not_started",
+            ),
+        )
+    if found is None:
+        return (
+            None,
+            remaining,
+            StateError(
+                "this sign-in is unknown or was already used; it may have been started in another browser",
+                status_code=403,
+                reason="used",
+            ),
+        )
+    if expired:
+        error = StateError("this sign-in took too long and expired; start it again", reason="expired")
+        return None, remaining, error
+    return found, remaining, None
+
+
+def check_callback(
+    params: Params,
+    records: Sequence[Pending],
+    *,
+    issuers: Sequence[str] = (),
+    expect_code: bool = True,
+    now: float | None = None,
+) -> CallbackCheck:
+    """Check an authorization response against this browser's pending logins.
+
+    In order: the ``state`` names a pending login of this browser, once,
+    unexpired (RFC 6749 §10.12, RFC 9700 §4.7); an ``iss``, when present, is
+    one of ``issuers`` (RFC 9207 §2.4: a mix-up attempt otherwise); Adobe's
+    ``error`` is reported (RFC 6749 §4.1.2.1); with ``expect_code``, there is
+    one well-formed ``code`` (§4.1.2, Appendix A.11). Never raises: the
+    outcome, refusal included, is in the returned :class:`CallbackCheck`.
+    """
+    now = time.time() if now is None else now
+    pending, remaining, error = _consume_state(params, records, now)
+    kept = tuple(remaining)
+    if error is not None:
+        return CallbackCheck(kept, error=error)
+    assert pending is not None
+    try:
+        issuer = _single(params, "iss")
+        if issuer is not None and issuers and issuer not in issuers:
+            raise CallbackError("the callback names a different issuer than the configured one")
+        adobe_error = _single(params, "error")
+        if adobe_error is not None:
+            description = _single(params, "error_description")
+            raise AuthorizationDenied(
+                adobe_error if is_error_code(adobe_error) else "invalid_error",
+                description[:MAX_DESCRIPTION_LENGTH] if description else None,
+            )
+        code = None
+        if expect_code:
+            code = _single(params, "code")
+            if not code:
+                raise CallbackError("the callback has no authorization code")
+            if len(code) > MAX_CODE_LENGTH:
+                raise CallbackError("the authorization code is too long")
+            if not _CODE.match(code):
+                raise CallbackError("the authorization code has characters no code can have")
+    except AdobeOAuthError as exc:
+        return CallbackCheck(kept, error=exc)
+    return CallbackCheck(kept, pending, code)
