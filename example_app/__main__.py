@@ -24,7 +24,7 @@ from typing import Any
 from flask import Flask, url_for
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from flask_adobe_oauth.extension import EXTENSION_KEY, AdobeOAuthState
+from flask_adobe_oauth.extension import EXTENSION_KEY, BlueprintRuntime
 from flask_adobe_oauth.testing import StandInAdobe
 
 from . import create_app
@@ -66,7 +66,7 @@ def demo_config(environ: Mapping[str, str]) -> tuple[dict[str, Any], StandInAdob
 
 def redirect_uri(app: Flask, base_url: str) -> str:
     """The redirect URI ``app`` sends to Adobe when the browser reaches it at ``base_url``."""
-    states: dict[str, AdobeOAuthState] = app.extensions[EXTENSION_KEY]
+    states: dict[str, BlueprintRuntime] = app.extensions[EXTENSION_KEY]
     state = next(iter(states.values()))
     with app.test_request_context(base_url=base_url):  # what the blueprint's /login does
         return state.config.redirect_uri or url_for(f"{state.name}.callback", _external=True)

@@ -205,7 +205,7 @@ class AdobeSession(requests.Session):
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             ctx.forget()
-            raise LoginRequired("the stored Adobe sign-in is unusable", ctx.state.name)
+            raise LoginRequired("the stored Adobe sign-in is unusable", ctx.runtime.name)
         response = self._send_as(token.access_token, method, url, dict(kwargs))
         if response.status_code == 401 and self._refused(response, token.access_token):
             if token.refresh_token:
@@ -221,7 +221,7 @@ class AdobeSession(requests.Session):
                 message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
                 message += f": {said})" if said else ")"
                 log.warning("%s; the user must sign in again", message)
-                raise LoginRequired(message + "; sign in again", ctx.state.name)
+                raise LoginRequired(message + "; sign in again", ctx.runtime.name)
         if response.status_code == 429:
             said = adobe_error_text(response)
             response.close()

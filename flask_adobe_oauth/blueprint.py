@@ -29,7 +29,7 @@ from .errors import (
     LoginRequired,
     ProviderError,
 )
-from .extension import EXTENSION_KEY, AdobeOAuthState, apply_config_changes, context, get_state
+from .extension import EXTENSION_KEY, BlueprintRuntime, apply_config_changes, context, get_runtime
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import (
@@ -98,13 +98,13 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
     check_option_names(options)
     bp = AdobeBlueprint(options.get("name") or "adobe", __name__, template_folder="templates")
 
-    def setup(state: BlueprintSetupState) -> None:
-        app = state.app
-        full_name = f"{state.name_prefix}.{state.name}".lstrip(".")
+    def setup(setup_state: BlueprintSetupState) -> None:
+        app = setup_state.app
+        full_name = f"{setup_state.name_prefix}.{setup_state.name}".lstrip(".")
 
-        def build() -> AdobeOAuthState:
+        def build() -> BlueprintRuntime:
             config = resolve({**options, "name": full_name}, app.config, app.secret_key)
-            runtime = AdobeOAuthState(config)
+            runtime = BlueprintRuntime(config)
             runtime.snapshot = config_snapshot(app.config)
             runtime.rebuild = build
             return runtime
@@ -143,7 +143,7 @@ def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
     log.info("request failed: %s", exc.error)
     if isinstance(exc, LoginRequired):
         try:
-            name = get_state(exc.blueprint).name
+            name = get_runtime(exc.blueprint).name
         except AdobeOAuthError:
             return error_response(exc)
         return login_required_response(name, exc)
@@ -155,8 +155,8 @@ def _secret_key() -> bytes:
     return key if isinstance(key, bytes) else str(key).encode()
 
 
-def _redirect_uri(state: AdobeOAuthState) -> str:
-    return state.config.redirect_uri or url_for(f"{state.name}.callback", _external=True)
+def _redirect_uri(runtime: BlueprintRuntime) -> str:
+    return runtime.config.redirect_uri or url_for(f"{runtime.name}.callback", _external=True)
 
 
 def _resolve_target(target: str, option: str) -> str:
@@ -183,28 +183,28 @@ def _renew_session_id() -> None:
 
 def login() -> BaseResponse:
     """Start a login: remember a fresh state in the session, go to Adobe."""
-    state = get_state()
-    cfg = state.config
+    runtime = get_runtime()
+    cfg = runtime.config
     target = request.args.get("next")
     if target is not None and not is_safe_next(target):
         log.info("ignored an unsafe next target at login")
         target = None
     value = new_state()
     record = Pending(value, int(time.time()) + cfg.state_max_age, target)
-    records = add_pending(load_pending(session.get(state.pending_key)), record, cfg.max_pending_logins)
-    session[state.pending_key] = [r.dump() for r in _fit_cookie(state, records)]
+    records = add_pending(load_pending(session.get(runtime.pending_key)), record, cfg.max_pending_logins)
+    session[runtime.pending_key] = [r.dump() for r in _fit_cookie(runtime, records)]
     challenge = None
     if cfg.use_pkce and cfg.response_type == "code":
         challenge = pkce_challenge(pkce_verifier(_secret_key(), value))
     url = authorize_url(
         cfg.authorize_url,
         client_id=cfg.client_id,
-        redirect_uri=_redirect_uri(state),
+        redirect_uri=_redirect_uri(runtime),
         state=value,
         scope=cfg.scope_string,
         response_type=cfg.response_type,
         code_challenge=challenge,
-        nonce=_nonce(state, value),
+        nonce=_nonce(runtime, value),
         prompt=_prompt(cfg.prompt),
     )
     return no_store(redirect(url, 302))
@@ -217,7 +217,7 @@ def _prompt(configured: str | None) -> str | None:
     return asked if asked in PROMPTS else configured
 
 
-def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]:
+def _fit_cookie(runtime: BlueprintRuntime, records: list[Pending]) -> list[Pending]:
     """``records``, trimmed so the whole session cookie stays within the
     budget (RFC 6265 §6.1: a larger Set-Cookie is silently dropped, losing
     the new pending login and anything else the cookie gained). Older pending
@@ -226,10 +226,12 @@ def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]
     session holds too much for a cookie: :class:`CookieTooLarge` (507)."""
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     base = dict(session)
-    limit = state.storage.max_cookie_size if isinstance(state.storage, SessionStorage) else MAX_COOKIE_SIZE
+    limit = (
+        runtime.storage.max_cookie_size if isinstance(runtime.storage, SessionStorage) else MAX_COOKIE_SIZE
+    )
 
     def fits(candidate: list[Pending]) -> bool:
-        return fits_session_cookie(app, {**base, state.pending_key: [r.dump() for r in candidate]}, limit)
+        return fits_session_cookie(app, {**base, runtime.pending_key: [r.dump() for r in candidate]}, limit)
 
     while len(records) > 1 and not fits(records):
         records = records[1:]
@@ -238,7 +240,7 @@ def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]
         log.info("dropped a next target too long for the session cookie")
         records = [*records[:-1], Pending(newest.state, newest.expires_at, None)]
     if not fits(records):
-        base.pop(state.pending_key, None)
+        base.pop(runtime.pending_key, None)
         log.warning(
             "no room in the session cookie for a pending sign-in: the session already makes it "
             "%s bytes of the %d browsers keep. Fix: keep sessions or tokens on the server "
@@ -253,16 +255,16 @@ def _fit_cookie(state: AdobeOAuthState, records: list[Pending]) -> list[Pending]
     return records
 
 
-def _nonce(state: AdobeOAuthState, value: str) -> str | None:
+def _nonce(runtime: BlueprintRuntime, value: str) -> str | None:
     """The OIDC nonce of the login with state ``value``, when id_tokens are checked."""
-    cfg = state.config
+    cfg = runtime.config
     if cfg.response_type == "code" and cfg.jwks_url and "openid" in cfg.scope:
         return oidc_nonce(_secret_key(), value)
     return None
 
 
 def _check(
-    runtime: AdobeOAuthState, params: MultiDict[str, str], expect_code: bool
+    runtime: BlueprintRuntime, params: MultiDict[str, str], expect_code: bool
 ) -> tuple[Pending, str | None]:
     """Run the core's checks on a callback; the pending logins left go back to the
     session whatever the outcome (a refused callback consumes its state too)."""
@@ -279,17 +281,17 @@ def _check(
     return result.accepted()
 
 
-def _identify(state: AdobeOAuthState, token: Token, pending: Pending) -> Token:
+def _identify(runtime: BlueprintRuntime, token: Token, pending: Pending) -> Token:
     """Check the id_token when there is one, and learn the user's id."""
-    cfg = state.config
+    cfg = runtime.config
     if token.id_token and cfg.jwks_url and id_token_checks_available():
         # OIDC Core §3.1.3.7; a failure raises IdTokenError before anything is stored.
-        claims = verify_id_token(state.client, token.id_token, _nonce(state, pending.state))
+        claims = verify_id_token(runtime.client, token.id_token, _nonce(runtime, pending.state))
         if isinstance(claims.get("sub"), str) and claims["sub"]:
             token = token.with_changes(user_id=claims["sub"])  # no userinfo call needed
     if not token.user_id and cfg.userinfo_url and "openid" in (token.scope | set(cfg.scope)):
         try:
-            subject = state.client.userinfo(token).get("sub")
+            subject = runtime.client.userinfo(token).get("sub")
         except ProviderError as exc:
             log.warning("could not read the user's identity: %s", exc)
         else:
@@ -298,25 +300,25 @@ def _identify(state: AdobeOAuthState, token: Token, pending: Pending) -> Token:
     return token
 
 
-def _complete_code_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
-    cfg = state.config
-    pending, code = _check(state, request.args, expect_code=True)
+def _complete_code_login(runtime: BlueprintRuntime) -> tuple[Token, Pending]:
+    cfg = runtime.config
+    pending, code = _check(runtime, request.args, expect_code=True)
     assert code is not None
     verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
-    token = state.client.exchange_code(code, _redirect_uri(state), verifier)
-    return _identify(state, token, pending), pending
+    token = runtime.client.exchange_code(code, _redirect_uri(runtime), verifier)
+    return _identify(runtime, token, pending), pending
 
 
-def _complete_implicit_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
+def _complete_implicit_login(runtime: BlueprintRuntime) -> tuple[Token, Pending]:
     """The implicit grant (seed: ``response_type=token``): the page from
     :func:`fragment_page` posted the URL fragment here."""
     if request.method != "POST":
-        _check(state, request.args, expect_code=False)  # consumes the state; Adobe's error= is shown
+        _check(runtime, request.args, expect_code=False)  # consumes the runtime; Adobe's error= is shown
         raise CallbackError("the implicit grant's answer must arrive in the URL fragment")
     if _cross_site():
         raise CrossSiteRequest("the sign-in answer must be posted by this site's own page")
     params = request.form
-    pending, _ = _check(state, params, expect_code=False)
+    pending, _ = _check(runtime, params, expect_code=False)
     # The fragment passed through the user's browser, so the user could have
     # edited it: the identity is never taken from it (only from userinfo),
     # and the scope is at most what was asked for.
@@ -327,10 +329,10 @@ def _complete_implicit_login(state: AdobeOAuthState) -> tuple[Token, Pending]:
             raise CallbackError(f"the callback repeats the {name!r} parameter")
         if values:
             fields[name] = values[0]
-    token = token_from_response(fields, state.config.scope)
-    asked = frozenset(state.config.scope)
+    token = token_from_response(fields, runtime.config.scope)
+    asked = frozenset(runtime.config.scope)
     token = token.with_changes(scope=token.scope & asked if asked else frozenset())
-    return _identify(state, token, pending), pending
+    return _identify(runtime, token, pending), pending
 
 
 # Reads the fragment (which never reaches a server), removes it from the
@@ -372,22 +374,22 @@ def fragment_page() -> Response:
 
 def callback() -> BaseResponse:
     """Finish a login: check the state, exchange the code, store the token."""
-    state = get_state()
-    implicit = state.config.response_type == "token"
+    runtime = get_runtime()
+    implicit = runtime.config.response_type == "token"
     if not implicit and request.method not in ("GET", "HEAD"):
         return Response(status=405, headers={"Allow": "GET, HEAD, OPTIONS"})
     if implicit and request.method == "GET" and not request.args:
         return fragment_page()
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        token, pending = _complete_implicit_login(state) if implicit else _complete_code_login(state)
-        target = pending.next or _resolve_target(state.config.redirect_to, "redirect_to")
-        context(state.name).store(token)
+        token, pending = _complete_implicit_login(runtime) if implicit else _complete_code_login(runtime)
+        target = pending.next or _resolve_target(runtime.config.redirect_to, "redirect_to")
+        context(runtime.name).store(token)
         _renew_session_id()
     except AdobeOAuthError as exc:
         log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
         login_failed.send(app, error=exc)
-        return error_response(exc, retry_url=url_for(f"{state.name}.login"))
+        return error_response(exc, retry_url=url_for(f"{runtime.name}.login"))
     logged_in.send(app, token=token)
     return no_store(redirect(target, 303 if request.method == "POST" else 302))
 
@@ -405,18 +407,18 @@ def _cross_site() -> bool:
 
 def logout() -> BaseResponse:
     """Forget the token and revoke it at Adobe (best effort). POST only."""
-    state = get_state()
+    runtime = get_runtime()
     if _cross_site():
         return error_response(CrossSiteRequest("sign-out must come from a page of this site"))
-    target = _resolve_target(state.config.logout_redirect_to, "logout_redirect_to")
-    ctx = context(state.name)
+    target = _resolve_target(runtime.config.logout_redirect_to, "logout_redirect_to")
+    ctx = context(runtime.name)
     token = ctx.token
     ctx.forget()
     _renew_session_id()
     if token is not None:
-        state.client.revoke(token)
+        runtime.client.revoke(token)
     logged_out.send(current_app._get_current_object())  # type: ignore[attr-defined]
-    cfg = state.config
+    cfg = runtime.config
     if cfg.end_adobe_session and cfg.logout_url:
         # Also end the sign-in at Adobe, so the next login asks who the user is.
         back = urljoin(request.host_url, target)

@@ -40,7 +40,7 @@ from .authserver import environment_for, harden, where
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .cookies import LOGIN_ROOM, session_cookie_size
 from .errors import ConfigurationError
-from .extension import EXTENSION_KEY, AdobeOAuthState
+from .extension import EXTENSION_KEY, BlueprintRuntime
 from .storage import SessionStorage
 from .tokens import Token
 
@@ -211,7 +211,7 @@ def run_checks(
             "registering the Adobe blueprint" if isinstance(exc, ConfigurationError) else "loading the app"
         )
         return [Row("app", "fail", f"{_describe(exc)} (raised {where}); fix it and check again")]
-    states: dict[str, AdobeOAuthState] = dict(app.extensions.get(EXTENSION_KEY, {}))
+    states: dict[str, BlueprintRuntime] = dict(app.extensions.get(EXTENSION_KEY, {}))
     if not states:
         fix = "app.register_blueprint(make_adobe_blueprint(), url_prefix='/adobe')"
         return [Row("app", "fail", f"{app.name} registers no Adobe blueprint; add {fix}")]
@@ -288,7 +288,7 @@ def _key_stability_row(key: bytes, info: ScriptInfo) -> Row:
 
 
 def _cookie_rows(
-    app: Flask, states: Mapping[str, AdobeOAuthState], redirects: Mapping[str, tuple[str, bool]]
+    app: Flask, states: Mapping[str, BlueprintRuntime], redirects: Mapping[str, tuple[str, bool]]
 ) -> list[Row]:
     https = any(uri.startswith("https:") for uri, _ in redirects.values())
     real_adobe = any(not _is_loopback(state.config.authorize_url) for state in states.values())
@@ -373,7 +373,7 @@ def _largest_token(config: Config) -> Token:
     return Token(access, refresh, time.time() + 86400, frozenset(config.scope), user)
 
 
-def _cookie_budget_row(app: Flask, states: list[AdobeOAuthState]) -> Row:
+def _cookie_budget_row(app: Flask, states: list[BlueprintRuntime]) -> Row:
     """The session cookie with the largest tokens of every cookie-stored blueprint at once."""
     name = "cookie budget"
     stores = [state.storage for state in states if isinstance(state.storage, SessionStorage)]
@@ -411,7 +411,7 @@ def _is_loopback(url: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
-def _redirect_uri(app: Flask, state: AdobeOAuthState) -> tuple[str, bool]:
+def _redirect_uri(app: Flask, state: BlueprintRuntime) -> tuple[str, bool]:
     """The redirect URI sent to Adobe, and whether it is configured (else built per request)."""
     if state.config.redirect_uri:
         return state.config.redirect_uri, True

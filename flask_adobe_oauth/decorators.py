@@ -62,7 +62,7 @@ def adobe_login_required(
                         return error_response(InsufficientScope(missing))
                 return run(*args, **kwargs)
             except LoginRequired as exc:
-                return login_required_response(ctx.state.name, exc)
+                return login_required_response(ctx.runtime.name, exc)
 
         return wrapper  # type: ignore[return-value]
 

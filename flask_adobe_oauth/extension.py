@@ -1,6 +1,6 @@
-"""Run-time state of a registered blueprint, and the ``adobe`` proxy.
+"""The run-time object of a registered blueprint, and the ``adobe`` proxy.
 
-:class:`AdobeOAuthState` exists once per app and blueprint name and holds
+:class:`BlueprintRuntime` exists once per app and blueprint name and holds
 only what every request shares (configuration, pooled HTTP sessions,
 storage). Everything about the current user lives in :class:`AdobeContext`,
 created per request on ``flask.g`` — never on a shared object (as Flask-Dance once
@@ -68,13 +68,13 @@ def warn_if_retired(config: Config) -> bool:
     return True
 
 
-class AdobeOAuthState:
+class BlueprintRuntime:
     """What one registered blueprint shares across all requests of an app."""
 
     #: The ``app.config`` values the configuration was resolved from.
     snapshot: tuple[Any, ...] = ()
-    #: Resolves the configuration again and returns a new state.
-    rebuild: Callable[[], AdobeOAuthState] | None = None
+    #: Resolves the configuration again and returns a new runtime.
+    rebuild: Callable[[], BlueprintRuntime] | None = None
 
     def __init__(self, config: Config) -> None:
         warn_if_retired(config)
@@ -187,7 +187,7 @@ def apply_config_changes(app: Flask) -> None:
     order (a test fixture pointing an app at a stand-in, say); ignoring it
     would send users to the wrong server without a word.
     """
-    states: dict[str, AdobeOAuthState] = app.extensions.get(EXTENSION_KEY, {})
+    states: dict[str, BlueprintRuntime] = app.extensions.get(EXTENSION_KEY, {})
     current = config_snapshot(app.config)
     for name, runtime in list(states.items()):
         if runtime.snapshot == current or runtime.rebuild is None:
@@ -207,21 +207,21 @@ def apply_config_changes(app: Flask) -> None:
             )
 
 
-def get_state(name: str | None = None, app: Flask | None = None) -> AdobeOAuthState:
-    """The state of the blueprint ``name`` (or the only/default one) in ``app``."""
+def get_runtime(name: str | None = None, app: Flask | None = None) -> BlueprintRuntime:
+    """The runtime of the blueprint ``name`` (or the only/default one) in ``app``."""
     app = app or current_app
-    states: dict[str, AdobeOAuthState] = app.extensions.get(EXTENSION_KEY, {})
-    if name is None and len(states) == 1:
-        return next(iter(states.values()))  # the usual case, on every guarded request
+    runtimes: dict[str, BlueprintRuntime] = app.extensions.get(EXTENSION_KEY, {})
+    if name is None and len(runtimes) == 1:
+        return next(iter(runtimes.values()))  # the usual case, on every guarded request
     if name is None:
-        if has_request_context() and request.blueprint in states:
+        if has_request_context() and request.blueprint in runtimes:
             name = request.blueprint
-        elif len(states) == 1:
-            name = next(iter(states))
+        elif len(runtimes) == 1:
+            name = next(iter(runtimes))
         else:
             name = "adobe"
     try:
-        return states[name]
+        return runtimes[name]
     except KeyError:
         raise AdobeOAuthError(
             f"no Adobe blueprint named {name!r} is registered on this app; "
@@ -232,20 +232,24 @@ def get_state(name: str | None = None, app: Flask | None = None) -> AdobeOAuthSt
 class AdobeContext:
     """The current request's view of the user's Adobe login (``adobe``)."""
 
-    def __init__(self, state: AdobeOAuthState) -> None:
-        self._state = state
+    def __init__(self, runtime: BlueprintRuntime) -> None:
+        self._runtime = runtime
         self._token: Token | None = None
         self._loaded = False
 
     @property
-    def state(self) -> AdobeOAuthState:
-        return self._state
+    def runtime(self) -> BlueprintRuntime:
+        """The blueprint's :class:`BlueprintRuntime` (its config, storage, clients)."""
+        return self._runtime
+
+    #: The former name of :attr:`runtime`.
+    state = runtime
 
     @property
     def token(self) -> Token | None:
         """The stored token, or None. Read once per request."""
         if not self._loaded:
-            self._token = self._state.storage.get()
+            self._token = self._runtime.storage.get()
             self._loaded = True
         return self._token
 
@@ -258,31 +262,31 @@ class AdobeContext:
     @property
     def session(self) -> AdobeSession:
         """A ``requests.Session`` (one per process) that calls Adobe as this user."""
-        return self._state.api
+        return self._runtime.api
 
     @property
     def config(self) -> Config:
-        return self._state.config
+        return self._runtime.config
 
     def store(self, token: Token) -> None:
         """Store ``token`` as the user's token."""
-        self._state.storage.set(token)
+        self._runtime.storage.set(token)
         self._token, self._loaded = token, True
 
     def forget(self) -> None:
         """Delete the user's token from storage (no revocation)."""
-        self._state.storage.delete()
+        self._runtime.storage.delete()
         self._token, self._loaded = None, True
 
     def usable_token(self) -> Token:
         """An unexpired token, refreshed if needed; else :class:`LoginRequired`."""
         token = self.token
         if token is None:
-            raise LoginRequired("you are not signed in with Adobe", self._state.name)
+            raise LoginRequired("you are not signed in with Adobe", self._runtime.name)
         if token.expired:
             if not token.refresh_token:
                 self.forget()
-                raise LoginRequired("your Adobe session expired", self._state.name)
+                raise LoginRequired("your Adobe session expired", self._runtime.name)
             token = self.refresh()
         return token
 
@@ -296,21 +300,21 @@ class AdobeContext:
         """
         token = self.token
         if token is None or not token.refresh_token:
-            raise LoginRequired("your Adobe session expired", self._state.name)
+            raise LoginRequired("your Adobe session expired", self._runtime.name)
         try:
-            fresh = self._state.refresh(token)
+            fresh = self._runtime.refresh(token)
         except ProviderError as exc:
             if not exc.refused:
                 raise
             # Another worker may have rotated the refresh token first and
             # stored the result where we can read it (server-side storage).
-            again = self._state.storage.get()
+            again = self._runtime.storage.get()
             if again is not None and again.refresh_token != token.refresh_token and not again.expired:
                 self._token, self._loaded = again, True
                 return again
             self.forget()
             raise LoginRequired(
-                "your Adobe session expired and could not be renewed", self._state.name
+                "your Adobe session expired and could not be renewed", self._runtime.name
             ) from None
         self.store(fresh)
         token_refreshed.send(current_app._get_current_object(), token=fresh)  # type: ignore[attr-defined]
@@ -321,14 +325,20 @@ def context(name: str | None = None) -> AdobeContext:
     """The :class:`AdobeContext` of the current request (created on first use)."""
     if not has_request_context():
         raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
-    state = get_state(name)
+    runtime = get_runtime(name)
     cache: dict[str, AdobeContext] = g.setdefault("_adobe_oauth_contexts", {})
-    ctx = cache.get(state.name)
+    ctx = cache.get(runtime.name)
     if ctx is None:
-        ctx = cache[state.name] = AdobeContext(state)
+        ctx = cache[runtime.name] = AdobeContext(runtime)
     return ctx
 
 
 #: The current request's :class:`AdobeContext`: ``adobe.authorized``,
 #: ``adobe.token``, ``adobe.session``.
 adobe: AdobeContext = cast(AdobeContext, LocalProxy(context))
+
+
+#: Former names, kept working: the runtime was once called a "state", a word
+#: that also names OAuth's ``state`` parameter.
+AdobeOAuthState = BlueprintRuntime
+get_state = get_runtime

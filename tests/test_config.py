@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from flask_adobe_oauth import ConfigurationError, make_adobe_blueprint
-from flask_adobe_oauth.extension import get_state
+from flask_adobe_oauth.extension import get_runtime
 
 
 def register(config: dict[str, Any], **options: Any) -> Flask:
@@ -48,7 +48,7 @@ def test_unknown_option_is_a_type_error_at_once() -> None:
 
 def test_argument_wins_over_config_and_config_over_preset() -> None:
     app = register({"ADOBE_OAUTH_SCOPE": "openid,AdobeID", "ADOBE_OAUTH_TIMEOUT": "3"}, client_id="from-arg")
-    cfg = get_state("adobe", app).config
+    cfg = get_runtime("adobe", app).config
     assert cfg.client_id == "from-arg"
     assert cfg.scope == ("openid", "AdobeID")
     assert cfg.timeout == 3.0
@@ -56,7 +56,7 @@ def test_argument_wins_over_config_and_config_over_preset() -> None:
 
 
 def test_legacy_preset_uses_the_seed_endpoints() -> None:
-    cfg = get_state("adobe", register({"ADOBE_OAUTH_PROVIDER": "legacy"})).config
+    cfg = get_runtime("adobe", register({"ADOBE_OAUTH_PROVIDER": "legacy"})).config
     assert cfg.authorize_url == "https://marketing.adobe.com/authorize"
     assert cfg.token_url == "https://api.omniture.com/token"
     assert cfg.issuer is None
@@ -68,16 +68,16 @@ def test_contradictory_pkce_with_implicit_grant_is_refused() -> None:
 
 
 def test_secret_never_appears_in_config_repr() -> None:
-    cfg = get_state("adobe", register({"ADOBE_OAUTH_CLIENT_SECRET": "s3cr3t-value"})).config
+    cfg = get_runtime("adobe", register({"ADOBE_OAUTH_CLIENT_SECRET": "s3cr3t-value"})).config
     assert "s3cr3t-value" not in repr(cfg)
 
 
 def test_two_blueprints_with_different_names_coexist() -> None:
     app = register({})
     app.register_blueprint(make_adobe_blueprint(name="adobe2", provider="legacy"), url_prefix="/legacy")
-    assert get_state("adobe2", app).config.provider == "legacy"
-    assert get_state("adobe", app).config.provider == "ims"
-    assert get_state("adobe2", app).pending_key != get_state("adobe", app).pending_key
+    assert get_runtime("adobe2", app).config.provider == "legacy"
+    assert get_runtime("adobe", app).config.provider == "ims"
+    assert get_runtime("adobe2", app).pending_key != get_runtime("adobe", app).pending_key
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_placeholder_credentials_fail_at_registration(key: str, value: str) -> N
 
 def test_real_looking_credentials_are_not_taken_for_placeholders() -> None:
     app = register({"ADOBE_OAUTH_CLIENT_ID": "4f1d0a9b8c", "ADOBE_OAUTH_CLIENT_SECRET": "p8e-Xx_1aB"})
-    assert get_state("adobe", app).config.client_id == "4f1d0a9b8c"
+    assert get_runtime("adobe", app).config.client_id == "4f1d0a9b8c"
 
 
 def test_a_misspelt_config_key_is_named_with_the_right_one() -> None:
@@ -120,7 +120,7 @@ def test_keys_set_after_registration_take_effect_at_the_next_request() -> None:
     location = response.headers["Location"]
     assert location.startswith("http://127.0.0.1:9/ims/authorize/v2?")
     assert "client_id=set-later" in location
-    assert get_state("adobe", app).config.client_id == "set-later"
+    assert get_runtime("adobe", app).config.client_id == "set-later"
 
 
 def test_a_bad_key_set_after_registration_fails_the_next_request_naming_it() -> None:
@@ -144,6 +144,6 @@ def test_a_placeholder_set_after_registration_is_refused_too() -> None:
 
 def test_unchanged_config_keeps_the_same_runtime_objects() -> None:
     app = register({})
-    before = get_state("adobe", app)
+    before = get_runtime("adobe", app)
     app.test_client().get("/adobe/login")
-    assert get_state("adobe", app) is before
+    assert get_runtime("adobe", app) is before

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_adobe_oauth import CacheStorage, Token, adobe, adobe_login_required, make_adobe_blueprint
-from flask_adobe_oauth.extension import get_state
+from flask_adobe_oauth.extension import get_runtime
 from flask_adobe_oauth.storage import DEFAULT_TTL, record_ttl
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port
@@ -114,7 +114,7 @@ def test_lost_login_in_an_unguarded_view_goes_to_its_own_blueprints_login(standi
 
     @app.get("/reports")
     def reports() -> str:
-        return get_state("personal").api.get("/ims/userinfo/v2").text
+        return get_runtime("personal").api.get("/ims/userinfo/v2").text
 
     response = app.test_client().get("/reports")
     assert response.status_code == 302

@@ -326,10 +326,10 @@ def test_unknown_kids_refetch_the_jwks_at_most_once_per_interval(
 def test_concurrent_unknown_kids_share_one_refetch(
     app: Flask, client: FlaskClient, standin: StandInAdobe
 ) -> None:
-    from flask_adobe_oauth.extension import get_state
+    from flask_adobe_oauth.extension import get_runtime
 
     assert login(client).status_code == 302  # caches the JWKS
-    provider = get_state(app=app).client
+    provider = get_runtime(app=app).client
     claims = _claims(standin, "s", nonce=None)
     forged = SigningKey().sign(claims)
     barrier = threading.Barrier(6)

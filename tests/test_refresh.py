@@ -23,7 +23,7 @@ from flask_adobe_oauth import (
     extension,
     token_refreshed,
 )
-from flask_adobe_oauth.extension import get_state
+from flask_adobe_oauth.extension import get_runtime
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port
 
@@ -374,7 +374,7 @@ def test_waiters_on_a_failed_refresh_do_not_race_each_other(
     login(client)
     expire_locally(client)
     cookie = cookie_value(client)
-    state = get_state(app=app)
+    state = get_runtime(app=app)
     guard = WatchedLock()
     state._guard = guard  # type: ignore[assignment]
     door = TokenDoor(standin.app.wsgi_app)
@@ -434,7 +434,7 @@ def test_raced_refreshes_leave_no_bookkeeping_behind(
     result; neither it nor the refresh leaves an entry behind for good."""
     now = [1000.0]
     monkeypatch.setattr(extension, "_clock", lambda: now[0])
-    state = get_state(app=app)
+    state = get_runtime(app=app)
     login(client)
     for _ in range(5):
         expire_locally(client)

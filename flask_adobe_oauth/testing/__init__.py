@@ -15,7 +15,7 @@ from typing import Any
 from flask.ctx import RequestContext
 from flask.testing import FlaskClient
 
-from ..extension import get_state
+from ..extension import get_runtime
 from ..tokens import Token, parse_scope
 from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, StandInAdobe
 from .state import User
@@ -38,7 +38,7 @@ def login_as(client: FlaskClient, *, blueprint: str | None = None, **token_field
     through the app's own storage, inside the client's session.
     """
     app = client.application
-    state = get_state(blueprint, app)
+    state = get_runtime(blueprint, app)
     config = state.config
     fields: dict[str, Any] = {
         "access_token": "test-access-token",
