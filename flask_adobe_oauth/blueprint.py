@@ -54,7 +54,7 @@ from .protocol import (
     pkce_challenge,
     pkce_verifier,
 )
-from .signals import logged_in, logged_out, login_failed
+from .signals import logged_in, logged_out, login_failed, send
 from .storage import SessionStorage
 from .tokens import Token, token_from_response
 
@@ -388,9 +388,13 @@ def callback() -> BaseResponse:
         _renew_session_id()
     except AdobeOAuthError as exc:
         log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
-        login_failed.send(app, error=exc)
+        send(login_failed, app, error=exc, blueprint=runtime.name)
         return error_response(exc, retry_url=url_for(f"{runtime.name}.login"))
-    logged_in.send(app, token=token)
+    # Receivers see the token stored (they may call adobe.session); one that
+    # returns False keeps it out of storage (the app stores it its own way).
+    answers = send(logged_in, app, token=token, blueprint=runtime.name)
+    if any(answer is False for _, answer in answers):
+        context(runtime.name).forget()
     return no_store(redirect(target, 303 if request.method == "POST" else 302))
 
 
@@ -417,7 +421,7 @@ def logout() -> BaseResponse:
     _renew_session_id()
     if token is not None:
         runtime.client.revoke(token)
-    logged_out.send(current_app._get_current_object())  # type: ignore[attr-defined]
+    send(logged_out, current_app._get_current_object(), blueprint=runtime.name)  # type: ignore[attr-defined]
     cfg = runtime.config
     if cfg.end_adobe_session and cfg.logout_url:
         # Also end the sign-in at Adobe, so the next login asks who the user is.

@@ -25,7 +25,7 @@ from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
 from .errors import AdobeOAuthError, LoginRequired, OutsideRequest, ProviderError
-from .signals import token_refreshed
+from .signals import send, token_refreshed
 from .storage import SessionStorage
 from .tokens import Storage, Token
 
@@ -84,7 +84,9 @@ class BlueprintRuntime:
         self.pending_key = "_ao_p" + suffix
         self.storage: Storage = config.storage or SessionStorage("_ao_t" + suffix)
         if isinstance(self.storage, SessionStorage) and self.storage.default_scope is None:
-            self.storage.default_scope = frozenset(config.scope)
+            # A copy: the app's own object is left as it was, so one storage
+            # handed to two blueprints keeps each blueprint's scope.
+            self.storage = self.storage.with_default_scope(frozenset(config.scope))
         self.client = ProviderClient(config)
         self.api = AdobeSession(config, lambda: context(self.name))
         self._guard = threading.Lock()
@@ -317,7 +319,7 @@ class AdobeContext:
                 "your Adobe session expired and could not be renewed", self._runtime.name
             ) from None
         self.store(fresh)
-        token_refreshed.send(current_app._get_current_object(), token=fresh)  # type: ignore[attr-defined]
+        send(token_refreshed, current_app._get_current_object(), token=fresh, blueprint=self._runtime.name)  # type: ignore[attr-defined]
         return fresh
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import logging
 import math
@@ -85,6 +86,13 @@ class SessionStorage:
         #: The configured scope; a token with exactly this scope is stored
         #: with a 6-character tag instead (set by the blueprint).
         self.default_scope: frozenset[str] | None = None
+
+    def with_default_scope(self, scope: frozenset[str]) -> SessionStorage:
+        """A copy of this storage that stores tokens of ``scope`` compactly
+        (the blueprint's configured scope); this one is left unchanged."""
+        twin = copy.copy(self)
+        twin.default_scope = scope
+        return twin
 
     def get(self) -> Token | None:
         data = session.get(self.key)

@@ -8,7 +8,7 @@ import time
 import pytest
 from flask import Flask
 
-from flask_adobe_oauth import logged_in, logged_out
+from flask_adobe_oauth import Token, logged_in, logged_out, make_adobe_blueprint
 from flask_adobe_oauth.protocol import pkce_challenge
 from flask_adobe_oauth.testing import StandInAdobe
 
@@ -140,6 +140,41 @@ def test_signals_fire_on_login_and_logout(app: Flask, client: Flask) -> None:
         login(client)
         client.post("/adobe/logout")
     assert seen == ["in", "out"]
+
+
+def test_signals_name_the_blueprint_that_fired(standin: StandInAdobe) -> None:
+    app = make_app(standin)
+    app.register_blueprint(make_adobe_blueprint(name="adobe_eu"), url_prefix="/eu")
+    seen: list[tuple[str, str]] = []
+
+    def on_login(sender: Flask, token: object, blueprint: str) -> None:
+        seen.append(("in", blueprint))
+
+    def on_logout(sender: Flask, **extra: object) -> None:
+        seen.append(("out", str(extra["blueprint"])))
+
+    client = app.test_client()
+    with logged_in.connected_to(on_login, app), logged_out.connected_to(on_logout, app):
+        standin.sign_in(client, blueprint="adobe_eu")
+        client.post("/eu/logout")
+        standin.sign_in(client)
+    assert seen == [("in", "adobe_eu"), ("out", "adobe_eu"), ("in", "adobe")]
+
+
+def test_a_logged_in_receiver_returning_false_keeps_the_token_out_of_storage(app: Flask) -> None:
+    kept: list[str] = []
+
+    def keep_it_myself(sender: Flask, token: Token) -> bool:
+        kept.append(token.access_token)
+        return False
+
+    client = app.test_client()
+    with logged_in.connected_to(keep_it_myself, app):
+        assert login(client).status_code == 302
+    assert len(kept) == 1
+    with client.session_transaction() as sess:
+        assert "_ao_t" not in sess
+    assert client.get("/dashboard").status_code == 302  # not signed in as far as the blueprint knows
 
 
 def test_redirect_uri_option_is_sent_to_authorize_and_token(standin: StandInAdobe) -> None:

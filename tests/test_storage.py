@@ -23,7 +23,7 @@ from flask import session as flask_session
 from flask.testing import FlaskClient
 from flask_session import Session
 
-from flask_adobe_oauth import CookieTooLarge, Token, adobe
+from flask_adobe_oauth import CookieTooLarge, Token, adobe, make_adobe_blueprint
 from flask_adobe_oauth.cookies import MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
 from flask_adobe_oauth.storage import (
     CacheStorage,
@@ -560,3 +560,17 @@ def test_a_callback_never_writes_a_cookie_past_the_budget(standin: StandInAdobe,
     assert_within_budget(response)
     assert "app" in cookie_session(app, session_cookie(client))  # the app's data kept
     assert client.get("/dashboard").status_code == 302  # not signed in
+
+
+def test_one_session_storage_shared_by_two_blueprints_keeps_each_ones_scope(standin: StandInAdobe) -> None:
+    """The app's storage object is not changed by registering: each blueprint
+    works on its own copy, with its own scope."""
+    shared = SessionStorage(key="_shared_t")
+    app = make_app(standin, scope=["openid", "AdobeID"], storage=shared)
+    app.register_blueprint(
+        make_adobe_blueprint(name="reports", scope=["openid", "Report"], storage=shared), url_prefix="/r"
+    )
+    assert shared.default_scope is None
+    mine = app.extensions["adobe_oauth"]
+    assert mine["adobe"].storage.default_scope == frozenset({"openid", "AdobeID"})
+    assert mine["reports"].storage.default_scope == frozenset({"openid", "Report"})
