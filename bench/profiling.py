@@ -17,10 +17,11 @@ from typing import Any
 
 import requests
 
+from flask_adobe_oauth.testing import StandInAdobe
+
 from .apps import ours
 from .measure import WSGICall
 from .run import completed, logged_in_client, login
-from .server import KeepAliveStandIn
 
 PACKAGE = "flask_adobe_oauth/"
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views", type=int, default=5000)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
-    with KeepAliveStandIn() as standin, requests.Session() as browser:
+    with StandInAdobe(keep_alive=True) as standin, requests.Session() as browser:
         subject = ours(standin)
         for _ in range(20):  # warm-up: imports, pools, JWKS, ...
             logged_in_client(subject, browser)

@@ -183,16 +183,6 @@ class Config:
         return " ".join(self.scope)
 
 
-def check_option_names(options: Mapping[str, Any]) -> None:
-    """Raise ``TypeError`` for an option this extension does not know."""
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise TypeError(
-            f"make_adobe_blueprint() got unknown option(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(DEFAULTS))}"
-        )
-
-
 def _key(name: str) -> str:
     return CONFIG_PREFIX + name.upper()
 

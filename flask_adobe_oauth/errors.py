@@ -10,9 +10,14 @@ from __future__ import annotations
 
 
 class AdobeOAuthError(Exception):
-    """Base class of every error raised by flask-adobe-oauth."""
+    """Base class of every error raised by flask-adobe-oauth.
 
-    #: HTTP status used when the error reaches the user.
+    Two statuses, two meanings: ``status_code`` is what *this app* answers
+    the user with; :attr:`ProviderError.status` is what *Adobe* answered
+    this app with (None when Adobe did not answer).
+    """
+
+    #: The HTTP status this app answers with when the error reaches the user.
     status_code: int = 400
     #: Short machine-readable name, sent as ``error`` in JSON answers.
     error: str = "adobe_oauth_error"
@@ -87,7 +92,8 @@ class ProviderError(AdobeOAuthError):
         super().__init__(message)
         #: The OAuth ``error`` code Adobe answered with, when it answered one.
         self.provider_error = provider_error
-        #: The HTTP status Adobe answered with, when it answered.
+        #: The HTTP status *Adobe* answered with (None when it did not answer);
+        #: not :attr:`status_code`, the status this app answers the user with.
         self.status = status
 
     @property

@@ -147,3 +147,19 @@ def test_unchanged_config_keeps_the_same_runtime_objects() -> None:
     before = get_runtime("adobe", app)
     app.test_client().get("/adobe/login")
     assert get_runtime("adobe", app) is before
+
+
+def test_every_option_is_a_named_keyword_with_its_config_key() -> None:
+    """The signature, the config keys and the docstring name the same options."""
+    import inspect
+
+    from flask_adobe_oauth.config import CONFIG_KEYS, DEFAULTS
+
+    parameters = inspect.signature(make_adobe_blueprint).parameters
+    assert list(parameters) == list(DEFAULTS)
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
+    assert [f"ADOBE_OAUTH_{name.upper()}" for name in parameters] == list(CONFIG_KEYS)
+    doc = make_adobe_blueprint.__doc__ or ""
+    assert all(f"        {name}: " in doc for name in parameters)
+    with pytest.raises(TypeError, match="clientid"):
+        make_adobe_blueprint(clientid="x")  # type: ignore[call-arg]

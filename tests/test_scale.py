@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -30,9 +29,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import redis
 import requests
-from werkzeug.serving import make_server
 
 from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.live import ServerThread
 
 from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port, stop_process
 from .scale_app import create_app
@@ -255,15 +254,8 @@ def test_logout_in_one_worker_ends_the_login_in_every_worker(
 @pytest.mark.timeout(180)
 def test_200_concurrent_users_on_a_threaded_server_with_cookie_storage(standin: StandInAdobe) -> None:
     app = create_app(standin.config(), redis_url="")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        visits = run_users(f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with ServerThread(app) as server:
+        visits = run_users(server.url)
 
     assert_each_user_has_exactly_their_own_token(standin, visits)
     assert {v.login_pid for v in visits} == {str(os.getpid())}  # one process, many threads

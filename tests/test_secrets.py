@@ -29,11 +29,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from flask_adobe_oauth import idtoken
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.keys import SigningKey, b64url
+from flask_adobe_oauth.testing.live import ServerThread
 
 from .conftest import SECRET_KEY, make_app
 
@@ -86,25 +86,9 @@ class Browser:
         return dict(data)
 
 
-class LiveApp:
-    """``app`` served by Werkzeug's own threaded server with its normal access log."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> LiveApp:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+class LiveApp(ServerThread):
+    """``app`` served by Werkzeug's own threaded server with its normal access log
+    (werkzeug's own request handler, the default)."""
 
 
 class _Collect(logging.Handler):

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import requests
 from flask import url_for
 from flask.testing import FlaskClient
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.test import TestResponse
 
 from .analytics import DEFAULT_RATE_LIMIT, AnalyticsControls, register_analytics
+from .live import LOOPBACK_HOSTS, QuietRequestHandler, ServerThread
 from .provider import CONNECTION_FATE, create_provider_app
 from .state import BACK_CHANNEL, ENDPOINTS, Call, Condition, Fault, StandInState, User
 
@@ -45,14 +45,9 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Logs nothing: request lines would carry codes and states."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def log(self, *args: Any, **kwargs: Any) -> None:
-        pass
+class _QuietHandler(QuietRequestHandler):
+    """Logs nothing (request lines would carry codes and states), and closes
+    or resets a connection an answer was written on raw."""
 
     def run_wsgi(self) -> None:
         super().run_wsgi()
@@ -88,6 +83,11 @@ class StandInAdobe:
     ``send_iss=True`` adds RFC 9207's ``iss`` to authorization responses,
     which Adobe IMS does not send.
 
+    It is served by :class:`~flask_adobe_oauth.testing.live.ServerThread`:
+    werkzeug's development server, which closes every connection after its
+    answer; ``keep_alive=True`` keeps HTTP/1.1 connections open, as Adobe's
+    servers do, so that clients' connection reuse can be seen and measured.
+
     It fails on demand, over real TCP: ``fail_next_token`` / ``_revoke`` /
     ``_api`` give the next call a fault (a status, a delay, a trickled or
     reset answer); ``slow_down``, ``trickle``, ``reset_connections`` and
@@ -110,8 +110,9 @@ class StandInAdobe:
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         host: str = "127.0.0.1",
         port: int = 0,
+        keep_alive: bool = False,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if host not in LOOPBACK_HOSTS:
             raise ValueError("the stand-in serves on the loopback interface only")
         self.client_id = client_id
         self.client_secret = client_secret
@@ -129,10 +130,9 @@ class StandInAdobe:
         #: user by default, None for no limit), unauthorized metrics, users without a
         #: product profile; changes apply at the next call.
         self.analytics = AnalyticsControls(rate_limit=rate_limit)
-        self._host, self._port = host, port
+        self._host, self._port, self._keep_alive = host, port, keep_alive
         self._auto_approve, self._send_iss = auto_approve, send_iss
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
         self.url = ""
         self.app: Any = None
 
@@ -142,20 +142,21 @@ class StandInAdobe:
         """Bind a port and serve in a background thread."""
         if self._server is not None:
             return self
-        server = make_server(
-            self._host, self._port, _placeholder, threaded=True, request_handler=_QuietHandler
+        server = ServerThread(
+            _placeholder,
+            self._host,
+            self._port,
+            request_handler=_QuietHandler,
+            keep_alive=self._keep_alive,
+            name="adobe-standin",
         )
-        self.url = f"http://{self._host}:{server.server_port}"
+        self.url = server.url
         self.app = create_provider_app(
             self.state, self.url, auto_approve=self._auto_approve, send_iss=self._send_iss
         )
         register_analytics(self.app, self.state, controls=self.analytics)
         server.app = self.app
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="adobe-standin", daemon=True
-        )
-        self._thread.start()
+        self._server = server.start()
         with _serving_lock:
             _serving[_origin(self.url)] = self
         return self
@@ -166,12 +167,8 @@ class StandInAdobe:
             if _serving.get(_origin(self.url)) is self:
                 del _serving[_origin(self.url)]
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> StandInAdobe:
         return self.start()
