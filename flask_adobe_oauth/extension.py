@@ -26,7 +26,7 @@ from .authserver import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
 from .errors import AdobeOAuthError, LoginRequired, OutsideRequest, ProviderError
 from .signals import send, token_refreshed
-from .storage import SessionStorage
+from .storage import TOKEN_KEY, SessionStorage
 from .tokens import Storage, Token
 
 if TYPE_CHECKING:
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("flask_adobe_oauth")
 
 EXTENSION_KEY = "adobe_oauth"
+#: The session key of the default blueprint's pending logins (``<key>_<name>``
+#: for another blueprint name; see :func:`~flask_adobe_oauth.protocol.load_pending`).
+PENDING_KEY = "_ao_p"
 #: How long a refresh result is reused for other requests that raced on the
 #: same (now rotated-away) refresh token.
 REFRESH_REUSE_SECONDS = 30.0
@@ -81,8 +84,8 @@ class BlueprintRuntime:
         self.config = config
         self.name = config.name
         suffix = "" if config.name == "adobe" else "_" + config.name
-        self.pending_key = "_ao_p" + suffix
-        self.storage: Storage = config.storage or SessionStorage("_ao_t" + suffix)
+        self.pending_key = PENDING_KEY + suffix
+        self.storage: Storage = config.storage or SessionStorage(TOKEN_KEY + suffix)
         if isinstance(self.storage, SessionStorage) and self.storage.default_scope is None:
             # A copy: the app's own object is left as it was, so one storage
             # handed to two blueprints keeps each blueprint's scope.

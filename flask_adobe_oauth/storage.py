@@ -35,8 +35,13 @@ from .cookies import LOGIN_ROOM, MAX_COOKIE_SIZE, fits_session_cookie, session_c
 from .errors import CookieTooLarge, StorageUnavailable
 from .tokens import Storage, Token
 
+#: The session key of the default blueprint's token (``<key>_<name>`` for
+#: another blueprint name); tests and apps read it instead of spelling it.
+TOKEN_KEY = "_ao_t"
+
 __all__ = [
     "DEFAULT_TTL",
+    "TOKEN_KEY",
     "CacheStorage",
     "RedisStorage",
     "ServerSideStorage",
@@ -75,7 +80,7 @@ class SessionStorage:
 
     def __init__(
         self,
-        key: str = "_ao_t",
+        key: str = TOKEN_KEY,
         *,
         fallback: Storage | None = None,
         max_cookie_size: int = MAX_COOKIE_SIZE,
