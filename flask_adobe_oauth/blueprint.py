@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -13,18 +11,16 @@ from urllib.parse import urljoin
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
 from flask.blueprints import BlueprintSetupState
-from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
 from .config import PROMPTS, config_snapshot, resolve
-from .cookies import MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
+from .cookies import MAX_COOKIE_SIZE, fit_pending_logins
 from .errors import (
     AdobeOAuthError,
     CallbackError,
     ConfigurationError,
-    CookieTooLarge,
     CrossSiteRequest,
     LoginRequired,
     ProviderError,
@@ -33,13 +29,12 @@ from .extension import EXTENSION_KEY, BlueprintRuntime, apply_config_changes, co
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import (
-    IMPLICIT_TEMPLATE,
     UnauthorizedHandler,
     error_response,
-    home_url,
+    fragment_page,
+    is_cross_site,
     login_required_response,
     no_store,
-    render_page,
 )
 from .protocol import (
     Pending,
@@ -285,7 +280,10 @@ def login() -> BaseResponse:
     value = new_state()
     record = Pending(value, int(time.time()) + cfg.state_max_age, target)
     records = add_pending(load_pending(session.get(runtime.pending_key)), record, cfg.max_pending_logins)
-    session[runtime.pending_key] = [r.dump() for r in _fit_cookie(runtime, records)]
+    limit = (
+        runtime.storage.max_cookie_size if isinstance(runtime.storage, SessionStorage) else MAX_COOKIE_SIZE
+    )
+    session[runtime.pending_key] = [r.dump() for r in fit_pending_logins(runtime.pending_key, records, limit)]
     challenge = None
     if cfg.use_pkce and cfg.response_type == "code":
         challenge = pkce_challenge(pkce_verifier(_secret_key(), value))
@@ -308,44 +306,6 @@ def _prompt(configured: str | None) -> str | None:
     values Adobe IMS does not take are ignored."""
     asked = request.args.get("prompt")
     return asked if asked in PROMPTS else configured
-
-
-def _fit_cookie(runtime: BlueprintRuntime, records: list[Pending]) -> list[Pending]:
-    """``records``, trimmed so the whole session cookie stays within the
-    budget (RFC 6265 §6.1: a larger Set-Cookie is silently dropped, losing
-    the new pending login and anything else the cookie gained). Older pending
-    logins go first, then the new one's ``next`` (long ``next`` targets are
-    what can overflow it). When not even the new login fits, the app's
-    session holds too much for a cookie: :class:`CookieTooLarge` (507)."""
-    app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    base = dict(session)
-    limit = (
-        runtime.storage.max_cookie_size if isinstance(runtime.storage, SessionStorage) else MAX_COOKIE_SIZE
-    )
-
-    def fits(candidate: list[Pending]) -> bool:
-        return fits_session_cookie(app, {**base, runtime.pending_key: [r.dump() for r in candidate]}, limit)
-
-    while len(records) > 1 and not fits(records):
-        records = records[1:]
-    newest = records[-1]
-    if newest.next and not fits(records):
-        log.info("dropped a next target too long for the session cookie")
-        records = [*records[:-1], Pending(newest.state, newest.expires_at, None)]
-    if not fits(records):
-        base.pop(runtime.pending_key, None)
-        log.warning(
-            "no room in the session cookie for a pending sign-in: the session already makes it "
-            "%s bytes of the %d browsers keep. Fix: keep sessions or tokens on the server "
-            "(Flask-Session, or flask_adobe_oauth.storage.RedisStorage or CacheStorage)",
-            session_cookie_size(app, base),
-            limit,
-        )
-        raise CookieTooLarge(
-            "the sign-in cannot start: this site's session cookie has no room left for it; "
-            "the site needs server-side sessions or token storage"
-        )
-    return records
 
 
 def _nonce(runtime: BlueprintRuntime, value: str) -> str | None:
@@ -406,9 +366,9 @@ def _complete_implicit_login(runtime: BlueprintRuntime) -> tuple[Token, Pending]
     """The implicit grant (seed: ``response_type=token``): the page from
     :func:`fragment_page` posted the URL fragment here."""
     if request.method != "POST":
-        _check(runtime, request.args, expect_code=False)  # consumes the runtime; Adobe's error= is shown
+        _check(runtime, request.args, expect_code=False)  # consumes the state; Adobe's error= is shown
         raise CallbackError("the implicit grant's answer must arrive in the URL fragment")
-    if _cross_site():
+    if is_cross_site():
         raise CrossSiteRequest("the sign-in answer must be posted by this site's own page")
     params = request.form
     pending, _ = _check(runtime, params, expect_code=False)
@@ -426,43 +386,6 @@ def _complete_implicit_login(runtime: BlueprintRuntime) -> tuple[Token, Pending]
     asked = frozenset(runtime.config.scope)
     token = token.with_changes(scope=token.scope & asked if asked else frozenset())
     return _identify(runtime, token, pending), pending
-
-
-# Reads the fragment (which never reaches a server), removes it from the
-# address bar and history, and posts it to this same URL.
-_FRAGMENT_SCRIPT = (
-    "(function(){var h=location.hash.slice(1);history.replaceState(null,'',location.pathname);"
-    "var f=document.createElement('form');f.method='post';f.action=location.pathname;"
-    "new URLSearchParams(h).forEach(function(v,k){var i=document.createElement('input');"
-    "i.type='hidden';i.name=k;i.value=v;f.appendChild(i);});"
-    "document.body.appendChild(f);f.submit();})();"
-)
-_SCRIPT_HASH = (
-    "'sha256-" + base64.b64encode(hashlib.sha256(_FRAGMENT_SCRIPT.encode()).digest()).decode() + "'"
-)
-# The built-in page: nothing but this script (a W3C CSP Level 3 hash-source)
-# and inline styles; it may post only to this site.
-_FRAGMENT_CSP = (
-    f"default-src 'none'; form-action 'self'; script-src {_SCRIPT_HASH}; style-src 'unsafe-inline'"
-)
-# An app's own page keeps what protects the token in the fragment (no other
-# script runs, the form posts only here) and may load the app's stylesheets.
-_FRAGMENT_CSP_OVERRIDE = f"form-action 'self'; script-src {_SCRIPT_HASH}"
-
-
-def fragment_page() -> Response:
-    """The implicit grant's page (``adobe_oauth/implicit.html``): posts the
-    URL fragment back to the callback. Any override carries the exact
-    script the CSP admits, or the built-in page is sent."""
-    html, builtin = render_page(
-        IMPLICIT_TEMPLATE,
-        {"script": Markup(_FRAGMENT_SCRIPT), "home_url": home_url()},  # noqa: S704 - a constant
-        script=_FRAGMENT_SCRIPT,
-    )
-    page = Response(html, mimetype="text/html")
-    page.headers["Content-Security-Policy"] = _FRAGMENT_CSP if builtin else _FRAGMENT_CSP_OVERRIDE
-    page.headers["X-Content-Type-Options"] = "nosniff"
-    return no_store(page)
 
 
 def callback() -> BaseResponse:
@@ -491,21 +414,10 @@ def callback() -> BaseResponse:
     return no_store(redirect(target, 303 if request.method == "POST" else 302))
 
 
-def _cross_site() -> bool:
-    """True when the request comes from another site's page (CSRF)."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site not in ("same-origin", "none")
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        return origin.rstrip("/") != request.host_url.rstrip("/")
-    return False
-
-
 def logout() -> BaseResponse:
     """Forget the token and revoke it at Adobe (best effort). POST only."""
     runtime = get_runtime()
-    if _cross_site():
+    if is_cross_site():
         return error_response(CrossSiteRequest("sign-out must come from a page of this site"))
     target = _resolve_target(runtime.config.logout_redirect_to, "logout_redirect_to")
     ctx = context(runtime.name)

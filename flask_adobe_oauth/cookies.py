@@ -8,13 +8,19 @@ when it stores a token and by the login view when it adds a pending login.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import session
+from flask import current_app, session
 from werkzeug.http import dump_cookie
+
+from .errors import CookieTooLarge
+from .protocol import Pending
 
 if TYPE_CHECKING:
     from flask import Flask
+
+log = logging.getLogger("flask_adobe_oauth")
 
 #: The session cookie's budget: its whole Set-Cookie (name, value and
 #: attributes), which RFC 6265 §6.1 lets a browser cap at 4096 bytes; past
@@ -72,3 +78,39 @@ def fits_session_cookie(app: Flask, data: dict[str, Any], limit: int = MAX_COOKI
     """
     size = session_cookie_size(app, data)
     return size is None or size <= limit
+
+
+def fit_pending_logins(key: str, records: list[Pending], limit: int = MAX_COOKIE_SIZE) -> list[Pending]:
+    """``records`` (the pending logins kept under the session's ``key``), trimmed
+    so the whole session cookie stays within ``limit`` bytes, the
+    budget (RFC 6265 §6.1: a larger Set-Cookie is silently dropped, losing
+    the new pending login and anything else the cookie gained). Older pending
+    logins go first, then the new one's ``next`` (long ``next`` targets are
+    what can overflow it). When not even the new login fits, the app's
+    session holds too much for a cookie: :class:`CookieTooLarge` (507)."""
+    app = cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+    base = dict(session)
+
+    def fits(candidate: list[Pending]) -> bool:
+        return fits_session_cookie(app, {**base, key: [r.dump() for r in candidate]}, limit)
+
+    while len(records) > 1 and not fits(records):
+        records = records[1:]
+    newest = records[-1]
+    if newest.next and not fits(records):
+        log.info("dropped a next target too long for the session cookie")
+        records = [*records[:-1], Pending(newest.state, newest.expires_at, None)]
+    if not fits(records):
+        base.pop(key, None)
+        log.warning(
+            "no room in the session cookie for a pending sign-in: the session already makes it "
+            "%s bytes of the %d browsers keep. Fix: keep sessions or tokens on the server "
+            "(Flask-Session, or flask_adobe_oauth.storage.RedisStorage or CacheStorage)",
+            session_cookie_size(app, base),
+            limit,
+        )
+        raise CookieTooLarge(
+            "the sign-in cannot start: this site's session cookie has no room left for it; "
+            "the site needs server-side sessions or token storage"
+        )
+    return records

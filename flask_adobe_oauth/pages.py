@@ -9,6 +9,8 @@ fails to render, the error is logged and the built-in page is sent instead.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -19,6 +21,7 @@ from flask import Response, current_app, redirect, render_template, request, url
 from flask.typing import ResponseReturnValue
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from .analytics import AnalyticsError, NoAnalyticsProfile, ReportColumnError
@@ -377,3 +380,52 @@ def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     if request.method not in ("GET", "HEAD") or wants_json():
         return error_response(exc, retry_url=login_url)
     return redirect(login_url, 302)
+
+
+# -- the implicit grant's page -------------------------------------------------------
+
+# Reads the fragment (which never reaches a server), removes it from the
+# address bar and history, and posts it to this same URL.
+FRAGMENT_SCRIPT = (
+    "(function(){var h=location.hash.slice(1);history.replaceState(null,'',location.pathname);"
+    "var f=document.createElement('form');f.method='post';f.action=location.pathname;"
+    "new URLSearchParams(h).forEach(function(v,k){var i=document.createElement('input');"
+    "i.type='hidden';i.name=k;i.value=v;f.appendChild(i);});"
+    "document.body.appendChild(f);f.submit();})();"
+)
+SCRIPT_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(FRAGMENT_SCRIPT.encode()).digest()).decode() + "'"
+# The built-in page: nothing but this script (a W3C CSP Level 3 hash-source)
+# and inline styles; it may post only to this site.
+FRAGMENT_CSP = f"default-src 'none'; form-action 'self'; script-src {SCRIPT_HASH}; style-src 'unsafe-inline'"
+# An app's own page keeps what protects the token in the fragment (no other
+# script runs, the form posts only here) and may load the app's stylesheets.
+FRAGMENT_CSP_OVERRIDE = f"form-action 'self'; script-src {SCRIPT_HASH}"
+
+
+def fragment_page() -> Response:
+    """The implicit grant's page (``adobe_oauth/implicit.html``): posts the
+    URL fragment back to the callback. Any override carries the exact
+    script the CSP admits, or the built-in page is sent."""
+    html, builtin = render_page(
+        IMPLICIT_TEMPLATE,
+        {"script": Markup(FRAGMENT_SCRIPT), "home_url": home_url()},  # noqa: S704 - a constant
+        script=FRAGMENT_SCRIPT,
+    )
+    page = Response(html, mimetype="text/html")
+    page.headers["Content-Security-Policy"] = FRAGMENT_CSP if builtin else FRAGMENT_CSP_OVERRIDE
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    return no_store(page)
+
+
+# -- where a request comes from ----------------------------------------------------
+
+
+def is_cross_site() -> bool:
+    """True when the request comes from another site's page (CSRF)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin.rstrip("/") != request.host_url.rstrip("/")
+    return False

@@ -428,7 +428,7 @@ def test_an_override_of_another_page_leaves_the_error_page_built_in(
 
 
 def test_the_implicit_page_is_built_in_with_the_strict_csp(standin: StandInAdobe) -> None:
-    from flask_adobe_oauth.blueprint import _FRAGMENT_CSP, _FRAGMENT_SCRIPT
+    from flask_adobe_oauth.pages import FRAGMENT_CSP as _FRAGMENT_CSP, FRAGMENT_SCRIPT as _FRAGMENT_SCRIPT
 
     response = make_app(standin, response_type="token").test_client().get("/adobe/callback")
     assert response.status_code == 200
@@ -440,7 +440,7 @@ def test_the_implicit_page_is_built_in_with_the_strict_csp(standin: StandInAdobe
 
 
 def test_an_implicit_override_carries_the_hashed_script(standin: StandInAdobe, tmp_path: Path) -> None:
-    from flask_adobe_oauth.blueprint import _FRAGMENT_SCRIPT, _SCRIPT_HASH
+    from flask_adobe_oauth.pages import FRAGMENT_SCRIPT as _FRAGMENT_SCRIPT, SCRIPT_HASH as _SCRIPT_HASH
 
     source = '{% extends "adobe_oauth/base.html" %}{% block content %}<h1>Acme is signing you in</h1>{% endblock %}'
     app = with_templates(make_app(standin, response_type="token"), tmp_path, implicit=source)
@@ -455,7 +455,7 @@ def test_an_implicit_override_carries_the_hashed_script(standin: StandInAdobe, t
 def test_an_implicit_override_without_the_script_falls_back(
     standin: StandInAdobe, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from flask_adobe_oauth.blueprint import _FRAGMENT_CSP
+    from flask_adobe_oauth.pages import FRAGMENT_CSP as _FRAGMENT_CSP
 
     app = with_templates(make_app(standin, response_type="token"), tmp_path, implicit="<p>Signing in</p>")
     with caplog.at_level(logging.ERROR, "flask_adobe_oauth"):
