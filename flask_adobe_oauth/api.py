@@ -11,7 +11,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -21,13 +21,13 @@ from urllib3.util import parse_url
 from .analytics import adobe_error_fields
 from .authserver import environment_for, harden, transport_errors, where
 from .config import PRESETS, Config
-from .errors import AdobeOAuthError, LoginRequired, RateLimited
+from .errors import AdobeOAuthError, RateLimited
 from .transport import deadline, read_capped
 
 log = logging.getLogger("flask_adobe_oauth")
 
 if TYPE_CHECKING:
-    from .extension import AdobeContext
+    from .tokens import Token
 
 #: Hosts that may receive the user's token besides the configured ones.
 ADOBE_DOMAINS = (".adobe.io", ".adobelogin.com", ".adobe.com", ".omniture.com")
@@ -133,6 +133,22 @@ def _hook_list(hooks: Any) -> list[Any]:
     return list(found) if isinstance(found, (list, tuple)) else [found]
 
 
+class TokenSource(Protocol):
+    """Where :class:`AdobeSession` gets the token it sends: the signed-in user's
+    (:class:`~flask_adobe_oauth.AdobeContext`) or a service credential's
+    (:class:`~flask_adobe_oauth.service.AdobeService`)."""
+
+    def usable_token(self) -> Token:
+        """An unexpired token (refreshed first when needed), or raise."""
+
+    def replacement(self, refused: Token) -> Token | None:
+        """A new token after Adobe answered 401 to ``refused``, or None when there
+        is no way to get one (no refresh token)."""
+
+    def refused(self, message: str) -> NoReturn:
+        """Adobe refused the token again: forget it and raise."""
+
+
 class AdobeSession(requests.Session):
     """A ``requests.Session`` that sends the current user's Adobe token.
 
@@ -148,12 +164,12 @@ class AdobeSession(requests.Session):
     * no cookies are kept (the session is shared by all users).
     """
 
-    def __init__(self, config: Config, context: Callable[[], AdobeContext]) -> None:
+    def __init__(self, config: Config, source: Callable[[], TokenSource]) -> None:
         super().__init__()
         harden(self)
         self.headers["Accept"] = "application/json"
         self._config = config
-        self._context = context
+        self._source = source
         self._trusted = {
             _origin(u)
             for u in (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
@@ -200,28 +216,26 @@ class AdobeSession(requests.Session):
         if len(args) > len(_REQUEST_PARAMS):
             raise TypeError("too many positional arguments for request()")
         kwargs.update(zip(_REQUEST_PARAMS, args, strict=False))  # one way to read every argument below
-        ctx = self._context()
-        token = ctx.usable_token()
+        source = self._source()
+        token = source.usable_token()
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
-            ctx.forget()
-            raise LoginRequired("the stored Adobe sign-in is unusable", ctx.runtime.name)
+            source.refused("the stored Adobe sign-in is unusable")
         response = self._send_as(token.access_token, method, url, dict(kwargs))
         if response.status_code == 401 and self._refused(response, token.access_token):
-            if token.refresh_token:
+            fresh = source.replacement(token)
+            if fresh is not None:
                 response.close()
-                token = ctx.refresh()
+                token = fresh
                 response = self._send_as(token.access_token, method, url, dict(kwargs))
             if response.status_code == 401 and self._refused(response, token.access_token):
                 said = adobe_error_text(response)
                 response.close()
-                ctx.forget()
                 # Not "you are not signed in": the user was, and Adobe refused
                 # the token (revoked, expired early, or not Adobe's at all).
                 message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
                 message += f": {said})" if said else ")"
-                log.warning("%s; the user must sign in again", message)
-                raise LoginRequired(message + "; sign in again", ctx.runtime.name)
+                source.refused(message)
         if response.status_code == 429:
             said = adobe_error_text(response)
             response.close()

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
 from flask import current_app, g, has_request_context, request
@@ -294,6 +294,17 @@ class AdobeContext:
                 raise LoginRequired("your Adobe session expired", self._runtime.name)
             token = self.refresh()
         return token
+
+    def replacement(self, refused: Token) -> Token | None:
+        """After Adobe refused ``refused`` with a 401: a refreshed token, or None
+        without a refresh token (for :class:`~flask_adobe_oauth.AdobeSession`)."""
+        return self.refresh() if refused.refresh_token else None
+
+    def refused(self, message: str) -> NoReturn:
+        """Adobe refused the token again: forget it and ask the user to sign in."""
+        self.forget()
+        log.warning("%s; the user must sign in again", message)
+        raise LoginRequired(message + "; sign in again", self._runtime.name)
 
     def refresh(self) -> Token:
         """Refresh the stored token now and store the result.
