@@ -39,7 +39,7 @@ from flask.cli import AppGroup, ScriptInfo
 from .authserver import environment_for, harden, where
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .cookies import LOGIN_ROOM, session_cookie_size
-from .errors import ConfigurationError
+from .errors import AdobeOAuthError, ConfigurationError
 from .extension import EXTENSION_KEY, BlueprintRuntime
 from .storage import SessionStorage
 from .tokens import Token
@@ -189,6 +189,42 @@ def check(online: bool, timeout: float, as_json: bool, blueprint: str | None) ->
     else:
         _print_table(rows)
     ctx.exit(1 if failed else 0)
+
+
+@adobe_cli.command("token")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the token answer as JSON (token, expiry, scope)."
+)
+def token(as_json: bool) -> None:
+    """Print a service (OAuth Server-to-Server) access token, for curl.
+
+    Uses the app's ADOBE_OAUTH_SERVICE_* keys (else the web credential's id
+    and secret) and its shared token store, so it is the token the app's
+    workers use. The token goes to stdout only; a warning goes to stderr
+    when stdout is a terminal, where it may end up in scrollback or logs.
+    """
+    from .service import service_for
+
+    try:
+        service = service_for(current_app._get_current_object())  # type: ignore[attr-defined]
+        issued = service.token()
+    except AdobeOAuthError as exc:
+        raise click.ClickException(exc.message) from None
+    if sys.stdout.isatty():
+        click.echo(
+            "warning: this is a live Adobe access token; anyone who sees it can call Adobe as the "
+            "service account until it expires",
+            err=True,
+        )
+    if as_json:
+        payload = {
+            "access_token": issued.access_token,
+            "expires_at": issued.expires_at,
+            "scope": sorted(issued.scope),
+        }
+        click.echo(json.dumps(payload))
+    else:
+        click.echo(issued.access_token)
 
 
 @adobe_cli.command(_FINGERPRINT_COMMAND, hidden=True)

@@ -191,13 +191,21 @@ def _key(name: str) -> str:
 CONFIG_KEYS: tuple[str, ...] = tuple(_key(name) for name in DEFAULTS)
 
 
+#: The keys of the service credential (OAuth Server-to-Server, ``service.py``):
+#: its own client id, secret and scope, when they differ from the web credential's.
+SERVICE_KEYS: tuple[str, ...] = tuple(
+    _key(name) for name in ("service_client_id", "service_client_secret", "service_scope")
+)
+
+
 def check_unknown_keys(app_config: Mapping[str, Any]) -> None:
     """Raise for an ``ADOBE_OAUTH_*`` key that names no option (a typo would
     otherwise be ignored without a word)."""
+    known = (*CONFIG_KEYS, *SERVICE_KEYS)
     for key in app_config:
-        if isinstance(key, str) and key.startswith(CONFIG_PREFIX) and key not in CONFIG_KEYS:
-            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
-            hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(CONFIG_KEYS)}"
+        if isinstance(key, str) and key.startswith(CONFIG_PREFIX) and key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
             raise ConfigurationError(f"{key} is not an option of flask-adobe-oauth{hint}")
 
 

@@ -1,0 +1,371 @@
+"""Adobe data without a signed-in user: an OAuth Server-to-Server credential.
+
+A company dashboard often lets users in with their own Adobe login but reads
+the data as the company's technical account, and a scheduled job has no user
+at all. Adobe's way for both is the OAuth Server-to-Server credential:
+``grant_type=client_credentials`` at IMS's token endpoint, scopes
+comma-separated, a bearer token of about 24 h and no refresh token (Adobe
+Developer Console docs, Server-to-Server authentication: implementation
+guide and API reference; JWT credentials reached end of life in 2025)::
+
+    from flask_adobe_oauth.service import service_session
+    from flask_adobe_oauth.analytics import companies
+
+    @app.get("/company")
+    @adobe_login_required                 # the user's login decides who may look
+    def company():
+        return {"companies": [c.name for c in companies(service_session())]}  # the data: the company's
+
+:class:`AdobeService` fetches the token, caches it, fetches the next one
+ahead of expiry, lets one thread fetch while the others wait (single
+flight), and, given a shared store (Redis, a cachelib cache), shares it
+between processes: ``gunicorn -w 8`` mints one token, not eight.
+:meth:`AdobeService.session` is an :class:`~flask_adobe_oauth.AdobeSession`
+with that token: Adobe hosts only, ``x-api-key``, one refetch and retry
+after a 401, :class:`~flask_adobe_oauth.RateLimited` on 429, deadlines and
+size caps. It works inside a request and outside one (a CLI, a scheduler, a
+Celery or RQ worker).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+import requests
+
+from .api import AdobeSession, adobe_error_text
+from .authserver import harden, transport_errors, where
+from .config import Config, resolve
+from .errors import ConfigurationError, ProviderError
+from .tokens import Token, token_from_response
+from .transport import deadline, read_capped
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+__all__ = ["DEFAULT_SERVICE_SCOPE", "AdobeService", "service_config", "service_for", "service_session"]
+
+log = logging.getLogger("flask_adobe_oauth")
+
+#: What a Server-to-Server credential for the Analytics 2.0 APIs asks for (the
+#: scopes the Developer Console lists for it; ``offline_access`` has no
+#: meaning without a user).
+DEFAULT_SERVICE_SCOPE = ("openid", "AdobeID", "read_organizations", "additional_info.projectedProductContext")
+#: A token with less than this many seconds left is replaced before it is used.
+REFRESH_AHEAD = 300.0
+#: How long a process waits for another one minting the shared token.
+SHARED_WAIT = 10.0
+EXTENSION_KEY = "adobe_oauth_service"
+
+
+class SharedStore(Protocol):
+    """What :class:`AdobeService` needs of a store shared by processes."""
+
+    def get(self, key: str) -> str | None: ...
+    def put(self, key: str, value: str, ttl: float) -> None: ...
+    def claim(self, key: str, value: str, ttl: float) -> bool: ...
+    def release(self, key: str, value: str) -> None: ...
+
+
+class _RedisStore:
+    """A redis-py client as a :class:`SharedStore` (``SET NX PX`` to claim)."""
+
+    def __init__(self, client: Any) -> None:
+        self.redis = client
+
+    def get(self, key: str) -> str | None:
+        value = self.redis.get(key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def put(self, key: str, value: str, ttl: float) -> None:
+        self.redis.set(key, value, px=max(1, int(ttl * 1000)))
+
+    def claim(self, key: str, value: str, ttl: float) -> bool:
+        return bool(self.redis.set(key, value, nx=True, px=max(1, int(ttl * 1000))))
+
+    def release(self, key: str, value: str) -> None:
+        if self.get(key) == value:  # only our own claim (a late one may belong to another)
+            self.redis.delete(key)
+
+
+class _CacheStore:
+    """A cachelib cache as a :class:`SharedStore` (``add`` to claim)."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    def get(self, key: str) -> str | None:
+        value = self.cache.get(key)
+        return value if isinstance(value, str) else None
+
+    def put(self, key: str, value: str, ttl: float) -> None:
+        self.cache.set(key, value, timeout=max(1, int(ttl)))
+
+    def claim(self, key: str, value: str, ttl: float) -> bool:
+        return bool(self.cache.add(key, value, timeout=max(1, int(ttl))))
+
+    def release(self, key: str, value: str) -> None:
+        if self.cache.get(key) == value:
+            self.cache.delete(key)
+
+
+def shared_store(store: Any) -> SharedStore | None:
+    """``store`` as a :class:`SharedStore`: a redis-py client, a cachelib cache,
+    or this package's ``RedisStorage`` / ``CacheStorage`` (their client is used)."""
+    if store is None:
+        return None
+    inner = getattr(store, "redis", None) or getattr(store, "cache", None) or store
+    if hasattr(inner, "claim") and hasattr(inner, "put"):
+        return inner  # type: ignore[no-any-return]
+    if hasattr(inner, "pipeline"):  # redis-py
+        return _RedisStore(inner)
+    if hasattr(inner, "add") and hasattr(inner, "set"):  # cachelib
+        return _CacheStore(inner)
+    raise ConfigurationError(
+        "the service token store must be Redis, a cachelib cache or a RedisStorage/CacheStorage"
+    )
+
+
+def service_config(app_config: Mapping[str, Any], **options: Any) -> Config:
+    """The service credential's configuration from ``ADOBE_OAUTH_*`` keys:
+    ``ADOBE_OAUTH_SERVICE_CLIENT_ID`` / ``_SECRET`` / ``_SCOPE`` when set, else
+    the web credential's id and secret and :data:`DEFAULT_SERVICE_SCOPE`; the
+    token URL, API base URL, timeouts and size cap as for the web login.
+    ``options`` win over both."""
+    wanted: dict[str, Any] = {
+        "client_id": app_config.get("ADOBE_OAUTH_SERVICE_CLIENT_ID")
+        or app_config.get("ADOBE_OAUTH_CLIENT_ID"),
+        "client_secret": app_config.get("ADOBE_OAUTH_SERVICE_CLIENT_SECRET")
+        or app_config.get("ADOBE_OAUTH_CLIENT_SECRET"),
+        "scope": app_config.get("ADOBE_OAUTH_SERVICE_SCOPE") or list(DEFAULT_SERVICE_SCOPE),
+        "client_auth": "client_secret_post",  # as Adobe's Server-to-Server examples send it
+        "use_pkce": False,
+        "name": "adobe_service",
+        **options,
+    }
+    # resolve() checks a session key for the login; the service has no session.
+    return resolve(wanted, app_config, secret_key=secrets.token_hex(16))
+
+
+class AdobeService:
+    """A client-credentials token, cached, refreshed ahead of expiry, shared.
+
+    ``store`` (optional) shares the token between processes: a redis-py
+    client, a cachelib cache, or a ``RedisStorage`` / ``CacheStorage``.
+    """
+
+    def __init__(self, config: Config, *, store: Any = None, refresh_ahead: float = REFRESH_AHEAD) -> None:
+        if config.provider != "ims":
+            raise ConfigurationError("a service credential needs the 'ims' provider (client_credentials)")
+        self.config = config
+        self.refresh_ahead = refresh_ahead
+        self._store = shared_store(store)
+        self._http = requests.Session()
+        harden(self._http)
+        self._lock = threading.Lock()
+        self._token: Token | None = None
+        fingerprint = "|".join((config.token_url, config.client_id, ",".join(config.scope)))
+        self._key = "adobe_oauth:service:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+        self._session: AdobeSession | None = None
+        #: Tokens this process minted (for tests and logs; Adobe's count is the stand-in's).
+        self.mints = 0
+
+    # -- the token ---------------------------------------------------------------------
+
+    def _fresh(self, token: Token | None) -> bool:
+        if token is None:
+            return False
+        if token.expires_at is None:
+            return True
+        return token.expires_at - time.time() > self.refresh_ahead
+
+    def token(self) -> Token:
+        """A token with more than ``refresh_ahead`` seconds to live; minted (once,
+        for every thread and, with a store, every process) when there is none."""
+        token = self._token
+        if self._fresh(token):
+            assert token is not None
+            return token
+        with self._lock:  # single flight: the others wait for this fetch
+            if self._fresh(self._token):
+                assert self._token is not None
+                return self._token
+            previous = self._token
+            try:
+                self._token = self._shared_or_minted()
+            except ProviderError as exc:
+                if previous is not None and not previous.expired:
+                    # Adobe is failing, but the token in hand still works: use it.
+                    log.warning("could not renew the service token ahead of expiry: %s", exc)
+                    return previous
+                raise
+            return self._token
+
+    def invalidate(self, token: Token | None = None) -> None:
+        """Forget the cached token (``token`` only if it is still the one cached)."""
+        with self._lock:
+            if token is None or (self._token is not None and self._token.access_token == token.access_token):
+                self._token = None
+                if self._store is not None:
+                    self._store_safely(lambda store: store.release(self._key, self._stored_value(token)))
+
+    def _stored_value(self, token: Token | None) -> str:
+        if token is None:
+            return ""
+        return json.dumps({"a": token.access_token, "e": token.expires_at, "s": sorted(token.scope)})
+
+    def _read_shared(self) -> Token | None:
+        raw = self._store_safely(lambda store: store.get(self._key))
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            token = Token(data["a"], expires_at=data["e"], scope=frozenset(data["s"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        return token if self._fresh(token) else None
+
+    def _store_safely(self, action: Any) -> Any:
+        """Run ``action(store)``; a failing store costs sharing, never the token."""
+        if self._store is None:
+            return None
+        try:
+            return action(self._store)
+        except Exception as exc:
+            log.warning(
+                "the shared service token store failed (%s); minting in this process", type(exc).__name__
+            )
+            return None
+
+    def _shared_or_minted(self) -> Token:
+        if self._store is None:
+            return self._mint()
+        shared = self._read_shared()
+        if shared is not None:
+            return shared
+        claim = secrets.token_hex(8)
+        lock_key = self._key + ":minting"
+        wait_until = time.monotonic() + min(SHARED_WAIT, self.config.timeout + 2)
+        while True:
+            claimed = self._store_safely(lambda store: store.claim(lock_key, claim, self.config.timeout + 5))
+            if claimed is None:  # the store failed: mint here, unshared
+                return self._mint()
+            if claimed:
+                break
+            shared = self._read_shared()  # another process is minting: wait for its token
+            if shared is not None:
+                return shared
+            if time.monotonic() > wait_until:
+                return self._mint()  # it is stuck: mint here rather than fail
+            time.sleep(0.05)
+        try:
+            shared = self._read_shared()  # minted while we were claiming
+            if shared is not None:
+                return shared
+            token = self._mint()
+            if token.expires_at is not None:
+                ttl = token.expires_at - time.time() - self.refresh_ahead
+                if ttl > 1:
+                    value = self._stored_value(token)
+                    self._store_safely(lambda store: store.put(self._key, value, ttl))
+            return token
+        finally:
+            self._store_safely(lambda store: store.release(lock_key, claim))
+
+    def _mint(self) -> Token:
+        """One ``client_credentials`` request (RFC 6749 §4.4) within the deadline."""
+        cfg = self.config
+        url = cfg.token_url
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": cfg.client_id,
+            "client_secret": cfg.client_secret,
+            "scope": ",".join(cfg.scope),  # Adobe: comma-separated
+        }
+        shown = where(url)
+        with deadline(cfg.timeout, shown) as limit, transport_errors(url, cfg.timeout):
+            wait = limit.remaining()
+            response = self._http.post(
+                url,
+                data=form,
+                headers={"Accept": "application/json"},
+                allow_redirects=False,
+                stream=True,
+                timeout=(wait, wait),
+            )
+            read_capped(response, cfg.max_response_bytes, shown)
+        if response.status_code != 200:
+            said = adobe_error_text(response)
+            detail = f": {said}" if said else ""
+            if response.status_code in (400, 401, 403):
+                message = (
+                    f"Adobe refused the service credential (HTTP {response.status_code} from {shown}{detail})"
+                )
+            else:
+                message = f"{shown} failed to issue a service token (HTTP {response.status_code}{detail})"
+            raise ProviderError(message, status=response.status_code)
+        try:
+            data = response.json()
+        except (ValueError, RecursionError):
+            raise ProviderError(f"{shown} did not answer JSON", status=200) from None
+        if not isinstance(data, dict):
+            raise ProviderError(f"{shown} answered JSON that is not an object", status=200)
+        token = token_from_response(data, cfg.scope, expires_in_ms=cfg.expires_in_ms)
+        self.mints += 1
+        return token
+
+    # -- TokenSource, for the session ------------------------------------------------------
+
+    def usable_token(self) -> Token:
+        return self.token()
+
+    def replacement(self, refused: Token) -> Token | None:
+        self.invalidate(refused)
+        return self.token()
+
+    def refused(self, message: str) -> NoReturn:
+        self.invalidate()
+        raise ProviderError(message.replace("stored access token", "service token"), status=401)
+
+    def session(self) -> AdobeSession:
+        """An :class:`~flask_adobe_oauth.AdobeSession` sending this service's token
+        (one per service, pooled; safe to share between threads)."""
+        if self._session is None:
+            self._session = AdobeSession(self.config, lambda: self)
+        return self._session
+
+
+def service_for(app: Flask | None = None, *, store: Any = None) -> AdobeService:
+    """The :class:`AdobeService` of ``app`` (the current app by default), made on
+    first use from its ``ADOBE_OAUTH_*`` keys. Without ``store``, tokens are
+    shared through the Adobe blueprint's storage when it is Redis or a cache."""
+    if app is None:
+        from flask import current_app
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    assert app is not None
+    service = app.extensions.get(EXTENSION_KEY)
+    if service is None:
+        if store is None:
+            from .extension import EXTENSION_KEY as BLUEPRINTS
+            from .storage import CacheStorage, RedisStorage
+
+            for runtime in app.extensions.get(BLUEPRINTS, {}).values():
+                if isinstance(runtime.storage, (RedisStorage, CacheStorage)):
+                    store = runtime.storage
+                    break
+        service = app.extensions[EXTENSION_KEY] = AdobeService(service_config(app.config), store=store)
+    assert isinstance(service, AdobeService)
+    return service
+
+
+def service_session(app: Flask | None = None) -> AdobeSession:
+    """``service_for(app).session()``: calls to Adobe's APIs as the service credential."""
+    return service_for(app).session()
