@@ -2,7 +2,9 @@
 
 IMS: ``/ims/authorize/v2``, ``/ims/token/v3`` (expires_in in seconds),
 ``/ims/token/v1`` (milliseconds), ``/ims/revoke``, ``/ims/userinfo/v2``,
-``/ims/keys``, ``/ims/.well-known/openid-configuration``.
+``/ims/keys``, ``/ims/.well-known/openid-configuration``. The token
+endpoints take ``authorization_code``, ``refresh_token`` and (OAuth
+Server-to-Server credentials) ``client_credentials``.
 Legacy (the seed): ``/authorize``, ``/token``, ``/token/revoke``.
 
 It checks what Adobe checks and a little more, so a client that passes here
@@ -442,9 +444,49 @@ def create_provider_app(
             return _code_grant(shape, client_id)
         if grant_type == "refresh_token":
             return _refresh_grant(shape, client_id)
+        if grant_type == "client_credentials" and shape != "legacy":
+            return _client_credentials_grant(shape, client_id)
         return _oauth_error(
-            "unsupported_grant_type", "grant_type must be authorization_code or refresh_token"
+            "unsupported_grant_type",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
         )
+
+    def _client_credentials_grant(shape: str, client_id: str) -> Response:
+        """An OAuth Server-to-Server credential's token (Adobe Developer Console
+        docs, guides/authentication/ServerToServerAuthentication/ims.md,
+        "Fetching access tokens"): ``grant_type=client_credentials``, the
+        client's id and secret, and ``scope``, mandatory, "comma separated"
+        (the Analytics 2.0 API docs' guides/endpoints/reports/recurring.md
+        says space-separated: both are taken). The answer is
+        ``{"access_token", "token_type": "bearer", "expires_in"}``, seconds
+        at v3 (86399 in the docs' sample): no refresh token ("You do not
+        need a refresh token", same page) and no id_token. The token acts as
+        the credential's technical account.
+
+        The docs list no error answers for this grant; these follow RFC 6749
+        §5.2: a wrong client or secret is ``invalid_client`` (401, in
+        :func:`authenticate`), a missing scope ``invalid_request``, a scope
+        the credential does not have ``invalid_scope`` (400)."""
+        requested = request.form.get("scope", "").replace(",", " ").split()
+        if not requested:
+            return _oauth_error("invalid_request", "scope is required")
+        with state.lock:
+            allowed = set(state.service_scopes)
+        unknown = [s for s in requested if s not in allowed]
+        if unknown:
+            return _oauth_error(
+                "invalid_scope", "scope not allowed for this credential: " + ",".join(unknown)
+            )
+        body = state.issue_tokens(
+            client_id,
+            state.technical_account(client_id),
+            ",".join(dict.fromkeys(requested)),
+            shape=shape,
+            issuer=id_token_issuer,
+            with_refresh=False,
+            with_id_token=False,
+        )
+        return jsonify(body)
 
     def _code_grant(shape: str, client_id: str) -> Response:
         code = request.form.get("code", "")

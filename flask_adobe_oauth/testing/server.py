@@ -304,6 +304,11 @@ class StandInAdobe:
         """Calls to a revoke endpoint."""
         return [c for c in self.calls if "revoke" in c.path]
 
+    def service_token_mints(self) -> int:
+        """How many Server-to-Server tokens were issued: ``client_credentials``
+        token calls answered 200 (refused and failed calls do not count)."""
+        return sum(1 for c in self.token_calls() if c.grant_type == "client_credentials" and c.status == 200)
+
     def jwks_calls(self) -> int:
         """How many times ``/ims/keys`` was fetched."""
         with self.state.lock:

@@ -24,6 +24,22 @@ DEFAULT_REDIRECT_URI_PATTERNS = (
 #: Where the stand-in sends the browser when a redirect_uri matches no pattern
 #: (or none is given): the demo's callback.
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:5000/adobe/callback"
+#: The scopes an OAuth Server-to-Server credential of the stand-in may ask
+#: for (``client_credentials``): those Adobe lists for Analytics (Adobe
+#: Developer Console docs, guides/authentication/UserAuthentication/ims.md,
+#: scope table, "Adobe Analytics"; the Analytics 2.0 API docs'
+#: resources/python/ims_client.py asks for the same in its
+#: Server-to-Server token request).
+DEFAULT_SERVICE_SCOPES = (
+    "openid",
+    "AdobeID",
+    "read_organizations",
+    "additional_info.projectedProductContext",
+    "additional_info.job_function",
+)
+#: The domain of technical accounts' ids and emails (the Analytics 2.0 API
+#: docs, guides/oauth.md, "Technical Account User Information").
+TECHNICAL_ACCOUNT_DOMAIN = "techacct.adobe.com"
 
 
 @dataclass
@@ -199,6 +215,12 @@ class StandInState:
         self.prompts: list[str | None] = []
         self.clock_offset = 0.0
         self.key = SigningKey.shared() if SigningKey.available else None
+        #: The scopes a ``client_credentials`` request may ask for; any other is
+        #: refused with ``invalid_scope``.
+        self.service_scopes: list[str] = list(DEFAULT_SERVICE_SCOPES)
+        #: The technical account of each client's Server-to-Server credential
+        #: (made at its first ``client_credentials`` token).
+        self.technical_accounts: dict[str, User] = {}
 
     # -- time ---------------------------------------------------------------
 
@@ -231,7 +253,24 @@ class StandInState:
             )
         return code
 
-    def _access_token(self, client_id: str, scope: str, legacy: bool) -> str:
+    def technical_account(self, client_id: str) -> User:
+        """The technical account user of ``client_id``'s Server-to-Server
+        credential, the same at every call: the user its
+        ``client_credentials`` tokens act as, in the stand-in user's org."""
+        with self.lock:
+            account = self.technical_accounts.get(client_id)
+            if account is None:
+                local = secrets.token_hex(12).upper()
+                account = User(
+                    sub=f"{local}@{TECHNICAL_ACCOUNT_DOMAIN}",
+                    email=f"{uuid.uuid4()}@{TECHNICAL_ACCOUNT_DOMAIN}",
+                    name="Technical account",
+                    org_id=self.user.org_id,
+                )
+                self.technical_accounts[client_id] = account
+            return account
+
+    def _access_token(self, client_id: str, scope: str, legacy: bool, user: User) -> str:
         if legacy:  # the seed's shape: "1882994084537-e850e548-859d-4848-afbb-9125507b07df"
             return f"{int(self.now() * 1000)}-{uuid.uuid4()}"
         created = int(self.now() * 1000)
@@ -240,9 +279,9 @@ class StandInState:
                 "id": f"{created}_{uuid.uuid4()}_ue1",
                 "type": "access_token",
                 "client_id": client_id,
-                "user_id": self.user.sub,
+                "user_id": user.sub,
                 "as": "ims-na1",
-                "aa_id": self.user.sub,
+                "aa_id": user.sub,
                 "ctp": 0,
                 "fg": secrets.token_hex(8).upper() + "======",
                 "sid": f"{created}_{uuid.uuid4()}_ue1",
@@ -284,11 +323,15 @@ class StandInState:
         issuer: str,
         nonce: str | None = None,
         with_refresh: bool = True,
+        with_id_token: bool = True,
     ) -> dict[str, Any]:
-        """Mint tokens and answer in ``shape``: ``"v3"``, ``"v1"`` or ``"legacy"``."""
+        """Mint tokens and answer in ``shape``: ``"v3"``, ``"v1"`` or ``"legacy"``.
+
+        An id_token comes along when ``scope`` has ``openid``, unless not
+        ``with_id_token`` (Server-to-Server tokens have none)."""
         legacy = shape == "legacy"
         now = self.now()
-        access = self._access_token(client_id, scope, legacy)
+        access = self._access_token(client_id, scope, legacy, user)
         refresh = None if legacy or not with_refresh else self._refresh_token(client_id, scope)
         with self.lock:
             self.grants[access] = Grant(
@@ -310,7 +353,7 @@ class StandInState:
         body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "expires_in": int(lifetime)}
         if refresh:
             body["refresh_token"] = refresh
-        if "openid" in scope.replace(",", " ").split() and self.key is not None:
+        if with_id_token and "openid" in scope.replace(",", " ").split() and self.key is not None:
             claims: dict[str, Any] = {
                 "iss": issuer,
                 "sub": user.sub,
