@@ -1,0 +1,200 @@
+"""The service credential (OAuth Server-to-Server): one token, cached, shared,
+renewed ahead of expiry, over real HTTP to the stand-in.
+
+``standin.service_token_mints()`` counts what Adobe's token endpoint issued,
+so "one mint" is Adobe's count, not ours.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from cachelib import SimpleCache
+from click.testing import CliRunner
+from flask import Flask
+
+from flask_adobe_oauth import ProviderError, adobe_login_required
+from flask_adobe_oauth.analytics import companies
+from flask_adobe_oauth.cli import adobe_cli
+from flask_adobe_oauth.service import AdobeService, service_config, service_session
+from flask_adobe_oauth.storage import RedisStorage
+from flask_adobe_oauth.testing import StandInAdobe
+
+from .helpers import SECRET_KEY, login, make_app
+from .redis_fixture import _redis_client_fixture, _redis_url_fixture
+
+__all__ = ["_redis_client_fixture", "_redis_url_fixture"]  # fixtures used by name
+
+
+@pytest.fixture
+def standin() -> Iterator[StandInAdobe]:
+    with StandInAdobe(rate_limit=None) as server:
+        yield server
+
+
+def service(standin: StandInAdobe, store: Any = None, **options: Any) -> AdobeService:
+    return AdobeService(service_config(standin.config(), **options), store=store)
+
+
+def test_a_job_with_no_flask_app_reads_analytics_as_the_service(standin: StandInAdobe) -> None:
+    svc = service(standin)
+    names = [c.name for c in companies(svc.session())]
+    assert names == ["Example Corp", "Acme Outdoor"]
+    call = standin.token_calls()[-1]
+    assert call.grant_type == "client_credentials"
+    assert call.form["scope"] == "openid,AdobeID,read_organizations,additional_info.projectedProductContext"
+    assert standin.service_token_mints() == 1
+
+
+def test_the_token_is_cached_until_it_is_due(standin: StandInAdobe) -> None:
+    svc = service(standin)
+    first = svc.token()
+    assert svc.token() is first
+    svc.session().get("/discovery/me").raise_for_status()
+    assert standin.service_token_mints() == 1
+
+
+def test_a_token_is_renewed_ahead_of_its_expiry(standin: StandInAdobe) -> None:
+    standin.state.access_token_lifetime = 200  # less than the 300 s kept in hand
+    svc = service(standin)
+    first = svc.token()
+    assert not first.expired
+    second = svc.token()
+    assert second.access_token != first.access_token
+    assert standin.service_token_mints() == 2
+
+
+def test_fifty_threads_at_once_mint_one_token(standin: StandInAdobe) -> None:
+    standin.slow_down(0.3, endpoints=["token"])  # the first fetch is still in flight when the others ask
+    svc = service(standin)
+    barrier = threading.Barrier(50)
+    seen: list[str] = []
+
+    def ask() -> None:
+        barrier.wait()
+        seen.append(svc.token().access_token)
+
+    threads = [threading.Thread(target=ask) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(seen) == 50 and len(set(seen)) == 1
+    assert standin.service_token_mints() == 1
+
+
+@pytest.mark.parametrize("kind", ["cachelib", "redis"])
+def test_processes_sharing_a_store_mint_one_token(standin: StandInAdobe, kind: str, redis_url: str) -> None:
+    store: Any = SimpleCache() if kind == "cachelib" else redis.Redis.from_url(redis_url)
+    workers = [service(standin, store=store) for _ in range(4)]  # four processes' services
+    barrier = threading.Barrier(4)
+    seen: list[str] = []
+
+    def ask(svc: AdobeService) -> None:
+        barrier.wait()
+        seen.append(svc.token().access_token)
+
+    threads = [threading.Thread(target=ask, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(set(seen)) == 1
+    assert standin.service_token_mints() == 1
+    assert sum(w.mints for w in workers) == 1
+
+
+def test_a_refused_token_is_replaced_once_and_the_call_retried(standin: StandInAdobe) -> None:
+    store = SimpleCache()
+    svc, other = service(standin, store=store), service(standin, store=store)
+    svc.session().get("/discovery/me").raise_for_status()
+    standin.expire_access_tokens()  # Adobe now answers 401 401013 to it
+    assert svc.session().get("/discovery/me").status_code == 200
+    assert other.session().get("/discovery/me").status_code == 200  # the replacement, shared
+    assert standin.service_token_mints() == 2
+
+
+def test_refused_credentials_are_a_clear_error_without_the_secret(standin: StandInAdobe) -> None:
+    svc = service(standin, client_secret="wrong-secret-value-123")
+    with pytest.raises(ProviderError) as caught:
+        svc.token()
+    message = str(caught.value)
+    assert "Adobe refused the service credential (HTTP 401" in message and "invalid_client" in message
+    assert "wrong-secret-value-123" not in message and standin.client_secret not in message
+
+
+def test_a_scope_adobe_does_not_allow_is_named(standin: StandInAdobe) -> None:
+    with pytest.raises(ProviderError, match="invalid_scope"):
+        service(standin, scope=["openid", "AdobeID", "offline_access_everything"]).token()
+
+
+def test_adobe_down_is_a_provider_error_and_it_recovers(standin: StandInAdobe) -> None:
+    svc = service(standin)
+    standin.fail_calls(503, endpoints=["token"])
+    with pytest.raises(ProviderError) as caught:
+        svc.token()
+    assert "HTTP 503" in str(caught.value) and caught.value.status_code == 502
+    standin.clear_faults()
+    assert svc.token().access_token
+    assert standin.service_token_mints() == 1
+
+
+def test_a_token_still_valid_is_used_when_renewing_it_fails(standin: StandInAdobe) -> None:
+    standin.state.access_token_lifetime = 200  # due for renewal at once
+    svc = service(standin)
+    first = svc.token()
+    standin.fail_calls(503, endpoints=["token"])
+    assert svc.token().access_token == first.access_token
+
+
+def test_a_broken_shared_store_costs_sharing_not_the_token(standin: StandInAdobe) -> None:
+    svc = service(standin, store=RedisStorage.from_url("redis://127.0.0.1:1/0", connect_timeout=0.2))
+    assert svc.token().access_token
+    assert standin.service_token_mints() == 1
+
+
+def test_a_view_guarded_by_the_users_login_reads_with_the_service_token(standin: StandInAdobe) -> None:
+    app = make_app(standin)
+
+    @app.get("/company")
+    @adobe_login_required
+    def company() -> Any:
+        return {"companies": [c.name for c in companies(service_session())]}
+
+    client = app.test_client()
+    assert client.get("/company").status_code == 302  # the user's login decides who may look
+    login(client)
+    assert client.get("/company").json == {"companies": ["Example Corp", "Acme Outdoor"]}
+    assert client.get("/company").status_code == 200
+    assert standin.service_token_mints() == 1
+
+
+def test_flask_adobe_token_prints_the_token_for_curl(standin: StandInAdobe) -> None:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=SECRET_KEY, **standin.config())
+    result = CliRunner().invoke(adobe_cli, ["token"], obj=_script_info(app))
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert standin.is_valid_access_token(token)
+    assert "warning" not in result.output  # not a terminal: nothing but the token
+
+
+def test_flask_adobe_token_says_why_it_cannot(standin: StandInAdobe) -> None:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=SECRET_KEY, **standin.config(), ADOBE_OAUTH_SERVICE_CLIENT_SECRET="not-it-1234"
+    )
+    result = CliRunner().invoke(adobe_cli, ["token"], obj=_script_info(app))
+    assert result.exit_code == 1
+    assert "Adobe refused the service credential" in result.output
+    assert "not-it-1234" not in result.output
+
+
+def _script_info(app: Flask) -> Any:
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)
