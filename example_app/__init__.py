@@ -29,6 +29,7 @@ from flask_adobe_oauth.analytics import (
     page_views_by_day,
     report_suites,
 )
+from flask_adobe_oauth.service import service_session
 
 from .chart import line_chart
 
@@ -198,8 +199,9 @@ def _profile() -> dict[str, Any]:
     return _with_display(profile)
 
 
-def _cached(what: Hashable, make: Callable[[], T]) -> T:
-    """``make()``, reused for the signed-in user for ``DASHBOARD_CACHE_SECONDS``.
+def _cached(what: Hashable, make: Callable[[], T], *, service: bool = False) -> T:
+    """``make()``, reused for the signed-in user (or, with ``service``, for the
+    company's service account) for ``DASHBOARD_CACHE_SECONDS``.
 
     Keyed by the token's user id, so one user never sees another's lists;
     without a user id nothing is cached.
@@ -207,9 +209,10 @@ def _cached(what: Hashable, make: Callable[[], T]) -> T:
     token = adobe.token
     if token is None or not token.user_id:
         return make()
+    owner = "service account" if service else token.user_id
     cache: TimedCache = current_app.extensions[CACHE_KEY]
     seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", CACHE_SECONDS))
-    return cache.get((token.user_id, what), make, seconds)
+    return cache.get((owner, what), make, seconds)
 
 
 def _pick_company(found: list[Company], wanted: str | None) -> Company | None:
@@ -238,7 +241,12 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
         "notice": range_note,
         "problem": None,
         "column_problem": None,
+        # "service": the data as the company's Server-to-Server credential reads it;
+        # the user's own login still decides who may look.
+        "source": "service" if request.args.get("source") == "service" else "user",
     }
+    service = view["source"] == "service"
+    http = service_session() if service else None
     status, headers = 200, {"Cache-Control": "no-store"}
     try:
         try:
@@ -247,18 +255,20 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
             status = 502
             view["problem"] = f"Could not read your Adobe profile: {exc.message}"
             view["profile"] = _profile_from_token()
-        view["companies"] = _cached("companies", companies)
+        view["companies"] = _cached("companies", lambda: companies(http), service=service)
         company = view["company"] = _pick_company(view["companies"], request.args.get("company"))
         if company is not None:
             gcid = company.global_company_id
             page_size = int(current_app.config.get("DASHBOARD_SUITES_PAGE_SIZE", 100))
             view["suites"] = _cached(
-                ("suites", gcid, page_size), lambda: report_suites(gcid, page_size=page_size)
+                ("suites", gcid, page_size),
+                lambda: report_suites(gcid, page_size=page_size, session=http),
+                service=service,
             )
             suite = view["suite"] = _pick_suite(view["suites"], request.args.get("rsid"))
             if suite is not None:
                 try:
-                    series: PageViewsByDay = page_views_by_day(gcid, suite.rsid, start, end)
+                    series: PageViewsByDay = page_views_by_day(gcid, suite.rsid, start, end, session=http)
                 except ReportColumnError as exc:  # HTTP 206: no page views, and no zeros shown for them
                     view["column_problem"] = exc
                 else:
@@ -283,6 +293,7 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
             "rsid": view["suite"].rsid if view["suite"] else None,
             "from": start.isoformat(),
             "to": end.isoformat(),
+            "source": "service" if service else None,
         }
         args.update(changes)
         return url_for("dashboard", **{k: v for k, v in args.items() if v is not None})

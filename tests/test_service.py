@@ -198,3 +198,62 @@ def _script_info(app: Flask) -> Any:
     from flask.cli import ScriptInfo
 
     return ScriptInfo(create_app=lambda: app)
+
+
+def test_the_demo_reads_as_the_company_service_account_when_asked(standin: StandInAdobe) -> None:
+    from example_app import create_app
+
+    app = create_app({"SECRET_KEY": SECRET_KEY, **standin.config()})
+    client = app.test_client()
+    login(client)
+    mine = client.get("/dashboard")
+    assert mine.status_code == 200 and standin.service_token_mints() == 0
+    assert 'id="as-service"' in mine.get_data(as_text=True)
+    theirs = client.get("/dashboard?source=service")
+    page = theirs.get_data(as_text=True)
+    assert theirs.status_code == 200, page[-800:]
+    assert "<strong>the company's service account</strong>" in page
+    assert standin.service_token_mints() == 1
+    analytics = [c for c in standin.calls if c.grant_type == "client_credentials"]
+    assert len(analytics) == 1
+    assert 'name="source" value="service"' in page  # the range and company forms keep the choice
+
+
+def test_the_readme_job_runs_as_written(standin: StandInAdobe) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "docs" / "examples"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADOBE_OAUTH_")}
+    env.update({k: " ".join(v) if isinstance(v, list) else str(v) for k, v in standin.config().items()})
+    result = subprocess.run(
+        [sys.executable, "service_job.py"], cwd=examples, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["Example Corp: 13 report suites", "Acme Outdoor: 3 report suites"]
+    assert standin.service_token_mints() == 1
+
+
+def test_the_readme_app_guards_with_the_login_and_reads_with_the_service(
+    standin: StandInAdobe, redis_url: str
+) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "examples" / "service_app.py"
+    spec = importlib.util.spec_from_file_location("service_app_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = module.create_app({"SECRET_KEY": SECRET_KEY, "REDIS_URL": redis_url, **standin.config()})
+    client = app.test_client()
+    assert client.get("/").status_code == 302
+    login(client)
+    assert client.get("/").json == {"companies": ["Example Corp", "Acme Outdoor"]}
+    other = module.create_app({"SECRET_KEY": SECRET_KEY, "REDIS_URL": redis_url, **standin.config()})
+    another = other.test_client()  # a second "worker": its own process state, the same Redis
+    login(another)
+    assert another.get("/").status_code == 200
+    assert standin.service_token_mints() == 1
