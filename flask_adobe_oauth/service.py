@@ -211,10 +211,12 @@ class AdobeService:
     def invalidate(self, token: Token | None = None) -> None:
         """Forget the cached token (``token`` only if it is still the one cached)."""
         with self._lock:
-            if token is None or (self._token is not None and self._token.access_token == token.access_token):
+            current = self._token
+            if token is None or (current is not None and current.access_token == token.access_token):
                 self._token = None
-                if self._store is not None:
-                    self._store_safely(lambda store: store.release(self._key, self._stored_value(token)))
+                # The shared copy goes too, unless another process already replaced it.
+                stale = self._stored_value(token or current)
+                self._store_safely(lambda store: store.release(self._key, stale))
 
     def _stored_value(self, token: Token | None) -> str:
         if token is None:

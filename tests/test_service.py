@@ -257,3 +257,16 @@ def test_the_readme_app_guards_with_the_login_and_reads_with_the_service(
     login(another)
     assert another.get("/").status_code == 200
     assert standin.service_token_mints() == 1
+
+
+def test_a_token_refused_twice_is_dropped_from_the_shared_store_too(standin: StandInAdobe) -> None:
+    store = SimpleCache()
+    svc = service(standin, store=store)
+    svc.token()
+    assert any(key.startswith("adobe_oauth:service:") for key in store._cache)  # shared
+    svc.invalidate()
+    assert not [
+        k for k in store._cache if k.startswith("adobe_oauth:service:") and not k.endswith(":minting")
+    ]
+    assert service(standin, store=store).token()  # the next process mints anew
+    assert standin.service_token_mints() == 2
