@@ -1,87 +1,25 @@
-"""Shared test helpers: an app wired to the stand-in, and a real login round trip.
+"""Shared fixtures: the stand-in, an app wired to it, a client, a signed-in
+client; the requests the stand-in sees; an app calling the analytics helpers.
 
-The provider is always the package's stand-in, a real HTTP server on
-127.0.0.1 (the ``adobe_standin`` fixture from the package's pytest plugin);
-nothing in the flow is mocked.
+Plain helpers (``make_app``, ``login``, ``stored_token``, the hostile-input
+kit ...) are in ``helpers.py``. The provider is always the package's
+stand-in, a real HTTP server on 127.0.0.1 (the ``adobe_standin`` fixture from
+the package's pytest plugin); nothing in the flow is mocked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
-import requests
-from flask import Flask, jsonify, request
+from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_adobe_oauth import adobe, adobe_login_required, make_adobe_blueprint
 from flask_adobe_oauth.testing import StandInAdobe
 
-SECRET_KEY = "test-secret-key-not-for-production"
-
-
-def make_app(standin: StandInAdobe, provider: str = "ims", **options: Any) -> Flask:
-    """A small app using the extension, pointed at ``standin``."""
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY=SECRET_KEY, TESTING=True)
-    app.config.update(standin.config(provider))
-    app.register_blueprint(make_adobe_blueprint(**options), url_prefix="/adobe")
-
-    @app.get("/")
-    def index() -> Any:
-        return "home"
-
-    @app.route("/dashboard", methods=["GET", "POST", "PUT", "OPTIONS"])
-    @adobe_login_required
-    def dashboard() -> Any:
-        if request.method == "OPTIONS":
-            return "", 204
-        token = adobe.token
-        assert token is not None
-        return jsonify(user=token.user_id, scope=sorted(token.scope))
-
-    @app.get("/reports")
-    @adobe_login_required(scopes=["Report"])
-    def reports() -> Any:
-        return "reports"
-
-    @app.get("/me")
-    @adobe_login_required
-    def me() -> Any:
-        return adobe.session.get("/ims/userinfo/v2").json()
-
-    return app
-
-
-def query(url: str) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(url).query)
-
-
-def local(url: str) -> str:
-    """``url`` as a path + query for the Flask test client."""
-    parts = urlsplit(url)
-    return parts.path + ("?" + parts.query if parts.query else "")
-
-
-def start_login(client: FlaskClient, next_url: str | None = None) -> str:
-    """GET /adobe/login; the authorize URL it redirects to."""
-    response = client.get("/adobe/login", query_string={"next": next_url} if next_url else None)
-    assert response.status_code == 302, response.data
-    return response.headers["Location"]
-
-
-def authorize(authorize_url: str) -> str:
-    """Visit the stand-in's authorize URL over real HTTP; the callback URL it sends back."""
-    response = requests.get(authorize_url, allow_redirects=False, timeout=10)
-    assert response.status_code == 302, response.text
-    return response.headers["Location"]
-
-
-def login(client: FlaskClient, next_url: str | None = None) -> Any:
-    """A whole login: /login, the stand-in's authorize, /callback. The callback's response."""
-    callback_url = authorize(start_login(client, next_url))
-    return client.get(local(callback_url))
+from .helpers import login, make_analytics_app, make_app
 
 
 @pytest.fixture
@@ -97,3 +35,39 @@ def app(standin: StandInAdobe) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient) -> FlaskClient:
+    """``client`` after a whole login through the stand-in (the same client)."""
+    response = login(client)
+    assert response.status_code == 302, response.data[:300]
+    return client
+
+
+@pytest.fixture
+def seen(standin: StandInAdobe) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """Every request the stand-in receives from now on: method, path and query."""
+    calls: list[tuple[str, str, dict[str, list[str]]]] = []
+    inner = standin.app.wsgi_app
+
+    def record(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        calls.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], parse_qs(environ["QUERY_STRING"])))
+        return inner(environ, start_response)
+
+    standin.app.wsgi_app = record
+    return calls
+
+
+@pytest.fixture
+def analytics_app(standin: StandInAdobe) -> Flask:
+    """An app whose views call the analytics helpers (``helpers.make_analytics_app``)."""
+    return make_analytics_app(standin)
+
+
+@pytest.fixture
+def analytics_client(analytics_app: Flask) -> FlaskClient:
+    """A signed-in client of ``analytics_app``."""
+    client = analytics_app.test_client()
+    assert login(client).status_code == 302
+    return client

@@ -37,7 +37,7 @@ from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, DEFAULT_UNAUT
 
 from . import adobe_spec as spec
 from .adobe_spec import check_exchange, check_request, check_response, operation_for
-from .conftest import login, make_app
+from .helpers import login, make_app
 from .test_analytics_standin import headers, report_body, reports_url, suites_url
 
 EXAMPLE, ACME = DEFAULT_COMPANIES

@@ -21,7 +21,7 @@ from flask_adobe_oauth.analytics import (
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, daily_page_views
 
-from .conftest import login, make_app
+from .helpers import login, make_app, stored_token
 
 EXAMPLE = DEFAULT_COMPANIES[0]
 ACME = DEFAULT_COMPANIES[1]
@@ -412,8 +412,7 @@ def test_helpers_turn_adobe_failures_into_typed_errors(
 
 
 def test_helpers_never_put_the_token_in_an_error(helper_client: FlaskClient, standin: StandInAdobe) -> None:
-    with helper_client.session_transaction() as sess:
-        access = sess["_ao_t"]["a"]
+    access = stored_token(helper_client)["a"]
     standin.fail_next_api(503, "upstream down", content_type="text/plain")
     failed = helper_client.get("/helpers/companies", headers={"Accept": "application/json"})
     assert failed.status_code == 502

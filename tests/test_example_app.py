@@ -22,7 +22,7 @@ from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, daily_page_views
 from flask_adobe_oauth.testing.live import free_port
 
-from .conftest import SECRET_KEY, login
+from .helpers import SECRET_KEY, login, stored_token
 
 EXAMPLE, ACME = DEFAULT_COMPANIES
 WEB = EXAMPLE.suites[0]
@@ -185,8 +185,7 @@ def test_logout_revokes_and_the_dashboard_asks_for_login_again(
 ) -> None:
     page = text(signed_in.get("/dashboard", query_string=WEEK))
     assert '<form method="post" action="/adobe/logout">' in page
-    with signed_in.session_transaction() as sess:
-        access = sess["_ao_t"]["a"]
+    access = stored_token(signed_in)["a"]
     response = signed_in.post("/adobe/logout")
     assert response.status_code == 303
     assert not standin.is_valid_access_token(access)  # its refresh token was revoked

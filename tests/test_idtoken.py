@@ -28,7 +28,7 @@ from flask_adobe_oauth.protocol import oidc_nonce
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.keys import SigningKey, b64url
 
-from .conftest import SECRET_KEY, authorize, local, login, make_app, query, start_login
+from .helpers import SECRET_KEY, authorize, local, login, make_app, query, start_login, stored_token
 
 
 @pytest.fixture(autouse=True)
@@ -71,17 +71,12 @@ def _callback_with_id_token(
     return client.get(local(callback))
 
 
-def _stored(client: FlaskClient) -> Any:
-    with client.session_transaction() as sess:
-        return sess.get("_ao_t")
-
-
 def test_valid_id_token_is_accepted_and_its_sub_is_the_user(
     client: FlaskClient, standin: StandInAdobe
 ) -> None:
     response = login(client)
     assert response.status_code == 302
-    assert _stored(client)["u"] == standin.state.user.sub
+    assert stored_token(client)["u"] == standin.state.user.sub
     assert standin.jwks_calls() == 1
 
 
@@ -108,7 +103,7 @@ def test_crafted_valid_id_token_passes(client: FlaskClient, standin: StandInAdob
     """The control for the failures below: the same path with nothing wrong."""
     response = _callback_with_id_token(client, standin, sub="crafted-user")
     assert response.status_code == 302
-    assert _stored(client)["u"] == "crafted-user"
+    assert stored_token(client)["u"] == "crafted-user"
 
 
 @pytest.mark.parametrize(
@@ -143,7 +138,7 @@ def test_bad_id_token_claims_fail_the_login_and_store_nothing(
     assert response.status_code == 502
     assert b"invalid_id_token" in response.data
     assert words.encode() in response.data
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_expiry_within_the_leeway_is_accepted(client: FlaskClient, standin: StandInAdobe) -> None:
@@ -157,7 +152,7 @@ def test_wrong_signature_under_a_known_kid_is_rejected(client: FlaskClient, stan
     response = _callback_with_id_token(client, standin, key=forger)
     assert response.status_code == 502
     assert b"signature is invalid" in response.data
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_unknown_kid_is_rejected_after_one_refetch(client: FlaskClient, standin: StandInAdobe) -> None:
@@ -180,7 +175,7 @@ def test_tampered_payload_is_rejected(client: FlaskClient, standin: StandInAdobe
     standin.fail_next_token(200, json.dumps(body), content_type="application/json")
     response = client.get(local(callback))
     assert response.status_code == 502
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 @pytest.mark.parametrize("alg", ["none", "HS256"])
@@ -207,7 +202,7 @@ def test_unsigned_or_symmetric_id_token_is_rejected(
     response = client.get(local(callback))
     assert response.status_code == 502
     assert b"algorithm" in response.data
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_garbage_id_token_is_a_502_not_a_500(client: FlaskClient, standin: StandInAdobe) -> None:
@@ -218,7 +213,7 @@ def test_garbage_id_token_is_a_502_not_a_500(client: FlaskClient, standin: Stand
     response = client.get(local(callback))
     assert response.status_code == 502
     assert b"<script>" not in response.data
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_jwks_is_cached_across_logins(client: FlaskClient, standin: StandInAdobe) -> None:
@@ -243,7 +238,7 @@ def test_unreachable_jwks_is_a_502_and_stores_nothing(standin: StandInAdobe) -> 
     client = make_app(standin, jwks_url=standin.url + "/ims/no-such-keys").test_client()
     response = login(client)
     assert response.status_code == 502
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_jwks_url_without_issuer_is_a_configuration_error(standin: StandInAdobe) -> None:
@@ -271,7 +266,7 @@ def test_without_pyjwt_logins_work_unverified_with_one_warning(
     warnings = [r for r in caplog.records if "NOT verified" in r.getMessage()]
     assert len(warnings) == 1
     assert standin.jwks_calls() == 0
-    assert _stored(client)["u"] == standin.state.user.sub  # from userinfo instead
+    assert stored_token(client)["u"] == standin.state.user.sub  # from userinfo instead
 
 
 def test_jwks_redirect_is_not_followed(standin: StandInAdobe) -> None:
@@ -285,7 +280,7 @@ def test_jwks_redirect_is_not_followed(standin: StandInAdobe) -> None:
     response = login(client)
     assert response.status_code == 502
     assert b"redirect" in response.data
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_a_jwks_url_answering_something_else_is_a_502(standin: StandInAdobe) -> None:
@@ -293,7 +288,7 @@ def test_a_jwks_url_answering_something_else_is_a_502(standin: StandInAdobe) -> 
     response = login(client)
     assert response.status_code == 502
     assert b"JWKS" in response.data
-    assert _stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_unknown_kids_refetch_the_jwks_at_most_once_per_interval(

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import CHROMIUM, CHROMIUM_ARGS, serve
 
-from .conftest import authorize, make_app, query, start_login
+from .helpers import authorize, expire_pending_logins, make_app, query, start_login, stored_token
 
 
 @pytest.fixture
@@ -46,18 +46,13 @@ def test_a_web_app_credential_refuses_the_implicit_grant(adobe_standin: StandInA
     response = client.get(urlsplit(back).path + "?" + urlsplit(back).query)
     assert response.status_code == 400
     assert b"unsupported_response_type" in response.data
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 def fragment_of(client: FlaskClient, next_url: str | None = None) -> dict[str, str]:
     url = authorize(start_login(client, next_url))
     assert urlsplit(url).query == ""  # nothing in the part servers see
     return dict(parse_qsl(urlsplit(url).fragment))
-
-
-def stored(client: FlaskClient) -> dict[str, str] | None:
-    with client.session_transaction() as sess:
-        return sess.get("_ao_t")
 
 
 def test_authorize_asks_for_a_token_without_pkce(implicit_app: Flask) -> None:
@@ -83,7 +78,7 @@ def test_posted_fragment_logs_in_without_any_token_endpoint_call(
     response = client.post("/adobe/callback", data=fragment, headers={"Origin": "http://localhost"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/dashboard"
-    token = stored(client)
+    token = stored_token(client)
     assert token is not None and token["a"] == fragment["access_token"]
     assert standin.token_calls() == []
     assert client.get("/dashboard").json["user"] == standin.state.user.sub  # from userinfo
@@ -94,7 +89,7 @@ def test_cross_site_post_of_a_fragment_is_refused(implicit_app: Flask) -> None:
     fragment = fragment_of(client)
     response = client.post("/adobe/callback", data=fragment, headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 403
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_posted_fragment_with_a_foreign_state_is_refused(implicit_app: Flask) -> None:
@@ -102,7 +97,7 @@ def test_posted_fragment_with_a_foreign_state_is_refused(implicit_app: Flask) ->
     fragment = fragment_of(attacker)
     start_login(victim)
     assert victim.post("/adobe/callback", data=fragment).status_code == 403
-    assert stored(victim) is None
+    assert stored_token(victim) is None
 
 
 def test_token_in_the_query_string_is_refused_and_consumes_the_state(implicit_app: Flask) -> None:
@@ -112,7 +107,7 @@ def test_token_in_the_query_string_is_refused_and_consumes_the_state(implicit_ap
     assert response.status_code == 400
     assert b"fragment" in response.data
     assert client.post("/adobe/callback", data=fragment).status_code == 403  # state already used
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 # -- errors after the POST-back: the browser shows a page, an API client gets JSON -------
@@ -183,8 +178,7 @@ def unknown_state_fragment(client: FlaskClient) -> dict[str, str]:
 
 def expired_fragment(client: FlaskClient) -> dict[str, str]:
     state = query(start_login(client))["state"][0]
-    with client.session_transaction() as sess:
-        sess["_ao_p"] = [[value, 1, nxt] for value, _, nxt in sess["_ao_p"]]  # expired in 1970
+    expire_pending_logins(client)
     return {"access_token": "x", "token_type": "bearer", "state": state}
 
 
@@ -225,7 +219,7 @@ def test_a_failed_post_back_shows_the_browser_the_html_error_page(
     assert '<a class="button" href="/adobe/login">Try again</a>' in response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'"
     assert response.headers["Cache-Control"] == "no-store"
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 @pytest.mark.parametrize("failure", FAILURES)
@@ -239,7 +233,7 @@ def test_a_failed_post_to_the_callback_by_an_api_client_is_still_json(
     assert response.status_code == status
     assert response.mimetype == "application/json"
     assert response.json is not None and response.json["login_url"] == "/adobe/login"
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_a_cross_site_post_navigation_gets_the_html_page_too(implicit_app: Flask) -> None:
@@ -250,7 +244,7 @@ def test_a_cross_site_post_navigation_gets_the_html_page_too(implicit_app: Flask
     assert response.status_code == 403
     assert response.mimetype == "text/html"
     assert headline(response) == "This request came from another site"
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_code_flow_callback_refuses_post(client: FlaskClient) -> None:

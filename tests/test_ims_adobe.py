@@ -23,15 +23,9 @@ from flask_adobe_oauth.config import IMS_ISSUERS, PRESETS, resolve
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.state import DEFAULT_REDIRECT_URI, Fault
 
-from .conftest import SECRET_KEY, authorize, local, login, make_app, query, start_login
+from .helpers import SECRET_KEY, authorize, local, login, make_app, query, start_login, stored_token
 
 CREDENTIALS = {"client_id": "c1", "client_secret": "s3cr3t-value"}
-
-
-def stored(client: FlaskClient) -> dict[str, object] | None:
-    with client.session_transaction() as sess:
-        value = sess.get("_ao_t")
-        return value if isinstance(value, dict) else None
 
 
 # -- issuer ------------------------------------------------------------------------
@@ -64,7 +58,7 @@ def test_an_id_token_naming_the_ims_form_of_the_issuer_signs_in(standin: StandIn
     ] == (standin.url)
     client = make_app(standin, scope=["openid", "AdobeID"]).test_client()
     assert login(client).status_code == 302
-    assert stored(client) is not None
+    assert stored_token(client) is not None
 
 
 def test_with_only_the_discovery_issuer_configured_the_ims_form_is_refused(standin: StandInAdobe) -> None:
@@ -73,7 +67,7 @@ def test_with_only_the_discovery_issuer_configured_the_ims_form_is_refused(stand
     response = login(client)
     assert response.status_code == 502
     assert b"issuer" in response.data
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 # -- iss on the authorization response (RFC 9207) ----------------------------------------
@@ -137,7 +131,7 @@ def test_a_redirect_uri_outside_the_patterns_lands_on_the_default_uri_and_the_ex
         assert response.status_code == 502
         assert b"invalid_grant" in response.data
         assert [c.status for c in server.token_calls()] == [400]
-        assert stored(client) is None
+        assert stored_token(client) is None
 
 
 def test_a_redirect_uri_matching_a_pattern_is_used() -> None:
@@ -201,7 +195,7 @@ def test_a_bad_prompt_option_fails_at_registration() -> None:
 def test_logout_can_end_the_adobe_session_too(standin: StandInAdobe) -> None:
     client = make_app(standin, end_adobe_session=True).test_client()
     login(client)
-    token = stored(client)
+    token = stored_token(client)
     assert token is not None
     response = client.post("/adobe/logout")
     assert response.status_code == 303
@@ -209,15 +203,14 @@ def test_logout_can_end_the_adobe_session_too(standin: StandInAdobe) -> None:
     assert target.startswith(f"{standin.url}/ims/logout/v1?")
     assert query(target) == {"client_id": [standin.client_id], "redirect_uri": ["http://localhost/"]}
     assert all(str(v) not in target for v in token.values() if isinstance(v, str) and len(v) > 20)
-    assert stored(client) is None
+    assert stored_token(client) is None
     reply = requests.get(target, allow_redirects=False, timeout=5)
     assert reply.status_code == 302 and reply.headers["Location"] == "http://localhost/"
     assert standin.state.logouts == [standin.client_id] and not standin.state.signed_in
 
 
-def test_logout_stays_local_by_default(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
-    assert client.post("/adobe/logout").headers["Location"] == "/"
+def test_logout_stays_local_by_default(signed_in: FlaskClient, standin: StandInAdobe) -> None:
+    assert signed_in.post("/adobe/logout").headers["Location"] == "/"
     assert standin.state.logouts == [] and standin.state.signed_in
 
 
@@ -271,20 +264,22 @@ def test_api_calls_use_api_timeout_not_the_token_timeout(standin: StandInAdobe) 
     assert b"did not answer within 0.3 s" in response.data
 
 
-def test_a_429_without_retry_after_backs_off_one_window(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
+def test_a_429_without_retry_after_backs_off_one_window(
+    signed_in: FlaskClient, standin: StandInAdobe
+) -> None:
     standin.fail_next_api(429, '{"error_code":"429050","message":"Too many requests"}')
-    response = client.get("/me")
+    response = signed_in.get("/me")
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "6"
     assert b"429050" in response.data
 
 
-def test_rate_limited_carries_adobes_words_and_the_delay(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
+def test_rate_limited_carries_adobes_words_and_the_delay(
+    signed_in: FlaskClient, standin: StandInAdobe
+) -> None:
     standin.fail_next_api(429, '{"error_code":"429050","message":"Too many requests"}')
-    app = client.application
-    with client.session_transaction() as sess:
+    app = signed_in.application
+    with signed_in.session_transaction() as sess:
         saved = dict(sess)
     with app.test_request_context("/"):
         from flask import session

@@ -4,15 +4,17 @@ client authentication methods, and what each step sends and stores."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
-from flask_adobe_oauth import Token, logged_in, logged_out, make_adobe_blueprint
+from flask_adobe_oauth import Token, logged_in, logged_out, login_failed, make_adobe_blueprint
 from flask_adobe_oauth.protocol import pkce_challenge
 from flask_adobe_oauth.testing import StandInAdobe
 
-from .conftest import authorize, local, login, make_app, query, start_login
+from .helpers import authorize, local, login, make_app, pending_states, query, start_login, stored_token
 
 
 @pytest.mark.parametrize("provider", ["ims", "legacy"])
@@ -37,8 +39,7 @@ def test_full_login_stores_a_token_and_returns_to_next(
     dashboard = client.get("/dashboard")
     assert dashboard.status_code == 200
     assert dashboard.json["user"] == standin.state.user.sub
-    with client.session_transaction() as sess:
-        stored = sess["_ao_t"]
+    stored = stored_token(client)
     assert standin.is_valid_access_token(stored["a"])
     if provider == "ims":
         assert "r" in stored  # offline_access is in the IMS preset's scope
@@ -49,7 +50,7 @@ def test_full_login_stores_a_token_and_returns_to_next(
 
 
 def test_authorize_url_carries_state_pkce_scope_and_redirect_uri(
-    client: Flask, standin: StandInAdobe
+    client: FlaskClient, standin: StandInAdobe
 ) -> None:
     url = start_login(client)
     params = query(url)
@@ -63,14 +64,14 @@ def test_authorize_url_carries_state_pkce_scope_and_redirect_uri(
     assert "client_secret" not in url
 
 
-def test_each_login_gets_a_fresh_state_and_pkce_challenge(client: Flask) -> None:
+def test_each_login_gets_a_fresh_state_and_pkce_challenge(client: FlaskClient) -> None:
     first, second = query(start_login(client)), query(start_login(client))
     assert first["state"] != second["state"]
     assert first["code_challenge"] != second["code_challenge"]
 
 
 def test_token_request_repeats_redirect_uri_and_sends_the_pkce_verifier(
-    client: Flask, standin: StandInAdobe
+    client: FlaskClient, standin: StandInAdobe
 ) -> None:
     authorize_url = start_login(client)
     client.get(local(authorize(authorize_url)))
@@ -91,12 +92,11 @@ def test_pkce_can_be_turned_off(standin: StandInAdobe) -> None:
 def test_ims_v1_token_endpoint_expiry_in_milliseconds_is_understood(standin: StandInAdobe) -> None:
     client = make_app(standin, token_url=standin.url + "/ims/token/v1").test_client()
     login(client)
-    with client.session_transaction() as sess:
-        expires = sess["_ao_t"]["e"]
+    expires = stored_token(client)["e"]
     assert 86000 < expires - time.time() < 86400
 
 
-def test_parallel_logins_in_two_tabs_both_complete(client: Flask, standin: StandInAdobe) -> None:
+def test_parallel_logins_in_two_tabs_both_complete(client: FlaskClient, standin: StandInAdobe) -> None:
     tab1 = authorize(start_login(client, "/one"))
     tab2 = authorize(start_login(client, "/two"))
     assert client.get(local(tab2)).headers["Location"] == "/two"
@@ -107,8 +107,7 @@ def test_parallel_logins_in_two_tabs_both_complete(client: Flask, standin: Stand
 def test_pending_logins_are_capped_oldest_dropped(standin: StandInAdobe) -> None:
     client = make_app(standin, max_pending_logins=3).test_client()
     urls = [authorize(start_login(client)) for _ in range(4)]
-    with client.session_transaction() as sess:
-        assert len(sess["_ao_p"]) == 3
+    assert len(pending_states(client)) == 3
     assert client.get(local(urls[0])).status_code == 403  # the oldest was dropped
     assert client.get(local(urls[3])).status_code == 302
     assert len(standin.token_calls()) == 1
@@ -120,14 +119,14 @@ def test_unsafe_next_is_ignored_and_redirect_to_used(standin: StandInAdobe) -> N
     assert response.headers["Location"] == "/"
 
 
-def test_userinfo_sub_becomes_user_id_at_ims_login(client: Flask, standin: StandInAdobe) -> None:
+def test_userinfo_sub_becomes_user_id_at_ims_login(client: FlaskClient, standin: StandInAdobe) -> None:
     login(client)
     assert client.get("/dashboard").json["user"] == standin.state.user.sub
     with client.session_transaction() as sess:
         assert "id_token" not in str(sess)  # never stored
 
 
-def test_signals_fire_on_login_and_logout(app: Flask, client: Flask) -> None:
+def test_signals_fire_on_login_and_logout(app: Flask, client: FlaskClient) -> None:
     seen: list[str] = []
 
     def on_login(sender: Flask, token: object) -> None:
@@ -140,6 +139,19 @@ def test_signals_fire_on_login_and_logout(app: Flask, client: Flask) -> None:
         login(client)
         client.post("/adobe/logout")
     assert seen == ["in", "out"]
+
+
+def test_login_failed_fires_with_the_refusal(app: Flask, client: FlaskClient) -> None:
+    errors: list[Any] = []
+
+    def on_fail(sender: Flask, error: Any) -> None:
+        errors.append(error)
+
+    state = query(start_login(client))["state"][0]
+    with login_failed.connected_to(on_fail, app):
+        response = client.get("/adobe/callback", query_string={"state": state, "error": "access_denied"})
+    assert response.status_code == 403
+    assert [e.provider_error for e in errors] == ["access_denied"]
 
 
 def test_signals_name_the_blueprint_that_fired(standin: StandInAdobe) -> None:
@@ -172,8 +184,7 @@ def test_a_logged_in_receiver_returning_false_keeps_the_token_out_of_storage(app
     with logged_in.connected_to(keep_it_myself, app):
         assert login(client).status_code == 302
     assert len(kept) == 1
-    with client.session_transaction() as sess:
-        assert "_ao_t" not in sess
+    assert stored_token(client) is None
     assert client.get("/dashboard").status_code == 302  # not signed in as far as the blueprint knows
 
 

@@ -1,18 +1,18 @@
-"""POST /logout: forgets, revokes (best effort), refuses cross-site requests."""
+"""POST /adobe/logout: forgets the token and revokes it at Adobe (best
+effort); refuses other methods and cross-site requests (logout CSRF) with
+the login kept and nothing revoked. The page a refused browser sees is in
+``test_pages.py``."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from flask.testing import FlaskClient
 
-from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing import StandInAdobe, login_as
 
-from .conftest import login, make_app
-
-
-def stored_token(client: FlaskClient) -> dict[str, str] | None:
-    with client.session_transaction() as sess:
-        return sess.get("_ao_t")
+from .helpers import MARK, assert_clean_refusal, login, make_app, stored_token
 
 
 @pytest.mark.parametrize("provider", ["ims", "legacy"])
@@ -34,37 +34,25 @@ def test_logout_forgets_and_revokes_at_adobe(standin: StandInAdobe, provider: st
     assert len(standin.revoke_calls()) == 1
 
 
-def test_get_logout_is_405(client: FlaskClient) -> None:
-    login(client)
-    assert client.get("/adobe/logout").status_code == 405
-    assert stored_token(client) is not None
-
-
 @pytest.mark.parametrize(
     "headers",
-    [
-        {"Sec-Fetch-Site": "cross-site"},
-        {"Sec-Fetch-Site": "same-site"},
-        {"Origin": "https://evil.example"},
-        {"Origin": "null"},
-    ],
+    [{"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://localhost"}, {"Sec-Fetch-Site": "none"}, {}],
+    ids=["sec-fetch-same-origin", "origin-same", "sec-fetch-none", "no-headers"],
 )
-def test_cross_site_logout_is_403_and_keeps_the_login(
-    client: FlaskClient, standin: StandInAdobe, headers: dict[str, str]
+def test_same_site_logout_post_works(
+    signed_in: FlaskClient, standin: StandInAdobe, headers: dict[str, str]
 ) -> None:
-    login(client)
-    response = client.post("/adobe/logout", headers=headers)
-    assert response.status_code == 403
-    assert stored_token(client) is not None
-    assert standin.revoke_calls() == []
-
-
-def test_revoke_failure_still_logs_out_locally(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
-    standin.fail_next_revoke(503)
-    response = client.post("/adobe/logout")
+    response = signed_in.post("/adobe/logout", headers=headers)
     assert response.status_code == 303
-    assert stored_token(client) is None
+    assert stored_token(signed_in) is None
+    assert len(standin.revoke_calls()) == 1
+
+
+def test_revoke_failure_still_logs_out_locally(signed_in: FlaskClient, standin: StandInAdobe) -> None:
+    standin.fail_next_revoke(503)
+    response = signed_in.post("/adobe/logout")
+    assert response.status_code == 303
+    assert stored_token(signed_in) is None
     assert [c.status for c in standin.revoke_calls()] == [503]
 
 
@@ -79,3 +67,45 @@ def test_revoke_timeout_still_logs_out_locally(standin: StandInAdobe) -> None:
 def test_logout_without_login_is_harmless(client: FlaskClient, standin: StandInAdobe) -> None:
     assert client.post("/adobe/logout").status_code == 303
     assert standin.revoke_calls() == []
+
+
+# -- refused: other methods, other sites ----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+def test_logout_by_other_methods_is_refused(
+    signed_in: FlaskClient, standin: StandInAdobe, method: str
+) -> None:
+    response = signed_in.open("/adobe/logout", method=method)
+    assert response.status_code == 405
+    assert stored_token(signed_in) is not None
+    assert standin.revoke_calls() == []
+
+
+CROSS_SITE = [
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+    {"Origin": "http://localhost.evil.example"},
+    {"Origin": "https://localhost"},  # another scheme is another origin
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE, ids=[json.dumps(h) for h in CROSS_SITE])
+@pytest.mark.parametrize("as_json", [False, True], ids=["form", "fetch"])
+def test_cross_site_logout_post_is_refused(
+    signed_in: FlaskClient, standin: StandInAdobe, headers: dict[str, str], as_json: bool
+) -> None:
+    extra = {"Accept": "application/json"} if as_json else {}
+    response = signed_in.post("/adobe/logout", headers={**headers, **extra})
+    assert_clean_refusal(response, {403})
+    assert stored_token(signed_in) is not None
+    assert standin.revoke_calls() == []
+
+
+def test_logout_with_a_login_as_token_and_hostile_origin_keeps_it(client: FlaskClient) -> None:
+    login_as(client)
+    assert client.post("/adobe/logout", headers={"Origin": MARK}).status_code == 403
+    assert stored_token(client) is not None

@@ -1,6 +1,7 @@
 """The extension's pages: plain words first, the technical detail second, a
 way back; templates an app can override, and a fallback when the override
-is broken; the ``unauthorized_handler`` hook. Against the real stand-in."""
+is broken. Against the real stand-in. The ``unauthorized_handler`` hook is
+in ``test_decorators.py``."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ import logging
 import re
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from flask_adobe_oauth import (
-    AdobeBlueprint,
     AdobeOAuthError,
     AuthorizationDenied,
     CallbackError,
@@ -32,15 +31,22 @@ from flask_adobe_oauth import (
     RedisStorage,
     StateError,
     StorageUnavailable,
-    make_adobe_blueprint,
 )
 from flask_adobe_oauth.analytics import AnalyticsError, NoAnalyticsProfile, ReportColumnError
 from flask_adobe_oauth.pages import _WORDING, TEMPLATE_DIR, error_response, situation
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 from flask_adobe_oauth.testing.live import free_port
 
-from .conftest import SECRET_KEY, authorize, local, login, make_app, query, start_login
-from .test_storage import big_user
+from .helpers import (
+    authorize,
+    big_user,
+    expire_pending_logins,
+    local,
+    login,
+    make_app,
+    query,
+    start_login,
+)
 
 HTML = {"Accept": "text/html"}
 BUILTIN_CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -116,6 +122,8 @@ def test_declining_on_the_stand_ins_consent_page_is_a_cancelled_sign_in(standin:
     response = standin.sign_in(client, allow=False)
     assert_builtin_page(response, 403)
     assert headline(response) == "You cancelled the sign-in"
+    assert "access_denied" in text(response)  # Adobe's error code, in the detail
+    assert standin.token_calls() == []
 
 
 def test_the_home_link_follows_the_apps_script_root(client: FlaskClient) -> None:
@@ -141,8 +149,7 @@ def _situations(standin: StandInAdobe, client: FlaskClient, app: Flask) -> dict[
     start_login(client)
     out["state_missing"] = client.get("/adobe/callback?code=abc", headers=HTML)
     callback = local(authorize(start_login(client)))
-    with client.session_transaction() as sess:
-        sess["_ao_p"] = [[r[0], 1, r[2]] for r in sess["_ao_p"]]  # expired long ago
+    expire_pending_logins(client)
     out["state_expired"] = client.get(callback, headers=HTML)
     callback = local(authorize(start_login(client)))
     assert client.get(callback).status_code == 302  # signed in
@@ -428,7 +435,8 @@ def test_an_override_of_another_page_leaves_the_error_page_built_in(
 
 
 def test_the_implicit_page_is_built_in_with_the_strict_csp(standin: StandInAdobe) -> None:
-    from flask_adobe_oauth.pages import FRAGMENT_CSP as _FRAGMENT_CSP, FRAGMENT_SCRIPT as _FRAGMENT_SCRIPT
+    from flask_adobe_oauth.pages import FRAGMENT_CSP as _FRAGMENT_CSP
+    from flask_adobe_oauth.pages import FRAGMENT_SCRIPT as _FRAGMENT_SCRIPT
 
     response = make_app(standin, response_type="token").test_client().get("/adobe/callback")
     assert response.status_code == 200
@@ -440,7 +448,8 @@ def test_the_implicit_page_is_built_in_with_the_strict_csp(standin: StandInAdobe
 
 
 def test_an_implicit_override_carries_the_hashed_script(standin: StandInAdobe, tmp_path: Path) -> None:
-    from flask_adobe_oauth.pages import FRAGMENT_SCRIPT as _FRAGMENT_SCRIPT, SCRIPT_HASH as _SCRIPT_HASH
+    from flask_adobe_oauth.pages import FRAGMENT_SCRIPT as _FRAGMENT_SCRIPT
+    from flask_adobe_oauth.pages import SCRIPT_HASH as _SCRIPT_HASH
 
     source = '{% extends "adobe_oauth/base.html" %}{% block content %}<h1>Acme is signing you in</h1>{% endblock %}'
     app = with_templates(make_app(standin, response_type="token"), tmp_path, implicit=source)
@@ -464,96 +473,3 @@ def test_an_implicit_override_without_the_script_falls_back(
     assert response.headers["Content-Security-Policy"] == _FRAGMENT_CSP
     assert "Signing you in…" in response.get_data(as_text=True)
     assert any("adobe_oauth/implicit.html" in r.getMessage() for r in caplog.records)
-
-
-# -- unauthorized_handler --------------------------------------------------------------------------
-
-
-def guarded_app(standin: StandInAdobe, bp: AdobeBlueprint) -> Flask:
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY=SECRET_KEY, TESTING=True)
-    app.config.update(standin.config())
-    app.register_blueprint(bp, url_prefix="/adobe")
-
-    from flask_adobe_oauth import adobe, adobe_login_required
-
-    @app.get("/dashboard")
-    @adobe_login_required
-    def dashboard() -> Any:
-        return "dashboard"
-
-    @app.get("/unguarded")
-    def unguarded() -> Any:
-        return adobe.session.get("/ims/userinfo/v2").json()  # LoginRequired escapes the view
-
-    return app
-
-
-def test_make_adobe_blueprint_returns_an_adobe_blueprint() -> None:
-    bp = make_adobe_blueprint()
-    assert isinstance(bp, AdobeBlueprint)
-    assert bp.unauthorized_callback is None
-
-
-@pytest.mark.parametrize("when", ["before", "after"])
-def test_the_unauthorized_handler_replaces_the_redirect_and_the_401(standin: StandInAdobe, when: str) -> None:
-    bp = make_adobe_blueprint()
-    seen: list[LoginRequired] = []
-
-    def handler(error: LoginRequired) -> Any:
-        seen.append(error)
-        return jsonify(error=error.error, where="handler"), 401
-
-    if when == "before":
-        assert bp.unauthorized_handler(handler) is handler
-    app = guarded_app(standin, bp)
-    if when == "after":
-        bp.unauthorized_handler(handler)
-    client = app.test_client()
-    for headers in (HTML, {"Accept": "application/json"}):
-        response = client.get("/dashboard", headers=headers)
-        assert response.status_code == 401
-        assert response.json == {"error": "login_required", "where": "handler"}
-    response = client.get("/unguarded", headers=HTML)  # via the app-wide error handler
-    assert response.status_code == 401
-    assert response.json == {"error": "login_required", "where": "handler"}
-    assert len(seen) == 3 and all(e.blueprint == "adobe" for e in seen)
-    login(client)
-    assert client.get("/dashboard").data == b"dashboard"  # a signed-in user never meets it
-
-
-@pytest.mark.parametrize(
-    ("returned", "status", "body", "location"),
-    [
-        ("please sign in", 200, b"please sign in", None),
-        (("nope", 403), 403, b"nope", None),
-        (Response("elsewhere", status=303, headers={"Location": "/welcome"}), 303, b"elsewhere", "/welcome"),
-    ],
-    ids=["str", "tuple", "response"],
-)
-def test_the_unauthorized_handlers_return_value_becomes_the_response(
-    standin: StandInAdobe, returned: Any, status: int, body: bytes, location: str | None
-) -> None:
-    bp = make_adobe_blueprint()
-    bp.unauthorized_handler(lambda error: returned)
-    client = guarded_app(standin, bp).test_client()
-    for path in ("/dashboard", "/unguarded"):
-        response = client.get(path, headers=HTML)
-        assert response.status_code == status
-        assert response.data == body
-        assert response.headers.get("Location") == location
-
-
-def test_without_a_handler_the_redirect_stays(standin: StandInAdobe) -> None:
-    client = guarded_app(standin, make_adobe_blueprint()).test_client()
-    response = client.get("/dashboard", headers=HTML)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/adobe/login?next=/dashboard"
-
-
-def test_the_handler_survives_a_config_change_after_registration(standin: StandInAdobe) -> None:
-    bp = make_adobe_blueprint()
-    app = guarded_app(standin, bp)
-    bp.unauthorized_handler(lambda error: ("handled", 401))
-    app.config["ADOBE_OAUTH_SCOPE"] = "openid,AdobeID"  # the state is rebuilt before the request
-    assert app.test_client().get("/dashboard", headers=HTML).data == b"handled"

@@ -1,8 +1,9 @@
 """The protocol core, without Flask: ``check_callback`` as a pure function.
 
-The hostile callbacks of ``test_hostile.py`` run here as unit tests, with no
-server and no app; the HTTP tests keep the cases that need the whole path
-(the token endpoint never called, nothing stored, the page shown).
+Every hostile callback runs here as a unit test, with no server and no app;
+``test_hostile_callback.py`` keeps one or two cases of each kind over HTTP,
+for what needs the whole path (the token endpoint never called, nothing
+stored, the page shown) and for the query parser's own cases.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ISS = "https://ims-na1.adobelogin.com"
 MINE = Pending("s" * 22, int(NOW) + 600, "/reports")
 OTHER_TAB = Pending("t" * 22, int(NOW) + 600, None)
 OLD = Pending("o" * 22, int(NOW) - 1, None)
+CRLF = "\r\nSet-Cookie: injected=1\r\nX-Injected: 1"  # as helpers.CRLF; this module stays Flask-free
 RECORDS = (OTHER_TAB, MINE)
 
 
@@ -88,6 +90,22 @@ def test_the_implicit_grant_needs_no_code() -> None:
         ({"state": [MINE.state], "error": ["access_denied"]}, AuthorizationDenied, 403, True),
         ({"state": [MINE.state], "code": ["c"], "error": ["login_required"]}, AuthorizationDenied, 400, True),
         ({"state": [MINE.state], "error": ["a", "b"]}, CallbackError, 400, True),
+        # The values of the HTTP table in test_hostile_callback.py that need no whole path.
+        ({"state": [MINE.state[:-1]], "code": ["c"]}, StateError, 403, False),
+        ({"state": [MINE.state + "A"], "code": ["c"]}, StateError, 403, False),
+        ({"state": ["A" * 10240], "code": ["c"]}, StateError, 403, False),
+        ({"state": ["x", MINE.state], "code": ["c"]}, CallbackError, 400, True),
+        ({"state": ["", MINE.state], "code": ["c"]}, CallbackError, 400, True),
+        ({"state": [MINE.state], "code": ["c", "c"]}, CallbackError, 400, True),
+        ({"state": [MINE.state], "code": ["c" * 10240]}, CallbackError, 400, True),
+        ({"state": [MINE.state], "code": ["c\x00"]}, CallbackError, 400, True),
+        ({"state": [MINE.state], "error": ["server_error" + CRLF]}, AuthorizationDenied, 400, True),
+        (
+            {"state": [MINE.state], "error": ["access_denied"], "error_description": ["<" * 10240]},
+            AuthorizationDenied,
+            403,
+            True,
+        ),
     ],
     ids=[
         "no-state",
@@ -107,6 +125,16 @@ def test_the_implicit_grant_needs_no_code() -> None:
         "error",
         "error-with-code",
         "error-repeated",
+        "state-prefix-of-real",
+        "state-real-plus-suffix",
+        "state-10kb",
+        "state-forged-then-real",
+        "state-empty-then-real",
+        "code-duplicated",
+        "code-10kb",
+        "code-nul",
+        "error-code-crlf",
+        "error-description-10kb",
     ],
 )
 def test_a_refused_callback_says_why_and_consumes_the_state_it_names(

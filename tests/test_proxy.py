@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_adobe_oauth.testing import StandInAdobe
 
-from .conftest import authorize, local, make_app, query, start_login
+from .helpers import authorize, local, make_app, query, start_login
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "analytics.example.com"}
 

@@ -24,20 +24,16 @@ from flask_adobe_oauth import (
     token_refreshed,
 )
 from flask_adobe_oauth.extension import get_runtime
+from flask_adobe_oauth.storage import TOKEN_KEY
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port
 
-from .conftest import login, make_app
-
-
-def stored(client: FlaskClient) -> dict[str, Any] | None:
-    with client.session_transaction() as sess:
-        return sess.get("_ao_t")
+from .helpers import login, make_app, stored_token
 
 
 def expire_locally(client: FlaskClient) -> None:
     with client.session_transaction() as sess:
-        sess["_ao_t"] = {**sess["_ao_t"], "e": int(time.time()) - 5}
+        sess[TOKEN_KEY] = {**sess[TOKEN_KEY], "e": int(time.time()) - 5}
 
 
 def cookie_value(client: FlaskClient) -> str:
@@ -51,20 +47,19 @@ def refresh_calls(standin: StandInAdobe) -> list[Any]:
 
 
 def test_expired_token_is_refreshed_transparently_with_rotation(
-    app: Flask, client: FlaskClient, standin: StandInAdobe
+    app: Flask, signed_in: FlaskClient, standin: StandInAdobe
 ) -> None:
-    login(client)
-    before = stored(client)
+    before = stored_token(signed_in)
     assert before is not None
-    expire_locally(client)
+    expire_locally(signed_in)
     seen: list[Any] = []
 
     def on_refresh(sender: Flask, token: Any) -> None:
         seen.append(token)
 
     with token_refreshed.connected_to(on_refresh, app):
-        assert client.get("/dashboard").status_code == 200
-    after = stored(client)
+        assert signed_in.get("/dashboard").status_code == 200
+    after = stored_token(signed_in)
     assert after is not None
     assert after["a"] != before["a"] and after["r"] != before["r"]
     assert after["e"] > time.time() + 3600
@@ -81,45 +76,41 @@ def test_expired_token_is_refreshed_transparently_with_rotation(
 
 
 def test_refused_refresh_deletes_the_token_and_sends_the_browser_to_login(
-    client: FlaskClient, standin: StandInAdobe
+    signed_in: FlaskClient, standin: StandInAdobe
 ) -> None:
-    login(client)
-    token = stored(client)
+    token = stored_token(signed_in)
     assert token is not None
     standin.state.revoke(token["r"])
-    expire_locally(client)
-    response = client.get("/dashboard")
+    expire_locally(signed_in)
+    response = signed_in.get("/dashboard")
     assert response.status_code == 302 and "/adobe/login" in response.headers["Location"]
-    assert stored(client) is None
+    assert stored_token(signed_in) is None
 
 
-def test_refused_refresh_gives_api_callers_401(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
-    token = stored(client)
+def test_refused_refresh_gives_api_callers_401(signed_in: FlaskClient, standin: StandInAdobe) -> None:
+    token = stored_token(signed_in)
     assert token is not None
     standin.state.revoke(token["r"])
-    expire_locally(client)
-    response = client.get("/dashboard", headers={"Accept": "application/json"})
+    expire_locally(signed_in)
+    response = signed_in.get("/dashboard", headers={"Accept": "application/json"})
     assert response.status_code == 401 and response.json["error"] == "login_required"
 
 
 def test_refresh_during_an_adobe_outage_is_a_502_and_keeps_the_login(
-    client: FlaskClient, standin: StandInAdobe
+    signed_in: FlaskClient, standin: StandInAdobe
 ) -> None:
-    login(client)
-    expire_locally(client)
+    expire_locally(signed_in)
     standin.fail_next_token(503, "<html>down</html>", content_type="text/html")
-    assert client.get("/dashboard").status_code == 502
-    assert stored(client) is not None
-    assert client.get("/dashboard").status_code == 200  # Adobe is back: refreshed now
+    assert signed_in.get("/dashboard").status_code == 502
+    assert stored_token(signed_in) is not None
+    assert signed_in.get("/dashboard").status_code == 200  # Adobe is back: refreshed now
 
 
 def test_concurrent_requests_with_one_expired_token_refresh_once(
-    app: Flask, client: FlaskClient, standin: StandInAdobe
+    app: Flask, signed_in: FlaskClient, standin: StandInAdobe
 ) -> None:
-    login(client)
-    expire_locally(client)
-    cookie = cookie_value(client)
+    expire_locally(signed_in)
+    cookie = cookie_value(signed_in)
     barrier = threading.Barrier(8)
     results: list[int] = []
 
@@ -138,41 +129,38 @@ def test_concurrent_requests_with_one_expired_token_refresh_once(
     assert len(refresh_calls(standin)) == 1
 
 
-def test_cookie_does_not_grow_with_each_refresh(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
+def test_cookie_does_not_grow_with_each_refresh(signed_in: FlaskClient, standin: StandInAdobe) -> None:
     sizes = []
     for _ in range(5):
-        expire_locally(client)
-        assert client.get("/dashboard").status_code == 200
-        sizes.append(len(cookie_value(client)))
+        expire_locally(signed_in)
+        assert signed_in.get("/dashboard").status_code == 200
+        sizes.append(len(cookie_value(signed_in)))
     assert len(refresh_calls(standin)) == 5
     assert max(sizes) - min(sizes) <= 16
 
 
-def test_api_401_is_met_with_one_refresh_and_one_retry(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
+def test_api_401_is_met_with_one_refresh_and_one_retry(signed_in: FlaskClient, standin: StandInAdobe) -> None:
     standin.expire_access_tokens()  # Adobe stops accepting the token before its time
-    response = client.get("/me")
+    response = signed_in.get("/me")
     assert response.status_code == 200
     assert response.json["sub"] == standin.state.user.sub
     assert len(refresh_calls(standin)) == 1
 
 
-def test_api_401_after_the_retry_means_login_again(client: FlaskClient, standin: StandInAdobe) -> None:
-    login(client)
+def test_api_401_after_the_retry_means_login_again(signed_in: FlaskClient, standin: StandInAdobe) -> None:
     body = '{"error_code":"401013","message":"Oauth token is not valid"}'
     standin.fail_next_api(401, body)
     standin.fail_next_api(401, body)
-    response = client.get("/me")
+    response = signed_in.get("/me")
     assert response.status_code == 302 and "/adobe/login" in response.headers["Location"]
-    assert stored(client) is None
+    assert stored_token(signed_in) is None
     assert len(refresh_calls(standin)) == 1
 
 
 def test_api_401_without_refresh_token_means_login_again(standin: StandInAdobe) -> None:
     client = make_app(standin, scope="openid AdobeID").test_client()  # no offline_access: no refresh token
     login(client)
-    token = stored(client)
+    token = stored_token(client)
     assert token is not None and "r" not in token
     standin.expire_access_tokens()
     response = client.get("/me", headers={"Accept": "application/json"})
@@ -239,7 +227,7 @@ def test_session_sends_bearer_and_api_key_to_the_api(
 
     login(client)
     client.get("/headers")
-    token = stored(client)
+    token = stored_token(client)
     assert token is not None
     assert seen["Authorization"] == f"Bearer {token['a']}"
     assert seen["x-api-key"] == standin.client_id
@@ -268,7 +256,7 @@ def test_unusable_stored_token_means_login_again_not_a_500(client: FlaskClient) 
     login_as(client, access_token="bad\u00e9token\n")
     response = client.get("/me")
     assert response.status_code == 302
-    assert stored(client) is None
+    assert stored_token(client) is None
 
 
 def test_a_netrc_entry_for_the_api_host_does_not_replace_the_users_token(
@@ -365,15 +353,14 @@ class WatchedLock:
 
 
 def test_waiters_on_a_failed_refresh_do_not_race_each_other(
-    app: Flask, client: FlaskClient, standin: StandInAdobe
+    app: Flask, signed_in: FlaskClient, standin: StandInAdobe
 ) -> None:
     """Three tabs, one expired token; Adobe answers the first refresh 500 and
     the next 200. Adobe must never see two refreshes with one refresh token
     at once (the second would be invalid_grant, a logout), no tab may end
     logged out, and the refresh bookkeeping must be empty afterwards."""
-    login(client)
-    expire_locally(client)
-    cookie = cookie_value(client)
+    expire_locally(signed_in)
+    cookie = cookie_value(signed_in)
     state = get_runtime(app=app)
     guard = WatchedLock()
     state._guard = guard  # type: ignore[assignment]
@@ -423,7 +410,7 @@ def test_waiters_on_a_failed_refresh_do_not_race_each_other(
     assert set(results.values()) <= {200, 502}, results
     assert 200 in results.values(), results
     for name, tab in tabs.items():
-        assert stored(tab) is not None, f"tab {name} was logged out"
+        assert stored_token(tab) is not None, f"tab {name} was logged out"
     assert len(state._locks) == 0
 
 
@@ -442,7 +429,7 @@ def test_raced_refreshes_leave_no_bookkeeping_behind(
         late_tab.set_cookie("session", cookie_value(client))  # still the old refresh token
         assert client.get("/dashboard").status_code == 200
         assert late_tab.get("/dashboard").status_code == 200  # reuses the result
-        assert stored(late_tab) == stored(client)
+        assert stored_token(late_tab) == stored_token(client)
     assert len(refresh_calls(standin)) == 5
     assert len(state._locks) == 0
     assert len(state._recent) == 5

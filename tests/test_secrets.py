@@ -12,7 +12,7 @@ failures. Then:
   request line is what a web server logs; see SECURITY.md);
 * access, refresh and id tokens appear in no log record, no URL, no
   Location header and no error page; the only place they may be is the
-  ``_ao_t`` entry of the signed session cookie, which is decoded and
+  ``TOKEN_KEY`` entry of the signed session cookie, which is decoded and
   checked.
 """
 
@@ -31,11 +31,12 @@ import requests
 from flask import Flask
 
 from flask_adobe_oauth import idtoken
+from flask_adobe_oauth.storage import TOKEN_KEY
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.keys import SigningKey, b64url
 from flask_adobe_oauth.testing.live import ServerThread
 
-from .conftest import SECRET_KEY, make_app
+from .helpers import SECRET_KEY, make_app
 
 WATCHED_LOGGERS = ("", "werkzeug", "urllib3", "requests", "flask_adobe_oauth", "flask.app")
 
@@ -201,7 +202,7 @@ def assert_no_leaks(
     for response, text in response_texts:
         assert id_token_prefix not in text, f"id_token in response to {response.url}"
 
-    # The session cookie: signed but readable. The token lives under _ao_t
+    # The session cookie: signed but readable. The token lives under TOKEN_KEY
     # by design, and nowhere else in it; no secret and no code at all.
     for browser, app in browsers:
         data = browser.session_data(app)
@@ -210,7 +211,7 @@ def assert_no_leaks(
             assert secret not in serialized
         for code in issued["code"]:
             assert code not in serialized
-        rest = json.dumps({k: v for k, v in data.items() if k != "_ao_t"})
+        rest = json.dumps({k: v for k, v in data.items() if k != TOKEN_KEY})
         for token in tokens:
             assert token not in rest
         assert id_token_prefix not in serialized  # the id_token is never stored
@@ -231,7 +232,7 @@ def test_full_flows_leak_nothing(
         browser = Browser(live.url, recorded)
         assert browser.go(f"{live.url}/dashboard").status_code == 200  # guarded page -> login -> back
         assert browser.login("/dashboard?tab=2").status_code == 200  # a second login
-        stored = browser.session_data(app)["_ao_t"]
+        stored = browser.session_data(app)[TOKEN_KEY]
         assert standin.is_valid_access_token(stored["a"])  # the token IS in the session, by design
         if provider == "ims":
             assert browser.go(f"{live.url}/me").status_code == 200  # an API call with the token
@@ -240,7 +241,7 @@ def test_full_flows_leak_nothing(
             assert {c.grant_type for c in standin.token_calls()} == {"authorization_code", "refresh_token"}
         assert browser.logout().status_code == 200
         assert len(standin.revoke_calls()) == 1
-        assert "_ao_t" not in browser.session_data(app)
+        assert TOKEN_KEY not in browser.session_data(app)
     assert_no_leaks(recorded, standin, [(browser, app)])
     assert any(r.name == "werkzeug" for r in recorded.logs), "the access log was not captured"
     assert any(r.name.startswith("urllib3") for r in recorded.logs), "urllib3's debug log was not captured"
@@ -313,7 +314,7 @@ def test_refresh_and_revoke_failures_leak_nothing(recorded: Recorded, standin: S
     with LiveApp(app) as live:
         browser = Browser(live.url, recorded)
         assert browser.login().status_code == 200
-        refresh_token = browser.session_data(app)["_ao_t"]["r"]
+        refresh_token = browser.session_data(app)[TOKEN_KEY]["r"]
         standin.expire_access_tokens()
         standin.fail_next_token(
             400,
@@ -325,7 +326,7 @@ def test_refresh_and_revoke_failures_leak_nothing(recorded: Recorded, standin: S
         response = browser.request("GET", f"{live.url}/me", headers={"Accept": "application/json"})
         assert response.status_code == 401  # refresh refused: login required
         assert browser.login().status_code == 200
-        standin.fail_next_revoke(500, f"cannot revoke {browser.session_data(app)['_ao_t']['a']}")
+        standin.fail_next_revoke(500, f"cannot revoke {browser.session_data(app)[TOKEN_KEY]['a']}")
         assert browser.logout().status_code == 200
     assert_no_leaks(recorded, standin, [(browser, app)])
 

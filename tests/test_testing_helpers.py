@@ -48,7 +48,7 @@ def test_login_as_goes_through_a_custom_storage(standin: StandInAdobe) -> None:
         def delete(self) -> None:
             self.token = None
 
-    from .conftest import make_app
+    from .helpers import make_app
 
     storage = DictStorage()
     app: Flask = make_app(standin, storage=storage)
