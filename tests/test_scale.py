@@ -13,12 +13,7 @@ users, threads and total time; everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -33,7 +28,7 @@ import requests
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import ServerThread
 
-from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port, stop_process
+from .redis_fixture import _redis_client_fixture, _redis_url_fixture
 from .scale_app import create_app
 
 __all__ = ["_redis_client_fixture", "_redis_url_fixture"]  # fixtures used by name
@@ -138,50 +133,10 @@ def standin() -> Iterator[StandInAdobe]:
 @pytest.fixture
 def gunicorn_app(standin: StandInAdobe, redis_url: str, redis_client: redis.Redis) -> Iterator[str]:
     """``gunicorn -w 4`` serving :mod:`tests.scale_app` on 127.0.0.1 with Redis storage; its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SCALE_ADOBE_CONFIG": json.dumps(standin.config()),
-        "SCALE_REDIS_URL": redis_url,
-    }
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                "4",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--chdir",
-                str(ROOT),
-                "--timeout",
-                "60",
-                "--graceful-timeout",
-                "5",
-                "tests.scale_app:create_app()",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        try:
-            while True:
-                try:
-                    if requests.get(base + "/", timeout=2).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail("gunicorn did not start:\n" + log.read().decode(errors="replace")[-2000:])
-                time.sleep(0.1)
-            yield base
-        finally:
-            stop_process(process, timeout=15)
+    from .faults.servers import gunicorn  # imported here: it builds on this module's helpers
+
+    with gunicorn(standin, redis_url, workers=4, app="tests.scale_app:create_app()") as (base, _):
+        yield base
 
 
 @pytest.mark.timeout(180)

@@ -158,6 +158,7 @@ def gunicorn(
     workers: int = 4,
     threads: int = 1,
     options: dict[str, Any] | None = None,
+    app: str = FAULT_APP,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``gunicorn -w workers [--threads threads]`` serving the fault app, pointed at
     ``standin`` with ``options`` (``ADOBE_OAUTH_*`` keys) and Redis storage at
@@ -180,7 +181,7 @@ def gunicorn(
         "60",
         "--graceful-timeout",
         "3",
-        FAULT_APP,
+        app,
     ]
     with tempfile.TemporaryFile() as log:
         # Its own process group, so that workers left by a killed master go too.
