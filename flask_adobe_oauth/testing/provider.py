@@ -31,10 +31,12 @@ from markupsafe import escape
 from .keys import b64url
 from .state import Call, Fault, Plan, StandInState
 
-_CONSENT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Adobe ID (stand-in)</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;background:#f5f5f5;margin:0}}
-main{{max-width:26rem;margin:5rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}}
-h1{{font-size:1.3rem}}button{{font-size:1rem;padding:.5rem 1.2rem;border-radius:16px;border:0;margin-right:.5rem}}
+_CONSENT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>Adobe ID (stand-in)</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;background:#f5f5f5;margin:0;padding:1rem}}
+main{{max-width:26rem;margin:3rem auto;background:#fff;padding:1.5rem;border-radius:8px;box-shadow:0 1px 4px #0002}}
+h1{{font-size:1.3rem}}code{{overflow-wrap:anywhere}}
+button{{font-size:1rem;min-height:44px;padding:.5rem 1.4rem;border-radius:22px;border:0;margin:.25rem .5rem .25rem 0}}
 #allow{{background:#1473e6;color:#fff}}#deny{{background:#e8e8e8}}</style></head>
 <body><main><h1>Stand-in Adobe ID</h1>
 <p><strong>{client}</strong> asks to sign you in as <strong>{user}</strong> and use: <code>{scope}</code></p>
