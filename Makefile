@@ -8,11 +8,11 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint system-deps bench
 
-# The demo needs only the package (and PyJWT to check id_tokens);
+# The demo needs only the package, PyJWT to check id_tokens and cachelib for its cache;
 # the tests and benchmarks need their tools and the libraries compared.
 $(VENV)/.demo-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[jwt]'
+	$(BIN)/pip install -q -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed: pyproject.toml

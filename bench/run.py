@@ -1,4 +1,4 @@
-"""The five benchmarks, run in one process, and the table they print.
+"""The six benchmarks, run in one process, and the table they print.
 
 ``python -m bench`` (or ``make bench``). ``--quick`` runs fewer and shorter
 repetitions, for a smoke test.
@@ -21,6 +21,7 @@ import requests
 from flask_adobe_oauth.testing import StandInAdobe
 
 from .apps import API_CALLS, FACTORIES, Subject
+from .dashboard import CLICKS, DELAY, RATE_CALLS, RATE_SECONDS, Views, dashboard_views
 from .measure import PortLog, Stat, WSGICall, local, timed
 
 #: Browsers silently drop a cookie past this many bytes (RFC 6265 §6.1).
@@ -39,9 +40,11 @@ class Settings:
     view_calls: int = 500
     logins: int = 40
     tab_reps: int = 3
+    #: Users each viewing the demo dashboard cold, reloaded and with another range.
+    dashboard_reps: int = 15
 
 
-QUICK = Settings(reps=3, warmup=1, view_reps=5, view_calls=300, logins=8, tab_reps=1)
+QUICK = Settings(reps=3, warmup=1, view_reps=5, view_calls=300, logins=8, tab_reps=1, dashboard_reps=3)
 
 
 class BenchError(RuntimeError):
@@ -299,6 +302,53 @@ class Table:
         return "\n".join([line(header), sep, *(line(r) for r in self.rows)])
 
 
+def _rt(views: Views, kind: str) -> str:
+    stat = Stat.of(views.round_trips(kind))
+    return f"{stat.median:.2f}"
+
+
+def _calls(views: Views) -> str:
+    return " / ".join(str(max(views.calls[kind])) for kind in ("cold", "reload", "switch"))
+
+
+def dashboard_rows(table: Table, dash: Views, peers: list[str]) -> None:
+    """6. The demo dashboard: round trips per view, Analytics calls, 429s (this project only)."""
+    others = dict.fromkeys(peers, "n/a")
+    ours = table.names[0]
+    limits = {"cold": 3.3, "reload": 1.3, "switch": 1.3}
+    labels = {"cold": "cold view (first after login)", "reload": "warm reload", "switch": "range switch"}
+    for letter, kind in zip("abc", limits, strict=True):
+        trips = Stat.of(dash.round_trips(kind))
+        seconds = Stat.of(dash.seconds[kind])
+        table.row(
+            f"6{letter} dashboard {labels[kind]}, Adobe round trips",
+            {
+                ours: f"{trips.median:.2f} ({trips.low:.2f}–{trips.high:.2f}), {seconds.median * 1000:.0f} ms",
+                **others,
+            },
+            ["", ""],
+            f"≤ {limits[kind]}",
+            trips.median <= limits[kind],
+            f"{trips.median:.2f}",
+        )
+    most = {kind: max(dash.calls[kind]) for kind in ("cold", "reload", "switch")}
+    table.row(
+        "6d Analytics calls per view: cold / reload / switch",
+        {ours: _calls(dash), **others},
+        ["", ""],
+        "3 / ≤ 1 / ≤ 1",
+        most["cold"] <= 3 and most["reload"] <= 1 and most["switch"] <= 1,
+    )
+    within = dash.burst_seconds <= RATE_SECONDS
+    table.row(
+        f"6e 429s in {len(CLICKS)} views by one user ({RATE_CALLS} calls / {RATE_SECONDS:g} s)",
+        {ours: f"{dash.burst_refused} ({dash.burst_calls} calls in {dash.burst_seconds:.1f} s)", **others},
+        ["", ""],
+        "0",
+        dash.burst_refused == 0 and dash.burst_pages_429 == 0 and within,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repetitions (smoke test)")
@@ -337,14 +387,16 @@ def main(argv: list[str] | None = None) -> int:
         names = [s.name for s in subjects]
         ours, peers = names[0], names[1:]
 
-        print("1/5 guarded-view overhead …", flush=True)
+        print("1/6 guarded-view overhead …", flush=True)
         views = guarded_views(subjects, browser, cfg)
-        print("2/5 and 3/5 login round trips, cookie bytes …", flush=True)
+        print("2/6 and 3/6 login round trips, cookie bytes …", flush=True)
         logins, cookies, steps = login_round_trips(subjects, browser, cfg)
-        print("4/5 connection reuse …", flush=True)
+        print("4/6 connection reuse …", flush=True)
         conns = connections(subjects, browser, standin)
-        print("5/5 parallel tabs …", flush=True)
+        print("5/6 parallel tabs …", flush=True)
         tabs = parallel_tabs(subjects, browser, cfg)
+    print(f"6/6 the demo dashboard against an Adobe {DELAY * 1000:.0f} ms away …", flush=True)
+    dash, uncached = dashboard_views(cfg.dashboard_reps, cfg.warmup)
 
     table = Table(names)
     # 1
@@ -433,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{TABS}/{TABS}",
         tab_done[ours] == TABS,
     )
+    dashboard_rows(table, dash, peers)
     print()
     print(table.render())
     print()
@@ -445,6 +498,14 @@ def main(argv: list[str] | None = None) -> int:
     print("callback statuses with 5 tabs (in the order the tabs were opened):")
     for n in names:
         print(f"  {n}: {tabs[n][2][0]}")
+    print()
+    print(
+        f"the dashboard with DASHBOARD_CACHE_SECONDS=0 (no cache; the profile still read beside): "
+        f"round trips cold {_rt(uncached, 'cold')}, reload {_rt(uncached, 'reload')}, "
+        f"range switch {_rt(uncached, 'switch')}; Analytics calls {_calls(uncached)}; "
+        f"{len(CLICKS)} views: {uncached.burst_refused} calls refused with 429 "
+        f"({uncached.burst_pages_429} pages answered 429)"
+    )
     print(f"\ntook {time.perf_counter() - began:.0f} s; load average at the end: {_load()}")
     missed = [r[0] for r in table.rows if r[-1].startswith("MISSED")]
     print("targets missed: " + (", ".join(missed) if missed else "none"))

@@ -3,22 +3,48 @@
 ``python -m example_app`` runs it on http://127.0.0.1:5000, against a
 stand-in Adobe on 127.0.0.1 unless ``ADOBE_OAUTH_CLIENT_ID`` is set.
 :func:`create_app` builds it for tests and for your own WSGI server.
+
+Adobe's API is slow (hundreds of milliseconds a call) and allows 12 calls
+every 6 seconds per user; Adobe's Analytics 2.0 FAQ asks clients to request
+what changes rarely once and cache it. So what changes rarely (the user's
+profile, companies and report suites) is kept per user in a cachelib cache
+(:class:`DashboardCache`) for ``DASHBOARD_CACHE_SECONDS``, and forgotten at
+sign-out; a page load then costs one Analytics call, the report. On a first
+view the profile (IMS userinfo) is read in a worker thread while the
+Analytics calls (discovery, then report suites, then the report: each needs
+the one before) run in the request's own.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
 import os
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from contextlib import suppress
+from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, render_template, request, url_for
+from cachelib import BaseCache, RedisCache, SimpleCache
+from flask import Flask, copy_current_request_context, current_app, g, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from flask_adobe_oauth import ProviderError, RateLimited, adobe, adobe_login_required, make_adobe_blueprint
+from flask_adobe_oauth import (
+    AdobeOAuthError,
+    ProviderError,
+    RateLimited,
+    Token,
+    adobe,
+    adobe_login_required,
+    logged_in,
+    logged_out,
+    make_adobe_blueprint,
+)
 from flask_adobe_oauth.analytics import (
     Company,
     NoAnalyticsProfile,
@@ -29,26 +55,33 @@ from flask_adobe_oauth.analytics import (
     page_views_by_day,
     report_suites,
 )
-from flask_adobe_oauth.service import service_session
+from flask_adobe_oauth.service import service_for, service_session
 
 from .chart import line_chart
 
-__all__ = ["create_app"]
+__all__ = ["DashboardCache", "create_app"]
+
+log = logging.getLogger("example_app")
 
 #: Date ranges offered as one-click choices, in days.
 PRESETS = (7, 30, 90)
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
-#: How long the companies and report suites of a user are reused (seconds), and
-#: how many such lists are kept at most. Adobe allows 12 calls every 6 seconds
-#: per user and asks clients to request data once and cache it (Analytics 2.0
-#: FAQ): with the lists cached, a page load costs one report call.
+#: How long a user's profile, companies and report suites are reused (seconds;
+#: ``DASHBOARD_CACHE_SECONDS``), and how many users' entries the default
+#: in-process cache keeps at most (``DASHBOARD_CACHE_ENTRIES``).
 CACHE_SECONDS = 300
 CACHE_ENTRIES = 512
+#: Worker threads that read profiles beside the Analytics calls, per app
+#: (``DASHBOARD_WORKERS``); a page load uses at most one.
+WORKERS = 8
 #: The wait shown after a 429 that names none: Adobe's rate limit window (Analytics 2.0 FAQ).
 RATE_WINDOW = 6
 CACHE_KEY = "example_app.cache"
+POOL_KEY = "example_app.pool"
+#: Where a sign-out request notes whose entries to forget (``g``), read before the token goes.
+SIGNING_OUT = "example_app_signing_out"
 
 T = TypeVar("T")
 
@@ -58,54 +91,186 @@ CSP = (
 )
 
 
-class TimedCache:
-    """A small in-process cache, safe across threads: an entry lives ``seconds``
-    seconds, and past ``size`` entries the least recently used go first."""
+# -- the cache -------------------------------------------------------------------------------
 
-    def __init__(self, size: int = CACHE_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
-        self.size = size
-        self._clock = clock
-        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def get(self, key: Hashable, make: Callable[[], T], seconds: float) -> T:
-        """The value cached for ``key``, else ``make()`` (cached if it returns)."""
-        if seconds <= 0:
-            return make()
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None and hit[0] > self._clock():
-                self._entries.move_to_end(key)
-                return hit[1]  # type: ignore[no-any-return]
-        value = make()  # outside the lock: a call to Adobe may take a while
-        with self._lock:
-            self._entries[key] = (self._clock() + seconds, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return value
+class Shelf:
+    """One owner's cached pieces as read at the start of a request, and the
+    pieces the request fetched, written back at its end (:meth:`DashboardCache.save`).
+
+    An owner of None (no user id to key by, or caching off) never hits and
+    keeps nothing.
+    """
+
+    def __init__(self, owner: str | None, pieces: dict[str, tuple[float, Any]]) -> None:
+        self.owner = owner
+        self.pieces = pieces
+        self.fetched: dict[str, Any] = {}
+
+    def get(self, what: str) -> Any:
+        """The cached piece ``what`` (plain data), or None."""
+        hit = self.pieces.get(what)
+        return None if hit is None else hit[1]
+
+    def put(self, what: str, value: Any) -> None:
+        if self.owner is not None:
+            self.fetched[what] = value
+
+
+class DashboardCache:
+    """What the dashboard reuses, per owner, on any cachelib cache.
+
+    An owner is ``"user:<Adobe user id>"`` (or ``"service:<client id>"`` for
+    the service account's lists, the same for everyone): one cache entry per
+    owner, under a key derived from it alone, so one user never reads
+    another's, and sign-out deletes one key. The entry maps each piece
+    (``"profile"``, ``"companies"``, ``"suites:<company>:<page size>"``) to
+    its expiry time and its value, plain data (no pickled classes survive a
+    deploy to haunt the next). A piece lives ``seconds`` from when it was
+    fetched. The cache failing (Redis down) costs Adobe calls, not the page.
+    """
+
+    PREFIX = "example_app.dashboard:"
+
+    def __init__(self, backend: BaseCache, seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self.backend = backend
+        self.seconds = seconds
+        #: Wall-clock time (entries may be shared between processes through Redis).
+        self.clock = clock
+
+    def key(self, owner: str) -> str:
+        return self.PREFIX + hashlib.sha256(owner.encode()).hexdigest()[:40]
+
+    def _pieces(self, owner: str) -> dict[str, tuple[float, Any]]:
+        try:
+            stored = self.backend.get(self.key(owner))
+        except Exception as exc:  # a cache outage: fetch from Adobe instead
+            log.warning("the dashboard cache could not be read: %r", exc)
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        now = self.clock()
+        return {
+            what: piece
+            for what, piece in stored.items()
+            if isinstance(what, str)
+            and isinstance(piece, tuple)
+            and len(piece) == 2
+            and isinstance(piece[0], (int, float))
+            and piece[0] > now
+        }
+
+    def shelf(self, owner: str | None) -> Shelf:
+        """``owner``'s unexpired pieces (none when caching is off or there is no owner)."""
+        if owner is None or self.seconds <= 0:
+            return Shelf(None, {})
+        return Shelf(owner, self._pieces(owner))
+
+    def save(self, shelf: Shelf) -> None:
+        """Add what ``shelf``'s request fetched to its owner's entry."""
+        if shelf.owner is None or not shelf.fetched:
+            return
+        until = self.clock() + self.seconds
+        pieces = self._pieces(shelf.owner)  # with what other requests stored meanwhile
+        pieces.update({what: (until, value) for what, value in shelf.fetched.items()})
+        try:
+            self.backend.set(self.key(shelf.owner), pieces, timeout=max(1, math.ceil(self.seconds)))
+        except Exception as exc:
+            log.warning("the dashboard cache could not be written: %r", exc)
+
+    def forget(self, owner: str) -> None:
+        """Delete everything cached for ``owner``."""
+        try:
+            self.backend.delete(self.key(owner))
+        except Exception as exc:
+            log.warning("the dashboard cache could not forget an entry: %r", exc)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        """Empty the whole backend (for tests; a shared RedisCache without a
+        ``key_prefix`` would lose other apps' keys too)."""
+        self.backend.clear()
 
-    def __len__(self) -> int:
-        return len(self._entries)
+
+def user_owner(token: Token | None) -> str | None:
+    """The cache owner of ``token``'s user, or None when the token names no user."""
+    return f"user:{token.user_id}" if token is not None and token.user_id else None
+
+
+def make_cache(config: Any) -> DashboardCache:
+    """The app's :class:`DashboardCache`: on ``DASHBOARD_CACHE`` (any cachelib
+    cache) if given, else a ``RedisCache`` on ``DASHBOARD_CACHE_REDIS_URL``,
+    else an in-process ``SimpleCache`` of ``DASHBOARD_CACHE_ENTRIES`` entries."""
+    seconds = float(config.get("DASHBOARD_CACHE_SECONDS", CACHE_SECONDS))
+    backend = config.get("DASHBOARD_CACHE")
+    if backend is not None and not isinstance(backend, BaseCache):
+        raise TypeError("DASHBOARD_CACHE must be a cachelib cache (SimpleCache, RedisCache, ...)")
+    if backend is None and config.get("DASHBOARD_CACHE_REDIS_URL"):
+        import redis  # only with DASHBOARD_CACHE_REDIS_URL
+
+        client = redis.Redis.from_url(config["DASHBOARD_CACHE_REDIS_URL"])
+        backend = RedisCache(host=client, key_prefix="example_app:", default_timeout=max(1, int(seconds)))
+    if backend is None:
+        backend = SimpleCache(threshold=int(config.get("DASHBOARD_CACHE_ENTRIES", CACHE_ENTRIES)))
+    return DashboardCache(backend, seconds)
+
+
+@logged_out.connect
+def _forget_who_signed_out(app: Flask, blueprint: str = "adobe") -> None:
+    """Sign-out deletes the user's cached entries. The blueprint forgets the
+    token before it sends ``logged_out``, so whose they are was noted before
+    the sign-out view ran (``note_who_signs_out`` in :func:`create_app`)."""
+    cache = app.extensions.get(CACHE_KEY)
+    if not isinstance(cache, DashboardCache):  # another app of this process
+        return
+    owner = g.pop(SIGNING_OUT, None)
+    if owner:
+        cache.forget(owner)
+
+
+@logged_in.connect
+def _fresh_start(app: Flask, token: Token, blueprint: str = "adobe") -> None:
+    """Signing in again starts from Adobe's current lists (a new product
+    profile, say, shows at once)."""
+    cache = app.extensions.get(CACHE_KEY)
+    owner = user_owner(token)
+    if isinstance(cache, DashboardCache) and owner:
+        cache.forget(owner)
+
+
+# -- the app ---------------------------------------------------------------------------------
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """The dashboard app. ``config`` must name the ``ADOBE_OAUTH_*`` keys and a ``SECRET_KEY``;
     ``DASHBOARD_SUITES_PAGE_SIZE`` (default 100) is how many report suites to ask Adobe for per page,
-    ``DASHBOARD_CACHE_SECONDS`` (default 300, 0 for none) how long each user's companies and report
-    suites are reused, ``DEMO_STANDIN_URL`` shows the demo-mode banner. Without ``config``
-    (``flask --app example_app ...``) they come from the environment."""
+    ``DASHBOARD_CACHE_SECONDS`` (default 300, 0 for none) how long each user's profile, companies and
+    report suites are reused, ``DASHBOARD_CACHE`` (a cachelib cache) or ``DASHBOARD_CACHE_REDIS_URL``
+    where they are kept (default: in this process), ``DASHBOARD_WORKERS`` (default 8) the threads
+    reading profiles beside the Analytics calls, ``DEMO_STANDIN_URL`` shows the demo-mode banner.
+    Without ``config`` (``flask --app example_app ...``) they come from the environment."""
     app = Flask(__name__)
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     if config is None:
-        config = {k: v for k, v in os.environ.items() if k.startswith("ADOBE_OAUTH_") or k == "SECRET_KEY"}
+        config = {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("ADOBE_OAUTH_", "DASHBOARD_")) or k == "SECRET_KEY"
+        }
     app.config.update(config)
-    app.extensions[CACHE_KEY] = TimedCache(int(app.config.get("DASHBOARD_CACHE_ENTRIES", CACHE_ENTRIES)))
-    app.register_blueprint(make_adobe_blueprint(redirect_to="dashboard"), url_prefix="/adobe")
+    app.extensions[CACHE_KEY] = make_cache(app.config)
+    app.extensions[POOL_KEY] = ThreadPoolExecutor(
+        max_workers=int(app.config.get("DASHBOARD_WORKERS", WORKERS)), thread_name_prefix="dashboard"
+    )
+    blueprint = make_adobe_blueprint(redirect_to="dashboard")
+    app.register_blueprint(blueprint, url_prefix="/adobe")
+    sign_out = f"{blueprint.name}.logout"
+
+    @app.before_request
+    def note_who_signs_out() -> None:
+        if request.endpoint != sign_out:
+            return
+        with suppress(AdobeOAuthError):  # the token store is down: the sign-out view says so
+            g.setdefault(SIGNING_OUT, user_owner(adobe.token))
 
     @app.after_request
     def security_headers(response: BaseResponse) -> BaseResponse:
@@ -179,12 +344,16 @@ def _with_display(profile: dict[str, Any]) -> dict[str, Any]:
     return profile
 
 
-def _profile() -> dict[str, Any]:
-    """The user's name and email from userinfo (IMS); without a userinfo URL, the token's user id."""
+def _profile_with(userinfo: dict[str, Any]) -> dict[str, Any]:
+    """The token's profile with ``userinfo``'s name and email (cached or just read)."""
     profile = _profile_from_token()
-    url = adobe.config.userinfo_url
-    if not url:
-        return profile
+    profile.update({k: userinfo[k] for k in ("sub", "name", "email") if isinstance(userinfo.get(k), str)})
+    return _with_display(profile)
+
+
+def _userinfo(url: str) -> dict[str, str]:
+    """The user's id, name and email from IMS userinfo. Runs in a worker thread,
+    in a copy of the request's context (``adobe.session`` acts for its user)."""
     response = adobe.session.get(url)  # transport failures raise ProviderError
     try:
         if not response.ok:
@@ -194,25 +363,20 @@ def _profile() -> dict[str, Any]:
         raise ProviderError(f"Adobe answered something that is not JSON to {url}") from None
     finally:
         response.close()
-    if isinstance(data, dict):
-        profile.update({k: data.get(k) for k in ("sub", "name", "email") if isinstance(data.get(k), str)})
-    return _with_display(profile)
+    if not isinstance(data, dict):
+        return {}
+    return {k: data[k] for k in ("sub", "name", "email") if isinstance(data.get(k), str)}
 
 
-def _cached(what: Hashable, make: Callable[[], T], *, service: bool = False) -> T:
-    """``make()``, reused for the signed-in user (or, with ``service``, for the
-    company's service account) for ``DASHBOARD_CACHE_SECONDS``.
-
-    Keyed by the token's user id, so one user never sees another's lists;
-    without a user id nothing is cached.
-    """
-    token = adobe.token
-    if token is None or not token.user_id:
-        return make()
-    owner = "service account" if service else token.user_id
-    cache: TimedCache = current_app.extensions[CACHE_KEY]
-    seconds = float(current_app.config.get("DASHBOARD_CACHE_SECONDS", CACHE_SECONDS))
-    return cache.get((owner, what), make, seconds)
+def _rebuild(kind: Callable[..., T], rows: Any) -> list[T] | None:
+    """Cached rows (dicts) as ``kind`` objects; None when there are none, or
+    they are of another shape (stored by another version of the app)."""
+    if not isinstance(rows, list):
+        return None
+    try:
+        return [kind(**row) for row in rows]
+    except TypeError:
+        return None
 
 
 def _pick_company(found: list[Company], wanted: str | None) -> Company | None:
@@ -221,6 +385,42 @@ def _pick_company(found: list[Company], wanted: str | None) -> Company | None:
 
 def _pick_suite(found: list[ReportSuite], wanted: str | None) -> ReportSuite | None:
     return next((s for s in found if s.rsid == wanted), found[0] if found else None)
+
+
+def _wait_seconds(exc: RateLimited) -> int:
+    return int(exc.retry_after + 0.999) if exc.retry_after is not None else RATE_WINDOW
+
+
+def _analytics(view: dict[str, Any], shelf: Shelf, http: Any) -> None:
+    """Fill ``view`` from Analytics: companies and report suites from ``shelf``
+    or Adobe (discovery, then every page of suites), then the report. Each
+    call needs the one before, so they run one after the other."""
+    found = _rebuild(Company, shelf.get("companies"))
+    if found is None:
+        found = companies(http)
+        shelf.put("companies", [asdict(c) for c in found])
+    view["companies"] = found
+    company = view["company"] = _pick_company(found, request.args.get("company"))
+    if company is None:
+        return
+    gcid = company.global_company_id  # one of Adobe's: a user cannot add keys of their own
+    page_size = int(current_app.config.get("DASHBOARD_SUITES_PAGE_SIZE", 100))
+    what = f"suites:{gcid}:{page_size}"
+    suites = _rebuild(ReportSuite, shelf.get(what))
+    if suites is None:
+        suites = report_suites(gcid, page_size=page_size, session=http)
+        shelf.put(what, [asdict(s) for s in suites])
+    view["suites"] = suites
+    suite = view["suite"] = _pick_suite(suites, request.args.get("rsid"))
+    if suite is None:
+        return
+    try:
+        series: PageViewsByDay = page_views_by_day(gcid, suite.rsid, view["start"], view["end"], session=http)
+    except ReportColumnError as exc:  # HTTP 206: no page views, and no zeros shown for them
+        view["column_problem"] = exc
+    else:
+        view["series"] = series
+        view["chart"] = line_chart(series)
 
 
 def _dashboard() -> tuple[str, int, dict[str, str]]:
@@ -247,45 +447,61 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
     }
     service = view["source"] == "service"
     http = service_session() if service else None
+    cache: DashboardCache = current_app.extensions[CACHE_KEY]
+    mine = cache.shelf(user_owner(adobe.token))
+    # The service account's lists are the company's, the same for every user: an owner of their own.
+    lists = cache.shelf(f"service:{service_for().config.client_id}") if service else mine
+
+    # The profile, unless cached, is read by a worker while the Analytics calls run here.
+    profile_job: Future[dict[str, str]] | None = None
+    cached_profile = mine.get("profile")
+    userinfo_url = adobe.config.userinfo_url
+    if isinstance(cached_profile, dict):
+        view["profile"] = _profile_with(cached_profile)
+    elif userinfo_url:
+        pool: ThreadPoolExecutor = current_app.extensions[POOL_KEY]
+        profile_job = pool.submit(copy_current_request_context(_userinfo), userinfo_url)
     status, headers = 200, {"Cache-Control": "no-store"}
+    limited: RateLimited | None = None
     try:
-        try:
-            view["profile"] = _profile()
-        except ProviderError as exc:  # the profile is nice to have; the reports may still work
-            status = 502
-            view["problem"] = f"Could not read your Adobe profile: {exc.message}"
-            view["profile"] = _profile_from_token()
-        view["companies"] = _cached("companies", lambda: companies(http), service=service)
-        company = view["company"] = _pick_company(view["companies"], request.args.get("company"))
-        if company is not None:
-            gcid = company.global_company_id
-            page_size = int(current_app.config.get("DASHBOARD_SUITES_PAGE_SIZE", 100))
-            view["suites"] = _cached(
-                ("suites", gcid, page_size),
-                lambda: report_suites(gcid, page_size=page_size, session=http),
-                service=service,
-            )
-            suite = view["suite"] = _pick_suite(view["suites"], request.args.get("rsid"))
-            if suite is not None:
-                try:
-                    series: PageViewsByDay = page_views_by_day(gcid, suite.rsid, start, end, session=http)
-                except ReportColumnError as exc:  # HTTP 206: no page views, and no zeros shown for them
-                    view["column_problem"] = exc
-                else:
-                    view["series"] = series
-                    view["chart"] = line_chart(series)
+        _analytics(view, lists, http)
     except RateLimited as exc:  # stop calling: Adobe asked us to wait
-        status = 429
-        wait = int(exc.retry_after + 0.999) if exc.retry_after is not None else RATE_WINDOW
-        view["problem"] = f"Adobe is rate-limiting requests right now. Try again in {wait} seconds."
-        headers["Retry-After"] = str(wait)
-        view["profile"] = view["profile"] or _profile_from_token()
+        limited = exc
     except NoAnalyticsProfile as exc:  # not a failure of Adobe's: it says what an admin must do
         status = 403
         view["problem"] = exc.message
     except ProviderError as exc:
         status = exc.status_code if 400 <= exc.status_code < 600 else 502
         view["problem"] = f"Adobe could not answer: {exc.message}"
+    finally:
+        if profile_job is not None:  # it uses this request's context: done before the answer
+            wait_for([profile_job])
+    if profile_job is not None:
+        try:
+            userinfo = profile_job.result()
+        except RateLimited as exc:  # IMS's limit, not Analytics': the report was still asked for
+            if limited is None and status == 200:
+                wait = _wait_seconds(exc)
+                status, headers["Retry-After"] = 429, str(wait)
+                view["problem"] = (
+                    "Could not read your Adobe profile: Adobe is rate-limiting requests right now. "
+                    f"Try again in {wait} seconds."
+                )
+        except ProviderError as exc:  # the profile is nice to have; the reports may still work
+            if limited is None and status == 200:
+                status = 502
+                view["problem"] = f"Could not read your Adobe profile: {exc.message}"
+        else:
+            mine.put("profile", userinfo)
+            view["profile"] = _profile_with(userinfo)
+    if limited is not None:
+        wait = _wait_seconds(limited)
+        status, headers["Retry-After"] = 429, str(wait)
+        view["problem"] = f"Adobe is rate-limiting requests right now. Try again in {wait} seconds."
+    view["profile"] = view["profile"] or _profile_from_token()
+    cache.save(mine)
+    if lists is not mine:
+        cache.save(lists)
 
     def link(**changes: Any) -> str:
         args: dict[str, Any] = {

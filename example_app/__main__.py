@@ -41,7 +41,9 @@ class PathOnlyLog(WSGIRequestHandler):
 def demo_config(environ: Mapping[str, str]) -> tuple[dict[str, Any], StandInAdobe | None, list[str]]:
     """The app's config from ``environ``, the stand-in started if one is needed, and what to tell the user."""
     notes: list[str] = []
-    config: dict[str, Any] = {k: v for k, v in environ.items() if k.startswith("ADOBE_OAUTH_")}
+    config: dict[str, Any] = {
+        k: v for k, v in environ.items() if k.startswith(("ADOBE_OAUTH_", "DASHBOARD_"))
+    }
     standin = None
     if not environ.get("ADOBE_OAUTH_CLIENT_ID"):
         standin = StandInAdobe(auto_approve=False).start()

@@ -135,7 +135,10 @@ def test_a_long_range_draws_a_point_per_day(signed_in: FlaskClient) -> None:
 
 
 def test_rate_limiting_is_shown_not_crashed(signed_in: FlaskClient, standin: StandInAdobe) -> None:
-    standin.fail_next_api(429, "{}", headers={"Retry-After": "30"})
+    # The first Analytics call (discovery) gets the 429; userinfo runs beside it, unharmed.
+    standin.fail_calls(
+        429, 1, body="{}", content_type="application/json", headers={"Retry-After": "30"}, endpoints=["api"]
+    )
     response = signed_in.get("/dashboard", query_string=WEEK)
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "30"
@@ -148,17 +151,18 @@ def test_rate_limiting_is_shown_not_crashed(signed_in: FlaskClient, standin: Sta
 def test_an_adobe_failure_is_a_502_page_with_the_profile(
     signed_in: FlaskClient, standin: StandInAdobe
 ) -> None:
-    standin.fail_next_api(500, '{"errorCode":"server_error"}')
+    # userinfo gets the 500 (it runs beside the Analytics calls: aimed at it alone)
+    body = '{"errorCode":"server_error"}'
+    standin.fail_calls(500, 1, body=body, content_type="application/json", endpoints=["userinfo"])
     response = signed_in.get("/dashboard", query_string=WEEK)
     assert response.status_code == 502
     page = text(response)
     assert 'id="problem"' in page and "HTTP 500" in page
-    # userinfo got the 500; what did work is still shown
+    # what did work is still shown
     assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in EXAMPLE.suites]
     assert standin.state.user.sub in page
     signed_in.application.extensions["example_app.cache"].clear()  # so the next load asks discovery
-    standin.fail_next_api(200, "{}")  # userinfo fine (if empty), then discovery fails
-    standin.fail_next_api(503, "down", content_type="text/plain")
+    standin.fail_calls(503, 1, body="down", endpoints=["api"])  # userinfo fine, discovery fails
     response = signed_in.get("/dashboard", query_string=WEEK)
     assert response.status_code == 502
     assert "Adobe could not answer: Adobe answered HTTP 503" in text(response)
