@@ -1,0 +1,120 @@
+"""The demo and the extension's own pages on a phone-sized screen, in a real
+headless Chromium: nothing wider than the screen, text readable, buttons big
+enough to tap, the whole sign-in usable with a thumb.
+
+Screenshots go to ``artifacts/phone-*.png`` for a look by eye.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from example_app import create_app
+from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.live import CHROMIUM, CHROMIUM_ARGS, serve
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+#: A common phone: 390 × 844 CSS pixels at 3× (an iPhone 12-15 class screen).
+PHONE = {"width": 390, "height": 844}
+#: WCAG 2.2 target size (minimum, 2.5.8): 24 × 24 CSS pixels; aim for 44 on primary buttons.
+MIN_TARGET = 24
+
+
+@pytest.fixture
+def consent_standin() -> Iterator[StandInAdobe]:
+    with StandInAdobe(auto_approve=False) as server:
+        yield server
+
+
+@pytest.fixture
+def demo_url(consent_standin: StandInAdobe) -> Iterator[str]:
+    app = create_app(
+        {
+            **consent_standin.config(),
+            "SECRET_KEY": "phone-test-secret-key-0123456789abcdef",
+            "DEMO_STANDIN_URL": consent_standin.url,
+        }
+    )
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def phone() -> Iterator[BrowserContext]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
+    with sync_playwright() as playwright:
+        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        try:
+            context = browser.new_context(
+                viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True
+            )
+            context.set_default_timeout(15000)
+            yield context
+        finally:
+            browser.close()
+
+
+def assert_fits_the_phone(page: Page, name: str) -> None:
+    """No horizontal scrolling, readable text, tappable controls; a screenshot for the eye."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
+    overflow = page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            const wide = [...document.querySelectorAll('body *')]
+                .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > width + 1; })
+                .filter(e => !e.closest('[data-scroll-x]'))  // a table meant to scroll sideways inside its box
+                .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' + Math.round(e.getBoundingClientRect().right));
+            return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
+        }"""
+    )
+    assert overflow["scroll"] <= overflow["width"], f"{name}: wider than the phone: {overflow}"
+    small_text = page.evaluate(
+        """() => [...document.querySelectorAll('p, li, td, th, label, a, button, dd, dt, h1, h2, span')]
+            .filter(e => e.offsetParent !== null && e.textContent.trim())
+            .filter(e => parseFloat(getComputedStyle(e).fontSize) < 12)
+            .map(e => e.tagName + ': ' + e.textContent.trim().slice(0, 30)).slice(0, 5)"""
+    )
+    assert small_text == [], f"{name}: text under 12 px: {small_text}"
+    tiny_targets = page.evaluate(
+        f"""() => [...document.querySelectorAll('button, input[type=submit], select, input[type=date]')]
+            .filter(e => e.offsetParent !== null)
+            .filter(e => {{ const r = e.getBoundingClientRect(); return r.height < {MIN_TARGET} || r.width < {MIN_TARGET}; }})
+            .map(e => e.tagName + '#' + e.id).slice(0, 5)"""
+    )
+    assert tiny_targets == [], f"{name}: controls smaller than {MIN_TARGET} px: {tiny_targets}"
+    viewport_meta = page.evaluate("() => document.querySelector('meta[name=viewport]')?.content || ''")
+    assert "width=device-width" in viewport_meta, f"{name}: no responsive viewport meta"
+
+
+def test_the_whole_sign_in_on_a_phone(phone: BrowserContext, demo_url: str) -> None:
+    page = phone.new_page()
+    page.goto(demo_url + "/")
+    assert_fits_the_phone(page, "landing")
+    page.locator("a", has_text="Sign in with Adobe").first.tap()
+    page.wait_for_selector("#allow")
+    assert_fits_the_phone(page, "consent")
+    page.locator("#allow").tap()
+    page.wait_for_url("**/dashboard**")
+    page.wait_for_selector("svg")
+    assert_fits_the_phone(page, "dashboard")
+    with page.expect_navigation():
+        page.locator("#logout").tap()
+    page.wait_for_selector("text=Sign in with Adobe")
+    assert_fits_the_phone(page, "signed-out")
+
+
+def test_the_extensions_error_page_on_a_phone(phone: BrowserContext, demo_url: str) -> None:
+    page = phone.new_page()
+    response = page.goto(demo_url + "/adobe/callback?state=" + "x" * 22 + "&code=abc")
+    assert response is not None and response.status == 403
+    assert_fits_the_phone(page, "error")
+    retry = page.locator("a", has_text="Try again")
+    assert retry.count() >= 1  # a way back, big enough to tap
+    box = retry.first.bounding_box()
+    assert box is not None and box["height"] >= MIN_TARGET
