@@ -88,12 +88,21 @@ def assert_fits_the_phone(page: Page, name: str) -> None:
             .map(e => e.tagName + '#' + e.id).slice(0, 5)"""
     )
     assert tiny_targets == [], f"{name}: controls smaller than {MIN_TARGET} px: {tiny_targets}"
+    chart_text = page.evaluate(
+        """() => [...document.querySelectorAll('svg.chart text')]
+            .map(t => t.getBoundingClientRect().height).filter(h => h > 0)"""
+    )
+    assert all(h >= 10 for h in chart_text), f"{name}: chart labels {min(chart_text)} px high"
     viewport_meta = page.evaluate("() => document.querySelector('meta[name=viewport]')?.content || ''")
     assert "width=device-width" in viewport_meta, f"{name}: no responsive viewport meta"
 
 
 def test_the_whole_sign_in_on_a_phone(phone: BrowserContext, demo_url: str) -> None:
+    problems: list[str] = []
+    phone.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+    phone.on("weberror", lambda error: problems.append(str(error.error)))
     page = phone.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.goto(demo_url + "/")
     assert_fits_the_phone(page, "landing")
     page.locator("a", has_text="Sign in with Adobe").first.tap()
@@ -107,6 +116,7 @@ def test_the_whole_sign_in_on_a_phone(phone: BrowserContext, demo_url: str) -> N
         page.locator("#logout").tap()
     page.wait_for_selector("text=Sign in with Adobe")
     assert_fits_the_phone(page, "signed-out")
+    assert problems == []  # no failed request (favicon included), no script or console error
 
 
 def test_the_extensions_error_page_on_a_phone(phone: BrowserContext, demo_url: str) -> None:

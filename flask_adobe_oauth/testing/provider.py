@@ -616,6 +616,11 @@ def create_provider_app(
             document["authorization_response_iss_parameter_supported"] = True  # RFC 9207 §3
         return jsonify(document)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # A browser asks every origin for one: no 404 in its console at each sign-in.
+        return Response(status=204)
+
     @app.get("/ims/logout/v1")
     def logout() -> Response:
         """End the user's sign-in at the stand-in and go back to ``redirect_uri``
