@@ -31,7 +31,16 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from cachelib import BaseCache, RedisCache, SimpleCache
-from flask import Flask, copy_current_request_context, current_app, g, render_template, request, url_for
+from flask import (
+    Flask,
+    copy_current_request_context,
+    current_app,
+    flash,
+    g,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from flask_adobe_oauth import (
@@ -225,6 +234,7 @@ def _forget_who_signed_out(app: Flask, blueprint: str = "adobe") -> None:
     owner = g.pop(SIGNING_OUT, None)
     if owner:
         cache.forget(owner)
+    flash("You are signed out. Your Adobe token was revoked.")
 
 
 @logged_in.connect
@@ -318,7 +328,10 @@ def parse_range(args: Any) -> tuple[date, date, str | None]:
             elif (end - start).days + 1 > MAX_DAYS:
                 note = f"Ranges are limited to {MAX_DAYS} days; showing the last 30 days."
             else:
-                return start, end, None
+                future = None
+                if end > yesterday:
+                    future = "Adobe has no data after yesterday: the days after it are shown as zero."
+                return start, end, future
         return yesterday - timedelta(days=DEFAULT_DAYS - 1), yesterday, note
     try:
         days = int(args.get("days", DEFAULT_DAYS))
@@ -387,6 +400,11 @@ def _pick_suite(found: list[ReportSuite], wanted: str | None) -> ReportSuite | N
     return next((s for s in found if s.rsid == wanted), found[0] if found else None)
 
 
+def _note(view: dict[str, Any], text: str) -> None:
+    """Add ``text`` to the page's notice (shown above the dashboard)."""
+    view["notice"] = f"{view['notice']} {text}" if view.get("notice") else text
+
+
 def _wait_seconds(exc: RateLimited) -> int:
     return int(exc.retry_after + 0.999) if exc.retry_after is not None else RATE_WINDOW
 
@@ -400,7 +418,10 @@ def _analytics(view: dict[str, Any], shelf: Shelf, http: Any) -> None:
         found = companies(http)
         shelf.put("companies", [asdict(c) for c in found])
     view["companies"] = found
-    company = view["company"] = _pick_company(found, request.args.get("company"))
+    wanted_company = request.args.get("company")
+    company = view["company"] = _pick_company(found, wanted_company)
+    if company is not None and wanted_company and wanted_company != company.global_company_id:
+        _note(view, f"You have no company {wanted_company!r}; showing {company.name}.")
     if company is None:
         return
     gcid = company.global_company_id  # one of Adobe's: a user cannot add keys of their own
@@ -411,7 +432,10 @@ def _analytics(view: dict[str, Any], shelf: Shelf, http: Any) -> None:
         suites = report_suites(gcid, page_size=page_size, session=http)
         shelf.put(what, [asdict(s) for s in suites])
     view["suites"] = suites
-    suite = view["suite"] = _pick_suite(suites, request.args.get("rsid"))
+    wanted_suite = request.args.get("rsid")
+    suite = view["suite"] = _pick_suite(suites, wanted_suite)
+    if suite is not None and wanted_suite and wanted_suite != suite.rsid:
+        _note(view, f"{company.name} has no report suite {wanted_suite!r}; showing {suite.name}.")
     if suite is None:
         return
     try:

@@ -283,3 +283,67 @@ def test_python_m_example_app_runs_the_demo_against_the_standin() -> None:
         output, _ = demo.communicate(timeout=10)
     assert '"GET /adobe/callback" 302' in output
     assert "code=" not in output and "state=" not in output  # the log leaves out query strings
+
+
+# -- what a newcomer noticed ------------------------------------------------------------------
+
+
+def test_signing_out_says_so(signed_in: FlaskClient) -> None:
+    response = signed_in.post("/adobe/logout", follow_redirects=True)
+    assert "You are signed out" in text(response)
+    assert "You are signed out" not in text(signed_in.get("/"))  # said once
+
+
+def test_a_range_reaching_past_yesterday_says_there_is_no_data_yet(signed_in: FlaskClient) -> None:
+    today = date.today()
+    start, end = today - timedelta(days=3), today + timedelta(days=3)
+    page = text(signed_in.get(f"/dashboard?from={start.isoformat()}&to={end.isoformat()}"))
+    assert "Adobe has no data after yesterday" in page
+
+
+def test_the_stand_in_has_no_data_for_days_to_come(standin: StandInAdobe) -> None:
+    from flask_adobe_oauth.analytics import page_views_by_day
+
+    app = create_app({**standin.config(), "SECRET_KEY": SECRET_KEY})
+    client = app.test_client()
+    login(client)
+    today = date.today()
+    with app.test_request_context("/"):
+        from flask import session
+
+        with client.session_transaction() as saved:
+            session.update(saved)
+        series = page_views_by_day(
+            "exampl0", "examplecorp.web.prod", today - timedelta(days=2), today + timedelta(days=2)
+        )
+    counts = {d.day: d.page_views for d in series.days}
+    assert counts[today - timedelta(days=1)] > 0
+    assert counts[today + timedelta(days=1)] == 0 and counts[today + timedelta(days=2)] == 0
+
+
+def test_an_unknown_company_or_suite_is_named_not_silently_replaced(signed_in: FlaskClient) -> None:
+    page = text(signed_in.get("/dashboard?company=nope1&rsid=examplecorp.web.prod"))
+    assert "You have no company &#39;nope1&#39;; showing Example Corp." in page
+    page = text(signed_in.get("/dashboard?company=exampl0&rsid=gone.suite"))
+    assert "Example Corp has no report suite &#39;gone.suite&#39;; showing Example Corp — Website." in page
+
+
+def test_a_company_without_report_suites_has_an_empty_state(
+    signed_in: FlaskClient, standin: StandInAdobe
+) -> None:
+    empty = '{"content": [], "totalElements": 0, "totalPages": 0, "number": 0, "size": 100, "numberOfElements": 0, "firstPage": true, "lastPage": true}'
+    assert signed_in.get("/dashboard").status_code == 200  # profile and companies now cached
+    standin.fail_next_api(200, empty)  # so the next Analytics call is Acme's suites
+    page = text(signed_in.get("/dashboard?company=acmeout1"))
+    assert 'id="no-suites"' in page and "Acme Outdoor has no report suite your Adobe account may read" in page
+
+
+def test_a_refused_sign_in_is_the_demos_own_page(demo: Flask) -> None:
+    client = demo.test_client()
+    start = client.get("/adobe/login")
+    state = start.headers["Location"].split("state=")[1].split("&")[0]
+    page = client.get(f"/adobe/callback?state={state}&error=access_denied")
+    assert page.status_code == 403
+    body = text(page)
+    assert 'id="sign-in-problem"' in body and "You cancelled the sign-in" in body
+    assert "Analytics dashboard" in body  # the demo's header, not the extension's plain page

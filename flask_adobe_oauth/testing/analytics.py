@@ -45,7 +45,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -511,8 +511,11 @@ def register_analytics(
         start, end = span
         days = [start + timedelta(days=n) for n in range((end - start).days)]
 
+        # No data is collected for days that have not happened yet (the stand-in's clock).
+        today = datetime.fromtimestamp(state.now(), tz=timezone.utc).date()
+
         def value(day: date, n: int) -> int:
-            return 0 if refused[n] else metric_value(suite, day, ids[n])
+            return 0 if refused[n] or day > today else metric_value(suite, day, ids[n])
 
         rows: list[dict[str, Any]] = []
         if dimension == "variables/daterangeday":
