@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint system-deps bench
+.PHONY: demo test lint system-deps bench docs
 
 # The demo needs only the package, PyJWT to check id_tokens and cachelib for its cache;
 # the tests and benchmarks need their tools and the libraries compared.
@@ -44,3 +44,8 @@ test: $(VENV)/.installed system-deps lint
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+# The documentation site, warnings as errors (tests/test_docs.py runs the same build).
+docs: $(VENV)/.installed
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"

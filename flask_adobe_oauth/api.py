@@ -210,6 +210,8 @@ class AdobeSession(requests.Session):
         return scheme == "https" and host.endswith(ADOBE_DOMAINS)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        """:meth:`requests.Session.request` as the user, by the rules above; a URL on
+        a host not allowed to see the token raises :class:`AdobeOAuthError`."""
         url = self.absolute(url.decode() if isinstance(url, bytes) else url)
         if not self.may_carry_token(url):
             raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")

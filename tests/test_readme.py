@@ -281,6 +281,7 @@ def _copy_checkout(target: Path) -> None:
         ".hypothesis",
         "artifacts",
         "build",
+        "_build",
     )
     shutil.copytree(ROOT, target, ignore=skip)
 
