@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from .errors import (
     LoginRequired,
     ProviderError,
 )
-from .extension import EXTENSION_KEY, BlueprintRuntime, apply_config_changes, context, get_runtime
+from .extension import EXTENSION_KEY, BlueprintRuntime, ConfigWatch, context, get_runtime
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import (
@@ -201,7 +200,7 @@ def make_adobe_blueprint(
         states[full_name] = build()
         if AdobeOAuthError not in app.error_handler_spec[None][None]:
             app.register_error_handler(AdobeOAuthError, _handle_error)
-            app.before_request(functools.partial(apply_config_changes, cast(Flask, app)))
+            app.before_request(ConfigWatch(cast(Flask, app)))
 
     bp.record(setup)
     bp.before_request(_reject_undecodable_query)

@@ -12,6 +12,8 @@ import logging
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app, session
+from itsdangerous import Serializer, Signer, TimestampSigner
+from itsdangerous.url_safe import URLSafeSerializerMixin
 from werkzeug.http import dump_cookie
 
 from .errors import CookieTooLarge
@@ -44,14 +46,52 @@ def session_cookie_size(app: Flask, data: dict[str, Any]) -> int | None:
     None when the app's sessions are not kept in a signed cookie (for
     example with Flask-Session, whose cookie holds only a session id).
     """
-    interface = app.session_interface
-    get_serializer = getattr(interface, "get_signing_serializer", None)
+    serializer = _signing_serializer(app)
+    if serializer is None:
+        return None
+    return _set_cookie_length(app, serializer.dumps(data))
+
+
+def session_cookie_bound(app: Flask, data: dict[str, Any]) -> int | None:
+    """A length the ``Set-Cookie`` header of ``data`` cannot exceed (at least
+    :func:`session_cookie_size`), found without compressing or signing the
+    session: half the work. None when it cannot be known that way (not a
+    signed cookie, or a serializer or signer other than itsdangerous's).
+
+    The value Flask sends is the session's JSON (as its serializer writes
+    it), base64-encoded, compressed first only when that makes it shorter,
+    then the signer's timestamp and signature, whose length does not depend
+    on what is signed; cookie values of those characters are never quoted.
+    So a value of ``4 * ceil(len(json) / 3)`` characters plus the length of
+    an empty value's signature is never shorter than the real one, and the
+    header with it never shorter than the real header.
+    """
+    serializer = _signing_serializer(app)
+    if (
+        not isinstance(serializer, URLSafeSerializerMixin)
+        or type(serializer).dump_payload is not URLSafeSerializerMixin.dump_payload
+        or type(serializer).dumps is not Serializer.dumps
+    ):
+        return None
+    signer = serializer.make_signer()
+    if type(signer).sign not in (Signer.sign, TimestampSigner.sign):
+        return None
+    # The JSON before compression and base64 (the mixin's own dump_payload compresses).
+    json = super(URLSafeSerializerMixin, serializer).dump_payload(data)
+    value = 4 * ((len(json) + 2) // 3) + len(signer.sign(b""))
+    return _set_cookie_length(app, "a" * value)
+
+
+def _signing_serializer(app: Flask) -> Any:
+    get_serializer = getattr(app.session_interface, "get_signing_serializer", None)
     if get_serializer is None:
         return None
-    serializer = get_serializer(app)
-    if serializer is None:  # no SECRET_KEY: Flask will refuse the session anyway
-        return None
-    value = serializer.dumps(data)
+    return get_serializer(app)  # None without SECRET_KEY: Flask will refuse the session anyway
+
+
+def _set_cookie_length(app: Flask, value: str) -> int:
+    """The length of the session's ``Set-Cookie`` header with ``value``."""
+    interface = app.session_interface
     partitioned = getattr(interface, "get_cookie_partitioned", lambda app: False)(app)
     header = dump_cookie(
         interface.get_cookie_name(app),
@@ -72,10 +112,15 @@ def fits_session_cookie(app: Flask, data: dict[str, Any], limit: int = MAX_COOKI
     """True when the session ``data`` gives a Set-Cookie of at most ``limit`` bytes
     (always True when sessions are not kept in a signed cookie).
 
-    Measured exactly, by serializing and signing ``data`` as Flask will
-    (tens of microseconds): an estimate from its JSON misses what Flask's
-    tagged serializer, compression and the cookie's attributes add.
+    Exact: when :func:`session_cookie_bound` does not already say it fits
+    (the usual case, at half the cost), ``data`` is serialized and signed as
+    Flask will and measured (tens of microseconds): an estimate from its
+    JSON alone misses what Flask's tagged serializer, compression and the
+    cookie's attributes add.
     """
+    bound = session_cookie_bound(app, data)
+    if bound is not None and bound <= limit:
+        return True
     size = session_cookie_size(app, data)
     return size is None or size <= limit
 
@@ -94,13 +139,16 @@ def fit_pending_logins(key: str, records: list[Pending], limit: int = MAX_COOKIE
     def fits(candidate: list[Pending]) -> bool:
         return fits_session_cookie(app, {**base, key: [r.dump() for r in candidate]}, limit)
 
-    while len(records) > 1 and not fits(records):
+    ok = fits(records)  # each candidate measured once
+    while len(records) > 1 and not ok:
         records = records[1:]
+        ok = fits(records)
     newest = records[-1]
-    if newest.next and not fits(records):
+    if newest.next and not ok:
         log.info("dropped a next target too long for the session cookie")
         records = [*records[:-1], Pending(newest.state, newest.expires_at, None)]
-    if not fits(records):
+        ok = fits(records)
+    if not ok:
         base.pop(key, None)
         log.warning(
             "no room in the session cookie for a pending sign-in: the session already makes it "

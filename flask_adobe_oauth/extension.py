@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
+import flask
 from flask import current_app, g, has_request_context, request
 from werkzeug.local import LocalProxy
 
@@ -31,6 +33,11 @@ from .tokens import Storage, Token
 
 if TYPE_CHECKING:
     from flask import Flask
+
+try:  # the context variables behind Flask's proxies: one lookup instead of a proxy's several
+    from flask.globals import _cv_app, _cv_request
+except ImportError:  # pragma: no cover - a Flask without them: the public proxies
+    _cv_app = _cv_request = None  # type: ignore[assignment]
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -191,6 +198,9 @@ def apply_config_changes(app: Flask) -> None:
     ``app.config.update(...)`` after ``register_blueprint`` is a common
     order (a test fixture pointing an app at a stand-in, say); ignoring it
     would send users to the wrong server without a word.
+
+    This compares every key; :class:`ConfigWatch` (what the blueprint
+    registers) calls it only after ``app.config`` was written to.
     """
     states: dict[str, BlueprintRuntime] = app.extensions.get(EXTENSION_KEY, {})
     current = config_snapshot(app.config)
@@ -212,9 +222,106 @@ def apply_config_changes(app: Flask) -> None:
             )
 
 
+#: Every write to a watched ``app.config`` takes the next number: unique, so a
+#: config holding the number a check saw has not been written to since.
+_config_writes = itertools.count(1)
+_WRITES = "_adobe_oauth_writes"
+
+
+def _written(config: dict[str, Any]) -> None:
+    config.__dict__[_WRITES] = next(_config_writes)
+
+
+class _WatchedConfig(flask.Config):
+    """``flask.Config`` that notes every write, so that :class:`ConfigWatch`
+    compares the keys only after one. Installed on ``app.config`` (its class
+    swapped in place) when that is a plain ``flask.Config``; it keeps its
+    name so ``repr`` is unchanged. The value is written first, the number
+    after, so a check that reads the number and then the keys never misses
+    a write."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        _written(self)
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        _written(self)
+
+    def __ior__(self, other: Any) -> _WatchedConfig:  # type: ignore[misc]
+        super().__ior__(other)
+        _written(self)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        _written(self)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        try:
+            return super().setdefault(key, default)
+        finally:
+            _written(self)
+
+    def pop(self, *args: Any) -> Any:
+        try:
+            return super().pop(*args)
+        finally:
+            _written(self)
+
+    def popitem(self) -> tuple[Any, Any]:
+        try:
+            return super().popitem()
+        finally:
+            _written(self)
+
+    def clear(self) -> None:
+        super().clear()
+        _written(self)
+
+
+_WatchedConfig.__name__ = "Config"  # repr as before; pickle finds it by its __qualname__
+
+
+def watch_config(app: Flask) -> bool:
+    """Make ``app.config`` note its writes (see :class:`_WatchedConfig`).
+    False when it is not a plain ``flask.Config`` (an app's own
+    ``config_class``, say): then every request compares the keys."""
+    config = app.config
+    if type(config) is flask.Config:
+        _written(config)
+        config.__class__ = _WatchedConfig
+    return type(config) is _WatchedConfig
+
+
+class ConfigWatch:
+    """The app-wide ``before_request`` hook: :func:`apply_config_changes`, run
+    only when ``app.config`` was written to since the last check found
+    every blueprint up to date (or could not know: an ``app.config`` that
+    does not note its writes, or another object put in its place)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._checked: tuple[Any, int] | None = None  # (the config, its write number) last found current
+        watch_config(app)
+
+    def __call__(self) -> None:
+        config = self.app.config
+        writes = config.__dict__.get(_WRITES) if type(config) is _WatchedConfig else None
+        checked = self._checked
+        if writes is not None and checked is not None and checked[0] is config and checked[1] == writes:
+            return
+        if writes is None and type(config) is flask.Config:
+            watch_config(self.app)  # app.config was replaced by a plain one
+            writes = config.__dict__.get(_WRITES)
+        apply_config_changes(self.app)  # raises on a bad value: checked again next time
+        self._checked = None if writes is None else (config, writes)
+
+
 def get_runtime(name: str | None = None, app: Flask | None = None) -> BlueprintRuntime:
     """The runtime of the blueprint ``name`` (or the only/default one) in ``app``."""
-    app = app or current_app
+    if app is None:
+        app = current_app
     runtimes: dict[str, BlueprintRuntime] = app.extensions.get(EXTENSION_KEY, {})
     if name is None and len(runtimes) == 1:
         return next(iter(runtimes.values()))  # the usual case, on every guarded request
@@ -338,15 +445,33 @@ class AdobeContext:
 
 
 def context(name: str | None = None) -> AdobeContext:
-    """The :class:`AdobeContext` of the current request (created on first use)."""
-    if not has_request_context():
-        raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
-    runtime = get_runtime(name)
-    cache: dict[str, AdobeContext] = g.setdefault("_adobe_oauth_contexts", {})
+    """The :class:`AdobeContext` of the current request (created on first use).
+
+    Kept on ``flask.g``, so it lives exactly as long as the request's
+    application context. Read through Flask's context variables rather
+    than its proxies: this runs on every guarded request.
+    """
+    if _cv_request is None:  # pragma: no cover - a Flask without the context variables
+        if not has_request_context():
+            raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
+        app, globals_ = current_app._get_current_object(), g._get_current_object()
+    else:
+        if _cv_request.get(None) is None:
+            raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
+        appctx = _cv_app.get()  # what current_app and g name
+        app, globals_ = appctx.app, appctx.g
+    runtime = get_runtime(name, app)
+    cache: dict[str, AdobeContext] | None = globals_.__dict__.get(_CONTEXTS)
+    if cache is None:
+        cache = globals_.__dict__.setdefault(_CONTEXTS, {})
     ctx = cache.get(runtime.name)
     if ctx is None:
         ctx = cache[runtime.name] = AdobeContext(runtime)
     return ctx
+
+
+#: Where on ``flask.g`` the request's contexts are kept, by blueprint name.
+_CONTEXTS = "_adobe_oauth_contexts"
 
 
 #: The current request's :class:`AdobeContext`: ``adobe.authorized``,

@@ -33,7 +33,12 @@ from flask import current_app, session
 
 from .cookies import LOGIN_ROOM, MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
 from .errors import CookieTooLarge, StorageUnavailable
-from .tokens import Storage, Token
+from .tokens import ParsedTokens, Storage, Token
+
+try:  # the context variable behind flask.session: one lookup instead of the proxy's several
+    from flask.globals import _cv_request
+except ImportError:  # pragma: no cover - a Flask without it: the proxy
+    _cv_request = None  # type: ignore[assignment]
 
 #: The session key of the default blueprint's token (``<key>_<name>`` for
 #: another blueprint name); tests and apps read it instead of spelling it.
@@ -51,8 +56,18 @@ __all__ = [
 
 if TYPE_CHECKING:
     from flask import Flask
+    from flask.sessions import SessionMixin
 
 log = logging.getLogger("flask_adobe_oauth")
+
+
+def current_session() -> SessionMixin:
+    """The current request's session, as ``flask.session`` gives it (and, like
+    it, marked accessed, so the answer carries ``Vary: Cookie``); outside a
+    request, the proxy itself, which raises on use as before."""
+    reqctx = _cv_request.get(None) if _cv_request is not None else None
+    return session if reqctx is None else reqctx.session
+
 
 #: Longest a server-side record lives: Adobe IMS refresh tokens last 14 days.
 DEFAULT_TTL = 14 * 86400
@@ -91,20 +106,27 @@ class SessionStorage:
         #: The configured scope; a token with exactly this scope is stored
         #: with a 6-character tag instead (set by the blueprint).
         self.default_scope: frozenset[str] | None = None
+        #: Records already parsed, by their exact content (one entry per
+        #: signed-in browser, at most ``parsed.size``).
+        self.parsed = ParsedTokens()
 
     def with_default_scope(self, scope: frozenset[str]) -> SessionStorage:
         """A copy of this storage that stores tokens of ``scope`` compactly
         (the blueprint's configured scope); this one is left unchanged."""
         twin = copy.copy(self)
         twin.default_scope = scope
+        twin.parsed = ParsedTokens(self.parsed.size) if hasattr(self, "parsed") else ParsedTokens()
         return twin
 
     def get(self) -> Token | None:
-        data = session.get(self.key)
+        data = current_session().get(self.key)
         if not isinstance(data, dict) or "a" not in data:
             return self.fallback.get() if self.fallback is not None else None
+        parsed: ParsedTokens | None = getattr(self, "parsed", None)  # a subclass may skip __init__
         try:
-            return Token.from_dict(data, self.default_scope)
+            if parsed is None:
+                return Token.from_dict(data, self.default_scope)
+            return parsed.token(data, self.default_scope)
         except (TypeError, ValueError):
             return None
 
@@ -113,7 +135,9 @@ class SessionStorage:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         candidate = {**dict(session), self.key: data}
         if fits_session_cookie(app, candidate, self.max_cookie_size - LOGIN_ROOM):
+            previous = session.get(self.key)
             session[self.key] = data
+            self._forget_parsed(previous)
             if self.fallback is not None:
                 self.fallback.delete()
             return
@@ -133,13 +157,20 @@ class SessionStorage:
                 "the Adobe sign-in worked, but the token is too large for this site's session cookie; "
                 "the site needs server-side token storage"
             )
-        session.pop(self.key, None)
+        self._forget_parsed(session.pop(self.key, None))
         self.fallback.set(token)
 
     def delete(self) -> None:
-        session.pop(self.key, None)
+        self._forget_parsed(session.pop(self.key, None))
         if self.fallback is not None:
             self.fallback.delete()
+
+    def _forget_parsed(self, data: Any) -> None:
+        """Drop a replaced or deleted record's token from :attr:`parsed`: a
+        token signed out (or refreshed away) is not kept in memory."""
+        parsed: ParsedTokens | None = getattr(self, "parsed", None)
+        if isinstance(data, dict) and parsed is not None:
+            parsed.discard(data)
 
     def __repr__(self) -> str:
         return f"SessionStorage(key={self.key!r}, fallback={self.fallback!r})"
