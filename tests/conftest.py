@@ -9,7 +9,8 @@ the package's pytest plugin); nothing in the flow is mocked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.live import CHROMIUM, CHROMIUM_ARGS, serve
 
 from .helpers import login, make_analytics_app, make_app
 
@@ -71,3 +73,44 @@ def analytics_client(analytics_app: Flask) -> FlaskClient:
     client = analytics_app.test_client()
     assert login(client).status_code == 302
     return client
+
+
+# -- the demo in a real browser (test_browser.py, test_phone.py) -------------------------------
+
+
+@pytest.fixture
+def consent_standin() -> Iterator[StandInAdobe]:
+    """A stand-in that shows its Allow / Deny page, as a browser user sees Adobe's."""
+    with StandInAdobe(auto_approve=False) as server:
+        yield server
+
+
+@pytest.fixture
+def demo_url(consent_standin: StandInAdobe) -> Iterator[str]:
+    """The demo app served over real HTTP on 127.0.0.1, as ``python -m example_app`` would."""
+    from example_app import create_app
+
+    app = create_app(
+        {
+            **consent_standin.config(),
+            "SECRET_KEY": "browser-test-secret-key-0123456789",
+            "DEMO_STANDIN_URL": consent_standin.url,
+        }
+    )
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright; missing, the test fails (CI installs it)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        try:
+            yield launched
+        finally:
+            launched.close()

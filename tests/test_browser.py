@@ -8,51 +8,15 @@ This test must run in CI: without Chromium it fails instead of skipping
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from example_app import create_app
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES
-from flask_adobe_oauth.testing.live import CHROMIUM, CHROMIUM_ARGS, serve
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 EXAMPLE = DEFAULT_COMPANIES[0]
-
-
-@pytest.fixture
-def consent_standin() -> Iterator[StandInAdobe]:
-    with StandInAdobe(auto_approve=False) as server:
-        yield server
-
-
-@pytest.fixture
-def demo_url(consent_standin: StandInAdobe) -> Iterator[str]:
-    """The demo app served over real HTTP on 127.0.0.1, as ``python -m example_app`` would."""
-    app = create_app(
-        {
-            **consent_standin.config(),
-            "SECRET_KEY": "browser-test-secret-key-0123456789",
-            "DEMO_STANDIN_URL": consent_standin.url,
-        }
-    )
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def suite_ids(page: Page) -> list[str]:

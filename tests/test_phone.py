@@ -11,11 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-
-from example_app import create_app
-from flask_adobe_oauth.testing import StandInAdobe
-from flask_adobe_oauth.testing.live import CHROMIUM, CHROMIUM_ARGS, serve
+from playwright.sync_api import Browser, BrowserContext, Page
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 #: A common phone: 390 × 844 CSS pixels at 3× (an iPhone 12-15 class screen).
@@ -25,38 +21,13 @@ MIN_TARGET = 24
 
 
 @pytest.fixture
-def consent_standin() -> Iterator[StandInAdobe]:
-    with StandInAdobe(auto_approve=False) as server:
-        yield server
-
-
-@pytest.fixture
-def demo_url(consent_standin: StandInAdobe) -> Iterator[str]:
-    app = create_app(
-        {
-            **consent_standin.config(),
-            "SECRET_KEY": "phone-test-secret-key-0123456789abcdef",
-            "DEMO_STANDIN_URL": consent_standin.url,
-        }
-    )
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-def phone() -> Iterator[BrowserContext]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make system-deps)")
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        try:
-            context = browser.new_context(
-                viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True
-            )
-            context.set_default_timeout(15000)
-            yield context
-        finally:
-            browser.close()
+def phone(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)
+    context.set_default_timeout(15000)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def assert_fits_the_phone(page: Page, name: str) -> None:
