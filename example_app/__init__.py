@@ -392,6 +392,15 @@ def _rebuild(kind: Callable[..., T], rows: Any) -> list[T] | None:
         return None
 
 
+def _shelved(shelf: Shelf, what: str, kind: Callable[..., T], fetch: Callable[[], list[T]]) -> list[T]:
+    """The ``kind`` objects kept on ``shelf`` as ``what``, else ``fetch()``'s, kept there."""
+    found = _rebuild(kind, shelf.get(what))
+    if found is None:
+        found = fetch()
+        shelf.put(what, [asdict(item) for item in found])  # type: ignore[call-overload]
+    return found
+
+
 def _pick_company(found: list[Company], wanted: str | None) -> Company | None:
     return next((c for c in found if c.global_company_id == wanted), found[0] if found else None)
 
@@ -413,11 +422,7 @@ def _analytics(view: dict[str, Any], shelf: Shelf, http: Any) -> None:
     """Fill ``view`` from Analytics: companies and report suites from ``shelf``
     or Adobe (discovery, then every page of suites), then the report. Each
     call needs the one before, so they run one after the other."""
-    found = _rebuild(Company, shelf.get("companies"))
-    if found is None:
-        found = companies(http)
-        shelf.put("companies", [asdict(c) for c in found])
-    view["companies"] = found
+    found = view["companies"] = _shelved(shelf, "companies", Company, lambda: companies(http))
     wanted_company = request.args.get("company")
     company = view["company"] = _pick_company(found, wanted_company)
     if company is not None and wanted_company and wanted_company != company.global_company_id:
@@ -426,12 +431,12 @@ def _analytics(view: dict[str, Any], shelf: Shelf, http: Any) -> None:
         return
     gcid = company.global_company_id  # one of Adobe's: a user cannot add keys of their own
     page_size = int(current_app.config.get("DASHBOARD_SUITES_PAGE_SIZE", 100))
-    what = f"suites:{gcid}:{page_size}"
-    suites = _rebuild(ReportSuite, shelf.get(what))
-    if suites is None:
-        suites = report_suites(gcid, page_size=page_size, session=http)
-        shelf.put(what, [asdict(s) for s in suites])
-    view["suites"] = suites
+    suites = view["suites"] = _shelved(
+        shelf,
+        f"suites:{gcid}:{page_size}",
+        ReportSuite,
+        lambda: report_suites(gcid, page_size=page_size, session=http),
+    )
     wanted_suite = request.args.get("rsid")
     suite = view["suite"] = _pick_suite(suites, wanted_suite)
     if suite is not None and wanted_suite and wanted_suite != suite.rsid:
