@@ -94,11 +94,6 @@ class Calls:
 
 
 @pytest.fixture
-def standin(adobe_standin: StandInAdobe) -> StandInAdobe:
-    return adobe_standin
-
-
-@pytest.fixture
 def calls(standin: StandInAdobe) -> Calls:
     return Calls(standin)
 
