@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         print("5/6 parallel tabs …", flush=True)
         tabs = parallel_tabs(subjects, browser, cfg)
     print(f"6/6 the demo dashboard against an Adobe {DELAY * 1000:.0f} ms away …", flush=True)
-    dash, uncached = dashboard_views(cfg.dashboard_reps, cfg.warmup)
+    dash, uncached, unlimited = dashboard_views(cfg.dashboard_reps, cfg.warmup)
 
     table = Table(names)
     # 1
@@ -438,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         "2 login round trips/s",
         {n: _fmt_rate(Stat.of(logins[n])) for n in names},
         [_fmt_ratio(login_ratio[p]) for p in peers],
-        "≥ 1.2× fastest peer",
-        Stat.of(login_ratio[fastest]).median >= 1.2,
+        "≥ 1.3× fastest peer",
+        Stat.of(login_ratio[fastest]).median >= 1.3,
         f"{Stat.of(login_ratio[fastest]).median:.3f}× {fastest}",
     )
     # 3
@@ -504,7 +504,10 @@ def main(argv: list[str] | None = None) -> int:
         f"round trips cold {_rt(uncached, 'cold')}, reload {_rt(uncached, 'reload')}, "
         f"range switch {_rt(uncached, 'switch')}; Analytics calls {_calls(uncached)}; "
         f"{len(CLICKS)} views: {uncached.burst_refused} calls refused with 429 "
-        f"({uncached.burst_pages_429} pages answered 429)"
+        f"({uncached.burst_pages_429} pages answered 429), {uncached.burst_calls} calls in "
+        f"{uncached.burst_seconds:.1f} s: our limiter (api_rate_limit 12/6) made the calls past "
+        f"Adobe's rate wait their turn; with it off too, {unlimited.burst_refused} calls were refused "
+        f"with 429 ({unlimited.burst_pages_429} pages answered 429)"
     )
     print(f"\ntook {time.perf_counter() - began:.0f} s; load average at the end: {_load()}")
     missed = [r[0] for r in table.rows if r[-1].startswith("MISSED")]

@@ -8,6 +8,7 @@ user on itself: every call reads the token of the request it runs in.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from .analytics import adobe_error_fields
 from .authserver import environment_for, harden, transport_errors, where
 from .config import PRESETS, Config
 from .errors import AdobeOAuthError, RateLimited
+from .ratelimit import RateLimiter
 from .transport import deadline, read_capped
 
 log = logging.getLogger("flask_adobe_oauth")
@@ -133,6 +135,14 @@ def _hook_list(hooks: Any) -> list[Any]:
     return list(found) if isinstance(found, (list, tuple)) else [found]
 
 
+def _caller(token: Token) -> str:
+    """Whose budget a call counts against: Adobe counts per user, so the
+    token's user id; a token without one (a service token, say) is its own."""
+    if token.user_id:
+        return "u:" + token.user_id
+    return "t:" + hashlib.sha256(token.access_token.encode()).hexdigest()[:32]
+
+
 class TokenSource(Protocol):
     """Where :class:`AdobeSession` gets the token it sends: the signed-in user's
     (:class:`~flask_adobe_oauth.AdobeContext`) or a service credential's
@@ -158,8 +168,13 @@ class AdobeSession(requests.Session):
       elsewhere by mistake;
     * an expired token is refreshed first; an HTTP 401 answer is met with one
       refresh and one retry, then :class:`LoginRequired`;
+    * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user
+      (Adobe's 12 per 6 s): one over it waits for its turn, at most
+      ``api_rate_wait`` seconds, or raises :class:`RateLimited` without
+      being sent (:mod:`~flask_adobe_oauth.ratelimit`);
     * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or
-      :data:`DEFAULT_RETRY_AFTER` when Adobe names no delay);
+      :data:`DEFAULT_RETRY_AFTER` when Adobe names no delay), and holds
+      that user's next calls back for as long;
     * each call times out after ``api_timeout`` seconds unless given ``timeout=``;
     * no cookies are kept (the session is shared by all users).
     """
@@ -170,6 +185,17 @@ class AdobeSession(requests.Session):
         self.headers["Accept"] = "application/json"
         self._config = config
         self._source = source
+        limit = config.api_rate_limit
+        #: Each user's calls to the API host, kept under Adobe's rate (None: not counted).
+        self.limiter = RateLimiter(*limit, config.api_rate_wait) if limit else None
+        self._api_prefix = config.api_base_url.rstrip("/") + "/"
+        # The sign-in server's endpoints, which Adobe's API limit does not
+        # count; they share the API's host only on a stand-in or a proxy.
+        self._not_api = tuple(
+            u.split("?")[0]
+            for u in (config.userinfo_url, config.token_url, config.revoke_url, config.jwks_url)
+            if u
+        )
         self._trusted = {
             _origin(u)
             for u in (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
@@ -223,12 +249,17 @@ class AdobeSession(requests.Session):
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             source.refused("the stored Adobe sign-in is unusable")
+        limited = self.limiter is not None and self.counts_against_limit(url)
+        if limited:
+            self._take_turn(token, url)
         response = self._send_as(token.access_token, method, url, dict(kwargs))
         if response.status_code == 401 and self._refused(response, token.access_token):
             fresh = source.replacement(token)
             if fresh is not None:
                 response.close()
                 token = fresh
+                if limited:
+                    self._take_turn(token, url)
                 response = self._send_as(token.access_token, method, url, dict(kwargs))
             if response.status_code == 401 and self._refused(response, token.access_token):
                 said = adobe_error_text(response)
@@ -242,8 +273,22 @@ class AdobeSession(requests.Session):
             said = adobe_error_text(response)
             response.close()
             delay = retry_after_seconds(response.headers.get("Retry-After"))
-            raise RateLimited(where(url), DEFAULT_RETRY_AFTER if delay is None else delay, said)
+            delay = DEFAULT_RETRY_AFTER if delay is None else delay
+            if limited and self.limiter is not None:
+                # Another process used this user's budget: none of our calls
+                # would pass before the delay Adobe asked for.
+                self.limiter.hold(_caller(token), delay)
+            raise RateLimited(where(url), delay, said)
         return response
+
+    def counts_against_limit(self, url: str) -> bool:
+        """True for a call to the API (under ``api_base_url``), which ``api_rate_limit`` counts."""
+        return url.startswith(self._api_prefix) and not url.startswith(self._not_api)
+
+    def _take_turn(self, token: Token, url: str) -> None:
+        """Wait for this user's turn under ``api_rate_limit`` (or raise :class:`RateLimited`)."""
+        assert self.limiter is not None
+        self.limiter.acquire(_caller(token), where(url))
 
     def _refused(self, response: requests.Response, access_token: str) -> bool:
         """True when a 401 is a verdict on the token: the request that got it carried

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urljoin
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
@@ -105,6 +105,8 @@ def make_adobe_blueprint(
     max_pending_logins: int | None = None,
     timeout: float | None = None,
     api_timeout: float | None = None,
+    api_rate_limit: tuple[int, float] | str | Literal[False] | None = None,
+    api_rate_wait: float | None = None,
     max_response_bytes: int | None = None,
     expires_in_unit: str | None = None,
     end_adobe_session: bool | None = None,
@@ -144,6 +146,12 @@ def make_adobe_blueprint(
         max_pending_logins: logins that may be pending at once per browser (5).
         timeout: seconds for each whole call to the authorization server (10).
         api_timeout: seconds for each whole call through ``adobe.session`` (60).
+        api_rate_limit: ``(calls, seconds)`` per user kept for calls to
+            ``api_base_url`` (Adobe's ``(12, 6)`` with the IMS preset), or
+            ``False`` for no limit on our side.
+        api_rate_wait: the longest a call waits for its turn under
+            ``api_rate_limit`` before :class:`RateLimited` is raised (7 s: one
+            window of Adobe's, and the slack kept for network jitter).
         max_response_bytes: the largest answer body accepted, decompressed (8 MiB).
         expires_in_unit: ``"seconds"`` or ``"milliseconds"`` (default: by the token URL).
         end_adobe_session: after logout, end the Adobe sign-in too (False).
@@ -174,6 +182,8 @@ def make_adobe_blueprint(
         "max_pending_logins": max_pending_logins,
         "timeout": timeout,
         "api_timeout": api_timeout,
+        "api_rate_limit": api_rate_limit,
+        "api_rate_wait": api_rate_wait,
         "max_response_bytes": max_response_bytes,
         "expires_in_unit": expires_in_unit,
         "end_adobe_session": end_adobe_session,

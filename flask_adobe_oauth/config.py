@@ -40,6 +40,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "issuer": IMS_ISSUERS,
         "logout_url": f"{IMS_HOST}/ims/logout/v1",
         "api_base_url": "https://analytics.adobe.io",
+        # Analytics 2.0 APIs FAQ, "Rate limits": 12 requests every 6 seconds per user.
+        "api_rate_limit": (12, 6.0),
         "scope": (
             "openid",
             "AdobeID",
@@ -57,6 +59,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "issuer": None,
         "logout_url": None,
         "api_base_url": "https://api.omniture.com",
+        "api_rate_limit": None,
         "scope": ("ReportSuite", "Report", "Company"),
     },
 }
@@ -84,6 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "max_pending_logins": 5,
     "timeout": 10.0,
     "api_timeout": 60.0,
+    "api_rate_limit": None,
+    "api_rate_wait": 7.0,
     "max_response_bytes": 8 * 1024 * 1024,
     "expires_in_unit": None,
     "end_adobe_session": False,
@@ -163,6 +168,11 @@ class Config:
     issuers: tuple[str, ...] = ()
     #: Seconds for each call through ``adobe.session`` (Analytics reports may take up to 60 s).
     api_timeout: float = 60.0
+    #: ``(calls, seconds)`` per user for calls to ``api_base_url``'s host, kept
+    #: on our side (:mod:`~flask_adobe_oauth.ratelimit`), or None for no limit.
+    api_rate_limit: tuple[int, float] | None = None
+    #: The longest a call waits for a slot under ``api_rate_limit``, in seconds.
+    api_rate_wait: float = 7.0
     #: The most bytes an answer's body may have, after decompression.
     max_response_bytes: int = 8 * 1024 * 1024
     #: ``"seconds"`` or ``"milliseconds"``: the unit of the token endpoint's ``expires_in``.
@@ -286,6 +296,31 @@ def _expires_in_unit(value: Any, token_url: str) -> str:
     return str(value)
 
 
+#: Values of ``api_rate_limit`` that turn the limiter off.
+_OFF = frozenset({"off", "none", "false", "0", "no"})
+
+
+def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int, float] | None:
+    """``api_rate_limit`` as ``(calls, seconds)``, or None for none: ``(12, 6)``,
+    ``"12/6"``, or ``False``/``"off"``; unset is the preset's (Adobe's 12 per 6 s)."""
+    if value is None:
+        return preset_value
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
+        return None
+    parts: Any = value.split("/") if isinstance(value, str) else value
+    try:
+        calls_text, seconds_text = parts
+        calls, seconds = int(str(calls_text).strip()), float(str(seconds_text).strip())
+    except (TypeError, ValueError):
+        calls, seconds = 0, 0.0
+    if isinstance(value, bool) or not (calls >= 1 and 0 < seconds < 86400):
+        raise ConfigurationError(
+            f"{_key('api_rate_limit')} must be (calls, seconds) such as (12, 6) or '12/6', "
+            f"or False to turn it off; not {value!r}"
+        )
+    return calls, seconds
+
+
 def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_key: Any) -> Config:
     """Merge arguments, ``app.config`` and the preset, and check the result."""
 
@@ -392,6 +427,8 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
     values["max_pending_logins"] = int(_as_number("max_pending_logins", pick("max_pending_logins"), 1))
     values["timeout"] = _as_number("timeout", pick("timeout"), 0.001)
     values["api_timeout"] = _as_number("api_timeout", pick("api_timeout"), 0.001)
+    values["api_rate_limit"] = _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"])
+    values["api_rate_wait"] = _as_number("api_rate_wait", pick("api_rate_wait"), 0)
     values["max_response_bytes"] = int(_as_number("max_response_bytes", pick("max_response_bytes"), 1024))
     values["end_adobe_session"] = _as_bool("end_adobe_session", pick("end_adobe_session"))
     if values["end_adobe_session"] and not values["logout_url"]:

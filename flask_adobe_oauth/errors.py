@@ -140,15 +140,19 @@ class InsufficientScope(AdobeOAuthError):
 
 
 class RateLimited(AdobeOAuthError):
-    """Adobe answered 429 Too Many Requests; ``retry_after`` is the delay it asked for."""
+    """Adobe answered 429 Too Many Requests, or the call was held back before
+    it went because Adobe would have (``api_rate_limit``); ``retry_after`` is
+    the delay to wait, in seconds."""
 
     status_code = 429
     error = "rate_limited"
 
-    def __init__(self, url: str, retry_after: float | None, said: str | None = None) -> None:
+    def __init__(
+        self, url: str, retry_after: float | None, said: str | None = None, *, message: str | None = None
+    ) -> None:
         wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
         detail = f" ({said})" if said else ""
-        super().__init__(f"Adobe rate-limited the call to {url}{detail}{wait}")
+        super().__init__(message or f"Adobe rate-limited the call to {url}{detail}{wait}")
         self.retry_after = retry_after
 
 

@@ -10,6 +10,7 @@ is mocked.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import uuid
@@ -17,6 +18,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+import pytest
 import requests
 from flask import Flask, jsonify, request
 from flask.testing import FlaskClient
@@ -229,6 +231,35 @@ def freeze(standin: StandInAdobe, at: float = 1_000_000.0) -> list[float]:
     now = [at]
     standin.analytics.clock = lambda: now[0]
     return now
+
+
+@dataclasses.dataclass
+class SharedClock:
+    """One stopped clock for the stand-in's rate limit and ours
+    (:mod:`flask_adobe_oauth.ratelimit`). It moves only when our limiter
+    waits: a wait of ``s`` seconds moves it ``s`` seconds at once, so tests
+    see what Adobe would see in real time, without sleeping."""
+
+    now: float = 1_000_000.0
+    waits: list[float] = dataclasses.field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def one_clock(standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch) -> SharedClock:
+    """A :class:`SharedClock` that the stand-in's rate limit and ours both count in."""
+    from flask_adobe_oauth import ratelimit
+
+    clock = SharedClock()
+    standin.analytics.clock = clock
+    monkeypatch.setattr(ratelimit, "_clock", clock)
+    monkeypatch.setattr(ratelimit, "_sleep", clock.sleep)
+    return clock
 
 
 def is_uuid(value: Any) -> bool:

@@ -29,7 +29,7 @@ from flask_adobe_oauth.testing.analytics import (
     AnalyticsControls,
 )
 
-from .helpers import api_calls, dashboard, freeze, is_uuid, login, page
+from .helpers import api_calls, dashboard, freeze, is_uuid, login, one_clock, page
 from .test_analytics_standin import headers, issue_token, report_body, reports_url, suites_url
 
 EXAMPLE = DEFAULT_COMPANIES[0]
@@ -270,21 +270,43 @@ def test_the_dashboard_reuses_each_users_lists(standin: StandInAdobe, seen: list
     assert api_calls(seen)[:2] == ["/discovery/me", "/api/exampl0/reportsuites/collections/suites"]
 
 
+DEMO_CLICKS: list[dict[str, Any]] = (
+    [WEEK]
+    + [{"rsid": s.rsid, **WEEK} for s in EXAMPLE.suites[:5]]
+    + [{"days": n} for n in (7, 30, 90)]
+    + [{"company": "exampl0", **WEEK}]
+)
+
+
 def test_normal_clicking_stays_within_12_calls_in_6_seconds(standin: StandInAdobe) -> None:
+    """Adobe's own 429, as the demo shows it: our limiter off (``api_rate_limit=False``)."""
     freeze(standin)  # every load below counts as within the same 6 seconds
-    client = dashboard(standin)
-    clicks: list[dict[str, Any]] = (
-        [WEEK]
-        + [{"rsid": s.rsid, **WEEK} for s in EXAMPLE.suites[:5]]
-        + [{"days": n} for n in (7, 30, 90)]
-        + [{"company": "exampl0", **WEEK}]
-    )
-    assert [client.get("/dashboard", query_string=q).status_code for q in clicks] == [200] * 10  # 12 calls
+    client = dashboard(standin, ADOBE_OAUTH_API_RATE_LIMIT=False)
+    assert [client.get("/dashboard", query_string=q).status_code for q in DEMO_CLICKS] == [
+        200
+    ] * 10  # 12 calls
     limited = client.get("/dashboard", query_string=WEEK)
     assert limited.status_code == 429
     assert limited.headers["Retry-After"] == "6"
     assert "rate-limiting requests right now. Try again in 6 seconds" in page(limited)
     assert standin.state.user.sub in page(limited)
+
+
+def test_with_our_limiter_the_thirteenth_call_waits_its_turn_and_adobe_never_answers_429(
+    standin: StandInAdobe, seen: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = one_clock(standin, monkeypatch)
+    client = dashboard(standin)  # the IMS preset's limit: Adobe's 12 calls per 6 s
+    seen.clear()
+    assert [client.get("/dashboard", query_string=q).status_code for q in DEMO_CLICKS] == [200] * 10
+    assert clock.waits == []  # 12 calls: within the limit, nobody waited
+    start = clock.now
+    again = client.get("/dashboard", query_string=WEEK)
+    assert again.status_code == 200 and "data-rsid" in page(again)
+    # The 13th call went out one window (and the slack for network jitter)
+    # after the first, where Adobe's sliding window has room again.
+    assert clock.waits == [pytest.approx(6.25)] and clock.now == pytest.approx(start + 6.25)
+    assert len(api_calls(seen)) == 13  # and the stand-in, counting as Adobe does, let it through
 
 
 def test_the_dashboard_tells_a_user_without_a_profile_what_to_do(standin: StandInAdobe) -> None:

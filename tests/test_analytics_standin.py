@@ -21,7 +21,7 @@ from flask_adobe_oauth.analytics import (
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, daily_page_views
 
-from .helpers import login, make_app, stored_token
+from .helpers import login, make_app, one_clock, stored_token
 
 EXAMPLE = DEFAULT_COMPANIES[0]
 ACME = DEFAULT_COMPANIES[1]
@@ -367,10 +367,13 @@ def test_companies_helper_reads_discovery(helper_client: FlaskClient, standin: S
 
 @pytest.mark.parametrize("size", [1, 5, 13, 100])
 def test_report_suites_helper_reads_every_page(
-    helper_client: FlaskClient, standin: StandInAdobe, size: int
+    helper_client: FlaskClient, standin: StandInAdobe, size: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    standin.analytics.rate_limit = None  # 13 pages of one suite are more than 12 calls in 6 s
+    # 13 pages of one suite are more than Adobe's 12 calls in 6 s: the 13th
+    # waits its turn (api_rate_limit), on a clock the stand-in counts in too.
+    clock = one_clock(standin, monkeypatch)
     assert helper_client.get(f"/helpers/suites/exampl0/{size}").json == [s.rsid for s in EXAMPLE.suites]
+    assert len(clock.waits) == (1 if size == 1 else 0)
 
 
 def test_page_views_by_day_helper_gives_every_day_in_order(helper_client: FlaskClient) -> None:
@@ -390,8 +393,9 @@ def test_ranked_report_helper_returns_rows_and_totals(helper_client: FlaskClient
 
 
 def test_helpers_turn_adobe_failures_into_typed_errors(
-    helper_client: FlaskClient, standin: StandInAdobe
+    helper_client: FlaskClient, standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = one_clock(standin, monkeypatch)
     standin.fail_next_api(500, '{"errorCode":"server_error"}')
     failed = helper_client.get("/helpers/companies", headers={"Accept": "application/json"})
     assert failed.status_code == 502
@@ -408,7 +412,9 @@ def test_helpers_turn_adobe_failures_into_typed_errors(
         "rate_limited",
         "3",
     )
+    assert clock.waits == []
     assert helper_client.get("/helpers/companies").status_code == 200
+    assert clock.waits == [pytest.approx(3.0)]  # the next call waited out Adobe's Retry-After
 
 
 def test_helpers_never_put_the_token_in_an_error(helper_client: FlaskClient, standin: StandInAdobe) -> None:

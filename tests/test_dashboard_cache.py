@@ -27,6 +27,7 @@ from example_app import CACHE_KEY, DashboardCache, create_app
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, daily_page_views
 
+from .helpers import one_clock
 from .redis_fixture import _redis_client_fixture, _redis_url_fixture
 
 __all__ = ["_redis_client_fixture", "_redis_url_fixture"]
@@ -316,12 +317,29 @@ def test_ten_views_in_one_rate_limit_window_get_no_429(
 
 
 def test_without_the_cache_the_fifth_view_is_refused(standin: StandInAdobe, calls: Calls) -> None:
-    """What the cache buys: uncached, each view costs 3 calls, and 12 are allowed."""
+    """What the cache buys: uncached, each view costs 3 calls, and 12 are allowed
+    (our own limiter off, so Adobe's 429 is what the fifth view meets)."""
     frozen_rate_limit(standin)
-    client = signed_in(make_demo(standin, DASHBOARD_CACHE_SECONDS=0), standin)
+    app = make_demo(standin, DASHBOARD_CACHE_SECONDS=0, ADOBE_OAUTH_API_RATE_LIMIT="off")
+    client = signed_in(app, standin)
     answers = [client.get("/dashboard", query_string=RELOAD).status_code for _ in range(5)]
     assert answers == [200, 200, 200, 200, 429]
     assert calls.analytics().count(DISCOVERY) == 5 and calls.userinfo() == 5
+
+
+def test_without_the_cache_our_limiter_makes_the_fifth_view_wait_instead(
+    standin: StandInAdobe, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``api_rate_limit`` on (the IMS preset's 12 per 6 s), the 13th call
+    waits for its turn: the fifth view is slower, not refused, and Adobe never
+    answers 429."""
+    clock = one_clock(standin, monkeypatch)
+    client = signed_in(make_demo(standin, DASHBOARD_CACHE_SECONDS=0), standin)
+    answers = [client.get("/dashboard", query_string=RELOAD).status_code for _ in range(5)]
+    assert answers == [200] * 5
+    assert [status for _, status in calls.statuses if status == 429] == []
+    assert len(clock.waits) == 1 and clock.waits[0] == pytest.approx(6.25)
+    assert calls.analytics().count(DISCOVERY) == 5
 
 
 def test_a_429_from_userinfo_leaves_the_report_shown(

@@ -1,0 +1,288 @@
+"""Our side of Adobe's rate limit (``api_rate_limit``, ``flask_adobe_oauth.ratelimit``).
+
+Adobe's Analytics 2.0 FAQ: 12 requests every 6 seconds per user, then 429
+``{"error_code":"429050"}``. The stand-in enforces exactly that on its own
+clock; here that clock and our limiter's are one stopped clock
+(``one_clock``) that moves only when our limiter waits, so each test sees
+what Adobe would see in real time without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask, jsonify
+
+from flask_adobe_oauth import ConfigurationError, RateLimited, adobe, adobe_login_required
+from flask_adobe_oauth.config import resolve
+from flask_adobe_oauth.ratelimit import RateLimiter
+from flask_adobe_oauth.testing import StandInAdobe, login_as
+
+from .helpers import SECRET_KEY, SharedClock, api_calls, make_app, one_clock
+
+COMPANY = "exampl0"
+SUITES = f"/api/{COMPANY}/reportsuites/collections/suites"
+
+
+def app_calling_adobe(standin: StandInAdobe, **options: Any) -> Flask:
+    """An app whose ``/calls/<n>`` makes ``n`` Analytics calls as the user, and
+    ``/userinfo/<n>`` as many userinfo calls; each answers the statuses it got."""
+    app = make_app(standin, **options)
+
+    @app.get("/calls/<int:n>")
+    @adobe_login_required
+    def calls(n: int) -> Any:
+        statuses = []
+        for _ in range(n):
+            try:
+                response = adobe.session.get(SUITES, headers={"x-proxy-global-company-id": COMPANY})
+                statuses.append(response.status_code)
+            except RateLimited as exc:
+                statuses.append(f"RateLimited {exc.retry_after:.2f}: {exc}")
+                break
+        return jsonify(statuses)
+
+    @app.get("/userinfo/<int:n>")
+    @adobe_login_required
+    def userinfo(n: int) -> Any:
+        return jsonify([adobe.session.get("/ims/userinfo/v2").status_code for _ in range(n)])
+
+    return app
+
+
+# -- the limiter alone ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> SharedClock:
+    from flask_adobe_oauth import ratelimit
+
+    shared = SharedClock()
+    monkeypatch.setattr(ratelimit, "_clock", shared)
+    monkeypatch.setattr(ratelimit, "_sleep", shared.sleep)
+    return shared
+
+
+def test_twelve_calls_go_at_once_and_the_thirteenth_waits_one_window(clock: SharedClock) -> None:
+    limiter = RateLimiter(12, 6.0, max_wait=7.0, slack=0.25)
+    assert [limiter.acquire("ada", "x") for _ in range(12)] == [0.0] * 12
+    assert limiter.acquire("ada", "x") == pytest.approx(6.25)
+    assert clock.waits == [pytest.approx(6.25)]
+    # The window slides: the next 11 slots opened with the 13th call's.
+    assert [limiter.acquire("ada", "x") for _ in range(11)] == [0.0] * 11
+    assert limiter.acquire("ada", "x") == pytest.approx(6.25)
+
+
+def test_the_window_slides_call_by_call(clock: SharedClock) -> None:
+    limiter = RateLimiter(3, 6.0, max_wait=10.0, slack=0.0)
+    for _ in range(3):
+        limiter.acquire("ada", "x")
+        clock.now += 1.0  # calls at 0, 1 and 2 s
+    assert clock.now == 1_000_003.0
+    assert limiter.acquire("ada", "x") == pytest.approx(3.0)  # the call of 0 s leaves at 6 s
+    assert limiter.acquire("ada", "x") == pytest.approx(1.0)  # the call of 1 s leaves at 7 s
+
+
+def test_a_call_stays_in_the_window_for_the_slack_too(clock: SharedClock) -> None:
+    """Adobe counts a call when it arrives, a network hop after it left here."""
+    limiter = RateLimiter(3, 6.0, max_wait=10.0, slack=0.25)
+    for _ in range(3):
+        limiter.acquire("ada", "x")
+    clock.now += 6.1  # past Adobe's 6 s since they left, not since they arrived
+    assert limiter.acquire("ada", "x") == pytest.approx(0.15)
+
+
+def test_each_user_has_a_window_of_their_own(clock: SharedClock) -> None:
+    limiter = RateLimiter(2, 6.0, max_wait=0.0)
+    for user in ("ada", "grace", "linus"):
+        assert [limiter.acquire(user, "x") for _ in range(2)] == [0.0, 0.0]
+    with pytest.raises(RateLimited):
+        limiter.acquire("ada", "x")
+
+
+def test_a_call_that_would_wait_too_long_is_refused_at_once_and_takes_no_slot(clock: SharedClock) -> None:
+    limiter = RateLimiter(2, 6.0, max_wait=1.0, slack=0.5)
+    limiter.acquire("ada", "https://analytics.adobe.io/api")
+    limiter.acquire("ada", "https://analytics.adobe.io/api")
+    for _ in range(3):
+        with pytest.raises(RateLimited) as refused:
+            limiter.acquire("ada", "https://analytics.adobe.io/api")
+        assert refused.value.retry_after == pytest.approx(6.5)
+        assert refused.value.status_code == 429
+        assert "held back" in str(refused.value) and "12" not in str(refused.value)
+        assert "2 per 6 s" in str(refused.value)
+    assert clock.waits == []  # refused without sleeping
+    clock.now += 6.5
+    assert limiter.acquire("ada", "x") == 0.0  # the refusals took no slot
+
+
+def test_hold_keeps_a_users_calls_back_for_the_delay_adobe_asked(clock: SharedClock) -> None:
+    limiter = RateLimiter(12, 6.0, max_wait=30.0)
+    limiter.hold("ada", 20.0)
+    limiter.hold("ada", 1.0)  # a shorter hold never shortens a longer one
+    assert limiter.acquire("ada", "x") == pytest.approx(20.0)
+    assert limiter.acquire("grace", "x") == 0.0
+    assert limiter.acquire("ada", "x") == 0.0  # the hold is over
+
+
+def test_concurrent_calls_never_get_more_slots_than_the_limit() -> None:
+    limiter = RateLimiter(5, 3600.0, max_wait=0.0)
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def call() -> None:
+        start.wait()
+        try:
+            limiter.acquire("ada", "x")
+            outcomes.append("sent")
+        except RateLimited:
+            outcomes.append("held back")
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["held back"] * 15 + ["sent"] * 5
+
+
+def test_it_remembers_a_bounded_number_of_users(clock: SharedClock) -> None:
+    limiter = RateLimiter(12, 6.0, max_wait=0.0, max_keys=100)
+    for n in range(5_000):
+        limiter.acquire(f"user{n}", "x")
+    assert len(limiter._windows) <= 100
+    clock.now += 60
+    limiter.acquire("late", "x")
+    assert len(limiter._windows) == 1  # windows that are over go first
+
+
+def test_bad_settings_are_refused() -> None:
+    for args in ((0, 6.0, 1.0), (12, 0.0, 1.0), (12, 6.0, -1.0)):
+        with pytest.raises(ValueError):
+            RateLimiter(*args)
+
+
+# -- the setting --------------------------------------------------------------------------------------
+
+
+def resolved(standin: StandInAdobe, provider: str = "ims", **options: Any) -> Any:
+    return resolve(options, {**standin.config(provider)}, SECRET_KEY)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, (12, 6.0)),
+        ((10, 5), (10, 5.0)),
+        ([3, 1.5], (3, 1.5)),
+        ("12/6", (12, 6.0)),
+        (" 6 / 6 ", (6, 6.0)),
+        (False, None),
+        ("off", None),
+        ("none", None),
+    ],
+)
+def test_api_rate_limit_values(standin: StandInAdobe, given: Any, expected: Any) -> None:
+    assert resolved(standin, api_rate_limit=given).api_rate_limit == expected
+
+
+@pytest.mark.parametrize(
+    "given", [(0, 6), (12, 0), (12, -1), "12", "a/b", "12/6/1", True, 12, (12,), "12/1e9"]
+)
+def test_bad_api_rate_limit_values_fail_at_start_up(standin: StandInAdobe, given: Any) -> None:
+    with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_API_RATE_LIMIT"):
+        resolved(standin, api_rate_limit=given)
+
+
+def test_the_legacy_preset_has_no_limit_of_ours(standin: StandInAdobe) -> None:
+    assert resolved(standin, "legacy").api_rate_limit is None
+    assert resolved(standin, "legacy", api_rate_limit="5/1").api_rate_limit == (5, 1.0)
+
+
+def test_api_rate_wait_must_not_be_negative(standin: StandInAdobe) -> None:
+    assert resolved(standin).api_rate_wait == 7.0
+    with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_API_RATE_WAIT"):
+        resolved(standin, api_rate_wait=-1)
+
+
+# -- through adobe.session, against the stand-in ----------------------------------------------------
+
+
+def test_thirty_calls_in_one_request_all_pass_and_adobe_never_says_429(
+    standin: StandInAdobe, seen: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = one_clock(standin, monkeypatch)
+    client = app_calling_adobe(standin).test_client()
+    login_as(client)
+    seen.clear()
+    assert client.get("/calls/30").json == [200] * 30
+    assert len(api_calls(seen)) == 30
+    # Calls 13 and 25 each waited for the window to slide.
+    assert clock.waits == [pytest.approx(6.25), pytest.approx(6.25)]
+
+
+def test_without_our_limit_the_thirteenth_call_meets_adobes_429(
+    standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = one_clock(standin, monkeypatch)
+    client = app_calling_adobe(standin, api_rate_limit=False).test_client()
+    login_as(client)
+    statuses = client.get("/calls/13").json
+    assert statuses[:12] == [200] * 12
+    assert statuses[12].startswith("RateLimited 6.00: Adobe rate-limited") and "429050" in statuses[12]
+    assert clock.waits == []
+
+
+def test_a_call_over_api_rate_wait_is_held_back_without_reaching_adobe(
+    standin: StandInAdobe, seen: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_clock(standin, monkeypatch)
+    client = app_calling_adobe(standin, api_rate_wait=0).test_client()
+    login_as(client)
+    seen.clear()
+    statuses = client.get("/calls/13").json
+    assert statuses[:12] == [200] * 12
+    assert statuses[12].startswith("RateLimited 6.25: the call to") and "held back" in statuses[12]
+    assert len(api_calls(seen)) == 12  # the 13th never left
+
+
+def test_users_do_not_share_a_budget(standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = one_clock(standin, monkeypatch)
+    app = app_calling_adobe(standin, api_rate_wait=0)
+    ada, grace = app.test_client(), app.test_client()
+    login_as(ada)
+    login_as(grace, user_id="grace@AdobeID")
+    assert ada.get("/calls/12").json == [200] * 12
+    assert grace.get("/calls/12").json == [200] * 12
+    assert clock.waits == []
+
+
+def test_after_adobes_429_the_users_next_calls_wait_out_the_delay(
+    standin: StandInAdobe, seen: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process spent the user's budget: Adobe says 429 to a call we
+    thought was within it; the calls after it wait instead of hammering."""
+    clock = one_clock(standin, monkeypatch)
+    standin.analytics.rate_limit = (3, 6.0)  # tighter than ours: the other workers' share
+    client = app_calling_adobe(standin).test_client()
+    login_as(client)
+    seen.clear()
+    statuses = client.get("/calls/5").json
+    assert statuses[:3] == [200] * 3 and statuses[3].startswith("RateLimited 6.00: Adobe rate-limited")
+    assert len(api_calls(seen)) == 4
+    assert client.get("/calls/1").json == [200]  # waited Adobe's 6 s (its default), then passed
+    assert clock.waits == [pytest.approx(6.0)]
+    assert len(api_calls(seen)) == 5
+
+
+def test_sign_in_server_calls_are_not_counted(standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Userinfo is IMS's, not the Analytics API's: on the stand-in both share one
+    host, yet only calls under ``api_base_url`` that are not IMS endpoints count."""
+    clock = one_clock(standin, monkeypatch)
+    client = app_calling_adobe(standin, api_rate_wait=0).test_client()
+    login_as(client)
+    assert client.get("/userinfo/30").json == [200] * 30
+    assert client.get("/calls/12").json == [200] * 12
+    assert clock.waits == []
