@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import suppress
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -68,7 +68,7 @@ from flask_adobe_oauth.service import service_for, service_session
 
 from .chart import line_chart
 
-__all__ = ["DashboardCache", "create_app"]
+__all__ = ["DashboardCache", "SuiteTable", "create_app", "suite_table"]
 
 log = logging.getLogger("example_app")
 
@@ -91,6 +91,20 @@ CACHE_KEY = "example_app.cache"
 POOL_KEY = "example_app.pool"
 #: Where a sign-out request notes whose entries to forget (``g``), read before the token goes.
 SIGNING_OUT = "example_app_signing_out"
+
+#: Report suites shown per page of the dashboard's table, and the longest filter (``q``) kept.
+TABLE_ROWS = 50
+MAX_FILTER = 100
+#: What the table may be sorted by (``sort=``), and the text compared. Without ``sort``
+#: the suites keep the order Adobe lists them in; an unknown key sorts by name.
+SORTS: dict[str, Callable[[Any], str]] = {
+    "name": lambda s: str(s.name or ""),
+    "rsid": lambda s: str(s.rsid or ""),
+    "timezone": lambda s: str(s.timezone or ""),
+    "currency": lambda s: str(s.currency or ""),
+}
+#: The table's columns, by sort key, as headed.
+COLUMNS = (("name", "Name"), ("rsid", "Report suite id"), ("timezone", "Time zone"), ("currency", "Currency"))
 
 T = TypeVar("T")
 
@@ -303,6 +317,70 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return _dashboard()
 
     return app
+
+
+@dataclass(frozen=True)
+class SuiteTable:
+    """One page of the report suites table: the suites matching ``q``, in
+    order, cut to :data:`TABLE_ROWS` a page."""
+
+    #: The filter (stripped, at most :data:`MAX_FILTER` characters), "" for none.
+    q: str
+    #: A key of :data:`SORTS`, or "" for Adobe's order.
+    sort: str
+    descending: bool
+    #: 1-based, within 1..pages.
+    page: int
+    pages: int
+    rows: list[ReportSuite]
+    #: How many suites match ``q``, and how many there are.
+    matched: int
+    total: int
+
+    @property
+    def first(self) -> int:
+        """The 1-based position of the first row shown (0 when none is)."""
+        return (self.page - 1) * TABLE_ROWS + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * TABLE_ROWS + len(self.rows)
+
+    def args(self) -> dict[str, Any]:
+        """The query arguments that show this page again (the defaults left out)."""
+        return {
+            "q": self.q or None,
+            "sort": self.sort or None,
+            "dir": "desc" if self.descending else None,
+            "page": self.page if self.page > 1 else None,
+        }
+
+
+def suite_table(suites: list[ReportSuite], args: Any) -> SuiteTable:
+    """The table of ``suites`` that ``args`` asks for: ``q`` keeps those whose name or
+    rsid contains it (ignoring case), ``sort`` (a key of :data:`SORTS`) and ``dir``
+    (``asc`` or ``desc``) order them, ``page`` picks :data:`TABLE_ROWS` of them.
+    Anything unexpected falls back to a default; nothing here raises."""
+    q = str(args.get("q") or "").strip()[:MAX_FILTER].strip()
+    wanted = q.casefold()
+    rows = [s for s in suites if wanted in str(s.name).casefold() or wanted in str(s.rsid).casefold()]
+    sort = str(args.get("sort") or "")
+    if sort and sort not in SORTS:
+        sort = "name"
+    descending = args.get("dir") == "desc"
+    if sort:
+        key = SORTS[sort]
+        rows.sort(key=lambda s: (key(s).casefold(), str(s.name).casefold(), str(s.rsid)), reverse=descending)
+    elif descending:
+        rows.reverse()
+    pages = max(1, math.ceil(len(rows) / TABLE_ROWS))
+    try:
+        page = int(str(args.get("page") or 1)[:9])
+    except ValueError:
+        page = 1
+    page = min(max(page, 1), pages)
+    shown = rows[(page - 1) * TABLE_ROWS : page * TABLE_ROWS]
+    return SuiteTable(q, sort, descending, page, pages, shown, len(rows), len(suites))
 
 
 def _today() -> date:
@@ -532,13 +610,19 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
     if lists is not mine:
         cache.save(lists)
 
+    # Filtered, sorted and cut to a page here, from the suites already read: no Adobe call.
+    table = view["table"] = suite_table(view["suites"], request.args)
+
     def link(**changes: Any) -> str:
+        """This page's URL with ``changes`` (None drops an argument); the table's
+        filter, order and page are kept unless changed."""
         args: dict[str, Any] = {
             "company": view["company"].global_company_id if view["company"] else None,
             "rsid": view["suite"].rsid if view["suite"] else None,
             "from": start.isoformat(),
             "to": end.isoformat(),
             "source": "service" if service else None,
+            **table.args(),
         }
         args.update(changes)
         return url_for("dashboard", **{k: v for k, v in args.items() if v is not None})
@@ -546,4 +630,21 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
     def preset_link(days: int) -> str:
         return link(days=days, **{"from": None, "to": None})
 
-    return render_template("dashboard.html", link=link, preset_link=preset_link, **view), status, headers
+    def sort_link(key: str) -> str:
+        """A column header's link: sort by ``key``, ascending unless it already is."""
+        again = table.sort == key and not table.descending
+        return link(sort=key, dir="desc" if again else None, page=None)
+
+    return (
+        render_template(
+            "dashboard.html",
+            link=link,
+            preset_link=preset_link,
+            sort_link=sort_link,
+            sort_labels=COLUMNS,
+            max_filter=MAX_FILTER,
+            **view,
+        ),
+        status,
+        headers,
+    )

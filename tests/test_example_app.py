@@ -16,13 +16,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
-from example_app import create_app, parse_range
+from example_app import create_app, parse_range, suite_table
 from example_app.__main__ import demo_config
+from flask_adobe_oauth.analytics import ReportSuite
 from flask_adobe_oauth.testing import StandInAdobe
-from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, daily_page_views
+from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, Company, Suite, daily_page_views
 from flask_adobe_oauth.testing.live import free_port
 
-from .helpers import SECRET_KEY, login, stored_token
+from .helpers import SECRET_KEY, login, one_clock, stored_token
 
 EXAMPLE, ACME = DEFAULT_COMPANIES
 WEB = EXAMPLE.suites[0]
@@ -134,7 +135,10 @@ def test_a_long_range_draws_a_point_per_day(signed_in: FlaskClient) -> None:
     assert '<a href="/dashboard?company=exampl0&amp;rsid=examplecorp.web.prod&amp;days=90" class="">' in page
 
 
-def test_rate_limiting_is_shown_not_crashed(signed_in: FlaskClient, standin: StandInAdobe) -> None:
+def test_rate_limiting_is_shown_not_crashed(
+    signed_in: FlaskClient, standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = one_clock(standin, monkeypatch)
     # The first Analytics call (discovery) gets the 429; userinfo runs beside it, unharmed.
     standin.fail_calls(
         429, 1, body="{}", content_type="application/json", headers={"Retry-After": "30"}, endpoints=["api"]
@@ -145,6 +149,11 @@ def test_rate_limiting_is_shown_not_crashed(signed_in: FlaskClient, standin: Sta
     assert "rate-limiting requests right now. Try again in 30 seconds" in text(response)
     assert standin.state.user.sub in text(response)  # who is signed in, from the token
     assert "data-rsid" not in text(response)  # no further calls after a 429
+    # Within the 30 s Adobe asked for, the next view does not call Adobe at all
+    # (api_rate_limit holds the user's calls back; longer than api_rate_wait).
+    held = signed_in.get("/dashboard", query_string=WEEK)
+    assert held.status_code == 429 and held.headers["Retry-After"] == "30"
+    clock.now += 30
     assert signed_in.get("/dashboard", query_string=WEEK).status_code == 200
 
 
@@ -347,3 +356,275 @@ def test_a_refused_sign_in_is_the_demos_own_page(demo: Flask) -> None:
     body = text(page)
     assert 'id="sign-in-problem"' in body and "You cancelled the sign-in" in body
     assert "Analytics dashboard" in body  # the demo's header, not the extension's plain page
+
+
+# -- the report suites table: filter, sort, pages (issue 17) ---------------------------------
+
+#: 120 suites whose names, ids, time zones and currencies each sort differently from
+#: the order Adobe lists them in (and from each other).
+ZONES = ("US/Pacific", "Europe/Berlin", "Asia/Tokyo", "Europe/London", "America/Sao_Paulo")
+MONEY = ("USD", "EUR", "JPY", "GBP")
+MANY = tuple(
+    Suite(f"rs{(i * 11) % 120:03d}.brand", f"Site {(i * 7) % 120:03d}", ZONES[i % 5], MONEY[i % 4], 1000 + i)
+    for i in range(120)
+)
+BIG = Company(EXAMPLE.global_company_id, "Big Corp", MANY)
+PER_PAGE = 50
+
+
+@pytest.fixture
+def big(signed_in: FlaskClient, standin: StandInAdobe) -> FlaskClient:
+    """``signed_in`` at a stand-in whose first company has 120 report suites, with no rate limit."""
+    standin.analytics.companies = (BIG, ACME)
+    standin.analytics.rate_limit = None
+    return signed_in
+
+
+def rows(page: str) -> list[str]:
+    return re.findall(r'data-rsid="([^"]+)"', page)
+
+
+def by_rsid(rsids: list[str]) -> list[Suite]:
+    found = {s.rsid: s for s in MANY}
+    return [found[r] for r in rsids]
+
+
+def table_view(client: FlaskClient, **args: str) -> str:
+    response = client.get("/dashboard", query_string={**WEEK, **args})
+    assert response.status_code == 200, response.status_code
+    return text(response)
+
+
+def test_many_suites_are_shown_fifty_a_page_in_adobes_order(big: FlaskClient) -> None:
+    page = table_view(big)
+    assert rows(page) == [s.rsid for s in MANY[:PER_PAGE]]
+    assert "Showing 1–50 of 120 · page 1 of 3" in page
+    assert '<span class="tag" id="suites-count">120</span>' in page
+    assert 'aria-sort="' not in page
+    assert 'id="prev-page"' not in page
+    nxt = re.search(r'<a rel="next" id="next-page" href="([^"]+)">', page)
+    assert nxt is not None
+    assert (
+        nxt.group(1)
+        == f"/dashboard?company=exampl0&amp;rsid={MANY[0].rsid}&amp;from=2026-01-05&amp;to=2026-01-11&amp;page=2"
+    )
+
+    page = table_view(big, page="2")
+    assert rows(page) == [s.rsid for s in MANY[PER_PAGE : 2 * PER_PAGE]]
+    assert "Showing 51–100 of 120 · page 2 of 3" in page
+    assert 'id="prev-page" href="/dashboard?company=exampl0&amp;rsid=' in page  # page 1: no page=
+    assert 'id="next-page"' in page
+    page = table_view(big, page="3")
+    assert rows(page) == [s.rsid for s in MANY[2 * PER_PAGE :]]
+    assert "Showing 101–120 of 120 · page 3 of 3" in page
+    assert 'id="next-page"' not in page
+    for wild, shown in (("99", 3), ("0", 1), ("-4", 1), ("two", 1), ("9" * 5000, 3), ("", 1)):
+        assert f"page {shown} of 3" in table_view(big, page=wild), wild
+
+
+def test_the_filter_matches_name_or_rsid_ignoring_case(big: FlaskClient) -> None:
+    page = table_view(big, q="  SITE 01 ")
+    assert sorted(s.name for s in by_rsid(rows(page))) == [f"Site {n:03d}" for n in range(10, 20)]
+    assert 'value="SITE 01"' in page  # stripped, as typed
+    assert "Showing 1–10 of 10 matching “SITE 01” (120 in all)" in page
+    assert '<span class="tag" id="suites-count">10 of 120</span>' in page
+    assert 'id="suites-pages"' not in page  # one page: no pager
+    page = table_view(big, q="rs11")
+    assert sorted(rows(page)) == [f"rs{n:03d}.brand" for n in range(110, 120)]
+    page = table_view(big, q=".BRAND")
+    assert len(rows(page)) == PER_PAGE and "of 120 matching" in page
+    # the filter keeps Adobe's order
+    page = table_view(big, q="site 1")
+    assert rows(page) == [s.rsid for s in MANY if "site 1" in s.name.lower()][:PER_PAGE]
+
+
+@pytest.mark.parametrize(
+    ("key", "field"), [("name", "name"), ("rsid", "rsid"), ("timezone", "timezone"), ("currency", "currency")]
+)
+def test_sorting_by_each_column_both_ways(big: FlaskClient, key: str, field: str) -> None:
+    def expected(reverse: bool) -> list[str]:
+        ordered = sorted(
+            MANY, key=lambda s: (getattr(s, field).lower(), s.name.lower(), s.rsid), reverse=reverse
+        )
+        return [s.rsid for s in ordered]
+
+    page = table_view(big, sort=key)
+    assert rows(page) == expected(False)[:PER_PAGE]
+    headers = re.findall(r"<th scope=\"col\"([^>]*)><a class=\"sort\" href=\"([^\"]+)\">", page)
+    assert len(headers) == 4
+    sorted_headers = [(attrs, href) for attrs, href in headers if "aria-sort" in attrs]
+    assert len(sorted_headers) == 1
+    attrs, href = sorted_headers[0]
+    assert attrs == ' aria-sort="ascending"'
+    assert f"sort={key}&amp;dir=desc" in href  # its heading now sorts the other way
+    others = [href for attrs, href in headers if "aria-sort" not in attrs]
+    assert all("dir=" not in h for h in others)  # other headings sort ascending
+    assert f"sorted by {dict(COLUMN_NAMES)[key]}, ascending" in page
+
+    page = table_view(big, sort=key, dir="desc")
+    assert rows(page) == expected(True)[:PER_PAGE]
+    assert page.count('aria-sort="descending"') == 1 and 'aria-sort="ascending"' not in page
+    page = table_view(big, sort=key, dir="desc", page="3")
+    assert rows(page) == expected(True)[2 * PER_PAGE :]
+    # the column's heading link sorts ascending again, back on page 1
+    back = re.search(r'aria-sort="descending"><a class="sort" href="([^"]+)"', page)
+    assert back is not None and "dir=" not in back.group(1) and "page=" not in back.group(1)
+    assert f"sort={key}" in back.group(1)
+
+
+COLUMN_NAMES = (
+    ("name", "name"),
+    ("rsid", "report suite id"),
+    ("timezone", "time zone"),
+    ("currency", "currency"),
+)
+
+
+def test_a_heading_link_sorts_and_adobes_order_comes_back(big: FlaskClient) -> None:
+    page = table_view(big)
+    name = re.search(r'<a class="sort" href="([^"]+)">Name', page)
+    assert name is not None
+    page = text(big.get(name.group(1).replace("&amp;", "&")))
+    assert rows(page) == [s.rsid for s in sorted(MANY, key=lambda s: s.name)][:PER_PAGE]
+    adobe = re.search(r'<a id="adobe-order" href="([^"]+)"', page)
+    assert adobe is not None and "sort=" not in adobe.group(1)
+    page = text(big.get(adobe.group(1).replace("&amp;", "&")))
+    assert rows(page) == [s.rsid for s in MANY[:PER_PAGE]]
+
+
+def test_an_unknown_sort_key_or_order_falls_back_never_a_500(big: FlaskClient) -> None:
+    by_name = [s.rsid for s in sorted(MANY, key=lambda s: s.name)]
+    for wild in ("__class__", "base", "name; drop table", "<b>", "x" * 10_000):
+        page = table_view(big, sort=wild)
+        assert rows(page) == by_name[:PER_PAGE], wild
+        assert '<th scope="col" aria-sort="ascending"><a class="sort" href="' in page
+        assert re.search(r'aria-sort="ascending"><a class="sort" href="[^"]+">Name', page)
+        assert "<b>" not in page.split("<main>")[1] and "x" * 200 not in page
+    page = table_view(big, sort="rsid", dir="sideways")
+    assert 'aria-sort="ascending"' in page
+    multi = big.get("/dashboard?q=a&q=b&sort=rsid&sort=name&page=1&page=2&dir=desc&dir=asc")
+    assert multi.status_code == 200
+
+
+def test_no_match_says_so_with_a_way_back(big: FlaskClient) -> None:
+    page = table_view(big, q="nothing-like-this", sort="rsid")
+    assert rows(page) == []
+    row = re.search(r'<tr id="no-match"><td colspan="4">(.*?)</td></tr>', page)
+    assert row is not None
+    assert "No report suite matches “nothing-like-this”." in row.group(1)
+    clear = re.search(r'href="([^"]+)">Clear the filter</a>', row.group(1))
+    assert clear is not None
+    assert clear.group(1) == (
+        f"/dashboard?company=exampl0&amp;rsid={MANY[0].rsid}&amp;from=2026-01-05&amp;to=2026-01-11&amp;sort=rsid"
+    )
+    assert re.search(r'id="suites-status">0 of 120 match · sorted by report suite id', page)
+    assert 'id="suites-pages"' not in page
+    assert 'id="chart"' in page  # the chosen suite's report is still there
+    page = text(big.get(clear.group(1).replace("&amp;", "&")))
+    assert len(rows(page)) == PER_PAGE and 'id="no-match"' not in page
+
+
+def test_a_hostile_filter_is_escaped_and_bounded(big: FlaskClient) -> None:
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    page = table_view(big, q=hostile)
+    main = page.split("<main>")[1]
+    assert "<script" not in main and "<img" not in main
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in main
+    assert 'id="no-match"' in page
+    page = table_view(big, q="site" + "z" * 500)
+    assert 'value="site' + "z" * 96 + '"' in page  # 100 characters kept
+    assert "z" * 97 not in page
+    assert 'maxlength="100"' in page
+    assert table_view(big, q="\x00\u202e\ud7ff 🙂")  # odd characters: still a page
+
+
+def test_the_table_keeps_the_other_choices_and_they_keep_it(big: FlaskClient, standin: StandInAdobe) -> None:
+    chosen = MANY[7]
+    args = {
+        "company": "exampl0",
+        "rsid": chosen.rsid,
+        "q": "site",
+        "sort": "rsid",
+        "dir": "desc",
+        "page": "2",
+    }
+    page = table_view(big, **args)
+    assert f'<span id="suite-name">{chosen.name}</span>' in page
+    form = re.search(
+        r'<form method="get" action="/dashboard" class="filter" id="suites-filter".*?</form>', page, re.S
+    )
+    assert form is not None
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(0)))
+    # a new filter starts on page 1, in the same order, for the same company, suite and dates
+    assert hidden == {
+        "company": "exampl0",
+        "rsid": chosen.rsid,
+        "from": "2026-01-05",
+        "to": "2026-01-11",
+        "sort": "rsid",
+        "dir": "desc",
+    }
+    assert '<label class="small" for="q">' in form.group(0) and 'id="q" name="q" value="site"' in form.group(
+        0
+    )
+    # a suite's link, a preset and the date form keep the filter, order and page
+    other = rows(page)[0]
+    assert (
+        f"/dashboard?company=exampl0&amp;rsid={other}&amp;from=2026-01-05&amp;to=2026-01-11"
+        "&amp;q=site&amp;sort=rsid&amp;dir=desc&amp;page=2" in page
+    )
+    assert (
+        "/dashboard?company=exampl0&amp;rsid="
+        + chosen.rsid
+        + "&amp;q=site&amp;sort=rsid&amp;dir=desc&amp;page=2&amp;days=7"
+        in page
+    )
+    rng = re.search(r'<form method="get" action="/dashboard" class="range">.*?</form>', page, re.S)
+    assert rng is not None
+    for name, value in (("q", "site"), ("sort", "rsid"), ("dir", "desc"), ("page", "2")):
+        assert f'<input type="hidden" name="{name}" value="{value}">' in rng.group(0)
+    # the service account's view keeps them too
+    standin.analytics.companies = (BIG, ACME)
+    service = re.search(r'<a id="as-service" href="([^"]+)"', page)
+    assert service is not None and "q=site&amp;sort=rsid&amp;dir=desc&amp;page=2" in service.group(1)
+
+
+def test_filtering_sorting_and_paging_ask_adobe_nothing_more(
+    big: FlaskClient, seen: list[tuple[str, str, dict[str, list[str]]]]
+) -> None:
+    def analytics_calls(**args: str) -> list[str]:
+        seen.clear()
+        table_view(big, **args)
+        return [path for _, path, _ in seen if path == "/discovery/me" or path.startswith("/api/")]
+
+    first = analytics_calls()
+    suites = "/api/exampl0/reportsuites/collections/suites"
+    assert first == ["/discovery/me", suites, suites, "/api/exampl0/reports"]  # 120 suites: 2 pages of 100
+    plain = analytics_calls()
+    assert plain == ["/api/exampl0/reports"]
+    for args in (
+        {"q": "site 1"},
+        {"sort": "currency", "dir": "desc"},
+        {"page": "3"},
+        {"q": "zzz"},
+        {"sort": "?"},
+    ):
+        assert analytics_calls(**args) == plain, args
+
+
+def test_suite_table_on_its_own() -> None:
+    suites = [ReportSuite(s.rsid, s.name, s.timezone, s.currency) for s in MANY]
+    table = suite_table(suites, MultiDict({"q": "SITE 00", "sort": "name", "dir": "desc"}))
+    assert [s.name for s in table.rows] == [f"Site {n:03d}" for n in range(9, -1, -1)]
+    assert (table.first, table.last, table.matched, table.total, table.pages) == (1, 10, 10, 120, 1)
+    assert table.args() == {"q": "SITE 00", "sort": "name", "dir": "desc", "page": None}
+    empty = suite_table([], MultiDict({"page": "4", "sort": "nope"}))
+    assert (empty.rows, empty.first, empty.last, empty.page, empty.pages, empty.sort) == (
+        [],
+        0,
+        0,
+        1,
+        1,
+        "name",
+    )
+    assert suite_table(suites, MultiDict()).args() == {"q": None, "sort": None, "dir": None, "page": None}

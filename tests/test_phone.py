@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, Company, Suite
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 #: A common phone: 390 × 844 CSS pixels at 3× (an iPhone 12-15 class screen).
 PHONE = {"width": 390, "height": 844}
@@ -53,7 +56,7 @@ def assert_fits_the_phone(page: Page, name: str) -> None:
     )
     assert small_text == [], f"{name}: text under 12 px: {small_text}"
     tiny_targets = page.evaluate(
-        f"""() => [...document.querySelectorAll('button, input[type=submit], select, input[type=date]')]
+        f"""() => [...document.querySelectorAll('button, input[type=submit], input[type=search], select, input[type=date], .pager a')]
             .filter(e => e.offsetParent !== null)
             .filter(e => {{ const r = e.getBoundingClientRect(); return r.height < {MIN_TARGET} || r.width < {MIN_TARGET}; }})
             .map(e => e.tagName + '#' + e.id).slice(0, 5)"""
@@ -99,3 +102,48 @@ def test_the_extensions_error_page_on_a_phone(phone: BrowserContext, demo_url: s
     assert retry.count() >= 1  # a way back, big enough to tap
     box = retry.first.bounding_box()
     assert box is not None and box["height"] >= MIN_TARGET
+
+
+def test_many_report_suites_and_their_filter_on_a_phone(
+    phone: BrowserContext, demo_url: str, consent_standin: StandInAdobe
+) -> None:
+    """A company with 150 suites, some with long names: the table shows 50, the
+    filter and the pager fit the screen and are big enough to tap."""
+    many = tuple(
+        Suite(
+            f"emea.retail.storefront.{i:03d}",
+            f"Example Retail International — Storefront number {i:03d} ({('Deutschland', 'France', 'United Kingdom')[i % 3]})",
+            "Europe/Berlin",
+            "EUR",
+        )
+        for i in range(150)
+    )
+    consent_standin.analytics.companies = (
+        Company(DEFAULT_COMPANIES[0].global_company_id, "Example Retail", many),
+    )
+    consent_standin.analytics.rate_limit = None
+    problems: list[str] = []
+    phone.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+    page = phone.new_page()
+    page.goto(demo_url + "/adobe/login?next=/dashboard")
+    page.locator("#allow").tap()
+    page.wait_for_url("**/dashboard**")
+    assert page.locator("#suites tbody tr").count() == 50
+    assert page.locator("#q").is_visible() and page.locator("#next-page").is_visible()
+    assert_fits_the_phone(page, "dashboard-many-suites")
+
+    page.locator("#q").tap()
+    page.locator("#q").fill("united kingdom")
+    with page.expect_navigation():
+        page.locator("#suites-filter button").tap()
+    assert page.locator("#suites tbody tr").count() == 50
+    assert "of 50 matching" in page.locator("#suites-status").inner_text()
+    assert page.locator("#suites-pages").count() == 0
+    assert_fits_the_phone(page, "dashboard-suites-filtered")
+
+    page.locator("#q").fill("nothing like it")
+    with page.expect_navigation():
+        page.locator("#q").press("Enter")
+    assert page.locator("#no-match").is_visible()
+    assert_fits_the_phone(page, "dashboard-suites-no-match")
+    assert problems == []

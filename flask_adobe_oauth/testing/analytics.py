@@ -31,9 +31,9 @@ The numbers are synthetic but deterministic: each day's count depends only
 on the report suite and the day, so the same suite and date range always
 give the same rows (and overlapping ranges agree), and tests can assert on
 them. Faults queued with ``fail_next_api`` answer first. What tests steer
-(the rate limit, unauthorized metrics, users without a product profile)
-is on :class:`AnalyticsControls`, ``StandInAdobe.analytics``; changes take
-effect at the next call.
+(the rate limit, unauthorized metrics, users without a product profile,
+the companies and their report suites) is on :class:`AnalyticsControls`,
+``StandInAdobe.analytics``; changes take effect at the next call.
 """
 
 from __future__ import annotations
@@ -166,12 +166,16 @@ class AnalyticsControls:
       Analytics product profile.
     * ``clock``: the time the rate limit counts in; None is the stand-in
       state's clock (``StandInState.now``). A test can freeze it.
+    * ``companies``: the login companies (with their report suites) every
+      user sees; None is those given to :func:`register_analytics`
+      (:data:`DEFAULT_COMPANIES`). A test can list hundreds of suites.
     """
 
     rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT
     unauthorized_metrics: set[str] = field(default_factory=lambda: set(DEFAULT_UNAUTHORIZED_METRICS))
     users_without_profile: set[str] = field(default_factory=set)
     clock: Callable[[], float] | None = None
+    companies: tuple[Company, ...] | None = None
     #: When each user's admitted calls came, within the window.
     recent: dict[str, deque[float]] = field(default_factory=dict, repr=False)
 
@@ -358,6 +362,9 @@ def register_analytics(
     if controls is None:
         controls = AnalyticsControls(rate_limit=rate_limit)
 
+    def listed() -> tuple[Company, ...]:
+        return companies if controls.companies is None else controls.companies
+
     def admit(user: User) -> bool:
         """Count a call of ``user``; False when it is over the rate limit (not counted then)."""
         limit = _check_rate_limit(controls.rate_limit)
@@ -400,7 +407,7 @@ def register_analytics(
             return _error(400, "invalid_request", "the x-proxy-global-company-id header is required")
         if header_company != need_company:
             return _error(400, "invalid_request", "x-proxy-global-company-id differs from the URL's company")
-        for company in companies:  # every stand-in user sees the same companies
+        for company in listed():  # every stand-in user sees the same companies
             if company.global_company_id == need_company:
                 return user, company
         return _error(403, "insufficient_access", "the user has no access to this company")
@@ -431,7 +438,7 @@ def register_analytics(
                             "companyName": c.name,
                             "apiRateLimitPolicy": c.api_rate_limit_policy,
                         }
-                        for c in companies
+                        for c in listed()
                     ],
                 }
             ],
