@@ -9,6 +9,7 @@ code exchange.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -213,6 +214,51 @@ def test_garbage_id_token_is_a_502_not_a_500(client: FlaskClient, standin: Stand
     response = client.get(local(callback))
     assert response.status_code == 502
     assert b"<script>" not in response.data
+    assert stored_token(client) is None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "id_token",
+    [
+        "",
+        "onlyonepart",
+        "two.parts",
+        "four.parts.in.it",
+        ".payload.signature",
+        "!!!!.payload.signature",
+        _b64(b"[1,2]") + ".e30.sig",  # a header that is not an object
+        _b64(b'"alg"') + ".e30.sig",
+        _b64(b"\xff\xfe") + ".e30.sig",  # not UTF-8
+        _b64(b"{" * 5000) + ".e30.sig",  # too long to be a header
+        _b64(b'{"alg":"RS256"') + ".e30.sig",  # truncated JSON
+    ],
+)
+def test_a_malformed_header_is_an_id_token_error(id_token: str) -> None:
+    with pytest.raises(IdTokenError, match="not a well-formed JWT"):
+        idtoken._header(id_token)
+
+
+def test_the_header_is_read_as_a_jose_header() -> None:
+    token = _b64(b'{"alg":"RS256","kid":"k1"}') + "." + _b64(b"{}") + ".c2ln"
+    assert idtoken._header(token) == {"alg": "RS256", "kid": "k1"}
+
+
+@pytest.mark.parametrize("header", [b"[]", b'{"alg":"RS256"', b"\xff"])
+def test_a_token_with_a_malformed_header_fails_the_login_cleanly(
+    client: FlaskClient, standin: StandInAdobe, header: bytes
+) -> None:
+    url = start_login(client)
+    callback = authorize(url)
+    forged = _b64(header) + "." + _b64(b'{"sub":"x"}') + ".c2ln"
+    body = {"access_token": "at", "token_type": "bearer", "id_token": forged}
+    standin.fail_next_token(200, json.dumps(body), content_type="application/json")
+    response = client.get(local(callback))
+    assert response.status_code == 502
+    assert b"well-formed" in response.data
     assert stored_token(client) is None
 
 
