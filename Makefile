@@ -20,12 +20,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $@
 
-# Debian packages the tests use for real: headless Chromium (browser test)
-# and redis-server (server-side token storage).
+# Debian packages the tests use for real: headless Chromium (browser test),
+# redis-server and PostgreSQL (server-side token storage; the tests start
+# their own servers, so the package's own cluster is left as installed).
 system-deps:
 	@need=""; \
 	command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
 	command -v redis-server >/dev/null 2>&1 || need="$$need redis-server"; \
+	{ ls /usr/lib/postgresql/*/bin/initdb || command -v initdb; } >/dev/null 2>&1 || need="$$need postgresql"; \
 	if [ -n "$$need" ]; then \
 	  echo "installing:$$need"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$need; \

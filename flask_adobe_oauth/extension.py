@@ -97,6 +97,11 @@ class BlueprintRuntime:
             # A copy: the app's own object is left as it was, so one storage
             # handed to two blueprints keeps each blueprint's scope.
             self.storage = self.storage.with_default_scope(frozenset(config.scope))
+        bind = getattr(self.storage, "for_blueprint", None)
+        if callable(bind):
+            # A storage that keeps each blueprint's tokens apart (SQLAlchemyStorage)
+            # gets its copy for this blueprint's name.
+            self.storage = bind(config.name)
         self.client = ProviderClient(config)
         self.api = AdobeSession(config, lambda: context(self.name))
         self._guard = threading.Lock()

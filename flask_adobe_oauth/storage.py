@@ -11,7 +11,10 @@ request-specific on itself.
 * :class:`RedisStorage` and :class:`CacheStorage` keep the token on the
   server; the session holds only a random key, a fresh one at every
   :meth:`~ServerSideStorage.set`. Subclass :class:`ServerSideStorage` for any
-  other store (a database table, say).
+  other store.
+* :class:`~flask_adobe_oauth.sqla.SQLAlchemyStorage` keeps them in a table
+  of the app's own database (the ``sqlalchemy`` extra; imported on first use
+  of the name, so this module needs no SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "TOKEN_KEY",
     "CacheStorage",
     "RedisStorage",
+    "SQLAlchemyStorage",
     "ServerSideStorage",
     "SessionStorage",
     "Storage",  # the interface, defined with the token type
@@ -57,6 +61,18 @@ __all__ = [
 if TYPE_CHECKING:
     from flask import Flask
     from flask.sessions import SessionMixin
+
+    from .sqla import SQLAlchemyStorage
+
+
+def __getattr__(name: str) -> Any:
+    """``SQLAlchemyStorage`` on first use: only its module imports SQLAlchemy."""
+    if name == "SQLAlchemyStorage":
+        from .sqla import SQLAlchemyStorage
+
+        return SQLAlchemyStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -116,6 +132,17 @@ class SessionStorage:
         twin = copy.copy(self)
         twin.default_scope = scope
         twin.parsed = ParsedTokens(self.parsed.size) if hasattr(self, "parsed") else ParsedTokens()
+        return twin
+
+    def for_blueprint(self, name: str) -> SessionStorage:
+        """This storage for blueprint ``name``: itself, unless its ``fallback``
+        keeps each blueprint's tokens apart (``for_blueprint`` of its own), which
+        then gets its copy for ``name``."""
+        bind = getattr(self.fallback, "for_blueprint", None)
+        if not callable(bind):
+            return self
+        twin = copy.copy(self)
+        twin.fallback = bind(name)
         return twin
 
     def get(self) -> Token | None:

@@ -1,10 +1,13 @@
-"""Token storage on real servers: Redis (directly and through cachelib),
-Flask-Session, and the session cookie's size guard.
+"""Token storage on real servers: Redis (directly and through cachelib), a
+SQL database through SQLAlchemy (a SQLite file and a real PostgreSQL
+server), Flask-Session, and the session cookie's size guard.
 
 Every login here is a real one against the stand-in, whose tokens are
-JWT-shaped and 1–2 KB like Adobe's; Redis is a real ``redis-server``. That
-the whole cookie stays within browsers' 4 KB whatever the extension adds is
-in ``test_cookie_budget.py``.
+JWT-shaped and 1–2 KB like Adobe's; Redis is a real ``redis-server`` and
+PostgreSQL a real server (``postgres_fixture``). Each backend's tests read
+that backend's own records. That the whole cookie stays within browsers' 4
+KB whatever the extension adds is in ``test_cookie_budget.py``; what only
+the SQL storage does is in ``test_sqlalchemy_storage.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,26 +28,38 @@ import redis
 from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_session import Session
+from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy.engine import Engine
 
 from flask_adobe_oauth import CookieTooLarge, Token, adobe, make_adobe_blueprint
 from flask_adobe_oauth.cookies import MAX_COOKIE_SIZE, session_cookie_size
+from flask_adobe_oauth.sqla import token_table
 from flask_adobe_oauth.storage import (
     TOKEN_KEY,
     CacheStorage,
     RedisStorage,
     ServerSideStorage,
     SessionStorage,
+    SQLAlchemyStorage,
     StorageUnavailable,
 )
 from flask_adobe_oauth.testing import StandInAdobe, User, login_as
 
 from .helpers import authorize, big_user, cookie_session, local, login, make_app, session_cookie, start_login
+from .postgres_fixture import _engines_fixture, _postgres_server_fixture, _postgres_url_fixture
 from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port
 
-__all__ = ["_redis_client_fixture", "_redis_url_fixture"]  # fixtures used by name
+__all__ = [  # fixtures used by name
+    "_engines_fixture",
+    "_postgres_server_fixture",
+    "_postgres_url_fixture",
+    "_redis_client_fixture",
+    "_redis_url_fixture",
+]
 
 PREFIX = "ao-test:"
-BACKENDS = ["redis", "cachelib"]
+BACKENDS = ["redis", "cachelib", "sqlite", "postgresql"]
+SQL_BACKENDS = ("sqlite", "postgresql")
 
 
 def make_storage(kind: str, redis_url: str) -> ServerSideStorage:
@@ -63,28 +81,115 @@ def records(client: redis.Redis) -> dict[str, bytes]:
     return found
 
 
+class Backend:
+    """One server-side backend under test: storages on it, as separate app
+    instances would each make their own, and its real stored records."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        redis_url: str | None = None,
+        redis_client: redis.Redis | None = None,
+        sql_url: str | None = None,
+        keep: Callable[[Engine], Engine] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.redis_url, self.redis_client = redis_url, redis_client
+        self.sql_url, self.keep = sql_url, keep
+
+    def make(self) -> ServerSideStorage:
+        """A new storage on its own client or engine (as another app instance would have)."""
+        if self.sql_url is None:
+            assert self.redis_url is not None
+            return make_storage(self.kind, self.redis_url)
+        assert self.keep is not None
+        if self.kind == "sqlite":  # as the docs advise: WAL and a busy timeout
+            storage = SQLAlchemyStorage.from_url(self.sql_url)
+        else:  # an engine of the app's own
+            storage = SQLAlchemyStorage(create_engine(self.sql_url))
+        self.keep(storage.engine)
+        storage.create_table()
+        return storage
+
+    def _rows(self) -> list[Any]:
+        assert self.sql_url is not None and self.keep is not None
+        table = token_table(MetaData())
+        engine = self.keep(create_engine(self.sql_url))
+        with engine.connect() as connection:
+            return list(connection.execute(select(table)))
+
+    def records(self) -> dict[str, bytes]:
+        """Every stored record (live or not), by its name in the store: the Redis
+        key (which ends with the session's key), or the row's key."""
+        if self.kind == "cachelib":  # its values are pickled: read them back through cachelib
+            assert self.redis_url is not None and self.redis_client is not None
+            parts = urlsplit(self.redis_url)
+            cache = cachelib.RedisCache(host=parts.hostname, port=parts.port, key_prefix="cachelib:")
+            values = {name: cache.get(name.removeprefix("cachelib:")) for name in records(self.redis_client)}
+            return {name: value.encode() for name, value in values.items() if isinstance(value, str)}
+        if self.redis_client is not None:
+            return records(self.redis_client)
+        return {row.key: row.token.encode() for row in self._rows()}
+
+    def ttl(self, name: str) -> float:
+        """Seconds the record ``name`` has left."""
+        if self.redis_client is not None:
+            return float(self.redis_client.ttl(name))
+        (expires,) = [row.expires_at for row in self._rows() if row.key == name]
+        if expires.tzinfo is None:  # SQLite keeps the UTC wall time
+            expires = expires.replace(tzinfo=timezone.utc)
+        return (expires - datetime.now(timezone.utc)).total_seconds()
+
+
+@pytest.fixture(name="backend")
+def _backend_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The backend named by the test's parameter, on its real server (started
+    only for the backends a test asks for)."""
+    kind: str = request.param
+    if kind in ("redis", "cachelib"):
+        yield Backend(
+            kind,
+            redis_url=request.getfixturevalue("redis_url"),
+            redis_client=request.getfixturevalue("redis_client"),
+        )
+        return
+    keep = request.getfixturevalue("engines")
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    yield Backend(kind, sql_url=url, keep=keep)
+
+
+def every(backends: list[str] = BACKENDS) -> pytest.MarkDecorator:
+    """Run the test once per backend (the ``backend`` fixture)."""
+    return pytest.mark.parametrize("backend", backends, indirect=True)
+
+
 # -- server-side storage: one real login at a time ------------------------------------
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
-def test_token_lands_in_redis_and_the_cookie_holds_only_a_key(
-    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+@every()
+def test_token_lands_in_the_store_and_the_cookie_holds_only_a_key(
+    standin: StandInAdobe, backend: Backend
 ) -> None:
-    app = make_app(standin, storage=make_storage(kind, redis_url))
+    app = make_app(standin, storage=backend.make())
     client = app.test_client()
 
     response = login(client, next_url="/dashboard")
 
     assert response.status_code == 302
     assert client.get("/dashboard").json["user"] == standin.state.user.sub
-    stored = records(redis_client)
+    stored = backend.records()
     assert len(stored) == 1
     (name, value), issued = next(iter(stored.items())), standin.token_calls()
     assert len(issued) == 1
     access = [t for t, g in standin.state.grants.items() if g.kind == "access"]
     assert len(access) == 1 and access[0].encode() in value
+    assert b"id_token" not in value and Token.from_dict(json.loads(value)).user_id == standin.state.user.sub
     # The refresh token's own lifetime (14 days at the stand-in) bounds the record's.
-    assert 13 * 86400 < redis_client.ttl(name) <= 14 * 86400
+    assert 13 * 86400 < backend.ttl(name) <= 14 * 86400
     cookie = session_cookie(client)
     assert len(response.headers["Set-Cookie"]) < 200
     held = cookie_session(app, cookie)
@@ -92,20 +197,21 @@ def test_token_lands_in_redis_and_the_cookie_holds_only_a_key(
     assert name.endswith(held["_ao_k"])
 
 
+@every()
 def test_record_lives_as_long_as_a_token_without_refresh_token(
-    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+    standin: StandInAdobe, backend: Backend
 ) -> None:
-    client = make_app(standin, "legacy", storage=make_storage("redis", redis_url)).test_client()
+    client = make_app(standin, "legacy", storage=backend.make()).test_client()
     login(client)
-    (name,) = records(redis_client)
-    assert 86000 < redis_client.ttl(name) <= 86399  # the legacy token's own lifetime
+    (name,) = backend.records()
+    assert 86000 < backend.ttl(name) <= 86400  # the legacy token's own lifetime
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@every()
 def test_logout_deletes_the_record_and_a_replayed_cookie_no_longer_authorizes(
-    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+    standin: StandInAdobe, backend: Backend
 ) -> None:
-    app = make_app(standin, storage=make_storage(kind, redis_url))
+    app = make_app(standin, storage=backend.make())
     client = app.test_client()
     login(client)
     old_cookie = session_cookie(client)
@@ -113,18 +219,18 @@ def test_logout_deletes_the_record_and_a_replayed_cookie_no_longer_authorizes(
 
     assert client.post("/adobe/logout").status_code == 303
 
-    assert records(redis_client) == {}
+    assert backend.records() == {}
     thief = app.test_client()
     thief.set_cookie("session", old_cookie)
     assert thief.get("/dashboard").status_code == 302
     assert thief.get("/dashboard", headers={"Accept": "application/json"}).status_code == 401
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@every()
 def test_each_login_gets_a_fresh_key_so_a_planted_session_never_names_the_token(
-    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+    standin: StandInAdobe, backend: Backend
 ) -> None:
-    app = make_app(standin, storage=make_storage(kind, redis_url))
+    app = make_app(standin, storage=backend.make())
     # The attacker logs in with their own account and plants their cookie in the victim's browser.
     standin.state.user = User(sub="ATTACKER0000000000000000@AdobeID", email="mallory@example.com")
     attacker = app.test_client()
@@ -139,15 +245,15 @@ def test_each_login_gets_a_fresh_key_so_a_planted_session_never_names_the_token(
     assert victim.get("/dashboard").json["user"] == User().sub
     assert cookie_session(app, session_cookie(victim))["_ao_k"] != cookie_session(app, planted)["_ao_k"]
     assert attacker.get("/dashboard").status_code == 302  # the planted key names nothing now
-    assert len(records(redis_client)) == 1
+    assert len(backend.records()) == 1
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
-def test_two_app_instances_with_the_same_secret_key_and_redis_share_logins(
-    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis, kind: str
+@every()
+def test_two_app_instances_with_the_same_secret_key_and_store_share_logins(
+    standin: StandInAdobe, backend: Backend
 ) -> None:
-    first = make_app(standin, storage=make_storage(kind, redis_url))
-    second = make_app(standin, storage=make_storage(kind, redis_url))
+    first = make_app(standin, storage=backend.make())
+    second = make_app(standin, storage=backend.make())
     one, two = first.test_client(), second.test_client()
 
     # Login started on one instance, callback handled by the other.
@@ -161,13 +267,13 @@ def test_two_app_instances_with_the_same_secret_key_and_redis_share_logins(
     # Logout on one instance logs the same cookie out on the other.
     assert one.post("/adobe/logout").status_code == 303
     assert two.get("/dashboard").status_code == 302
-    assert records(redis_client) == {}
+    assert backend.records() == {}
 
 
-def stale_login(app: Flask, client: FlaskClient, redis_client: redis.Redis) -> None:
+def stale_login(app: Flask, client: FlaskClient, backend: Backend) -> None:
     """Log ``client`` in for real, then make its stored token expired as far as the app knows."""
     login(client)
-    (raw,) = records(redis_client).values()
+    (raw,) = backend.records().values()
     real = Token.from_dict(json.loads(raw))
     assert real.refresh_token
     login_as(
@@ -180,31 +286,40 @@ def stale_login(app: Flask, client: FlaskClient, redis_client: redis.Redis) -> N
     )
 
 
+def live_tokens(backend: Backend) -> list[Token]:
+    """The tokens the store holds (not Redis's pointers to a successor)."""
+    return [Token.from_dict(json.loads(v)) for v in backend.records().values() if b'"a"' in v]
+
+
+@every()
 def test_a_stale_cookie_copy_reads_the_token_another_instance_refreshed(
-    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+    standin: StandInAdobe, backend: Backend
 ) -> None:
-    first = make_app(standin, storage=make_storage("redis", redis_url))
-    second = make_app(standin, storage=make_storage("redis", redis_url))
+    first = make_app(standin, storage=backend.make())
+    second = make_app(standin, storage=backend.make())
     one, two = first.test_client(), second.test_client()
-    stale_login(first, one, redis_client)
+    stale_login(first, one, backend)
     two.set_cookie("session", session_cookie(one))
 
     assert one.get("/me").status_code == 200  # instance one refreshes, rotating the refresh token
-    assert two.get("/me").status_code == 200  # instance two follows the old record to the new one
+    assert two.get("/me").status_code == 200  # instance two reads the refreshed token
 
     refreshes = [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"]
     assert refreshes == [200]
+    (fresh,) = live_tokens(backend)
+    assert not fresh.expired
     # Logging out with the stale cookie ends the refreshed login too.
     assert two.post("/adobe/logout").status_code == 303
     assert one.get("/dashboard").status_code == 302
-    assert [v for v in records(redis_client).values() if b'"a"' in v] == []
+    assert live_tokens(backend) == []
 
 
+@every()
 def test_a_refresh_racing_one_in_another_instance_keeps_the_user_logged_in(
-    standin: StandInAdobe, redis_url: str, redis_client: redis.Redis
+    standin: StandInAdobe, backend: Backend
 ) -> None:
-    first = make_app(standin, storage=make_storage("redis", redis_url))
-    second = make_app(standin, storage=make_storage("redis", redis_url))
+    first = make_app(standin, storage=backend.make())
+    second = make_app(standin, storage=backend.make())
     loaded, go = threading.Event(), threading.Event()
 
     @second.before_request
@@ -215,7 +330,7 @@ def test_a_refresh_racing_one_in_another_instance_keeps_the_user_logged_in(
             go.wait(10)
 
     one, two = first.test_client(), second.test_client()
-    stale_login(first, one, redis_client)
+    stale_login(first, one, backend)
     two.set_cookie("session", session_cookie(one))
     answers: list[Any] = []
     racing = threading.Thread(target=lambda: answers.append(two.get("/me")))
@@ -231,6 +346,7 @@ def test_a_refresh_racing_one_in_another_instance_keeps_the_user_logged_in(
     refreshes = [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"]
     assert refreshes == [200, 400]
     assert one.get("/dashboard").status_code == 200
+    assert len(live_tokens(backend)) == 1
 
 
 def test_an_unreachable_redis_fails_the_login_with_a_clear_page(standin: StandInAdobe) -> None:
