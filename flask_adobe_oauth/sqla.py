@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import current_app, g, session
+from flask import g, session
 from sqlalchemy import (
     Column,
     DateTime,
@@ -44,13 +44,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .cookies import fits_session_cookie
-from .errors import CookieTooLarge
-from .storage import _KEY, DEFAULT_TTL, ServerSideStorage, log, record_ttl
+from .storage import _KEY, DEFAULT_TTL, ServerSideStorage, record_ttl
 from .tokens import Token
-
-if TYPE_CHECKING:
-    from flask import Flask
 
 __all__ = ["TABLE_NAME", "AdobeTokenMixin", "SQLAlchemyStorage", "token_table"]
 
@@ -366,16 +361,7 @@ class SQLAlchemyStorage(ServerSideStorage):
         if not isinstance(old, str) or not _KEY.match(old):
             old = None
         key = secrets.token_urlsafe(32)
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        if not fits_session_cookie(app, {**dict(session), session_key: key}):
-            log.warning(
-                "the session cookie has no room for the token's key: the app's session data fills it. "
-                "Fix: keep sessions on the server (Flask-Session)"
-            )
-            raise CookieTooLarge(
-                "the Adobe sign-in worked, but this site's session cookie has no room left for it; "
-                "the site needs server-side sessions"
-            )
+        self._make_room(session_key, key)
         now = time.time()
         values: dict[str, Any] = dict(self.row_values(token)) if self.row_values is not None else {}
         values.update(

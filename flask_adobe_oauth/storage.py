@@ -275,6 +275,22 @@ class ServerSideStorage:
         except self._errors as exc:
             raise StorageUnavailable(f"{self._backend} failed: {type(exc).__name__}") from None
 
+    def _make_room(self, session_key: str, key: str) -> None:
+        """Raise :class:`CookieTooLarge` unless the session cookie has room for
+        ``key`` under ``session_key``. Only a cookie session the app has filled
+        lacks it: a Set-Cookie past RFC 6265 §6.1's size would be dropped,
+        losing the sign-in silently."""
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        if not fits_session_cookie(app, {**dict(session), session_key: key}):
+            log.warning(
+                "the session cookie has no room for the token's key: the app's session data fills it. "
+                "Fix: keep sessions on the server (Flask-Session)"
+            )
+            raise CookieTooLarge(
+                "the Adobe sign-in worked, but this site's session cookie has no room left for it; "
+                "the site needs server-side sessions"
+            )
+
     # -- what a backend implements ---------------------------------------------
 
     def _read(self, key: str) -> str | None:
@@ -312,18 +328,7 @@ class ServerSideStorage:
 
     def set(self, token: Token) -> None:
         key = secrets.token_urlsafe(32)
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        if not fits_session_cookie(app, {**dict(session), self.session_key: key}):
-            # Only with a cookie session the app has filled: a Set-Cookie past
-            # RFC 6265 §6.1's size would be dropped, losing the sign-in silently.
-            log.warning(
-                "the session cookie has no room for the token's key: the app's session data fills it. "
-                "Fix: keep sessions on the server (Flask-Session)"
-            )
-            raise CookieTooLarge(
-                "the Adobe sign-in worked, but this site's session cookie has no room left for it; "
-                "the site needs server-side sessions"
-            )
+        self._make_room(self.session_key, key)
         self._write(key, json.dumps(token.to_dict(), separators=(",", ":")), record_ttl(token, self.ttl))
         old_keys, old = self._resolve()
         if old_keys:
