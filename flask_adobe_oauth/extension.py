@@ -50,6 +50,9 @@ PENDING_KEY = "_ao_p"
 REFRESH_REUSE_SECONDS = 30.0
 #: The clock refresh results expire by (monotonic; tests move it).
 _clock: Callable[[], float] = time.monotonic
+#: Seconds between reads of the store while waiting for another worker's refreshed token.
+SUCCESSOR_POLL = 0.05
+_sleep: Callable[[float], None] = time.sleep
 
 
 #: Hosts of the retired legacy service (the seed's marketing.adobe.com and api.omniture.com).
@@ -418,6 +421,21 @@ class AdobeContext:
         log.warning("%s; the user must sign in again", message)
         raise LoginRequired(message + "; sign in again", self._runtime.name)
 
+    def _successor(self, token: Token) -> Token | None:
+        """After Adobe refused to refresh ``token``: the token another worker's
+        refresh stored in its place, if one appears within the storage's
+        ``successor_wait`` seconds (server-side storage; Adobe's refusal can
+        arrive before the winner has stored its answer), else None."""
+        storage = self._runtime.storage
+        until = time.monotonic() + float(getattr(storage, "successor_wait", 0.0) or 0.0)
+        while True:
+            again = storage.get()
+            if again is not None and again.refresh_token != token.refresh_token and not again.expired:
+                return again
+            if time.monotonic() >= until:
+                return None
+            _sleep(SUCCESSOR_POLL)
+
     def refresh(self) -> Token:
         """Refresh the stored token now and store the result.
 
@@ -434,10 +452,8 @@ class AdobeContext:
         except ProviderError as exc:
             if not exc.refused:
                 raise
-            # Another worker may have rotated the refresh token first and
-            # stored the result where we can read it (server-side storage).
-            again = self._runtime.storage.get()
-            if again is not None and again.refresh_token != token.refresh_token and not again.expired:
+            again = self._successor(token)
+            if again is not None:
                 self._token, self._loaded = again, True
                 return again
             self.forget()

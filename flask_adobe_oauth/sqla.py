@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import g, session
+from flask import session
 from sqlalchemy import (
     Column,
     DateTime,
@@ -52,10 +52,6 @@ __all__ = ["TABLE_NAME", "AdobeTokenMixin", "SQLAlchemyStorage", "token_table"]
 #: The table's name unless the app's model or table names another.
 TABLE_NAME = "adobe_oauth_tokens"
 
-#: Where on ``flask.g`` the rows this request read are noted.
-_READS = "_adobe_oauth_sql_reads"
-#: Seconds between reads while waiting for a refreshed token (:meth:`SQLAlchemyStorage._successor`).
-_POLL = 0.05
 
 #: The columns the storage reads and writes; a model or table needs all of them.
 COLUMNS = ("key", "blueprint", "user_id", "token", "created_at", "updated_at", "expires_at")
@@ -185,7 +181,8 @@ class SQLAlchemyStorage(ServerSideStorage):
             lifetime when shorter).
         session_key: the session key holding the row's key.
         successor_wait: after Adobe refused a refresh, the longest a request
-            waits for the refreshed token another worker is storing (seconds).
+            waits for the token another worker's refresh is storing (seconds;
+            :class:`~flask_adobe_oauth.storage.ServerSideStorage`).
 
     :meth:`set` for the user the session's row already belongs to (a
     refresh) updates that row in place, keeping its key: requests that raced
@@ -193,13 +190,6 @@ class SQLAlchemyStorage(ServerSideStorage):
     same key. Any other :meth:`set` (a new login, another user) inserts a
     row under a fresh key and deletes the old row, so a key planted in a
     browser before the login never names the new token.
-
-    A request whose own refresh Adobe refused because another worker's won
-    reads its row again; finding the same expired token there, it waits up
-    to ``successor_wait`` seconds for the winner's token, since Adobe's
-    refusal can arrive before the winner has stored its answer. (A refusal
-    for any other reason, a revoked grant say, then costs that long before
-    the user is asked to sign in again.)
 
     SQL has no expiry of its own: expired rows are ignored and deleted by
     :meth:`purge_expired` (run it now and then, from a scheduled job or
@@ -219,8 +209,7 @@ class SQLAlchemyStorage(ServerSideStorage):
         session_key: str = "_ao_k",
         successor_wait: float = 2.0,
     ) -> None:
-        super().__init__(session_key=session_key, ttl=ttl)
-        self.successor_wait = successor_wait
+        super().__init__(session_key=session_key, ttl=ttl, successor_wait=successor_wait)
         if model is None:
             self.metadata = MetaData()
             self.table = token_table(self.metadata)
@@ -315,16 +304,7 @@ class SQLAlchemyStorage(ServerSideStorage):
         key = session.get(self._session_key(blueprint))
         if not isinstance(key, str) or not _KEY.match(key):
             return None
-        raw = self._read_row(key, blueprint)
-        # Which row this request read, and what it held (on flask.g: per request).
-        reads: dict[tuple[int, str, str], str | None] = g.setdefault(_READS, {})
-        mark = (id(self), blueprint, key)
-        if raw is not None and reads.get(mark) == raw and self.successor_wait > 0:
-            token = _parse(raw)
-            if token is not None and token.refresh_token and token.expired:
-                raw = self._successor(key, blueprint, raw)
-        reads[mark] = raw
-        return _parse(raw)
+        return _parse(self._read_row(key, blueprint))
 
     def _read_row(self, key: str, blueprint: str) -> str | None:
         t = self.table
@@ -334,25 +314,6 @@ class SQLAlchemyStorage(ServerSideStorage):
         with self._unavailable_on_error(), self.engine.connect() as connection:
             raw = connection.execute(query).scalar_one_or_none()
         return raw if isinstance(raw, str) else None
-
-    def _successor(self, key: str, blueprint: str, raw: str) -> str | None:
-        """The row's content once it differs from ``raw``, waiting up to
-        :attr:`successor_wait` seconds; ``raw`` if it never does.
-
-        A request reads its row a second time with the expired token
-        unchanged when Adobe refused that token's refresh (``invalid_grant``):
-        another worker or instance refreshed first, rotating the refresh
-        token (RFC 9700 §4.14.2). Adobe's refusal can reach this request
-        before the winner has stored its answer, so the successor is waited
-        for rather than the user signed out.
-        """
-        deadline = time.monotonic() + self.successor_wait
-        while time.monotonic() < deadline:
-            time.sleep(_POLL)
-            now = self._read_row(key, blueprint)
-            if now != raw:
-                return now
-        return raw
 
     def set(self, token: Token) -> None:
         blueprint = self._blueprint_name()
@@ -382,7 +343,6 @@ class SQLAlchemyStorage(ServerSideStorage):
                     t.c.expires_at > _moment(now),
                 )
                 if connection.execute(same_login.values(**values)).rowcount:
-                    g.pop(_READS, None)
                     return
             connection.execute(
                 insert(t).values(key=key, blueprint=blueprint, created_at=_moment(now), **values)
@@ -390,7 +350,6 @@ class SQLAlchemyStorage(ServerSideStorage):
             if old is not None:
                 connection.execute(delete(t).where(t.c.key == old, t.c.blueprint == blueprint))
         session[session_key] = key
-        g.pop(_READS, None)
 
     def delete(self) -> None:
         blueprint = self._blueprint_name()

@@ -92,6 +92,10 @@ DEFAULT_TTL = 14 * 86400
 #: that raced a refresh in another worker finds the refreshed token.
 MOVED_GRACE = 30
 
+#: Seconds a request whose refresh Adobe refused waits for another worker's
+#: refreshed token to appear in a server-side store (:class:`ServerSideStorage`).
+SUCCESSOR_WAIT = 2.0
+
 _KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 _MAX_HOPS = 4
 
@@ -133,6 +137,13 @@ class SessionStorage:
         twin.default_scope = scope
         twin.parsed = ParsedTokens(self.parsed.size) if hasattr(self, "parsed") else ParsedTokens()
         return twin
+
+    @property
+    def successor_wait(self) -> float:
+        """How long a refused refresh waits for another worker's token: the
+        fallback's when there is one (the token may be there); the cookie
+        itself only this browser's request can change."""
+        return float(getattr(self.fallback, "successor_wait", 0.0) or 0.0)
 
     def for_blueprint(self, name: str) -> SessionStorage:
         """This storage for blueprint ``name``: itself, unless its ``fallback``
@@ -249,17 +260,31 @@ class ServerSideStorage:
     its successor when both belong to the same user: a request that raced a
     refresh done by another worker then finds the refreshed token.
 
+    ``successor_wait``: when Adobe refuses a request's refresh because another
+    worker's refresh of the same token won (the refresh token rotates), the
+    refusal can arrive before the winner has stored its token; the request
+    then reads the store again for up to this many seconds (2) before it
+    signs the user out. A refusal for another reason (a revoked grant) costs
+    that long. Stores that only this browser's request can change (the
+    session cookie) have none.
+
     Subclasses implement :meth:`_read`, :meth:`_write` and :meth:`_remove`
     on ``str`` keys and values; they raise :class:`StorageUnavailable` when
     the store fails.
     """
 
     def __init__(
-        self, *, session_key: str = "_ao_k", ttl: int = DEFAULT_TTL, moved_grace: int = MOVED_GRACE
+        self,
+        *,
+        session_key: str = "_ao_k",
+        ttl: int = DEFAULT_TTL,
+        moved_grace: int = MOVED_GRACE,
+        successor_wait: float = SUCCESSOR_WAIT,
     ) -> None:
         self.session_key = session_key
         self.ttl = ttl
         self.moved_grace = moved_grace
+        self.successor_wait = successor_wait
 
     #: What the backend raises when it fails, and its name for messages.
     _errors: tuple[type[Exception], ...] = (Exception,)
@@ -375,8 +400,11 @@ class RedisStorage(ServerSideStorage):
         *,
         session_key: str = "_ao_k",
         moved_grace: int = MOVED_GRACE,
+        successor_wait: float = SUCCESSOR_WAIT,
     ) -> None:
-        super().__init__(session_key=session_key, ttl=ttl, moved_grace=moved_grace)
+        super().__init__(
+            session_key=session_key, ttl=ttl, moved_grace=moved_grace, successor_wait=successor_wait
+        )
         from redis.exceptions import RedisError  # the extra "redis"; imported only when used
 
         self.redis = redis_client
@@ -441,8 +469,11 @@ class CacheStorage(ServerSideStorage):
         *,
         session_key: str = "_ao_k",
         moved_grace: int = MOVED_GRACE,
+        successor_wait: float = SUCCESSOR_WAIT,
     ) -> None:
-        super().__init__(session_key=session_key, ttl=ttl, moved_grace=moved_grace)
+        super().__init__(
+            session_key=session_key, ttl=ttl, moved_grace=moved_grace, successor_wait=successor_wait
+        )
         self.cache = cache
         self.prefix = prefix
         self._backend = f"the cache {type(cache).__name__}"

@@ -435,28 +435,6 @@ def test_a_refresh_updates_the_row_in_place_keeping_its_key(
     assert [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"] == [200]
 
 
-def test_a_refresh_refused_for_good_signs_the_user_out_after_the_successor_wait(
-    standin: StandInAdobe, sql_url: str, engines: Callable[[Engine], Engine]
-) -> None:
-    """No other worker refreshed (the grant was revoked at Adobe): no successor
-    comes, so after ``successor_wait`` the login ends as with any storage."""
-    storage = new_storage(sql_url, engines, successor_wait=0.4)
-    client = make_app(standin, storage=storage).test_client()
-    login(client)
-    stale = expire_login(client)
-    assert stale.refresh_token
-    standin.state.revoke(stale.refresh_token)
-
-    began = time.monotonic()
-    response = client.get("/me", headers={"Accept": "application/json"})
-    waited = time.monotonic() - began
-
-    assert response.status_code == 401
-    assert 0.4 <= waited < 5
-    assert rows(storage) == []
-    assert [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"] == [400]
-
-
 def test_a_burst_of_refreshes_across_two_instances_leaves_one_row_with_a_valid_token(
     standin: StandInAdobe, sql_url: str, engines: Callable[[Engine], Engine]
 ) -> None:

@@ -349,6 +349,70 @@ def test_a_refresh_racing_one_in_another_instance_keeps_the_user_logged_in(
     assert len(live_tokens(backend)) == 1
 
 
+@every()
+def test_a_burst_of_refreshes_in_two_instances_keeps_every_request_signed_in(
+    standin: StandInAdobe, backend: Backend
+) -> None:
+    """Twelve requests of one user whose token just expired, on two app
+    instances (two workers) at once. Each instance refreshes once; Adobe
+    grants one refresh and refuses the other (the refresh token rotates), and
+    its refusal can come back before the winner has stored the new token. The
+    loser reads the store again until the token is there (``successor_wait``)
+    instead of signing the user out."""
+    instances = [make_app(standin, storage=backend.make()) for _ in range(2)]
+    first = instances[0].test_client()
+    stale_login(instances[0], first, backend)
+    cookie = session_cookie(first)
+    per_instance = 6
+    start = threading.Barrier(2 * per_instance)
+    statuses: list[int] = []
+
+    def user_request(app: Flask) -> None:
+        client = app.test_client()
+        client.set_cookie("session", cookie)
+        start.wait(10)
+        statuses.append(client.get("/me").status_code)
+
+    threads = [threading.Thread(target=user_request, args=(app,)) for app in instances for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert statuses == [200] * 12
+    refreshes = [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"]
+    assert refreshes.count(200) == 1 and set(refreshes) <= {200, 400}
+    # One token (Redis and cachelib keep a record of it per request that stored it).
+    (fresh,) = {token for token in live_tokens(backend) if not token.expired}
+    assert fresh.refresh_token is not None
+    for app in instances:  # the same browser, on either worker, goes on without another refresh
+        client = app.test_client()
+        client.set_cookie("session", cookie)
+        assert client.get("/me").status_code == 200
+    assert len([c for c in standin.token_calls() if c.grant_type == "refresh_token"]) == len(refreshes)
+
+
+@every()
+def test_a_refresh_refused_for_good_signs_the_user_out_after_the_successor_wait(
+    standin: StandInAdobe, backend: Backend
+) -> None:
+    """No other worker refreshed (the grant was revoked at Adobe): nothing
+    comes, and after ``successor_wait`` the user is asked to sign in."""
+    storage = backend.make()
+    storage.successor_wait = 0.3
+    app = make_app(standin, storage=storage)
+    client = app.test_client()
+    stale_login(app, client, backend)
+    (stale,) = [token for token in live_tokens(backend) if token.expired]
+    assert stale.refresh_token
+    standin.state.revoke(stale.refresh_token)
+    began = time.monotonic()
+    response = client.get("/me", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert time.monotonic() - began >= 0.3
+    assert live_tokens(backend) == []
+
+
 def test_an_unreachable_redis_fails_the_login_with_a_clear_page(standin: StandInAdobe) -> None:
     dead = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2)
     client = make_app(standin, storage=RedisStorage(dead)).test_client()
