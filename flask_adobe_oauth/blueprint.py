@@ -409,7 +409,7 @@ def callback() -> BaseResponse:
     try:
         token, pending = _complete_implicit_login(runtime) if implicit else _complete_code_login(runtime)
         target = pending.next or _resolve_target(runtime.config.redirect_to, "redirect_to")
-        context(runtime.name).store(token)
+        context(runtime.name).store_login(token)
         _renew_session_id()
     except AdobeOAuthError as exc:
         log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)

@@ -393,6 +393,15 @@ class AdobeContext:
         self._runtime.storage.set(token)
         self._token, self._loaded = token, True
 
+    def store_login(self, token: Token) -> None:
+        """Store the token of a new sign-in. The previous sign-in's record is
+        deleted first, so that nothing that named it (a copy of the old
+        cookie, a key planted in the session before) reaches the new token:
+        a storage that updates a record in place for the same user (a
+        refresh, :meth:`store`) must never do so across two sign-ins."""
+        self._runtime.storage.delete()
+        self.store(token)
+
     def forget(self) -> None:
         """Delete the user's token from storage (no revocation)."""
         self._runtime.storage.delete()

@@ -187,9 +187,12 @@ class SQLAlchemyStorage(ServerSideStorage):
     :meth:`set` for the user the session's row already belongs to (a
     refresh) updates that row in place, keeping its key: requests that raced
     the refresh in other workers or instances read the new token at the
-    same key. Any other :meth:`set` (a new login, another user) inserts a
-    row under a fresh key and deletes the old row, so a key planted in a
-    browser before the login never names the new token.
+    same key. Any other :meth:`set` (another user, no row) inserts a row
+    under a fresh key and deletes the old row, so a key planted in a browser
+    before the login never names the new token. A sign-in through the
+    blueprint deletes the previous sign-in first
+    (:meth:`~flask_adobe_oauth.AdobeContext.store_login`), so signing in
+    again as the same user gets a fresh key too.
 
     SQL has no expiry of its own: expired rows are ignored and deleted by
     :meth:`purge_expired` (run it now and then, from a scheduled job or

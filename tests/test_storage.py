@@ -249,6 +249,26 @@ def test_each_login_gets_a_fresh_key_so_a_planted_session_never_names_the_token(
 
 
 @every()
+def test_signing_in_again_as_the_same_user_gets_a_fresh_key_and_the_old_cookie_names_nothing(
+    standin: StandInAdobe, backend: Backend
+) -> None:
+    """A second sign-in is not a refresh: nothing that named the first one
+    (a copy of the cookie left on a shared machine, say) reaches the new token."""
+    app = make_app(standin, storage=backend.make())
+    browser = app.test_client()
+    login(browser)
+    before = session_cookie(browser)
+    login(browser)  # the same Adobe user signs in again in the same browser
+
+    assert cookie_session(app, session_cookie(browser))["_ao_k"] != cookie_session(app, before)["_ao_k"]
+    assert browser.get("/dashboard").status_code == 200
+    copy = app.test_client()
+    copy.set_cookie("session", before)
+    assert copy.get("/dashboard").status_code == 302
+    assert len(live_tokens(backend)) == 1
+
+
+@every()
 def test_two_app_instances_with_the_same_secret_key_and_store_share_logins(
     standin: StandInAdobe, backend: Backend
 ) -> None:
