@@ -135,6 +135,36 @@ def _hook_list(hooks: Any) -> list[Any]:
     return list(found) if isinstance(found, (list, tuple)) else [found]
 
 
+#: Default ports, left out when URLs are compared.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _place(url: str) -> tuple[str, str, str] | None:
+    """``(scheme, host[:port], path)`` of ``url`` as urllib3 would connect to
+    it: scheme and host lower-cased, a default port left out, ``/`` for no
+    path; None for a URL it would not send (a backslash, no host)."""
+    if "\\" in url:
+        return None
+    try:
+        parsed = parse_url(url)
+    except (LocationParseError, ValueError):
+        return None
+    if not parsed.scheme or not parsed.host:
+        return None
+    scheme, netloc = parsed.scheme.lower(), parsed.host.lower()
+    if parsed.port is not None and parsed.port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{parsed.port}"
+    return scheme, netloc, parsed.path or "/"
+
+
+def _under(place: tuple[str, str, str], base: tuple[str, str, str]) -> bool:
+    """True when ``place`` is ``base`` or below it (same origin, path under base's)."""
+    if place[:2] != base[:2]:
+        return False
+    root = base[2].rstrip("/")
+    return not root or place[2] == root or place[2].startswith(root + "/")
+
+
 def _caller(token: Token) -> str:
     """Whose budget a call counts against: Adobe counts per user, so the
     token's user id; a token without one (a service token, say) is its own."""
@@ -188,14 +218,14 @@ class AdobeSession(requests.Session):
         limit = config.api_rate_limit
         #: Each user's calls to the API host, kept under Adobe's rate (None: not counted).
         self.limiter = RateLimiter(*limit, config.api_rate_wait) if limit else None
-        self._api_prefix = config.api_base_url.rstrip("/") + "/"
+        self._api_place = _place(config.api_base_url)
         # The sign-in server's endpoints, which Adobe's API limit does not
         # count; they share the API's host only on a stand-in or a proxy.
-        self._not_api = tuple(
-            u.split("?")[0]
+        self._not_api = [
+            place
             for u in (config.userinfo_url, config.token_url, config.revoke_url, config.jwks_url)
-            if u
-        )
+            if u and (place := _place(u)) is not None
+        ]
         self._trusted = {
             _origin(u)
             for u in (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
@@ -274,16 +304,23 @@ class AdobeSession(requests.Session):
             response.close()
             delay = retry_after_seconds(response.headers.get("Retry-After"))
             delay = DEFAULT_RETRY_AFTER if delay is None else delay
-            if limited and self.limiter is not None:
+            if limited and self.limiter is not None and self.counts_against_limit(response.url or url):
                 # Another process used this user's budget: none of our calls
-                # would pass before the delay Adobe asked for.
+                # would pass before the delay Adobe asked for. (Only Adobe's
+                # API says so: not a host a redirect led to.)
                 self.limiter.hold(_caller(token), delay)
             raise RateLimited(where(url), delay, said)
         return response
 
     def counts_against_limit(self, url: str) -> bool:
-        """True for a call to the API (under ``api_base_url``), which ``api_rate_limit`` counts."""
-        return url.startswith(self._api_prefix) and not url.startswith(self._not_api)
+        """True for a call to the API (under ``api_base_url``, compared as the
+        connection would be made: scheme and host in any case, default port
+        or not), which ``api_rate_limit`` counts; the sign-in server's
+        endpoints are not counted."""
+        place = _place(url)
+        if place is None or self._api_place is None or not _under(place, self._api_place):
+            return False
+        return not any(_under(place, other) for other in self._not_api)
 
     def _take_turn(self, token: Token, url: str) -> None:
         """Wait for this user's turn under ``api_rate_limit`` (or raise :class:`RateLimited`)."""

@@ -296,6 +296,9 @@ def _expires_in_unit(value: Any, token_url: str) -> str:
     return str(value)
 
 
+#: The longest ``api_rate_wait`` may be.
+MAX_RATE_WAIT = 60.0
+
 #: Values of ``api_rate_limit`` that turn the limiter off.
 _OFF = frozenset({"off", "none", "false", "0", "no"})
 
@@ -428,7 +431,13 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
     values["timeout"] = _as_number("timeout", pick("timeout"), 0.001)
     values["api_timeout"] = _as_number("api_timeout", pick("api_timeout"), 0.001)
     values["api_rate_limit"] = _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"])
-    values["api_rate_wait"] = _as_number("api_rate_wait", pick("api_rate_wait"), 0)
+    wait = pick("api_rate_wait")
+    values["api_rate_wait"] = _as_number("api_rate_wait", wait, 0)
+    if isinstance(wait, bool) or not values["api_rate_wait"] <= MAX_RATE_WAIT:
+        # A request would hold its worker that long; past a minute, answer 429.
+        raise ConfigurationError(
+            f"{_key('api_rate_wait')} must be seconds from 0 to {MAX_RATE_WAIT:g}, not {wait!r}"
+        )
     values["max_response_bytes"] = int(_as_number("max_response_bytes", pick("max_response_bytes"), 1024))
     values["end_adobe_session"] = _as_bool("end_adobe_session", pick("end_adobe_session"))
     if values["end_adobe_session"] and not values["logout_url"]:

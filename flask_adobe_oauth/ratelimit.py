@@ -22,6 +22,7 @@ limit can be lowered (``api_rate_limit``) to the share of each worker.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -30,6 +31,9 @@ from collections.abc import Callable
 from .errors import RateLimited
 
 __all__ = ["RateLimiter"]
+
+#: The longest a 429 holds a user's calls back here, whatever delay Adobe named.
+MAX_HOLD = 60.0
 
 #: The clock and the sleep the limiter uses (monotonic; tests replace them).
 _clock: Callable[[], float] = time.monotonic
@@ -56,10 +60,19 @@ class RateLimiter:
     """
 
     def __init__(
-        self, calls: int, seconds: float, max_wait: float, *, slack: float = 0.25, max_keys: int = 10_000
+        self,
+        calls: int,
+        seconds: float,
+        max_wait: float,
+        *,
+        slack: float = 0.25,
+        max_keys: int = 10_000,
+        max_hold: float = MAX_HOLD,
     ) -> None:
-        if calls < 1 or not seconds > 0 or not max_wait >= 0 or not slack >= 0:
-            raise ValueError("calls ≥ 1, seconds > 0, max_wait ≥ 0 and slack ≥ 0 are needed")
+        numbers = (seconds, max_wait, slack, max_hold)
+        if calls < 1 or not all(math.isfinite(n) and n >= 0 for n in numbers) or not seconds > 0:
+            raise ValueError("calls ≥ 1, seconds > 0, and finite max_wait, slack and max_hold ≥ 0 are needed")
+        self.max_hold = max_hold
         self.calls = calls
         self.seconds = seconds
         self.max_wait = max_wait
@@ -86,11 +99,15 @@ class RateLimiter:
                 start = max(start, times[len(times) - self.calls] + self.span)
             wait = start - now
             if wait > self.max_wait:
+                why = (
+                    "Adobe answered 429 to this user's calls a moment ago"
+                    if window.held_until > now
+                    else f"this user's calls would go past Adobe's limit of {self.calls} per {self.seconds:g} s"
+                )
                 raise RateLimited(
                     where,
                     wait,
-                    message=f"the call to {where} was held back: this user's calls would go past "
-                    f"Adobe's limit of {self.calls} per {self.seconds:g} s; retry after {wait:.1f} s",
+                    message=f"the call to {where} was held back: {why}; retry after {wait:.1f} s",
                 )
             times.append(start)
         if wait > 0:
@@ -98,7 +115,10 @@ class RateLimiter:
         return wait
 
     def hold(self, key: str, seconds: float) -> None:
-        """Adobe answered 429 for ``key``: send none of its calls for ``seconds``."""
+        """Adobe answered 429 for ``key``: send none of its calls for ``seconds``,
+        at most :attr:`max_hold` (a ``Retry-After`` of a day, or an HTTP-date
+        read with a skewed clock, holds a minute; Adobe then answers again)."""
+        seconds = min(seconds, self.max_hold) if math.isfinite(seconds) else self.max_hold
         with self._lock:
             now = _clock()
             window = self._window(key, now)

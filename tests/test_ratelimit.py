@@ -286,3 +286,89 @@ def test_sign_in_server_calls_are_not_counted(standin: StandInAdobe, monkeypatch
     assert client.get("/userinfo/30").json == [200] * 30
     assert client.get("/calls/12").json == [200] * 12
     assert clock.waits == []
+
+
+# -- what review found --------------------------------------------------------------------------------
+
+
+def test_the_api_is_recognised_however_its_url_is_spelt(standin: StandInAdobe) -> None:
+    app = make_app(standin)
+    with app.test_request_context():
+        from flask_adobe_oauth.extension import get_runtime
+
+        api = get_runtime().api
+        base = standin.url  # the stand-in serves the API at its root, as analytics.adobe.io does
+        host, port = base.removeprefix("http://").split(":")
+        counted = [
+            f"{base}{SUITES}",
+            f"HTTP://{host.upper()}:{port}{SUITES}",
+            f"{base}",
+            f"{base}?x=1",
+            f"http://{host}:{port}/discovery/me",
+        ]
+        assert [api.counts_against_limit(u) for u in counted] == [True] * len(counted)
+        not_counted = [
+            f"{base}/ims/userinfo/v2",
+            f"{base}/ims/token/v3",
+            f"{base}/ims/keys",
+            f"http://localhost:{port}{SUITES}",  # another host name, another budget
+            f"http://{host}:{int(port) + 1}{SUITES}",
+            "https://analytics.adobe.io.evil.example/api",
+            "not a url",
+        ]
+        assert [api.counts_against_limit(u) for u in not_counted] == [False] * len(not_counted)
+
+
+def test_a_base_url_with_a_path_counts_only_below_it(standin: StandInAdobe) -> None:
+    app = make_app(standin, api_base_url=f"{standin.url}/api")
+    with app.test_request_context():
+        from flask_adobe_oauth.extension import get_runtime
+
+        api = get_runtime().api
+        assert api.counts_against_limit(f"{standin.url}/api/{COMPANY}/reports")
+        assert api.counts_against_limit(f"{standin.url}/api")
+        assert not api.counts_against_limit(f"{standin.url}/apix/reports")
+        assert not api.counts_against_limit(f"{standin.url}/discovery/me")
+
+
+def test_a_429_from_a_host_a_redirect_led_to_holds_nothing(
+    standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only Adobe's API can say this user's calls must wait: a 429 with a
+    Retry-After of a day from the host a redirect went to holds back nothing."""
+    from flask import Flask as Other
+
+    from flask_adobe_oauth.testing.live import QuietRequestHandler, ServerThread
+
+    elsewhere = Other("elsewhere")
+    elsewhere.add_url_rule("/busy", "busy", lambda: ("busy", 429, {"Retry-After": "86400"}))
+    clock = one_clock(standin, monkeypatch)
+    with ServerThread(elsewhere, request_handler=QuietRequestHandler) as other:
+        standin.fail_calls(302, 1, headers={"Location": f"{other.url}/busy"}, endpoints=["api"])
+        client = app_calling_adobe(standin, api_rate_wait=0).test_client()
+        login_as(client)
+        statuses = client.get("/calls/1").json
+        assert statuses[0].startswith("RateLimited 86400.00: Adobe rate-limited")
+        assert client.get("/calls/11").json == [200] * 11  # no hold: the user's calls go on (12 in all)
+    assert clock.waits == []
+
+
+def test_adobes_retry_after_holds_at_most_a_minute_here(clock: SharedClock) -> None:
+    limiter = RateLimiter(12, 6.0, max_wait=0.0)
+    limiter.hold("ada", 86400.0)
+    with pytest.raises(RateLimited) as held:
+        limiter.acquire("ada", "https://analytics.adobe.io/api")
+    assert held.value.retry_after == pytest.approx(60.0)
+    assert "Adobe answered 429 to this user's calls a moment ago" in str(held.value)
+    clock.now += 60
+    assert limiter.acquire("ada", "x") == 0.0
+    limiter.hold("ada", float("inf"))
+    with pytest.raises(RateLimited) as again:
+        limiter.acquire("ada", "x")
+    assert again.value.retry_after == pytest.approx(60.0)
+
+
+@pytest.mark.parametrize("given", [-1, float("inf"), float("nan"), "inf", 61, True, "soon"])
+def test_api_rate_wait_must_be_a_bounded_number(standin: StandInAdobe, given: Any) -> None:
+    with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_API_RATE_WAIT"):
+        resolved(standin, api_rate_wait=given)
