@@ -48,10 +48,13 @@ PENDING_KEY = "_ao_p"
 #: How long a refresh result is reused for other requests that raced on the
 #: same (now rotated-away) refresh token.
 REFRESH_REUSE_SECONDS = 30.0
-#: The clock refresh results expire by (monotonic; tests move it).
+#: The clock refresh results expire by, and waits for another worker's token
+#: are measured by (monotonic; tests move it).
 _clock: Callable[[], float] = time.monotonic
 #: Seconds between reads of the store while waiting for another worker's refreshed token.
 SUCCESSOR_POLL = 0.05
+#: However long a storage asks to wait for another worker's token, no longer than this.
+MAX_SUCCESSOR_WAIT = 30.0
 _sleep: Callable[[float], None] = time.sleep
 
 
@@ -436,12 +439,19 @@ class AdobeContext:
         ``successor_wait`` seconds (server-side storage; Adobe's refusal can
         arrive before the winner has stored its answer), else None."""
         storage = self._runtime.storage
-        until = time.monotonic() + float(getattr(storage, "successor_wait", 0.0) or 0.0)
+        wait = getattr(storage, "successor_wait", 0.0)
+        wait = min(float(wait), MAX_SUCCESSOR_WAIT) if isinstance(wait, (int, float)) and wait > 0 else 0.0
+        until = _clock() + wait
         while True:
             again = storage.get()
-            if again is not None and again.refresh_token != token.refresh_token and not again.expired:
+            if (
+                again is not None
+                and again.refresh_token != token.refresh_token
+                and not again.expired
+                and again.user_id == token.user_id  # never another user's (a storage of the app's own)
+            ):
                 return again
-            if time.monotonic() >= until:
+            if _clock() >= until:
                 return None
             _sleep(SUCCESSOR_POLL)
 

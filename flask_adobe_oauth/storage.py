@@ -95,6 +95,8 @@ MOVED_GRACE = 30
 #: Seconds a request whose refresh Adobe refused waits for another worker's
 #: refreshed token to appear in a server-side store (:class:`ServerSideStorage`).
 SUCCESSOR_WAIT = 2.0
+#: The longest ``successor_wait`` may be (a request holds its worker that long).
+MAX_SUCCESSOR_WAIT = 30.0
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 _MAX_HOPS = 4
@@ -141,8 +143,11 @@ class SessionStorage:
     @property
     def successor_wait(self) -> float:
         """How long a refused refresh waits for another worker's token: the
-        fallback's when there is one (the token may be there); the cookie
-        itself only this browser's request can change."""
+        fallback's when the token is there; none when it is in the cookie,
+        which only this browser's request can change."""
+        data = current_session().get(self.key)
+        if self.fallback is None or (isinstance(data, dict) and "a" in data):
+            return 0.0
         return float(getattr(self.fallback, "successor_wait", 0.0) or 0.0)
 
     def for_blueprint(self, name: str) -> SessionStorage:
@@ -281,10 +286,12 @@ class ServerSideStorage:
         moved_grace: int = MOVED_GRACE,
         successor_wait: float = SUCCESSOR_WAIT,
     ) -> None:
+        if isinstance(successor_wait, bool) or not 0 <= successor_wait <= MAX_SUCCESSOR_WAIT:
+            raise ValueError(f"successor_wait must be seconds from 0 to {MAX_SUCCESSOR_WAIT:g}")
         self.session_key = session_key
         self.ttl = ttl
         self.moved_grace = moved_grace
-        self.successor_wait = successor_wait
+        self.successor_wait = float(successor_wait)
 
     #: What the backend raises when it fails, and its name for messages.
     _errors: tuple[type[Exception], ...] = (Exception,)

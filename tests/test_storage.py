@@ -306,6 +306,17 @@ def stale_login(app: Flask, client: FlaskClient, backend: Backend) -> None:
     )
 
 
+def stored(app: Flask, client: FlaskClient) -> Token:
+    """The token ``client``'s session leads to, read through the app's storage."""
+    with app.test_request_context():
+        from flask import session
+
+        session.update(cookie_session(app, session_cookie(client)))
+        token = app.extensions["adobe_oauth"]["adobe"].storage.get()
+    assert token is not None
+    return token
+
+
 def live_tokens(backend: Backend) -> list[Token]:
     """The tokens the store holds (not Redis's pointers to a successor)."""
     return [Token.from_dict(json.loads(v)) for v in backend.records().values() if b'"a"' in v]
@@ -557,6 +568,49 @@ def test_a_small_token_stays_in_the_cookie_even_with_a_fallback(
     assert client.get("/dashboard").status_code == 200
 
 
+@pytest.mark.parametrize("where", ["cookie", "fallback"])
+def test_a_refused_refresh_waits_for_another_workers_token_only_where_one_could_appear(
+    standin: StandInAdobe, redis_url: str, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """With the token in the cookie, no other worker can change it during this
+    request: a refused refresh signs the user out at once. In the fallback
+    store, the request looks for another worker's token first."""
+    from flask_adobe_oauth import extension
+
+    polls: list[float] = []
+    now = [1000.0]
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(extension, "_clock", lambda: now[0])
+    monkeypatch.setattr(extension, "_sleep", sleep)
+    fallback = make_storage("redis", redis_url)
+    storage = SessionStorage(fallback=fallback, max_cookie_size=900 if where == "fallback" else 4000)
+    app = make_app(standin, storage=storage)
+    client = app.test_client()
+    login(client)
+    in_cookie = TOKEN_KEY in cookie_session(app, session_cookie(client))
+    assert in_cookie == (where == "cookie")
+    token = login_as(
+        client,
+        access_token=stored(app, client).access_token,
+        refresh_token=stored(app, client).refresh_token,
+        expires_at=time.time() - 10,
+        user_id=stored(app, client).user_id,
+    )
+    assert token.refresh_token
+    standin.state.revoke(token.refresh_token)
+
+    assert client.get("/me", headers={"Accept": "application/json"}).status_code == 401
+    if where == "cookie":
+        assert polls == []
+    else:  # successor_wait of looking, every 50 ms, then the sign-out
+        assert fallback.successor_wait <= sum(polls) <= fallback.successor_wait + 2 * extension.SUCCESSOR_POLL
+        assert set(polls) == {extension.SUCCESSOR_POLL}
+
+
 def test_one_session_storage_shared_by_two_blueprints_keeps_each_ones_scope(standin: StandInAdobe) -> None:
     """The app's storage object is not changed by registering: each blueprint
     works on its own copy, with its own scope."""
@@ -569,3 +623,9 @@ def test_one_session_storage_shared_by_two_blueprints_keeps_each_ones_scope(stan
     mine = app.extensions["adobe_oauth"]
     assert mine["adobe"].storage.default_scope == frozenset({"openid", "AdobeID"})
     assert mine["reports"].storage.default_scope == frozenset({"openid", "Report"})
+
+
+@pytest.mark.parametrize("wait", [float("nan"), float("inf"), -1, 31, True])
+def test_successor_wait_must_be_a_bounded_number(redis_url: str, wait: Any) -> None:
+    with pytest.raises(ValueError, match="successor_wait"):
+        RedisStorage(redis.Redis.from_url(redis_url), successor_wait=wait)
