@@ -43,7 +43,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
+from .errors import ConfigurationError
 from .storage import _KEY, DEFAULT_TTL, ServerSideStorage, record_ttl
 from .tokens import Token
 
@@ -151,6 +153,21 @@ def use_sqlite_wal(engine: Engine, busy_timeout: float = 15.0) -> Engine:
     return engine
 
 
+def _own_connections(engine: Engine) -> Engine:
+    """``engine``, when it gives the storage connections of its own; raise when
+    its pool hands every user one shared connection (``StaticPool``,
+    ``SingletonThreadPool``: SQLAlchemy's and Flask-SQLAlchemy's choice for an
+    in-memory SQLite database). There the storage's COMMIT would commit what
+    the app's session has only flushed, and its ROLLBACK undo it."""
+    if isinstance(engine.pool, (StaticPool, SingletonThreadPool)):
+        raise ConfigurationError(
+            "SQLAlchemyStorage needs a database whose connections are not shared with the app's "
+            f"session, and this engine's {type(engine.pool).__name__} shares one (an in-memory SQLite "
+            "database): use a SQLite file (sqlite:///tokens.db) or another database"
+        )
+    return engine
+
+
 class SQLAlchemyStorage(ServerSideStorage):
     """Tokens in a table of the app's database (SQLAlchemy 2), one row per login.
 
@@ -176,7 +193,8 @@ class SQLAlchemyStorage(ServerSideStorage):
             ``adobe``).
         row_values: called with the token at each insert and update; returns
             values for columns of the app's own (``{"app_user_id": current_user.id}``).
-            The storage's own columns cannot be set this way.
+            Naming one of the storage's own columns (or ``id``) is a
+            :class:`~flask_adobe_oauth.ConfigurationError`.
         ttl: the longest a row is used, in seconds (the refresh token's
             lifetime when shorter).
         session_key: the session key holding the row's key.
@@ -255,14 +273,14 @@ class SQLAlchemyStorage(ServerSideStorage):
         belongs to the current app)."""
         source = self._engine_source
         if isinstance(source, Engine):
-            return source
+            return _own_connections(source)
         bound = getattr(source, "engine", None)
         if isinstance(bound, Engine):
-            return bound
+            return _own_connections(bound)
         if callable(source):
             made = source()
             if isinstance(made, Engine):
-                return made
+                return _own_connections(made)
         raise TypeError(
             "SQLAlchemyStorage needs an Engine, a callable returning one, or an object with an "
             f"`engine` attribute (Flask-SQLAlchemy's db); got {type(source).__name__}"
@@ -328,6 +346,13 @@ class SQLAlchemyStorage(ServerSideStorage):
         self._make_room(session_key, key)
         now = time.time()
         values: dict[str, Any] = dict(self.row_values(token)) if self.row_values is not None else {}
+        taken = sorted(name for name in values if name in COLUMNS or name == "id")
+        if taken:
+            # Moving a row to another key or blueprint would hand one login's
+            # token to another; the storage fills these columns itself.
+            raise ConfigurationError(
+                f"SQLAlchemyStorage's row_values may fill only the app's own columns, not {', '.join(taken)}"
+            )
         values.update(
             token=json.dumps(token.to_dict(), separators=(",", ":")),
             user_id=token.user_id,

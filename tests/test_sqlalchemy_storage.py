@@ -200,7 +200,7 @@ def test_a_plain_declarative_model_on_an_engine_with_the_apps_own_column(
         orm.add(Account(id=7))
         orm.commit()
     storage = SQLAlchemyStorage(
-        lambda: engine, Login, row_values=lambda token: {"account_id": 7, "agent": "tests", "token": "x"}
+        lambda: engine, Login, row_values=lambda token: {"account_id": 7, "agent": "tests"}
     )
     client = make_app(standin, storage=storage).test_client()
     login(client)
@@ -544,3 +544,30 @@ def test_the_readme_example_keeps_tokens_in_the_apps_database_with_its_own_colum
         assert db.session.scalars(select(model)).all() == []
         db.session.remove()
     assert client.get("/").status_code == 302
+
+
+# -- mistakes refused -------------------------------------------------------------------------------
+
+
+def test_an_in_memory_sqlite_engine_sharing_the_apps_connection_is_refused(standin: StandInAdobe) -> None:
+    """There the storage's COMMIT would commit what the app's session only flushed."""
+    storage = SQLAlchemyStorage(create_engine("sqlite://"))  # SingletonThreadPool: one shared connection
+    app = make_app(standin, storage=storage)
+    client = app.test_client()
+    response = login(client)
+    assert response.status_code == 500
+    assert b"in-memory SQLite" in response.data and b"sqlite:///tokens.db" in response.data
+
+
+@pytest.mark.parametrize("column", ["key", "blueprint", "user_id", "token", "expires_at", "id"])
+def test_row_values_may_not_fill_the_storages_own_columns(
+    standin: StandInAdobe, tmp_path: Path, engines: Callable[[Engine], Engine], column: str
+) -> None:
+    storage = new_storage(
+        f"sqlite:///{tmp_path / 'tokens.db'}", engines, row_values=lambda token: {column: "x"}
+    )
+    client = make_app(standin, storage=storage).test_client()
+    response = login(client)
+    assert response.status_code == 500
+    assert f"own columns, not {column}<br>".encode() in response.data
+    assert rows(storage) == []
