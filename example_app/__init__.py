@@ -367,12 +367,11 @@ def suite_table(suites: list[ReportSuite], args: Any) -> SuiteTable:
     sort = str(args.get("sort") or "")
     if sort and sort not in SORTS:
         sort = "name"
-    descending = args.get("dir") == "desc"
+    # Descending applies to a sort; Adobe's own order is shown as Adobe gave it.
+    descending = bool(sort) and args.get("dir") == "desc"
     if sort:
         key = SORTS[sort]
         rows.sort(key=lambda s: (key(s).casefold(), str(s.name).casefold(), str(s.rsid)), reverse=descending)
-    elif descending:
-        rows.reverse()
     pages = max(1, math.ceil(len(rows) / TABLE_ROWS))
     try:
         page = int(str(args.get("page") or 1)[:9])

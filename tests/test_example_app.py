@@ -492,6 +492,12 @@ def test_a_heading_link_sorts_and_adobes_order_comes_back(big: FlaskClient) -> N
     assert rows(page) == [s.rsid for s in MANY[:PER_PAGE]]
 
 
+def test_an_order_without_a_sort_keeps_adobes_order_as_the_page_says(big: FlaskClient) -> None:
+    page = table_view(big, dir="desc")
+    assert rows(page) == [s.rsid for s in MANY[:PER_PAGE]]
+    assert "in Adobe's order" in page and "dir=desc" not in page
+
+
 def test_an_unknown_sort_key_or_order_falls_back_never_a_500(big: FlaskClient) -> None:
     by_name = [s.rsid for s in sorted(MANY, key=lambda s: s.name)]
     for wild in ("__class__", "base", "name; drop table", "<b>", "x" * 10_000):
