@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import time
 import uuid
 from datetime import date
 from typing import Any
@@ -25,7 +26,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from werkzeug.test import TestResponse
 
-from flask_adobe_oauth import ProviderError, adobe, adobe_login_required, make_adobe_blueprint
+from flask_adobe_oauth import ProviderError, Token, adobe, adobe_login_required, make_adobe_blueprint
 from flask_adobe_oauth.analytics import (
     RankedReportRequest,
     companies,
@@ -35,7 +36,7 @@ from flask_adobe_oauth.analytics import (
 )
 from flask_adobe_oauth.extension import PENDING_KEY
 from flask_adobe_oauth.storage import TOKEN_KEY
-from flask_adobe_oauth.testing import StandInAdobe, User
+from flask_adobe_oauth.testing import StandInAdobe, User, login_as
 
 SECRET_KEY = "test-secret-key-not-for-production"
 
@@ -231,6 +232,20 @@ def freeze(standin: StandInAdobe, at: float = 1_000_000.0) -> list[float]:
     now = [at]
     standin.analytics.clock = lambda: now[0]
     return now
+
+
+def store_expired(client: FlaskClient, real: Token) -> Token:
+    """Store for ``client`` a copy of ``real`` whose access token has expired
+    (its refresh token still the live one), as the app's storage keeps it;
+    the token stored."""
+    return login_as(
+        client,
+        access_token=real.access_token,
+        refresh_token=real.refresh_token,
+        expires_at=time.time() - 10,
+        user_id=real.user_id,
+        scope=real.scope,
+    )
 
 
 @dataclasses.dataclass

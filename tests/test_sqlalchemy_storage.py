@@ -47,7 +47,16 @@ from flask_adobe_oauth.sqla import TABLE_NAME, AdobeTokenMixin, SQLAlchemyStorag
 from flask_adobe_oauth.storage import SQLAlchemyStorage as LazySQLAlchemyStorage
 from flask_adobe_oauth.testing import StandInAdobe, User, login_as
 
-from .helpers import SECRET_KEY, authorize, cookie_session, local, login, make_app, session_cookie
+from .helpers import (
+    SECRET_KEY,
+    authorize,
+    cookie_session,
+    local,
+    login,
+    make_app,
+    session_cookie,
+    store_expired,
+)
 from .postgres_fixture import _engines_fixture, _postgres_server_fixture, _postgres_url_fixture
 from .redis_fixture import free_port
 
@@ -85,15 +94,7 @@ def expire_login(client: FlaskClient) -> Token:
     refresh token still the live one); the token stored."""
     storage = client.application.extensions["adobe_oauth"]["adobe"].storage
     (row,) = rows(storage)
-    real = Token.from_dict(json.loads(row.token))
-    return login_as(
-        client,
-        access_token=real.access_token,
-        refresh_token=real.refresh_token,
-        expires_at=time.time() - 10,
-        user_id=real.user_id,
-        scope=real.scope,
-    )
+    return store_expired(client, Token.from_dict(json.loads(row.token)))
 
 
 # -- the package's surface -------------------------------------------------------------

@@ -43,9 +43,19 @@ from flask_adobe_oauth.storage import (
     SQLAlchemyStorage,
     StorageUnavailable,
 )
-from flask_adobe_oauth.testing import StandInAdobe, User, login_as
+from flask_adobe_oauth.testing import StandInAdobe, User
 
-from .helpers import authorize, big_user, cookie_session, local, login, make_app, session_cookie, start_login
+from .helpers import (
+    authorize,
+    big_user,
+    cookie_session,
+    local,
+    login,
+    make_app,
+    session_cookie,
+    start_login,
+    store_expired,
+)
 from .postgres_fixture import _engines_fixture, _postgres_server_fixture, _postgres_url_fixture
 from .redis_fixture import _redis_client_fixture, _redis_url_fixture, free_port
 
@@ -296,14 +306,7 @@ def stale_login(app: Flask, client: FlaskClient, backend: Backend) -> None:
     (raw,) = backend.records().values()
     real = Token.from_dict(json.loads(raw))
     assert real.refresh_token
-    login_as(
-        client,
-        access_token=real.access_token,
-        refresh_token=real.refresh_token,
-        expires_at=time.time() - 10,
-        user_id=real.user_id,
-        scope=real.scope,
-    )
+    store_expired(client, real)
 
 
 def stored(app: Flask, client: FlaskClient) -> Token:
@@ -593,13 +596,7 @@ def test_a_refused_refresh_waits_for_another_workers_token_only_where_one_could_
     login(client)
     in_cookie = TOKEN_KEY in cookie_session(app, session_cookie(client))
     assert in_cookie == (where == "cookie")
-    token = login_as(
-        client,
-        access_token=stored(app, client).access_token,
-        refresh_token=stored(app, client).refresh_token,
-        expires_at=time.time() - 10,
-        user_id=stored(app, client).user_id,
-    )
+    token = store_expired(client, stored(app, client))
     assert token.refresh_token
     standin.state.revoke(token.refresh_token)
 
