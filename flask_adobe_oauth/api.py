@@ -281,7 +281,12 @@ class AdobeSession(requests.Session):
             source.refused("the stored Adobe sign-in is unusable")
         limited = self.limiter is not None and self.counts_against_limit(url)
         if limited:
-            self._take_turn(token, url)
+            # The wait for a turn counts against the call's own time limit:
+            # a call that could not be sent in time is not sent at all.
+            budget = _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
+            waited = self._take_turn(token, url, budget)
+            if waited > 0:
+                kwargs["timeout"] = max(0.001, budget - waited)
         response = self._send_as(token.access_token, method, url, dict(kwargs))
         if response.status_code == 401 and self._refused(response, token.access_token):
             fresh = source.replacement(token)
@@ -289,7 +294,9 @@ class AdobeSession(requests.Session):
                 response.close()
                 token = fresh
                 if limited:
-                    self._take_turn(token, url)
+                    self._take_turn(
+                        token, url, _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
+                    )
                 response = self._send_as(token.access_token, method, url, dict(kwargs))
             if response.status_code == 401 and self._refused(response, token.access_token):
                 said = adobe_error_text(response)
@@ -322,10 +329,11 @@ class AdobeSession(requests.Session):
             return False
         return not any(_under(place, other) for other in self._not_api)
 
-    def _take_turn(self, token: Token, url: str) -> None:
-        """Wait for this user's turn under ``api_rate_limit`` (or raise :class:`RateLimited`)."""
+    def _take_turn(self, token: Token, url: str, budget: float) -> float:
+        """Wait for this user's turn under ``api_rate_limit``, at most ``api_rate_wait``
+        and ``budget`` seconds (or raise :class:`RateLimited`); the seconds waited."""
         assert self.limiter is not None
-        self.limiter.acquire(_caller(token), where(url))
+        return self.limiter.acquire(_caller(token), where(url), budget)
 
     def _refused(self, response: requests.Response, access_token: str) -> bool:
         """True when a 401 is a verdict on the token: the request that got it carried

@@ -82,12 +82,13 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._windows: OrderedDict[str, _Window] = OrderedDict()
 
-    def acquire(self, key: str, where: str) -> float:
+    def acquire(self, key: str, where: str, max_wait: float | None = None) -> float:
         """Take a slot for one call of ``key`` to ``where`` (a URL as shown in
         messages): returns at once when the window has room, else sleeps until
         the next slot, and returns the seconds waited. Raises
         :class:`RateLimited` (without waiting) when the slot is more than
-        ``max_wait`` seconds away."""
+        ``max_wait`` seconds away (the limiter's, or the call's own when that
+        is shorter)."""
         with self._lock:
             now = _clock()
             window = self._window(key, now)
@@ -98,7 +99,7 @@ class RateLimiter:
             if len(times) >= self.calls:
                 start = max(start, times[len(times) - self.calls] + self.span)
             wait = start - now
-            if wait > self.max_wait:
+            if wait > (self.max_wait if max_wait is None else min(max_wait, self.max_wait)):
                 why = (
                     "Adobe answered 429 to this user's calls a moment ago"
                     if window.held_until > now

@@ -13,9 +13,9 @@ import threading
 from typing import Any
 
 import pytest
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
-from flask_adobe_oauth import ConfigurationError, RateLimited, adobe, adobe_login_required
+from flask_adobe_oauth import ConfigurationError, ProviderError, RateLimited, adobe, adobe_login_required
 from flask_adobe_oauth.config import resolve
 from flask_adobe_oauth.ratelimit import RateLimiter
 from flask_adobe_oauth.testing import StandInAdobe, login_as
@@ -35,12 +35,18 @@ def app_calling_adobe(standin: StandInAdobe, **options: Any) -> Flask:
     @adobe_login_required
     def calls(n: int) -> Any:
         statuses = []
+        timeout = request.args.get("timeout", type=float)
         for _ in range(n):
             try:
-                response = adobe.session.get(SUITES, headers={"x-proxy-global-company-id": COMPANY})
+                response = adobe.session.get(
+                    SUITES, headers={"x-proxy-global-company-id": COMPANY}, timeout=timeout
+                )
                 statuses.append(response.status_code)
             except RateLimited as exc:
                 statuses.append(f"RateLimited {exc.retry_after:.2f}: {exc}")
+                break
+            except ProviderError as exc:
+                statuses.append(f"ProviderError: {exc}")
                 break
         return jsonify(statuses)
 
@@ -372,3 +378,22 @@ def test_adobes_retry_after_holds_at_most_a_minute_here(clock: SharedClock) -> N
 def test_api_rate_wait_must_be_a_bounded_number(standin: StandInAdobe, given: Any) -> None:
     with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_API_RATE_WAIT"):
         resolved(standin, api_rate_wait=given)
+
+
+def test_the_wait_for_a_turn_counts_against_the_calls_own_timeout(
+    standin: StandInAdobe, seen: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = one_clock(standin, monkeypatch)
+    client = app_calling_adobe(standin).test_client()
+    login_as(client)
+    assert client.get("/calls/12").json == [200] * 12
+    seen.clear()
+    # timeout=2: the turn is 6.25 s away, so the call is not sent at all.
+    (held,) = client.get("/calls/1?timeout=2").json
+    assert held.startswith("RateLimited 6.25: the call to") and "held back" in held
+    assert clock.waits == [] and api_calls(seen) == []
+    # timeout=6.5: it waits its turn, and has what is left, 0.25 s, to be answered.
+    standin.slow_down(0.6, endpoints=["api"])
+    (late,) = client.get("/calls/1?timeout=6.5").json
+    assert clock.waits == [pytest.approx(6.25)]
+    assert late.startswith("ProviderError") and "did not answer within 0.25 s" in late
