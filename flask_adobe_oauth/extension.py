@@ -13,6 +13,7 @@ import copy
 import hashlib
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -48,8 +49,7 @@ PENDING_KEY = "_ao_p"
 #: How long a refresh result is reused for other requests that raced on the
 #: same (now rotated-away) refresh token.
 REFRESH_REUSE_SECONDS = 30.0
-#: The clock refresh results expire by, and waits for another worker's token
-#: are measured by (monotonic; tests move it).
+#: The clock refresh results expire by (monotonic; tests move it).
 _clock: Callable[[], float] = time.monotonic
 #: Seconds between reads of the store while waiting for another worker's refreshed token.
 SUCCESSOR_POLL = 0.05
@@ -441,8 +441,8 @@ class AdobeContext:
         storage = self._runtime.storage
         wait = getattr(storage, "successor_wait", 0.0)
         wait = min(float(wait), MAX_SUCCESSOR_WAIT) if isinstance(wait, (int, float)) and wait > 0 else 0.0
-        until = _clock() + wait
-        while True:
+        polls = math.ceil(wait / SUCCESSOR_POLL)  # counted, not timed: bounded whatever the clock does
+        for poll in range(polls + 1):
             again = storage.get()
             if (
                 again is not None
@@ -451,9 +451,9 @@ class AdobeContext:
                 and again.user_id == token.user_id  # never another user's (a storage of the app's own)
             ):
                 return again
-            if _clock() >= until:
-                return None
-            _sleep(SUCCESSOR_POLL)
+            if poll < polls:
+                _sleep(SUCCESSOR_POLL)
+        return None
 
     def refresh(self) -> Token:
         """Refresh the stored token now and store the result.
