@@ -266,14 +266,20 @@ class SharedClock:
         self.now += seconds
 
 
-def one_clock(standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch) -> SharedClock:
-    """A :class:`SharedClock` that the stand-in's rate limit and ours both count in."""
+def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> SharedClock:
+    """A :class:`SharedClock` that our rate limiter counts in and waits on."""
     from flask_adobe_oauth import ratelimit
 
     clock = SharedClock()
-    standin.analytics.clock = clock
     monkeypatch.setattr(ratelimit, "_clock", clock)
     monkeypatch.setattr(ratelimit, "_sleep", clock.sleep)
+    return clock
+
+
+def one_clock(standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch) -> SharedClock:
+    """A :class:`SharedClock` that the stand-in's rate limit and ours both count in."""
+    clock = limiter_clock(monkeypatch)
+    standin.analytics.clock = clock
     return clock
 
 

@@ -20,7 +20,7 @@ from flask_adobe_oauth.config import resolve
 from flask_adobe_oauth.ratelimit import RateLimiter
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 
-from .helpers import SECRET_KEY, SharedClock, api_calls, make_app, one_clock
+from .helpers import SECRET_KEY, SharedClock, api_calls, limiter_clock, make_app, one_clock
 
 COMPANY = "exampl0"
 SUITES = f"/api/{COMPANY}/reportsuites/collections/suites"
@@ -63,12 +63,7 @@ def app_calling_adobe(standin: StandInAdobe, **options: Any) -> Flask:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> SharedClock:
-    from flask_adobe_oauth import ratelimit
-
-    shared = SharedClock()
-    monkeypatch.setattr(ratelimit, "_clock", shared)
-    monkeypatch.setattr(ratelimit, "_sleep", shared.sleep)
-    return shared
+    return limiter_clock(monkeypatch)
 
 
 def test_twelve_calls_go_at_once_and_the_thirteenth_waits_one_window(clock: SharedClock) -> None:
