@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
+from urllib3.util import Url, parse_url
 
 from .analytics import adobe_error_fields
 from .authserver import environment_for, harden, transport_errors, where
@@ -40,13 +40,13 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc.lower()
 
 
-def _connect_origin(url: str) -> tuple[str, str, str] | None:
-    """``(scheme, host[:port], host)`` of the server requests would connect to
-    for ``url``, or None for a URL to refuse outright.
+def _parsed(url: str) -> Url | None:
+    """``url`` as urllib3 will connect to it (after requests has prepared it),
+    or None for a URL to refuse outright.
 
     Parsers disagree on odd URLs: for ``https://evil\\@analytics.adobe.io/``
     ``urlsplit`` names analytics.adobe.io while urllib3 connects to ``evil``.
-    So the host is read the way urllib3 reads it, and URLs with a backslash
+    So the URL is read the way urllib3 reads it, and URLs with a backslash
     or credentials, which no Adobe API needs, are refused.
     """
     if "\\" in url:
@@ -57,9 +57,14 @@ def _connect_origin(url: str) -> tuple[str, str, str] | None:
         return None
     if parsed.auth or not parsed.host or not parsed.scheme:
         return None
-    host = parsed.host.lower()
+    return parsed
+
+
+def _connect_origin(parsed: Url) -> tuple[str, str, str]:
+    """``(scheme, host[:port], host)`` of the server a :func:`_parsed` URL connects to."""
+    host = (parsed.host or "").lower()
     netloc = f"{host}:{parsed.port}" if parsed.port else host
-    return parsed.scheme, netloc, host
+    return parsed.scheme or "", netloc, host
 
 
 def adobe_error_text(response: requests.Response) -> str | None:
@@ -139,19 +144,11 @@ def _hook_list(hooks: Any) -> list[Any]:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _place(url: str) -> tuple[str, str, str] | None:
-    """``(scheme, host[:port], path)`` of ``url`` as urllib3 would connect to
-    it: scheme and host lower-cased, a default port left out, ``/`` for no
-    path; None for a URL it would not send (a backslash, no host)."""
-    if "\\" in url:
-        return None
-    try:
-        parsed = parse_url(url)
-    except (LocationParseError, ValueError):
-        return None
-    if not parsed.scheme or not parsed.host:
-        return None
-    scheme, netloc = parsed.scheme.lower(), parsed.host.lower()
+def _place(parsed: Url) -> tuple[str, str, str]:
+    """``(scheme, host[:port], path)`` of a :func:`_parsed` URL, for comparing
+    places: scheme and host lower-cased, a default port left out, ``/`` for
+    no path."""
+    scheme, netloc = (parsed.scheme or "").lower(), (parsed.host or "").lower()
     if parsed.port is not None and parsed.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parsed.port}"
     return scheme, netloc, parsed.path or "/"
@@ -218,13 +215,14 @@ class AdobeSession(requests.Session):
         limit = config.api_rate_limit
         #: Each user's calls to the API host, kept under Adobe's rate (None: not counted).
         self.limiter = RateLimiter(*limit, config.api_rate_wait) if limit else None
-        self._api_place = _place(config.api_base_url)
+        base = _parsed(config.api_base_url)
+        self._api_place = _place(base) if base is not None else None
         # The sign-in server's endpoints, which Adobe's API limit does not
         # count; they share the API's host only on a stand-in or a proxy.
         self._not_api = [
-            place
+            _place(parsed)
             for u in (config.userinfo_url, config.token_url, config.revoke_url, config.jwks_url)
-            if u and (place := _place(u)) is not None
+            if u and (parsed := _parsed(u)) is not None
         ]
         self._trusted = {
             _origin(u)
@@ -257,10 +255,12 @@ class AdobeSession(requests.Session):
 
     def may_carry_token(self, url: str) -> bool:
         """True when ``url`` is on a host allowed to see the user's token."""
-        target = _connect_origin(url)
-        if target is None:
+        return self._may_carry(_parsed(url))
+
+    def _may_carry(self, parsed: Url | None) -> bool:
+        if parsed is None:
             return False
-        scheme, netloc, host = target
+        scheme, netloc, host = _connect_origin(parsed)
         if (scheme, netloc) in self._trusted:
             return True
         return scheme == "https" and host.endswith(ADOBE_DOMAINS)
@@ -269,7 +269,8 @@ class AdobeSession(requests.Session):
         """:meth:`requests.Session.request` as the user, by the rules above; a URL on
         a host not allowed to see the token raises :class:`AdobeOAuthError`."""
         url = self.absolute(url.decode() if isinstance(url, bytes) else url)
-        if not self.may_carry_token(url):
+        parsed = _parsed(url)  # read once, for the host check and the rate limit
+        if not self._may_carry(parsed):
             raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")
         if len(args) > len(_REQUEST_PARAMS):
             raise TypeError("too many positional arguments for request()")
@@ -279,7 +280,7 @@ class AdobeSession(requests.Session):
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             source.refused("the stored Adobe sign-in is unusable")
-        limited = self.limiter is not None and self.counts_against_limit(url)
+        limited = self.limiter is not None and self._counts(parsed)
         if limited:
             # The wait for a turn counts against the call's own time limit:
             # a call that could not be sent in time is not sent at all.
@@ -324,10 +325,13 @@ class AdobeSession(requests.Session):
         connection would be made: scheme and host in any case, default port
         or not), which ``api_rate_limit`` counts; the sign-in server's
         endpoints are not counted."""
-        place = _place(url)
-        if place is None or self._api_place is None or not _under(place, self._api_place):
+        return self._counts(_parsed(url))
+
+    def _counts(self, parsed: Url | None) -> bool:
+        if parsed is None or self._api_place is None:
             return False
-        return not any(_under(place, other) for other in self._not_api)
+        place = _place(parsed)
+        return _under(place, self._api_place) and not any(_under(place, other) for other in self._not_api)
 
     def _take_turn(self, token: Token, url: str, budget: float) -> float:
         """Wait for this user's turn under ``api_rate_limit``, at most ``api_rate_wait``
