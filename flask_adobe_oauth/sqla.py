@@ -315,17 +315,19 @@ class SQLAlchemyStorage(ServerSideStorage):
         one, else ``adobe`` (a storage used outside a blueprint)."""
         return self.blueprint if self.blueprint is not None else "adobe"
 
-    def _session_key(self, blueprint: str) -> str:
-        return self.session_key if blueprint == "adobe" else f"{self.session_key}_{blueprint}"
+    def _current(self) -> tuple[str, str, str | None]:
+        """The blueprint, its session key, and the row key the session holds
+        there (None when it holds none that could be one)."""
+        blueprint = self._blueprint_name()
+        session_key = self.session_key if blueprint == "adobe" else f"{self.session_key}_{blueprint}"
+        key = session.get(session_key)
+        return blueprint, session_key, key if isinstance(key, str) and _KEY.match(key) else None
 
     # -- the storage interface ----------------------------------------------------------
 
     def get(self) -> Token | None:
-        blueprint = self._blueprint_name()
-        key = session.get(self._session_key(blueprint))
-        if not isinstance(key, str) or not _KEY.match(key):
-            return None
-        return _parse(self._read_row(key, blueprint))
+        blueprint, _, key = self._current()
+        return None if key is None else _parse(self._read_row(key, blueprint))
 
     def _read_row(self, key: str, blueprint: str) -> str | None:
         t = self.table
@@ -337,11 +339,7 @@ class SQLAlchemyStorage(ServerSideStorage):
         return raw if isinstance(raw, str) else None
 
     def set(self, token: Token) -> None:
-        blueprint = self._blueprint_name()
-        session_key = self._session_key(blueprint)
-        old = session.get(session_key)
-        if not isinstance(old, str) or not _KEY.match(old):
-            old = None
+        blueprint, session_key, old = self._current()
         key = secrets.token_urlsafe(32)
         self._make_room(session_key, key)
         now = time.time()
@@ -380,10 +378,8 @@ class SQLAlchemyStorage(ServerSideStorage):
         session[session_key] = key
 
     def delete(self) -> None:
-        blueprint = self._blueprint_name()
-        session_key = self._session_key(blueprint)
-        key = session.get(session_key)
-        if isinstance(key, str) and _KEY.match(key):
+        blueprint, session_key, key = self._current()
+        if key is not None:
             t = self.table
             with self._begin() as connection:
                 connection.execute(delete(t).where(t.c.key == key, t.c.blueprint == blueprint))
