@@ -98,15 +98,17 @@ class BlueprintRuntime:
         self.name = config.name
         suffix = "" if config.name == "adobe" else "_" + config.name
         self.pending_key = PENDING_KEY + suffix
-        self.storage: Storage = config.storage or SessionStorage(TOKEN_KEY + suffix)
+        self.storage: Storage = config.storage or SessionStorage(TOKEN_KEY)
         if isinstance(self.storage, SessionStorage) and self.storage.default_scope is None:
             # A copy: the app's own object is left as it was, so one storage
             # handed to two blueprints keeps each blueprint's scope.
             self.storage = self.storage.with_default_scope(frozenset(config.scope))
         bind = getattr(self.storage, "for_blueprint", None)
         if callable(bind):
-            # A storage that keeps each blueprint's tokens apart (SQLAlchemyStorage)
-            # gets its copy for this blueprint's name.
+            # Every storage of the package keeps each blueprint's tokens apart:
+            # this blueprint gets its copy, with its own key in the session
+            # (TOKEN_KEY_<name> for the default one). An app's storage without
+            # for_blueprint is used as given.
             self.storage = bind(config.name)
         self.client = ProviderClient(config)
         self.api = AdobeSession(config, lambda: context(self.name))

@@ -15,7 +15,6 @@ Only this module imports SQLAlchemy.
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 import time
@@ -300,15 +299,8 @@ class SQLAlchemyStorage(ServerSideStorage):
 
     # -- which blueprint ----------------------------------------------------------------
 
-    def for_blueprint(self, name: str) -> SQLAlchemyStorage:
-        """This storage for blueprint ``name`` (the blueprint asks when it is
-        registered): a copy storing under ``name`` when none was configured,
-        else itself. The engine, table and hooks are shared."""
-        if self.blueprint is not None:
-            return self
-        twin = copy.copy(self)
-        twin.blueprint = name
-        return twin
+    # for_blueprint is ServerSideStorage's: a copy storing under the blueprint's
+    # name when none was configured, else itself (engine, table and hooks shared).
 
     def _blueprint_name(self) -> str:
         """The blueprint the rows are stored under: the configured (or bound)
@@ -319,7 +311,7 @@ class SQLAlchemyStorage(ServerSideStorage):
         """The blueprint, its session key, and the row key the session holds
         there (None when it holds none that could be one)."""
         blueprint = self._blueprint_name()
-        session_key = self.session_key if blueprint == "adobe" else f"{self.session_key}_{blueprint}"
+        session_key = self._session_key()
         key = session.get(session_key)
         return blueprint, session_key, key if isinstance(key, str) and _KEY.match(key) else None
 

@@ -102,6 +102,14 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 _MAX_HOPS = 4
 
 
+def blueprint_key(key: str, blueprint: str | None) -> str:
+    """The session key under which blueprint ``blueprint`` keeps what a storage
+    stores under ``key``: ``key`` itself for the default blueprint (``adobe``,
+    or a storage used outside any), ``<key>_<name>`` for another, so two
+    blueprints given one storage object never read each other's login."""
+    return key if blueprint is None or blueprint == "adobe" else f"{key}_{blueprint}"
+
+
 class SessionStorage:
     """Keeps the token in Flask's session (the signed cookie by default).
 
@@ -113,7 +121,13 @@ class SessionStorage:
     server-side storage) if one is given; otherwise the login fails with
     :class:`~flask_adobe_oauth.CookieTooLarge` rather than with a cookie the
     browser silently drops.
+
+    A blueprint not named ``adobe`` keeps its token under ``<key>_<name>``
+    (:meth:`for_blueprint`), so one object may serve several blueprints.
     """
+
+    #: The blueprint this copy stores for (:meth:`for_blueprint`); None: not bound yet.
+    blueprint: str | None = None
 
     def __init__(
         self,
@@ -151,14 +165,21 @@ class SessionStorage:
         return float(getattr(self.fallback, "successor_wait", 0.0) or 0.0)
 
     def for_blueprint(self, name: str) -> SessionStorage:
-        """This storage for blueprint ``name``: itself, unless its ``fallback``
-        keeps each blueprint's tokens apart (``for_blueprint`` of its own), which
-        then gets its copy for ``name``."""
-        bind = getattr(self.fallback, "for_blueprint", None)
-        if not callable(bind):
+        """This storage for blueprint ``name`` (the blueprint asks when it is
+        registered): a copy keeping the token under :func:`blueprint_key`
+        (``<key>_<name>``, the key itself for ``adobe``), whose ``fallback``
+        is the fallback's own copy for ``name`` when it has ``for_blueprint``.
+        One storage object given to two blueprints thus keeps two logins, as
+        the default storage does. A storage already bound is itself."""
+        if self.blueprint is not None:
             return self
         twin = copy.copy(self)
-        twin.fallback = bind(name)
+        twin.blueprint = name
+        twin.key = blueprint_key(self.key, name)
+        twin.parsed = ParsedTokens(self.parsed.size) if hasattr(self, "parsed") else ParsedTokens()
+        bind = getattr(self.fallback, "for_blueprint", None)
+        if callable(bind):
+            twin.fallback = bind(name)
         return twin
 
     def get(self) -> Token | None:
@@ -273,10 +294,18 @@ class ServerSideStorage:
     that long. Stores that only this browser's request can change (the
     session cookie) have none.
 
+    Each blueprint the storage is given to works on its own copy
+    (:meth:`for_blueprint`), holding its key in the session under
+    ``session_key`` (blueprint ``adobe``) or ``<session_key>_<name>``: one
+    storage object serves several blueprints, each with its own login.
+
     Subclasses implement :meth:`_read`, :meth:`_write` and :meth:`_remove`
     on ``str`` keys and values; they raise :class:`StorageUnavailable` when
     the store fails.
     """
+
+    #: The blueprint this copy stores for (:meth:`for_blueprint`); None: not bound yet.
+    blueprint: str | None = None
 
     def __init__(
         self,
@@ -334,11 +363,28 @@ class ServerSideStorage:
     def _remove(self, *keys: str) -> None:
         raise NotImplementedError
 
+    # -- which blueprint -------------------------------------------------------
+
+    def for_blueprint(self, name: str) -> ServerSideStorage:
+        """This storage for blueprint ``name`` (the blueprint asks when it is
+        registered): a copy whose key in the session is the blueprint's own
+        (:func:`blueprint_key`); itself when it is bound already. The client,
+        cache or engine is shared."""
+        if self.blueprint is not None:
+            return self
+        twin = copy.copy(self)
+        twin.blueprint = name
+        return twin
+
+    def _session_key(self) -> str:
+        """Where the session holds this blueprint's record key."""
+        return blueprint_key(self.session_key, self.blueprint)
+
     # -- the storage interface -------------------------------------------------
 
     def _resolve(self) -> tuple[list[str], Token | None]:
         """The keys from the session's key to the live record, and its token."""
-        key = session.get(self.session_key)
+        key = session.get(self._session_key())
         seen: list[str] = []
         while isinstance(key, str) and _KEY.match(key) and key not in seen and len(seen) < _MAX_HOPS:
             seen.append(key)
@@ -359,8 +405,9 @@ class ServerSideStorage:
         return self._resolve()[1]
 
     def set(self, token: Token) -> None:
+        session_key = self._session_key()
         key = secrets.token_urlsafe(32)
-        self._make_room(self.session_key, key)
+        self._make_room(session_key, key)
         self._write(key, json.dumps(token.to_dict(), separators=(",", ":")), record_ttl(token, self.ttl))
         old_keys, old = self._resolve()
         if old_keys:
@@ -371,13 +418,13 @@ class ServerSideStorage:
                     self._write(old_key, moved, self.moved_grace)
             else:
                 self._remove(*old_keys)
-        session[self.session_key] = key
+        session[session_key] = key
 
     def delete(self) -> None:
         keys, _ = self._resolve()
         if keys:
             self._remove(*keys)
-        session.pop(self.session_key, None)
+        session.pop(self._session_key(), None)
 
 
 class _RedisClient(Protocol):

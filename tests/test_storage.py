@@ -619,3 +619,60 @@ def test_one_session_storage_shared_by_two_blueprints_keeps_each_ones_scope(stan
 def test_successor_wait_must_be_a_bounded_number(redis_url: str, wait: Any) -> None:
     with pytest.raises(ValueError, match="successor_wait"):
         RedisStorage(redis.Redis.from_url(redis_url), successor_wait=wait)
+
+
+def shared_storage(kind: str, redis_url: str) -> Any:
+    """One storage object of ``kind``, to hand to two blueprints."""
+    if kind == "session":
+        return SessionStorage()
+    if kind == "session-fallback":
+        return SessionStorage(fallback=make_storage("redis", redis_url), max_cookie_size=900)
+    return make_storage(kind, redis_url)
+
+
+@pytest.mark.parametrize("how", ["argument", "app-wide"])
+@pytest.mark.parametrize("kind", ["redis", "cachelib", "session", "session-fallback"])
+def test_one_storage_object_for_two_blueprints_keeps_their_logins_apart(
+    standin: StandInAdobe, redis_url: str, kind: str, how: str
+) -> None:
+    """Issue #27, 1: signed in to ``adobe`` only, a view guarded for ``admin``
+    asks for a login, and signing out of ``admin`` leaves ``adobe`` signed in."""
+    from flask_adobe_oauth import adobe_login_required
+
+    storage = shared_storage(kind, redis_url)
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="test-secret-key-not-for-production", TESTING=True, **standin.config())
+    given = {"storage": storage} if how == "argument" else {}
+    if how == "app-wide":
+        app.config["ADOBE_OAUTH_STORAGE"] = storage
+    app.register_blueprint(make_adobe_blueprint(**given), url_prefix="/adobe")
+    app.register_blueprint(make_adobe_blueprint(name="admin", **given), url_prefix="/admin-auth")
+
+    @app.get("/mine")
+    @adobe_login_required
+    def mine() -> Any:
+        return "adobe"
+
+    @app.get("/admin")
+    @adobe_login_required(blueprint="admin")
+    def admin() -> Any:
+        return "admin"
+
+    client = app.test_client()
+    login(client)
+    assert client.get("/mine").status_code == 200
+    assert client.get("/admin").status_code == 302  # not signed in to admin
+
+    callback = client.get("/admin-auth/login")
+    assert client.get(local(authorize(callback.headers["Location"]))).status_code == 302
+    assert client.get("/admin").status_code == 200
+
+    assert client.post("/admin-auth/logout").status_code == 303
+    assert client.get("/admin").status_code == 302
+    assert client.get("/mine").status_code == 200  # still signed in to adobe
+    # The app's own object is left as it was: each blueprint works on a copy.
+    assert storage.blueprint is None
+    assert (storage.key if isinstance(storage, SessionStorage) else storage.session_key) in {
+        TOKEN_KEY,
+        "_ao_k",
+    }
