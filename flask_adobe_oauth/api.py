@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
@@ -123,14 +124,35 @@ _REQUEST_PARAMS = (
 )
 
 
+def _timeout_part(value: Any) -> float:
+    """One number of a caller's ``timeout``: finite seconds above 0, else ValueError.
+
+    ``float("nan")`` parses from a user's text and compares false with
+    everything, so a NaN deadline would never be "too long" to wait for (nor
+    in order in the deadline watchdog's heap); an infinite one ends in
+    OverflowError in the socket layer. requests refuses 0 and below too.
+    """
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(
+            "timeout must be a finite number of seconds above 0 (or a (connect, read) pair of them), "
+            f"not {value!r}"
+        )
+    return seconds
+
+
 def _deadline_seconds(timeout: Any, default: float) -> float:
-    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one limit for the whole call."""
+    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one
+    limit for the whole call; ValueError for one that is not finite seconds above 0."""
     if timeout is None:
         return default
     if isinstance(timeout, tuple):
-        parts = [float(t) for t in timeout if t is not None]
+        parts = [_timeout_part(t) for t in timeout if t is not None]
         return sum(parts) if parts else default
-    return float(timeout)
+    return _timeout_part(timeout)
 
 
 def _hook_list(hooks: Any) -> list[Any]:
@@ -275,6 +297,8 @@ class AdobeSession(requests.Session):
         if len(args) > len(_REQUEST_PARAMS):
             raise TypeError("too many positional arguments for request()")
         kwargs.update(zip(_REQUEST_PARAMS, args, strict=False))  # one way to read every argument below
+        # The call's time limit, checked before anything waits or is sent (a refresh included).
+        budget = _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
         source = self._source()
         token = source.usable_token()
         if not (token.access_token.isascii() and token.access_token.isprintable()):
@@ -284,7 +308,6 @@ class AdobeSession(requests.Session):
         if limited:
             # The wait for a turn counts against the call's own time limit:
             # a call that could not be sent in time is not sent at all.
-            budget = _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
             waited = self._take_turn(token, url, budget)
             if waited > 0:
                 kwargs["timeout"] = max(0.001, budget - waited)

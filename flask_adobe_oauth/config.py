@@ -9,6 +9,7 @@ start-up with the config key named, not at the first login.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -246,10 +247,18 @@ def _as_bool(name: str, value: Any) -> bool:
 
 
 def _as_number(name: str, value: Any, minimum: float) -> float:
+    """The one place a number is read from the configuration: a finite one.
+
+    ``float()`` takes "inf" and "nan" (from an environment variable, say);
+    an infinite timeout makes every call fail with OverflowError, and int() of
+    one raises it at once, so both are refused here with the key named.
+    """
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigurationError(f"{_key(name)} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigurationError(f"{_key(name)} must be a finite number, not {value!r}")
     if not number >= minimum:
         raise ConfigurationError(f"{_key(name)} must be at least {minimum:g}, not {value!r}")
     return number

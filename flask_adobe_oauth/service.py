@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -164,8 +165,15 @@ class AdobeService:
     def __init__(self, config: Config, *, store: Any = None, refresh_ahead: float = REFRESH_AHEAD) -> None:
         if config.provider != "ims":
             raise ConfigurationError("a service credential needs the 'ims' provider (client_credentials)")
+        if isinstance(refresh_ahead, bool) or not (
+            isinstance(refresh_ahead, (int, float)) and 0 <= refresh_ahead < math.inf
+        ):
+            # NaN would make every token fresh forever; inf none, so each call would mint.
+            raise ValueError(
+                f"refresh_ahead must be a finite number of seconds, at least 0, not {refresh_ahead!r}"
+            )
         self.config = config
-        self.refresh_ahead = refresh_ahead
+        self.refresh_ahead = float(refresh_ahead)
         self._store = shared_store(store)
         self._http = requests.Session()
         harden(self._http)

@@ -317,6 +317,12 @@ class ServerSideStorage:
     ) -> None:
         if isinstance(successor_wait, bool) or not 0 <= successor_wait <= MAX_SUCCESSOR_WAIT:
             raise ValueError(f"successor_wait must be seconds from 0 to {MAX_SUCCESSOR_WAIT:g}")
+        for name, seconds in (("ttl", ttl), ("moved_grace", moved_grace)):
+            # NaN or inf reach the store as an expiry it refuses; 0 is "never" to cachelib.
+            if isinstance(seconds, bool) or not (
+                isinstance(seconds, (int, float)) and 1 <= seconds < math.inf
+            ):
+                raise ValueError(f"{name} must be a finite number of seconds, at least 1, not {seconds!r}")
         self.session_key = session_key
         self.ttl = ttl
         self.moved_grace = moved_grace

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
@@ -99,6 +100,10 @@ class Deadline:
     """The wall-clock limit of one call; connections used inside it are cut when it passes."""
 
     def __init__(self, seconds: float) -> None:
+        if not math.isfinite(seconds):
+            # A NaN in the watchdog's heap breaks its order (every deadline
+            # after it may fire late), and an infinite one its wait.
+            raise ValueError(f"a deadline must be a finite number of seconds, not {seconds!r}")
         self.seconds = seconds
         self.at = time.monotonic() + seconds
         self.expired = False

@@ -159,7 +159,29 @@ def test_every_option_is_a_named_keyword_with_its_config_key() -> None:
     assert list(parameters) == list(DEFAULTS)
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
     assert [f"ADOBE_OAUTH_{name.upper()}" for name in parameters] == list(CONFIG_KEYS)
-    doc = make_adobe_blueprint.__doc__ or ""
-    assert all(f"        {name}: " in doc for name in parameters)
+    # cleandoc: Python 3.13 strips a docstring's indentation when compiling, older ones keep it.
+    doc = inspect.cleandoc(make_adobe_blueprint.__doc__ or "")
+    assert all(f"\n    {name}: " in doc for name in parameters)
     with pytest.raises(TypeError, match="clientid"):
         make_adobe_blueprint(clientid="x")  # type: ignore[call-arg]
+
+
+NUMBER_KEYS = (
+    "ADOBE_OAUTH_TIMEOUT",
+    "ADOBE_OAUTH_API_TIMEOUT",
+    "ADOBE_OAUTH_API_RATE_WAIT",
+    "ADOBE_OAUTH_MAX_RESPONSE_BYTES",
+    "ADOBE_OAUTH_STATE_MAX_AGE",
+    "ADOBE_OAUTH_MAX_PENDING_LOGINS",
+)
+
+
+@pytest.mark.parametrize("value", ["inf", "Infinity", "-inf", "nan", float("inf"), float("nan")])
+@pytest.mark.parametrize("key", NUMBER_KEYS)
+def test_a_number_that_is_not_finite_is_refused_naming_the_key(key: str, value: Any) -> None:
+    """Issue #27, 2: "inf" was taken as a timeout (then every call failed with
+    OverflowError, a 500) or raised a raw OverflowError at registration."""
+    with pytest.raises(ConfigurationError, match=f"{key} must be a finite number"):
+        register({key: value})
+    with pytest.raises(ConfigurationError, match=key):  # as an argument too
+        register({}, **{key.removeprefix("ADOBE_OAUTH_").lower(): value})

@@ -263,3 +263,23 @@ def test_a_401_from_the_api_itself_still_means_the_token_is_refused(
     assert response.status_code == 401
     assert "401013" in response.json["message"]
     assert stored_token(client) is None
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), -float("inf")])
+def test_a_deadline_that_is_not_finite_is_refused_and_the_others_still_fire_in_order(seconds: float) -> None:
+    """Issue #27, 2: a NaN deadline in the shared watchdog's heap broke its
+    ordering (another call's 1 s deadline then ran for many); none is armed now."""
+    from flask_adobe_oauth.transport import Deadline
+
+    with pytest.raises(ValueError, match="finite"):
+        Deadline(seconds)
+    later, sooner = Deadline(30.0), Deadline(0.2)
+    try:
+        started = time.monotonic()
+        while not sooner.expired and time.monotonic() - started < 5:
+            time.sleep(0.01)
+        assert sooner.expired and time.monotonic() - started < 2
+        assert not later.expired
+    finally:
+        later.close()
+        sooner.close()

@@ -392,3 +392,40 @@ def test_the_wait_for_a_turn_counts_against_the_calls_own_timeout(
     (late,) = client.get("/calls/1?timeout=6.5").json
     assert clock.waits == [pytest.approx(6.25)]
     assert late.startswith("ProviderError") and "did not answer within 0.25 s" in late
+
+
+def test_a_timeout_that_is_not_a_finite_positive_number_is_refused_before_anything_is_sent(
+    standin: StandInAdobe, seen: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #27, 2: ``timeout=float("nan")`` (which parses from a user's
+    text) compared as "not too long" with every wait, so after a 429 the call
+    slept the whole hold; "inf" ended in OverflowError (a 500). Both, and a
+    pair holding one, are a ValueError now, before any wait or call."""
+    clock = one_clock(standin, monkeypatch)
+    standin.analytics.rate_limit = (3, 6.0)
+    app = app_calling_adobe(standin)
+
+    @app.get("/timed")
+    @adobe_login_required
+    def timed() -> Any:
+        timeout = request.args.get("timeout", type=float)
+        given = (5.0, timeout) if request.args.get("pair") else timeout
+        try:
+            adobe.session.get(SUITES, headers={"x-proxy-global-company-id": COMPANY}, timeout=given)
+        except ValueError as exc:
+            return str(exc), 400
+        return "sent"
+
+    client = app.test_client()
+    login_as(client)
+    statuses = client.get("/calls/4").json  # Adobe's 429: this user's calls are held 6 s
+    assert statuses[3].startswith("RateLimited 6.00: Adobe rate-limited")
+    seen.clear()
+    for text in ("nan", "inf", "-inf", "0", "-1"):
+        for pair in ("", "1"):
+            answer = client.get("/timed", query_string={"timeout": text, "pair": pair})
+            assert answer.status_code == 400, (text, pair, answer.text)
+            assert "timeout must be a finite number of seconds above 0" in answer.text
+    assert clock.waits == [] and api_calls(seen) == []
+    assert client.get("/timed", query_string={"timeout": "7"}).text == "sent"  # waited out the hold
+    assert clock.waits == [pytest.approx(6.0)]

@@ -270,3 +270,11 @@ def test_a_token_refused_twice_is_dropped_from_the_shared_store_too(standin: Sta
     ]
     assert service(standin, store=store).token()  # the next process mints anew
     assert standin.service_token_mints() == 2
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, True])
+def test_refresh_ahead_must_be_finite_seconds(standin: StandInAdobe, value: Any) -> None:
+    """Issue #27, 2: a NaN ``refresh_ahead`` made every token "fresh" forever; an
+    infinite one made none fresh, so each call minted a token."""
+    with pytest.raises(ValueError, match="refresh_ahead"):
+        AdobeService(service_config(standin.config()), refresh_ahead=value)

@@ -676,3 +676,14 @@ def test_one_storage_object_for_two_blueprints_keeps_their_logins_apart(
         TOKEN_KEY,
         "_ao_k",
     }
+
+
+@pytest.mark.parametrize("option", ["ttl", "moved_grace"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0, -5, True])
+def test_record_lifetimes_must_be_finite_seconds(redis_url: str, option: str, value: Any) -> None:
+    """Issue #27, 2: a NaN or infinite ``ttl`` reached Redis as an expiry it refuses
+    (a 503 at every sign-in); 0 is "never expires" to cachelib."""
+    with pytest.raises(ValueError, match=option):
+        RedisStorage(redis.Redis.from_url(redis_url), **{option: value})
+    with pytest.raises(ValueError, match=option):
+        CacheStorage(cachelib.SimpleCache(), **{option: value})
