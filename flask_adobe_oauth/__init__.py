@@ -14,6 +14,8 @@ call Adobe's APIs as the signed-in user.
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _installed_version
 from typing import TYPE_CHECKING, Any
 
 # The protocol core needs no Flask: importing it (errors, tokens, protocol,
@@ -37,6 +39,12 @@ from .errors import (
     StorageUnavailable,
 )
 from .tokens import Storage, Token
+
+try:
+    #: The installed distribution's version (one source: pyproject.toml).
+    __version__ = _installed_version("flask-adobe-oauth")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 if TYPE_CHECKING:
     from .blueprint import AdobeBlueprint, make_adobe_blueprint

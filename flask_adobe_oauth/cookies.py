@@ -92,7 +92,10 @@ def _signing_serializer(app: Flask) -> Any:
 def _set_cookie_length(app: Flask, value: str) -> int:
     """The length of the session's ``Set-Cookie`` header with ``value``."""
     interface = app.session_interface
-    partitioned = getattr(interface, "get_cookie_partitioned", lambda app: False)(app)
+    # Flask 3.1 added partitioned cookies (CHIPS), with Werkzeug 3.1's
+    # dump_cookie(partitioned=); on Flask 3.0 / Werkzeug 3.0 neither exists,
+    # so the keyword is passed only when the app asks for one.
+    extra = {"partitioned": True} if getattr(interface, "get_cookie_partitioned", lambda app: False)(app) else {}
     header = dump_cookie(
         interface.get_cookie_name(app),
         value,
@@ -102,8 +105,8 @@ def _set_cookie_length(app: Flask, value: str) -> int:
         secure=interface.get_cookie_secure(app),
         httponly=interface.get_cookie_httponly(app),
         samesite=interface.get_cookie_samesite(app),
-        partitioned=partitioned,
         max_size=0,  # no werkzeug warning: the caller decides what to do
+        **extra,
     )
     return len(header.encode("latin-1", "replace"))
 
