@@ -63,6 +63,11 @@ DEFAULT_SERVICE_SCOPE = ("openid", "AdobeID", "read_organizations", "additional_
 REFRESH_AHEAD = 300.0
 #: How long a process waits for another one minting the shared token.
 SHARED_WAIT = 10.0
+#: A minting lock naming a deadline further ahead than its holder could need
+#: (plus this much clock skew between hosts) is not believed.
+LOCK_SKEW = 300.0
+#: How many stale minting locks one fetch takes over before it just waits.
+MAX_TAKEOVERS = 3
 EXTENSION_KEY = "adobe_oauth_service"
 
 
@@ -115,6 +120,46 @@ class _CacheStore:
     def release(self, key: str, value: str) -> None:
         if self.cache.get(key) == value:
             self.cache.delete(key)
+
+
+def _shared_token(raw: Any) -> Token | None:
+    """The token of a shared record, or None for anything else.
+
+    The store is shared with other processes (and whatever else writes to
+    that Redis or cache), so each field is checked before use: a string
+    expiry, a number for the token or a record that is not an object would
+    otherwise fail every call of every process (TypeError, AttributeError)
+    until the key expired. A record that is not a token is replaced by a
+    fresh mint.
+    """
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    access, expires, scope = data.get("a"), data.get("e"), data.get("s")
+    if not (isinstance(access, str) and access and access.isascii() and access.isprintable()):
+        return None
+    if isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires):
+        return None
+    if not (isinstance(scope, list) and all(isinstance(name, str) for name in scope)):
+        return None
+    try:
+        return Token(access, expires_at=float(expires), scope=frozenset(scope))
+    except (TypeError, ValueError):
+        return None
+
+
+def _lock_deadline(value: Any) -> float:
+    """The Unix time until which a minting lock's holder may mint (the lock's
+    value is ``<claim>.<deadline in ms>``); 0 for a value of another shape."""
+    claim, _, until = value.partition(".") if isinstance(value, str) else ("", "", "")
+    if not (claim and until.isascii() and until.isdigit()):
+        return 0.0
+    return int(until) / 1000.0
 
 
 def shared_store(store: Any) -> SharedStore | None:
@@ -179,7 +224,16 @@ class AdobeService:
         harden(self._http)
         self._lock = threading.Lock()
         self._token: Token | None = None
-        fingerprint = "|".join((config.token_url, config.client_id, ",".join(config.scope)))
+        #: The shared record ``_token`` was read from or written as, exactly:
+        #: what :meth:`invalidate` deletes (compare-and-delete).
+        self._raw: str | None = None
+        # The key names the credential by a digest of its client id AND secret:
+        # a process configured with another secret (rotated, or wrong) never
+        # takes a token minted with this one, and meets Adobe's verdict on its
+        # own. The secret is never stored, only in a SHA-256 digest, truncated,
+        # which a long random client secret keeps unguessable.
+        credential = hashlib.sha256("\0".join((config.client_id, config.client_secret)).encode()).hexdigest()
+        fingerprint = "\0".join((config.token_url, config.client_id, ",".join(config.scope), credential[:32]))
         self._key = "adobe_oauth:service:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
         self._session: AdobeSession | None = None
         #: Tokens this process minted (for tests and logs; Adobe's count is the stand-in's).
@@ -207,23 +261,26 @@ class AdobeService:
                 return self._token
             previous = self._token
             try:
-                self._token = self._shared_or_minted()
+                token, self._raw = self._shared_or_minted()
             except ProviderError as exc:
                 if previous is not None and not previous.expired:
                     # Adobe is failing, but the token in hand still works: use it.
                     log.warning("could not renew the service token ahead of expiry: %s", exc)
                     return previous
                 raise
-            return self._token
+            self._token = token
+            return token
 
     def invalidate(self, token: Token | None = None) -> None:
         """Forget the cached token (``token`` only if it is still the one cached)."""
         with self._lock:
             current = self._token
             if token is None or (current is not None and current.access_token == token.access_token):
-                self._token = None
-                # The shared copy goes too, unless another process already replaced it.
-                stale = self._stored_value(token or current)
+                # The shared copy goes too, unless another process already replaced
+                # it: compared as it was read, however it was spelt (another
+                # process's JSON may differ from ours, and never matched).
+                stale = self._raw if self._raw is not None else self._stored_value(token or current)
+                self._token, self._raw = None, None
                 self._store_safely(lambda store: store.release(self._key, stale))
 
     def _stored_value(self, token: Token | None) -> str:
@@ -231,16 +288,27 @@ class AdobeService:
             return ""
         return json.dumps({"a": token.access_token, "e": token.expires_at, "s": sorted(token.scope)})
 
-    def _read_shared(self) -> Token | None:
+    def _read_shared(self) -> tuple[Token, str] | None:
+        """The shared token and its record as stored, when it is a fresh token."""
         raw = self._store_safely(lambda store: store.get(self._key))
-        if not raw:
-            return None
-        try:
-            data = json.loads(raw)
-            token = Token(data["a"], expires_at=data["e"], scope=frozenset(data["s"]))
-        except (ValueError, KeyError, TypeError):
-            return None
-        return token if self._fresh(token) else None
+        token = _shared_token(raw)
+        return (token, raw) if token is not None and self._fresh(token) else None
+
+    def _drop_stale_lock(self, lock_key: str) -> bool:
+        """Delete the minting lock when nobody could still be minting under it:
+        it names no deadline of ours (a lock left without expiry by something
+        else), or one past, or one further ahead than a mint can take. A lock
+        without a TTL is thus honoured no longer than its holder needs, not
+        until someone deletes it. True when one was deleted."""
+        held = self._store_safely(lambda store: store.get(lock_key))
+        if held is None:
+            return False
+        now = time.time()
+        if now < _lock_deadline(held) <= now + self.config.timeout + 5 + LOCK_SKEW:
+            return False  # a live claim: wait for its token
+        log.warning("the service token's minting lock was stale (no expiry, or past it); taking it over")
+        self._store_safely(lambda store: store.release(lock_key, held))
+        return True
 
     def _store_safely(self, action: Any) -> Any:
         """Run ``action(store)``; a failing store costs sharing, never the token."""
@@ -254,26 +322,34 @@ class AdobeService:
             )
             return None
 
-    def _shared_or_minted(self) -> Token:
+    def _shared_or_minted(self) -> tuple[Token, str | None]:
+        """A fresh token and its shared record (None when it is not shared)."""
         if self._store is None:
-            return self._mint()
+            return self._mint(), None
         shared = self._read_shared()
         if shared is not None:
             return shared
-        claim = secrets.token_hex(8)
+        hold = self.config.timeout + 5
+        # The lock carries its own deadline, so that one left without a TTL
+        # (a store that ignores it, a hand-made key) is not honoured forever.
+        claim = f"{secrets.token_hex(8)}.{int((time.time() + hold) * 1000)}"
         lock_key = self._key + ":minting"
         wait_until = time.monotonic() + min(SHARED_WAIT, self.config.timeout + 2)
+        takeovers = 0
         while True:
-            claimed = self._store_safely(lambda store: store.claim(lock_key, claim, self.config.timeout + 5))
+            claimed = self._store_safely(lambda store: store.claim(lock_key, claim, hold))
             if claimed is None:  # the store failed: mint here, unshared
-                return self._mint()
+                return self._mint(), None
             if claimed:
                 break
             shared = self._read_shared()  # another process is minting: wait for its token
             if shared is not None:
                 return shared
+            if takeovers < MAX_TAKEOVERS and self._drop_stale_lock(lock_key):
+                takeovers += 1
+                continue
             if time.monotonic() > wait_until:
-                return self._mint()  # it is stuck: mint here rather than fail
+                return self._mint(), None  # it is stuck: mint here rather than fail
             time.sleep(0.05)
         try:
             shared = self._read_shared()  # minted while we were claiming
@@ -283,9 +359,11 @@ class AdobeService:
             if token.expires_at is not None:
                 ttl = token.expires_at - time.time() - self.refresh_ahead
                 if ttl > 1:
+                    # Written over whatever the key held (a malformed record too).
                     value = self._stored_value(token)
                     self._store_safely(lambda store: store.put(self._key, value, ttl))
-            return token
+                    return token, value
+            return token, None
         finally:
             self._store_safely(lambda store: store.release(lock_key, claim))
 

@@ -7,7 +7,9 @@ so "one mint" is Adobe's count, not ours.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -278,3 +280,114 @@ def test_refresh_ahead_must_be_finite_seconds(standin: StandInAdobe, value: Any)
     infinite one made none fresh, so each call minted a token."""
     with pytest.raises(ValueError, match="refresh_ahead"):
         AdobeService(service_config(standin.config()), refresh_ahead=value)
+
+
+# -- garbage in the shared store (issue #27, 3) ------------------------------------------------
+
+
+def shared(kind: str, redis_url: str) -> Any:
+    """An empty store shared by "processes": a cachelib cache or a Redis client."""
+    if kind == "cachelib":
+        return SimpleCache()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    return client
+
+
+def put_raw(store: Any, key: str, value: Any, ttl: int | None = 3600) -> None:
+    """Write ``value`` under ``key`` as another (broken) process might have; no TTL when None."""
+    if isinstance(store, SimpleCache):
+        store.set(key, value, timeout=0 if ttl is None else ttl)  # cachelib: 0 is "never expires"
+    else:
+        store.set(key, value, ex=ttl)
+
+
+def read_raw(store: Any, key: str) -> Any:
+    value = store.get(key)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+SOON = 4_000_000_000  # an expiry far ahead (2096)
+MALFORMED = [
+    '{"a": "token", "e": "tomorrow", "s": []}',  # a string expiry: TypeError
+    '{"a": 12345, "e": 4000000000, "s": []}',  # a number for the token: AttributeError
+    '{"a": "token", "e": NaN, "s": []}',
+    '{"a": "token", "e": 4000000000, "s": "openid"}',
+    '{"a": "", "e": 4000000000, "s": []}',
+    '{"a": "to\\nken", "e": 4000000000, "s": []}',
+    '["token", 4000000000]',
+    '"token"',
+    "42",
+    "{not json",
+    '{"e": 4000000000}',
+]
+
+
+@pytest.mark.parametrize("raw", MALFORMED)
+@pytest.mark.parametrize("kind", ["cachelib", "redis"])
+def test_a_malformed_shared_record_is_replaced_by_a_fresh_token(
+    standin: StandInAdobe, redis_url: str, kind: str, raw: str
+) -> None:
+    store = shared(kind, redis_url)
+    svc = service(standin, store=store)
+    put_raw(store, svc._key, raw)
+    assert svc.session().get("/discovery/me").status_code == 200
+    assert standin.service_token_mints() == 1
+    record = json.loads(read_raw(store, svc._key))  # the fresh token replaced the garbage
+    assert record["a"] == svc.token().access_token
+    assert service(standin, store=store).token().access_token == record["a"]  # and is shared
+    assert standin.service_token_mints() == 1
+
+
+@pytest.mark.parametrize("kind", ["cachelib", "redis"])
+def test_a_refused_shared_token_written_in_another_form_is_still_dropped(
+    standin: StandInAdobe, redis_url: str, kind: str
+) -> None:
+    """The compare-and-delete compared with the token re-serialised: a record
+    spelt otherwise (compact JSON, another field order) never matched, and
+    every process got 401 until the key expired."""
+    store = shared(kind, redis_url)
+    svc = service(standin, store=store)
+    bad = json.dumps({"s": ["openid"], "e": SOON, "a": "not-a-token-adobe-issued"}, separators=(",", ":"))
+    put_raw(store, svc._key, bad)
+    assert svc.session().get("/discovery/me").status_code == 200
+    assert standin.service_token_mints() == 1
+    assert read_raw(store, svc._key) != bad
+    assert service(standin, store=store).session().get("/discovery/me").status_code == 200
+    assert standin.service_token_mints() == 1
+
+
+@pytest.mark.parametrize("lock", ["someone", "a1b2c3d4e5f60718", "a1b2c3d4e5f60718.1000"])
+@pytest.mark.parametrize("kind", ["cachelib", "redis"])
+def test_a_minting_lock_left_without_expiry_is_not_waited_for(
+    standin: StandInAdobe, redis_url: str, kind: str, lock: str
+) -> None:
+    """A ``:minting`` lock with no TTL (or one of ours long past its time)
+    held every process 10 s per token, forever; it is taken over now."""
+    store = shared(kind, redis_url)
+    svc = service(standin, store=store)
+    put_raw(store, svc._key + ":minting", lock, ttl=None)
+    started = time.monotonic()
+    token = svc.token()
+    assert time.monotonic() - started < 2
+    assert json.loads(read_raw(store, svc._key))["a"] == token.access_token  # shared as usual
+    assert read_raw(store, svc._key + ":minting") != lock
+    assert standin.service_token_mints() == 1
+
+
+@pytest.mark.parametrize("kind", ["cachelib", "redis"])
+def test_a_service_with_another_secret_never_uses_the_shared_token(
+    standin: StandInAdobe, redis_url: str, kind: str
+) -> None:
+    """The cache key holds a digest of the client id and secret (never the
+    secret): a wrong or rotated secret mints with its own credential, and
+    Adobe's refusal of a wrong one is seen at once."""
+    store = shared(kind, redis_url)
+    good = service(standin, store=store)
+    good.token()
+    wrong = service(standin, store=store, client_secret="wrong-secret-value-123")
+    assert wrong._key != good._key
+    with pytest.raises(ProviderError, match="refused the service credential"):
+        wrong.token()
+    keys = list(store._cache) if isinstance(store, SimpleCache) else [k.decode() for k in store.keys("*")]
+    assert keys and not any("wrong-secret" in k or standin.client_secret in k for k in keys)
