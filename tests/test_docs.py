@@ -1,12 +1,14 @@
 """The documentation site builds, warning-free, with the pages it promises.
 
-``make docs`` runs the same ``sphinx-build -W --keep-going``: a docstring
-that breaks reStructuredText, a README section marker that went missing or
-a page left out of the table of contents fails here, not on a reader.
+``make docs`` (and Read the Docs) run the same ``sphinx-build -W``: a
+docstring that breaks reStructuredText, a broken link between pages or a
+page left out of the table of contents fails here, not on a reader. The
+guides are the site's own pages; the README, the front page, links to them.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -14,8 +16,28 @@ from pathlib import Path
 
 import pytest
 
+from .test_readme import DOCS_PAGE_URL, readme_links
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+
+#: Each guide, and words of its own that show its text is on the page.
+GUIDES = {
+    "commands": ("flask adobe standin", "exits 1 if any row is"),
+    "configuration": ("max_response_bytes", "Keys set <em>after</em>"),
+    "demo": ("Sign in with Adobe", "_images/dashboard.png"),
+    "flask-login": ("find_or_create_user", "Most apps already have users"),
+    "implicit": ("response_type=token", "OAuth Single-Page App"),
+    "pages": ("adobe_oauth/error.html", "unauthorized_handler"),
+    "proxy": ("ProxyFix", "X-Forwarded-"),
+    "real-adobe": ("Redirect URI pattern", "When the redirect URI does not match"),
+    "service": ("OAuth Server-to-Server", "service_session"),
+    "storage": ("The cookie limit", "class SQLiteStorage", "Several workers refreshing at once"),
+    "testing": ("fail_next_token", "The stand-in fails where Adobe fails"),
+    "tokens": ("Every Adobe token answer becomes one", "Refresh refused"),
+    "troubleshooting": ("no sign-in was started in this browser session", "403025"),
+    "what-you-get": ("GET /adobe/login?next=/path", "Signals:"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +61,67 @@ def _page(site: Path, name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def _text(page: str, keep: str = "") -> str:
+    """A built page's words: its tags dropped (but ``<keep>``), entities read."""
+    tags = rf"<(?!/?{keep}>)[^>]+>" if keep else r"<[^>]+>"
+    return html.unescape(re.sub(tags, "", page))
+
+
+def _in_toctree(html_page: str, page: str) -> bool:
+    return f'href="{page}.html"' in html_page
+
+
 @pytest.mark.timeout(300)
 def test_the_site_builds_without_warnings_and_has_its_pages(site: Path) -> None:
     index = _page(site, "index.html")
     assert "flask-adobe-oauth" in index
-    assert "Sign in with Adobe in a Flask app" in index  # the README's intro, included
-    for page in ("getting-started", "security", "api", "changelog", "guides/index"):
-        assert f'href="{page}.html"' in index, f"{page} is not in the table of contents"
+    assert "Sign in with Adobe in a Flask app" in index  # the intro, on the page itself
+    for page in (
+        "getting-started",
+        "security",
+        "api",
+        "changelog",
+        "guides/index",
+        "development",
+        "benchmarks",
+    ):
+        assert _in_toctree(index, page), f"{page} is not in the table of contents"
+    assert '<span class="caption-text">API</span>' in index
 
     started = _page(site, "getting-started.html")
     for heading in ("Install", "Quickstart", "Try it against the stand-in", "Test it"):
         assert f'{heading}<a class="headerlink"' in started, heading
     assert "make_adobe_blueprint" in started and "standin_run.py" in started
-    # README's (#real-adobe-locally) leads to the guide on the docs site
-    assert 'href="guides/real-adobe.html#real-adobe-locally"' in started
+    assert 'pip install "flask-adobe-oauth[jwt]"' in _text(started)
+    assert 'href="guides/real-adobe.html"' in started
 
     security = _page(site, "security.html")
     for heading in ("Reporting a vulnerability", "What is defended, and where it is tested", "Known limits"):
         assert heading in security, heading
 
+    development = _text(_page(site, "development.html"))
+    assert "make demo" in development and "make test" in development  # CONTRIBUTING.md, included
+
+    benchmarks = _text(_page(site, "benchmarks.html"))
+    assert "Flask-Dance" in benchmarks and "python -m bench" in benchmarks
+
     assert "Version 0.1.0" in _page(site, "changelog.html")
+
+
+@pytest.mark.timeout(300)
+def test_every_guide_has_its_own_text(site: Path) -> None:
+    """The guides are written in docs/, not pulled out of the README."""
+    assert {p.stem for p in (DOCS / "guides").glob("*.md")} == {*GUIDES, "index"}
+    contents = _page(site, "guides/index.html")
+    for guide, phrases in GUIDES.items():
+        assert _in_toctree(contents, guide), f"guides/{guide} is not in the guides' table of contents"
+        page = _page(site, f"guides/{guide}.html")
+        text = _text(page, keep="em")
+        for phrase in phrases:
+            assert phrase in text or phrase in page, f"guides/{guide}: {phrase!r} is not on the page"
+    for page in DOCS.rglob("*.md"):
+        include = re.search(r"\{include\}\s+(\.\./)+README\.md", page.read_text(encoding="utf-8"))
+        assert not include, f"{page.name} still includes the README"
 
 
 @pytest.mark.timeout(300)
@@ -97,27 +160,29 @@ def test_the_api_reference_is_generated_from_the_docstrings(site: Path) -> None:
 def test_every_guide_is_built_and_its_api_links_resolve(site: Path) -> None:
     """The guides' ``{py:class}`` links point into the API reference; one that
     names nothing is plain code (no warning, as ``nitpicky`` is off)."""
-    for guide in sorted((DOCS / "guides").glob("*.md")):
-        html = _page(site, f"guides/{guide.stem}.html")
-        roles = html.count('<code class="xref py')
+    pages = [f"guides/{guide.stem}" for guide in sorted((DOCS / "guides").glob("*.md"))]
+    for name in pages:
+        html_page = _page(site, f"{name}.html")
+        roles = html_page.count('<code class="xref py')
         linked = len(
             re.findall(
-                r'<a class="reference internal" href="[^"]*"(?: title="[^"]*")?><code class="xref py', html
+                r'<a class="reference internal" href="[^"]*"(?: title="[^"]*")?><code class="xref py',
+                html_page,
             )
         )
-        assert roles == linked, f"guides/{guide.stem}.md: {roles - linked} API link(s) name nothing"
+        assert roles == linked, f"{name}: {roles - linked} API link(s) name nothing"
 
 
-def test_every_readme_section_marker_is_paired_and_included() -> None:
-    """The pages include README sections between ``<!-- docs:start:NAME -->``
-    and ``<!-- docs:end:NAME -->``; a marker no page uses is a section the
-    site silently lacks."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    starts = re.findall(r"<!-- docs:start:([\w-]+) -->", readme)
-    ends = re.findall(r"<!-- docs:end:([\w-]+) -->", readme)
-    assert starts and starts == ends
-    assert len(set(starts)) == len(starts)
-    pages = "\n".join(p.read_text(encoding="utf-8") for p in DOCS.rglob("*.md") if "_build" not in p.parts)
-    for name in starts:
-        assert f":start-after: <!-- docs:start:{name} -->" in pages, f"README section {name} is on no page"
-        assert f":end-before: <!-- docs:end:{name} -->" in pages, f"README section {name} is cut short"
+@pytest.mark.timeout(300)
+def test_the_readme_links_lead_to_pages_of_the_site(site: Path) -> None:
+    """The README links to the site by absolute URL (it is PyPI's page too):
+    each such link names a page this build makes, and a heading on it."""
+    links = [link for link in readme_links() if link.startswith(DOCS_PAGE_URL)]
+    pages = {link[len(DOCS_PAGE_URL) :].split("#", 1)[0] for link in links}
+    assert {"getting-started.html", "guides/index.html", "security.html", "api.html"} <= pages
+    assert {f"guides/{guide}.html" for guide in GUIDES} <= pages, "a guide the README does not list"
+    for link in links:
+        page, _, anchor = link[len(DOCS_PAGE_URL) :].partition("#")
+        built = _page(site, page)
+        if anchor:
+            assert f'id="{anchor}"' in built, f"README: {link} names no heading of {page}"

@@ -1,10 +1,14 @@
-"""The README's code runs as written.
+"""The code of the README and of the documentation runs as written.
 
-Every fenced code block of README.md is either a file of ``docs/examples/``
-(byte for byte, so the two cannot drift) or says why it is not run. The
-tests below run those files: the Quickstart app, its stand-in run, its
-tests, the storage and proxy recipes, and the install itself, in a fresh
-virtual environment outside this repository, the way a newcomer would.
+Every fenced code block of README.md and of the pages in ``docs/`` is
+either a file of ``docs/examples/`` (byte for byte, so the two cannot
+drift) or says why it is not run. The tests below run those files: the
+Quickstart app, its stand-in run, its tests, the storage and proxy recipes,
+and the install itself, in a fresh virtual environment outside this
+repository, the way a newcomer would.
+
+The README is also the package's page on PyPI: a short front page whose
+links all work from there.
 """
 
 from __future__ import annotations
@@ -32,39 +36,173 @@ from .redis_fixture import _redis_client_fixture, _redis_url_fixture
 __all__ = ["_redis_client_fixture", "_redis_url_fixture"]
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "docs" / "examples"
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
 README = ROOT / "README.md"
+#: Where the README's links lead: the files of this repository on GitHub,
+#: the pages of the documentation site.
+REPO_URL = "https://github.com/flask-adobe-oauth/flask-adobe-oauth"
+REPO_FILE_URL = f"{REPO_URL}/blob/main/"
+RAW_FILE_URL = "https://raw.githubusercontent.com/flask-adobe-oauth/flask-adobe-oauth/main/"
+DOCS_URL = "https://flask-adobe-oauth.readthedocs.io/"
+DOCS_PAGE_URL = f"{DOCS_URL}en/latest/"
+README_MAX_LINES = 250
 
-_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-_MARKER = re.compile(r"<!-- (example: (?P<path>\S+)|not run: (?P<why>.+?)) -->")
+
+def markdown_pages() -> list[Path]:
+    """README.md and every Markdown page of the documentation site."""
+    pages = (p for p in DOCS.rglob("*.md") if not {"_build", "examples"} & set(p.relative_to(DOCS).parts))
+    return [README, *sorted(pages)]
 
 
-def readme_blocks() -> list[tuple[int, str, str, str]]:
-    """``(line, language, code, marker line)`` for every fenced block of the README."""
-    text = README.read_text(encoding="utf-8")
-    found = []
-    for match in _BLOCK.finditer(text):
-        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        found.append((text.count("\n", 0, match.start()) + 1, match.group(1), match.group(2), before))
+_FENCE = re.compile(r"^(`{3,})\s*([^`]*)$")
+#: MyST directives that show code; every other ```{name} block (toctree,
+#: include, note...) is not code, though code blocks may sit inside it.
+_CODE_DIRECTIVES = ("{code-block}", "{code}", "{sourcecode}", "{code-cell}")
+
+
+def code_blocks(page: Path) -> list[tuple[int, str, str, str]]:
+    """``(line, info string, code, marker line)`` for every fenced code block
+    of a Markdown page: the marker line is the last non-blank line before it."""
+    lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
+    found: list[tuple[int, str, str, str]] = []
+
+    def scan(first: int, last: int) -> None:
+        index = first
+        while index < last:
+            opening = _FENCE.match(lines[index].rstrip("\n"))
+            if not opening:
+                index += 1
+                continue
+            fence, info = opening.group(1), opening.group(2).strip()
+            close = index + 1
+            while close < last and not (
+                set(lines[close].strip()) == {"`"} and len(lines[close].strip()) >= len(fence)
+            ):
+                close += 1
+            if info.startswith("{") and not info.startswith(_CODE_DIRECTIVES):
+                scan(index + 1, close)  # a directive: its body may hold code blocks
+            else:
+                before = "".join(lines[:index]).rstrip("\n").rsplit("\n", 1)[-1]
+                found.append((index + 1, info, "".join(lines[index + 1 : close]), before))
+            index = close + 1
+
+    scan(0, len(lines))
     return found
 
 
-def test_every_readme_code_block_is_an_example_file_or_says_why_not() -> None:
-    blocks = readme_blocks()
-    assert len(blocks) >= 8
+def _name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+_MARKER = re.compile(r"<!-- (example: (?P<path>\S+)|not run: (?P<why>.+?)) -->")
+
+
+def shown_examples(page: Path) -> set[Path]:
+    """The example files a page shows; fails on a block with no marker or a
+    block that differs from its file."""
     examples = set()
-    for line, language, code, before in blocks:
+    for line, info, code, before in code_blocks(page):
+        where = f"{_name(page)} line {line}"
         marker = _MARKER.fullmatch(before.strip())
-        assert marker, (
-            f"README line {line}: a ```{language} block needs <!-- example: path --> or <!-- not run: why -->"
-        )
+        assert marker, f"{where}: a ```{info} block needs <!-- example: path --> or <!-- not run: why -->"
         if marker.group("path"):
             path = ROOT / marker.group("path")
-            assert EXAMPLES in path.parents, f"README line {line}: examples live in docs/examples/"
-            assert code == path.read_text(encoding="utf-8"), f"README line {line} differs from {path.name}"
+            assert EXAMPLES in path.parents, f"{where}: examples live in docs/examples/"
+            assert path.is_file(), f"{where}: {marker.group('path')} does not exist"
+            assert code == path.read_text(encoding="utf-8"), f"{where} differs from {path.name}"
             examples.add(path)
-    # Every example file is shown in the README (none is left behind, stale).
-    assert examples == {p for p in EXAMPLES.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    return examples
+
+
+@pytest.mark.parametrize("page", markdown_pages(), ids=_name)
+def test_every_code_block_is_an_example_file_or_says_why_not(page: Path) -> None:
+    shown_examples(page)
+
+
+def test_every_example_file_is_shown_in_the_readme_or_the_docs() -> None:
+    """None is left behind, stale: each is on the front page or a docs page."""
+    shown = set().union(*(shown_examples(page) for page in markdown_pages()))
+    assert shown == {p for p in EXAMPLES.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert len(code_blocks(README)) >= 6
+    # the Quickstart, its stand-in run and its tests are on the front page itself
+    assert {EXAMPLES / n for n in ("install.sh", "app.py", "standin_run.py", "test_app.py")} <= (
+        shown_examples(README)
+    )
+
+
+def test_the_code_block_reader_sees_through_myst_directives(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```{toctree}\nguides/index\n```\n\ntext\n\n<!-- not run: a shell -->\n```bash\nls\n```\n"
+        "\n````{note}\n<!-- example: docs/examples/test.sh -->\n```bash\npytest\n```\n````\n"
+        "\n```{code-block} python\nx = 1\n```\n",
+        encoding="utf-8",
+    )
+    assert code_blocks(page) == [
+        (8, "bash", "ls\n", "<!-- not run: a shell -->"),
+        (14, "bash", "pytest\n", "<!-- example: docs/examples/test.sh -->"),
+        (19, "{code-block} python", "x = 1\n", "````"),
+    ]
+
+
+# -- the README as a front page (and PyPI's long description) ----------------------
+
+_FENCED = re.compile(r"^(`{3,}).*?^\1\s*$", re.MULTILINE | re.DOTALL)
+_CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)
+_LINK_TARGETS = (
+    re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]*)"),  # [text](target), ![alt](image)
+    re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S*?)>?(?:\s|$)", re.MULTILINE),  # [label]: target
+    re.compile(r"\b(?:href|src)\s*=\s*[\"']([^\"']*)", re.IGNORECASE),  # <a href>, <img src>
+)
+
+
+def readme_links(text: str | None = None) -> list[str]:
+    """Every link and image target of the README, outside code."""
+    text = README.read_text(encoding="utf-8") if text is None else text
+    prose = _CODE_SPAN.sub("", _FENCED.sub("", text))
+    return [target for pattern in _LINK_TARGETS for target in pattern.findall(prose)]
+
+
+def test_the_link_reader_finds_every_kind_of_link() -> None:
+    text = (
+        "[a](docs/a.md) ![b](docs/b.png) [c](#c)\n[d]: ../d.md\n[e]: https://e.example\n"
+        "<img src=\"f.png\"> <a href='https://g.example'>g</a> `[h](h.md)`\n```md\n[i](i.md)\n```\n"
+    )
+    assert readme_links(text) == [
+        "docs/a.md",
+        "docs/b.png",
+        "#c",
+        "../d.md",
+        "https://e.example",
+        "f.png",
+        "https://g.example",
+    ]
+
+
+def test_the_readme_is_a_short_front_page_whose_links_work_on_pypi() -> None:
+    """PyPI shows the README with no repository around it: a relative link or
+    image there leads nowhere. Links go to the repository on GitHub or the
+    documentation site, absolute."""
+    text = README.read_text(encoding="utf-8")
+    lines = text.count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; the guides belong in docs/"
+    assert not re.search(r"not (yet )?on PyPI|from a clone", text, re.IGNORECASE)
+    assert 'pip install "flask-adobe-oauth[jwt]"' in text
+    links = readme_links()
+    assert len(links) >= 10
+    for target in links:
+        assert target.startswith("https://"), f"README.md: {target!r} is not an absolute https:// link"
+        if target.startswith(REPO_URL + "/"):
+            assert target.startswith(REPO_FILE_URL), f"README.md: link files as {REPO_FILE_URL}<path>"
+        if target.startswith(DOCS_URL) and target != DOCS_URL:
+            assert target.startswith(DOCS_PAGE_URL), f"README.md: link pages as {DOCS_PAGE_URL}<page>.html"
+    # files of this repository that the README links to exist
+    for target in links:
+        for prefix in (REPO_FILE_URL, RAW_FILE_URL):
+            if target.startswith(prefix):
+                path = target[len(prefix) :].split("#", 1)[0]
+                assert (ROOT / path).is_file(), f"README.md links to {path}, which is not in the repository"
 
 
 def _run(args: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:
@@ -286,11 +424,37 @@ def _copy_checkout(target: Path) -> None:
     shutil.copytree(ROOT, target, ignore=skip)
 
 
-def test_a_newcomer_installs_from_a_clone_and_the_quickstart_test_passes(tmp_path: Path) -> None:
+def _this_checkout_as_a_wheel(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A wheel of this checkout, built from a copy of it, and a constraints
+    file pinning the package to the checkout's version: with the wheel's
+    folder in ``PIP_FIND_LINKS``, the README's ``pip install
+    "flask-adobe-oauth[jwt]"`` installs this code, not a release of that
+    name from PyPI. Returns the wheel's folder, the constraints file and the
+    copied source."""
+    source = tmp_path / "source"
+    _copy_checkout(source)
+    version = re.search(
+        r'^\[project\][^\[]*?^version = "([^"]+)"', (source / "pyproject.toml").read_text(), re.M | re.S
+    )
+    assert version, "no [project] version in pyproject.toml"
+    wheels = tmp_path / "wheels"
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
+        tmp_path,
+        600,
+    )
+    assert [w.name for w in wheels.iterdir()] == [f"flask_adobe_oauth-{version[1]}-py3-none-any.whl"]
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(f"flask-adobe-oauth=={version[1]}\n")
+    return wheels, constraints, source
+
+
+def test_a_newcomer_installs_the_package_and_the_quickstart_test_passes(tmp_path: Path) -> None:
     """The README's install, Quickstart and test, in a fresh virtual
     environment outside this repository: nothing from the development
-    setup helps."""
-    _copy_checkout(tmp_path / "flask-adobe-oauth")
+    setup helps. The install is ``pip install "flask-adobe-oauth[jwt]"``, as
+    from PyPI, and gets a wheel of this checkout."""
+    wheels, constraints, source = _this_checkout_as_a_wheel(tmp_path)
     for name in ("app.py", "test_app.py"):
         shutil.copy(EXAMPLES / name, tmp_path / name)
     script = "\n".join(
@@ -304,6 +468,21 @@ def test_a_newcomer_installs_from_a_clone_and_the_quickstart_test_passes(tmp_pat
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
     env["PIP_QUIET"] = "1"
+    env["PIP_FIND_LINKS"] = " ".join([str(wheels), *env.get("PIP_FIND_LINKS", "").split()])
+    env["PIP_CONSTRAINT"] = " ".join([str(constraints), *env.get("PIP_CONSTRAINT", "").split()])
     output = _run(["bash", "-c", script], tmp_path, 900, env)
     assert "2 passed" in output
-    assert (tmp_path / "myapp" / ".venv").is_dir()
+    python = tmp_path / "myapp" / ".venv" / "bin" / "python"
+    assert python.is_file()
+    # what was installed is this checkout's code, file for file
+    where = _run(
+        [str(python), "-c", "import flask_adobe_oauth; print(flask_adobe_oauth.__file__)"], tmp_path, 60
+    )
+    installed = Path(where.strip()).parent
+    ours = source / "flask_adobe_oauth"
+    files = sorted(
+        p.relative_to(ours) for p in ours.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert files and all(p.suffix in (".py", ".html", ".typed") for p in files)
+    for name in files:
+        assert (installed / name).read_bytes() == (ours / name).read_bytes(), f"{name} is not this checkout's"

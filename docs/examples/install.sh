@@ -1,3 +1,3 @@
 mkdir myapp && cd myapp
 python3 -m venv .venv && . .venv/bin/activate
-pip install "../flask-adobe-oauth[jwt]"      # the folder you cloned this repository into
+pip install "flask-adobe-oauth[jwt]"
