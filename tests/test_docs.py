@@ -39,6 +39,38 @@ GUIDES = {
     "what-you-get": ("GET /adobe/login?next=/path", "Signals:"),
 }
 
+#: The API reference, one page per topic, and what each documents.
+API_PAGES = {
+    "blueprint": ("flask_adobe_oauth.make_adobe_blueprint", "flask_adobe_oauth.AdobeBlueprint"),
+    "views": (
+        "flask_adobe_oauth.adobe_login_required",
+        "flask_adobe_oauth.adobe",
+        "flask_adobe_oauth.AdobeContext",
+        "flask_adobe_oauth.AdobeSession",
+        "flask_adobe_oauth.ratelimit.RateLimiter",
+    ),
+    "tokens": (
+        "flask_adobe_oauth.Token",
+        "flask_adobe_oauth.Storage",
+        "flask_adobe_oauth.SessionStorage",
+        "flask_adobe_oauth.RedisStorage",
+        "flask_adobe_oauth.CacheStorage",
+        "flask_adobe_oauth.ServerSideStorage",
+        "flask_adobe_oauth.sqla.SQLAlchemyStorage",
+    ),
+    "errors": ("flask_adobe_oauth.AdobeOAuthError", "flask_adobe_oauth.RateLimited"),
+    "signals": ("flask_adobe_oauth.signals.logged_in", "flask_adobe_oauth.signals.logged_out"),
+    "service": ("flask_adobe_oauth.service.AdobeService",),
+    "analytics": ("flask_adobe_oauth.analytics.companies",),
+    "testing": (
+        "flask_adobe_oauth.testing.StandInAdobe",
+        "flask_adobe_oauth.testing.login_as",
+        "flask_adobe_oauth.testing.live.ServerThread",
+    ),
+    "cli": ("flask_adobe_oauth.cli.run_checks",),
+    "protocol": ("flask_adobe_oauth.protocol.check_callback",),
+}
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -125,35 +157,25 @@ def test_every_guide_has_its_own_text(site: Path) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_the_api_reference_is_generated_from_the_docstrings(site: Path) -> None:
-    api = _page(site, "api.html")
-    for name in (
-        "flask_adobe_oauth.make_adobe_blueprint",
-        "flask_adobe_oauth.AdobeBlueprint",
-        "flask_adobe_oauth.adobe_login_required",
-        "flask_adobe_oauth.adobe",
-        "flask_adobe_oauth.AdobeContext",
-        "flask_adobe_oauth.AdobeSession",
-        "flask_adobe_oauth.Token",
-        "flask_adobe_oauth.Storage",
-        "flask_adobe_oauth.SessionStorage",
-        "flask_adobe_oauth.RedisStorage",
-        "flask_adobe_oauth.CacheStorage",
-        "flask_adobe_oauth.ServerSideStorage",
-        "flask_adobe_oauth.signals.logged_in",
-        "flask_adobe_oauth.AdobeOAuthError",
-        "flask_adobe_oauth.RateLimited",
-        "flask_adobe_oauth.analytics.companies",
-        "flask_adobe_oauth.service.AdobeService",
-        "flask_adobe_oauth.testing.StandInAdobe",
-        "flask_adobe_oauth.testing.login_as",
-        "flask_adobe_oauth.testing.live.ServerThread",
-        "flask_adobe_oauth.protocol.check_callback",
-    ):
-        assert f'id="{name}"' in api, f"{name} is not documented"
+def test_the_api_reference_is_generated_from_the_docstrings_one_page_per_topic(site: Path) -> None:
+    hub = _page(site, "api.html")
+    assert {p.stem for p in (DOCS / "api").glob("*.rst")} == set(API_PAGES)
+    for topic, names in API_PAGES.items():
+        assert _in_toctree(hub, f"api/{topic}"), f"api/{topic} is not in the API table of contents"
+        page = _page(site, f"api/{topic}.html")
+        for name in names:
+            assert f'id="{name}"' in page, f"{name} is not documented on api/{topic}"
     # a docstring's words, and the type hints in the description
-    assert "A blueprint with" in api
-    assert "Return type" in api
+    blueprint = _page(site, "api/blueprint.html")
+    assert "A blueprint with" in blueprint
+    assert "Return type" in blueprint
+    # the commands' --help, from the code
+    cli = _page(site, "api/cli.html")
+    for usage in ("flask adobe standin [OPTIONS]", "flask adobe check [OPTIONS]", "--online"):
+        assert usage in cli, usage
+    # no page is as tall as the single one was: about 200 objects
+    for topic in API_PAGES:
+        assert _page(site, f"api/{topic}.html").count('class="sig sig-object') < 90, topic
 
 
 @pytest.mark.timeout(300)
