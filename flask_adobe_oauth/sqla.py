@@ -127,6 +127,16 @@ def _parse(raw: Any) -> Token | None:
         return None
 
 
+def _check_user_id(user_id: Any) -> None:
+    """Raise unless ``user_id`` names a user: a comparison with None is SQL's
+    ``IS NULL``, which matches every login whose scope gave no user id."""
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise ValueError(
+            f"user_id must be a non-empty string (an Adobe user's id), not {user_id!r}: a login "
+            "without the openid scope has no user id, and None would match every such login"
+        )
+
+
 def use_sqlite_wal(engine: Engine, busy_timeout: float = 15.0) -> Engine:
     """Set up a SQLite ``engine`` for several threads and processes writing at once.
 
@@ -381,7 +391,9 @@ class SQLAlchemyStorage(ServerSideStorage):
 
     def tokens_for_user(self, user_id: str, blueprint: str | None = None) -> list[Token]:
         """The live tokens of Adobe user ``user_id`` (of one blueprint, or all),
-        the most recently stored first. Needs no request."""
+        the most recently stored first. Needs no request. ``user_id`` must be a
+        user's id: None (a login without ``openid`` has none) is refused."""
+        _check_user_id(user_id)
         t = self.table
         query = select(t.c.token).where(t.c.user_id == user_id, t.c.expires_at > _moment(time.time()))
         if blueprint is not None:
@@ -393,7 +405,10 @@ class SQLAlchemyStorage(ServerSideStorage):
 
     def delete_for_user(self, user_id: str, blueprint: str | None = None) -> int:
         """Delete every login of Adobe user ``user_id`` (of one blueprint, or all):
-        "sign out everywhere". The number of rows deleted. Needs no request."""
+        "sign out everywhere". The number of rows deleted. Needs no request.
+        None or an empty id is refused: it would match every login without a
+        user id (SQL ``IS NULL``), signing out everyone who has none."""
+        _check_user_id(user_id)
         t = self.table
         statement = delete(t).where(t.c.user_id == user_id)
         if blueprint is not None:

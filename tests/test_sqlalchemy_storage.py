@@ -572,3 +572,25 @@ def test_row_values_may_not_fill_the_storages_own_columns(
     assert response.status_code == 500
     assert f"own columns, not {column}<br>".encode() in response.data
     assert rows(storage) == []
+
+
+@pytest.mark.parametrize("nobody", [None, "", "   "])
+def test_every_login_of_no_user_is_refused_not_every_row_without_an_id(
+    standin: StandInAdobe, sql_url: str, engines: Callable[[Engine], Engine], nobody: Any
+) -> None:
+    """Issue #27, 4: ``user_id=None`` became SQL ``IS NULL``: with a scope
+    without ``openid`` (no user id), "sign out everywhere" with
+    ``adobe.token.user_id`` signed out everyone who has no id."""
+    storage = new_storage(sql_url, engines)
+    app = make_app(standin, storage=storage)
+    first, second = app.test_client(), app.test_client()
+    for client in (first, second):
+        login_as(client, access_token="no-openid-" + "x" * 30, user_id=None)
+    assert [row.user_id for row in rows(storage)] == [None, None]
+
+    with pytest.raises(ValueError, match="user_id must be a non-empty string"):
+        storage.delete_for_user(nobody)
+    with pytest.raises(ValueError, match="user_id must be a non-empty string"):
+        storage.tokens_for_user(nobody)
+    assert len(rows(storage)) == 2
+    assert first.get("/dashboard").status_code == 200 and second.get("/dashboard").status_code == 200
