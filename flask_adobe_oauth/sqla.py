@@ -45,7 +45,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from .errors import ConfigurationError
-from .storage import _KEY, DEFAULT_TTL, ServerSideStorage, record_ttl
+from .storage import _KEY, DEFAULT_TTL, ServerSideStorage, parse_record, record_ttl
 from .tokens import Token
 
 __all__ = ["TABLE_NAME", "AdobeTokenMixin", "SQLAlchemyStorage", "token_table"]
@@ -118,13 +118,7 @@ def _moment(seconds: float) -> datetime:
 
 def _parse(raw: Any) -> Token | None:
     """The token of a stored row; None for a row that is not one (edited by hand, say)."""
-    if not isinstance(raw, str):
-        return None
-    try:
-        data = json.loads(raw)
-        return Token.from_dict(data) if isinstance(data, dict) else None
-    except (TypeError, ValueError, KeyError):
-        return None
+    return parse_record(raw)
 
 
 def _check_user_id(user_id: Any) -> None:

@@ -28,7 +28,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -260,6 +260,44 @@ def _adobe_refresh_expiry(refresh_token: str) -> float | None:
     return end if math.isfinite(end) else None
 
 
+def _load_record(raw: Any) -> dict[str, Any] | None:
+    """A server-side record's JSON object, or None for anything else (a list,
+    a string, a number, text that is not JSON, nesting too deep to parse)."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def record_token(data: Mapping[str, Any]) -> Token | None:
+    """The token of a stored record (:meth:`Token.to_dict`'s form), or None
+    when a field has a type that form never has: a record written by
+    something else is no login, never a 500 later (a number for the refresh
+    token, say, failing the refresh)."""
+    access, expires = data.get("a"), data.get("e")
+    if not (isinstance(access, str) and access):
+        return None
+    if any(data.get(name) is not None and not isinstance(data.get(name), str) for name in "rsSu"):
+        return None
+    if expires is not None and (
+        isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires)
+    ):
+        return None
+    try:
+        return Token.from_dict(data)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def parse_record(raw: Any) -> Token | None:
+    """The token of a server-side record as stored (JSON text), or None."""
+    data = _load_record(raw)
+    return None if data is None else record_token(data)
+
+
 def record_ttl(token: Token, maximum: int, now: float | None = None) -> int:
     """Seconds a server-side record of ``token`` is worth keeping.
 
@@ -394,17 +432,13 @@ class ServerSideStorage:
         seen: list[str] = []
         while isinstance(key, str) and _KEY.match(key) and key not in seen and len(seen) < _MAX_HOPS:
             seen.append(key)
-            raw = self._read(key)
-            if raw is None:
+            data = _load_record(self._read(key))
+            if data is None:  # gone, or not a record of ours: no login
                 break
-            try:
-                data = json.loads(raw)
-                if "moved" in data:
-                    key = data["moved"]
-                    continue
-                return seen, Token.from_dict(data)
-            except (TypeError, ValueError, KeyError):
-                break
+            if "moved" in data:
+                key = data["moved"]
+                continue
+            return seen, record_token(data)
         return seen, None
 
     def get(self) -> Token | None:

@@ -687,3 +687,47 @@ def test_record_lifetimes_must_be_finite_seconds(redis_url: str, option: str, va
         RedisStorage(redis.Redis.from_url(redis_url), **{option: value})
     with pytest.raises(ValueError, match=option):
         CacheStorage(cachelib.SimpleCache(), **{option: value})
+
+
+GARBAGE_RECORDS = [
+    "[1, 2]",
+    '"a token"',
+    '"moved"',
+    "42",
+    "null",
+    "true",
+    '{"moved": 5}',
+    '{"a": 5}',
+    '{"a": "x", "r": 5}',
+    '{"a": "x", "e": "soon"}',
+    '{"a": "x", "e": [1]}',
+    '{"a": "x", "s": ["Report"]}',
+    '{"a": "x", "u": {"id": 1}}',
+    "[" * 100_000,
+    "not json",
+]
+
+
+@pytest.mark.parametrize("raw", GARBAGE_RECORDS, ids=lambda raw: raw[:20])
+@every(["redis", "cachelib"])
+def test_a_server_side_record_that_is_not_a_token_is_no_login(
+    standin: StandInAdobe, backend: Backend, raw: str
+) -> None:
+    """Issue #27, 5: a record that is a JSON list, string or number (or a token
+    with fields of the wrong type) gave a 500; it is no login."""
+    storage = backend.make()
+    app = make_app(standin, storage=storage)
+    client = app.test_client()
+    login(client)
+    key = cookie_session(app, session_cookie(client))["_ao_k"]
+    assert isinstance(storage, (RedisStorage, CacheStorage))
+    if isinstance(storage, RedisStorage):
+        storage.redis.set(PREFIX + key, raw)
+    else:
+        storage.cache.set(PREFIX + key, raw)
+
+    assert client.get("/dashboard").status_code == 302
+    assert client.get("/dashboard", headers={"Accept": "application/json"}).status_code == 401
+    assert client.post("/adobe/logout").status_code == 303
+    login(client)  # and signing in again works
+    assert client.get("/dashboard").status_code == 200
