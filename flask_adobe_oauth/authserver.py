@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.cookiejar
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -82,11 +83,34 @@ def transport_errors(url: str, timeout: Any = None) -> Iterator[None]:
         raise ProviderError(f"the call to {where(url)} failed ({type(exc).__name__})") from None
 
 
+def _without_userinfo(netloc: str) -> str:
+    """A URL's authority without its ``user:password@``: everything up to the
+    LAST ``@`` goes, as URL parsers (and redis-py, SQLAlchemy) read it, since
+    a password written by hand may hold an ``@`` of its own."""
+    return netloc.rpartition("@")[2]
+
+
+#: A URL's scheme and authority in free text: the authority ends where
+#: urlsplit ends it (RFC 3986 §3.2: at "/", "?" or "#"), or at white space.
+_URL_AUTHORITY = re.compile(r"(?<![\w+.-])([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#]*)")
+
+
+def hide_credentials(text: str) -> str:
+    """``text`` with the ``user:password`` of every URL in it shown as ``***``
+    (``redis://:p@ss@cache/0`` as ``redis://***@cache/0``). The one helper
+    for messages that may quote a URL; :func:`where` splits the same way."""
+
+    def hide(match: re.Match[str]) -> str:
+        host = _without_userinfo(match.group(2))
+        return match.group(0) if host == match.group(2) else f"{match.group(1)}***@{host}"
+
+    return _URL_AUTHORITY.sub(hide, text)
+
+
 def where(url: str) -> str:
     """``url`` without credentials, query or fragment, for messages."""
     parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]  # never user:password@
-    return f"{parts.scheme}://{host}{parts.path}"
+    return f"{parts.scheme}://{_without_userinfo(parts.netloc)}{parts.path}"  # never user:password@
 
 
 def _oauth_error(data: Any) -> str | None:

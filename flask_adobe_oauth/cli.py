@@ -36,7 +36,7 @@ import requests
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 
-from .authserver import environment_for, harden, where
+from .authserver import environment_for, harden, hide_credentials, where
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .cookies import LOGIN_ROOM, session_cookie_size
 from .errors import AdobeOAuthError, ConfigurationError
@@ -64,7 +64,6 @@ _COMMON_KEYS = frozenset((
 # fmt: on
 #: The realistic largest Adobe IMS tokens: RS256 JWTs of up to ~1.9 KB each.
 _TOKEN_CHARS = 1900
-_URL_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
 
 
 @dataclass(frozen=True)
@@ -605,7 +604,7 @@ def _describe(exc: BaseException) -> str:
     if cut >= 0:
         cause = exc.__cause__ or exc.__context__
         text = text[:cut] + (f" {type(cause).__name__}: {cause}" if cause is not None else "")
-    text = _URL_USERINFO.sub(r"\1***@", " ".join(text.split()))
+    text = hide_credentials(" ".join(text.split()))
     if not isinstance(exc, (ConfigurationError, click.ClickException)):
         text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= 400 else text[:399] + "…"

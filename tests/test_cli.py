@@ -483,3 +483,33 @@ def test_standin_port_in_use_is_a_clear_error() -> None:
         f"Error: port {port} on 127.0.0.1 is in use (Address already in use); stop what runs there or "
         "pick another --port (0 = any free port)"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:p@ssw0rd@cache:6379/0", "redis://***@cache:6379/0"),  # an @ in the password
+        ("redis://admin:h@@nter2@cache", "redis://***@cache"),
+        ("postgresql+psycopg://app:s3cr@t@db.internal/tokens", "postgresql+psycopg://***@db.internal/tokens"),
+        ("rediss://cache.internal:6380/1", "rediss://cache.internal:6380/1"),  # nothing to hide
+    ],
+)
+def test_a_url_password_with_an_at_sign_is_hidden_whole(url: str, shown: str) -> None:
+    """Issue #27, 6: the pattern stopped at the first ``@``, so ``flask adobe
+    check`` printed the tail of such a password; it now uses the same helper as
+    every other message (``authserver.hide_credentials``), which splits at the
+    last ``@`` of the authority, as URL parsers (and redis-py) do."""
+
+    def factory() -> Flask:
+        raise RuntimeError(f"cannot reach {url} (and again: {url})")
+
+    result = check(factory, "--json")
+    (row,) = rows_of(result)["app"]
+    assert row["message"].startswith(f"RuntimeError: cannot reach {shown} (and again: {shown}) ")
+    for secret in ("ssw0rd", "nter2", "s3cr", "@t@", "p@"):
+        assert secret not in result.output
+
+    from flask_adobe_oauth.authserver import hide_credentials, where
+
+    assert hide_credentials(url) == shown
+    assert where(url) == where(shown).replace("***@", "")  # the same split
