@@ -24,7 +24,7 @@ from .errors import (
     LoginRequired,
     ProviderError,
 )
-from .extension import EXTENSION_KEY, BlueprintRuntime, ConfigWatch, context, get_runtime
+from .extension import EXTENSION_KEY, BlueprintRuntime, context, get_runtime
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import (
@@ -210,7 +210,6 @@ def make_adobe_blueprint(
         states[full_name] = build()
         if AdobeOAuthError not in app.error_handler_spec[None][None]:
             app.register_error_handler(AdobeOAuthError, _handle_error)
-            app.before_request(ConfigWatch(cast(Flask, app)))
 
     bp.record(setup)
     bp.before_request(_reject_undecodable_query)

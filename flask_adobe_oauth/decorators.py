@@ -13,11 +13,6 @@ from .errors import InsufficientScope, LoginRequired
 from .extension import context
 from .pages import error_response, login_required_response
 
-try:  # the context variable behind flask.request: one lookup instead of the proxy's several
-    from flask.globals import _cv_request
-except ImportError:  # pragma: no cover - a Flask without it: the proxy
-    _cv_request = None  # type: ignore[assignment]
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -56,9 +51,7 @@ def adobe_login_required(
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            reqctx = _cv_request.get(None) if _cv_request is not None else None
-            method = request.method if reqctx is None else reqctx.request.method
-            if method == "OPTIONS":
+            if request.method == "OPTIONS":
                 return run(*args, **kwargs)
             ctx = context(blueprint)
             try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import itertools
 import logging
 import math
 import threading
@@ -20,7 +19,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
-import flask
 from flask import current_app, g, has_request_context, request
 from werkzeug.local import LocalProxy
 
@@ -34,11 +32,6 @@ from .tokens import Storage, Token
 
 if TYPE_CHECKING:
     from flask import Flask
-
-try:  # the context variables behind Flask's proxies: one lookup instead of a proxy's several
-    from flask.globals import _cv_app, _cv_request
-except ImportError:  # pragma: no cover - a Flask without them: the public proxies
-    _cv_app = _cv_request = None  # type: ignore[assignment]
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -203,155 +196,52 @@ class _Refresh:
 _reconfigure_lock = threading.Lock()
 
 
-def apply_config_changes(app: Flask) -> None:
-    """Before each request: ``ADOBE_OAUTH_*`` keys (or ``SECRET_KEY``) changed
-    since a blueprint was registered take effect now, or raise
-    :class:`~flask_adobe_oauth.ConfigurationError` naming the key.
-
-    ``app.config.update(...)`` after ``register_blueprint`` is a common
-    order (a test fixture pointing an app at a stand-in, say); ignoring it
-    would send users to the wrong server without a word.
-
-    This compares every key; :class:`ConfigWatch` (what the blueprint
-    registers) calls it only after ``app.config`` was written to.
-    """
-    states: dict[str, BlueprintRuntime] = app.extensions.get(EXTENSION_KEY, {})
+def _up_to_date(runtimes: dict[str, BlueprintRuntime], name: str, app: Flask) -> BlueprintRuntime:
+    """The runtime of ``name``, built again if ``ADOBE_OAUTH_*`` keys (or
+    ``SECRET_KEY``) changed since it was: ``app.config.update(...)`` after
+    ``register_blueprint`` is a common order (a test fixture pointing an app
+    at a stand-in, say), and ignoring it would send users to the wrong server
+    without a word. Checked on every use, as Flask-Dance re-reads its config
+    before each request; ``app.config`` itself is left alone. A bad value
+    raises :class:`~flask_adobe_oauth.ConfigurationError` naming the key, so
+    the Adobe routes and guarded views fail with a page saying so, while the
+    app's other pages, which never get here, keep working."""
+    runtime = runtimes[name]
     current = config_snapshot(app.config)
-    for name, runtime in list(states.items()):
+    if runtime.snapshot == current or runtime.rebuild is None:
+        return runtime
+    with _reconfigure_lock:
+        runtime = runtimes[name]
         if runtime.snapshot == current or runtime.rebuild is None:
-            continue
-        with _reconfigure_lock:
-            runtime = states[name]
-            if runtime.snapshot == current or runtime.rebuild is None:
-                continue
-            changed = [
-                key
-                for key, old, new in zip(SNAPSHOT_KEYS, runtime.snapshot, current, strict=True)
-                if old is not new and old != new
-            ]
-            states[name] = runtime.rebuild()  # raises ConfigurationError naming a bad key
-            log.info(
-                "%s changed after the blueprint was registered; the new value is used", ", ".join(changed)
-            )
-
-
-#: Every write to a watched ``app.config`` takes the next number: unique, so a
-#: config holding the number a check saw has not been written to since.
-_config_writes = itertools.count(1)
-_WRITES = "_adobe_oauth_writes"
-
-
-def _written(config: dict[str, Any]) -> None:
-    config.__dict__[_WRITES] = next(_config_writes)
-
-
-class _WatchedConfig(flask.Config):
-    """``flask.Config`` that notes every write, so that :class:`ConfigWatch`
-    compares the keys only after one. Installed on ``app.config`` (its class
-    swapped in place) when that is a plain ``flask.Config``; it keeps its
-    name so ``repr`` is unchanged. The value is written first, the number
-    after, so a check that reads the number and then the keys never misses
-    a write."""
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
-        _written(self)
-
-    def __delitem__(self, key: Any) -> None:
-        super().__delitem__(key)
-        _written(self)
-
-    def __ior__(self, other: Any) -> _WatchedConfig:  # type: ignore[misc]
-        super().__ior__(other)
-        _written(self)
-        return self
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        super().update(*args, **kwargs)
-        _written(self)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        try:
-            return super().setdefault(key, default)
-        finally:
-            _written(self)
-
-    def pop(self, *args: Any) -> Any:
-        try:
-            return super().pop(*args)
-        finally:
-            _written(self)
-
-    def popitem(self) -> tuple[Any, Any]:
-        try:
-            return super().popitem()
-        finally:
-            _written(self)
-
-    def clear(self) -> None:
-        super().clear()
-        _written(self)
-
-
-_WatchedConfig.__name__ = "Config"  # repr as before; pickle finds it by its __qualname__
-
-
-def watch_config(app: Flask) -> bool:
-    """Make ``app.config`` note its writes (see :class:`_WatchedConfig`).
-    False when it is not a plain ``flask.Config`` (an app's own
-    ``config_class``, say): then every request compares the keys."""
-    config = app.config
-    if type(config) is flask.Config:
-        _written(config)
-        config.__class__ = _WatchedConfig
-    return type(config) is _WatchedConfig
-
-
-class ConfigWatch:
-    """The app-wide ``before_request`` hook: :func:`apply_config_changes`, run
-    only when ``app.config`` was written to since the last check found
-    every blueprint up to date (or could not know: an ``app.config`` that
-    does not note its writes, or another object put in its place)."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._checked: tuple[Any, int] | None = None  # (the config, its write number) last found current
-        watch_config(app)
-
-    def __call__(self) -> None:
-        config = self.app.config
-        writes = config.__dict__.get(_WRITES) if type(config) is _WatchedConfig else None
-        checked = self._checked
-        if writes is not None and checked is not None and checked[0] is config and checked[1] == writes:
-            return
-        if writes is None and type(config) is flask.Config:
-            watch_config(self.app)  # app.config was replaced by a plain one
-            writes = config.__dict__.get(_WRITES)
-        apply_config_changes(self.app)  # raises on a bad value: checked again next time
-        self._checked = None if writes is None else (config, writes)
+            return runtime
+        changed = [
+            key
+            for key, old, new in zip(SNAPSHOT_KEYS, runtime.snapshot, current, strict=True)
+            if old is not new and old != new
+        ]
+        runtime = runtimes[name] = runtime.rebuild()  # raises ConfigurationError naming a bad key
+    log.info("%s changed after the blueprint was registered; the new value is used", ", ".join(changed))
+    return runtime
 
 
 def get_runtime(name: str | None = None, app: Flask | None = None) -> BlueprintRuntime:
     """The runtime of the blueprint ``name`` (or the only/default one) in ``app``."""
     if app is None:
-        app = current_app
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
     runtimes: dict[str, BlueprintRuntime] = app.extensions.get(EXTENSION_KEY, {})
-    if name is None and len(runtimes) == 1:
-        return next(iter(runtimes.values()))  # the usual case, on every guarded request
     if name is None:
-        if has_request_context() and request.blueprint in runtimes:
-            name = request.blueprint
-        elif len(runtimes) == 1:
+        if len(runtimes) == 1:
             name = next(iter(runtimes))
+        elif has_request_context() and request.blueprint in runtimes:
+            name = request.blueprint
         else:
             name = "adobe"
-    try:
-        return runtimes[name]
-    except KeyError:
+    if name not in runtimes:
         raise AdobeOAuthError(
             f"no Adobe blueprint named {name!r} is registered on this app; "
             "register make_adobe_blueprint() first"
-        ) from None
+        )
+    return _up_to_date(runtimes, name, app)
 
 
 class AdobeContext:
@@ -366,9 +256,6 @@ class AdobeContext:
     def runtime(self) -> BlueprintRuntime:
         """The blueprint's :class:`BlueprintRuntime` (its config, storage, clients)."""
         return self._runtime
-
-    #: The former name of :attr:`runtime`.
-    state = runtime
 
     @property
     def token(self) -> Token | None:
@@ -487,28 +374,15 @@ class AdobeContext:
 
 
 def context(name: str | None = None) -> AdobeContext:
-    """The :class:`AdobeContext` of the current request (created on first use).
-
-    Kept on ``flask.g``, so it lives exactly as long as the request's
-    application context. Read through Flask's context variables rather
-    than its proxies: this runs on every guarded request.
-    """
-    if _cv_request is None:  # pragma: no cover - a Flask without the context variables
-        if not has_request_context():
-            raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
-        app, globals_ = current_app._get_current_object(), g._get_current_object()
-    else:
-        if _cv_request.get(None) is None:
-            raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
-        appctx = _cv_app.get()  # what current_app and g name
-        app, globals_ = appctx.app, appctx.g
-    runtime = get_runtime(name, app)
-    cache: dict[str, AdobeContext] | None = globals_.__dict__.get(_CONTEXTS)
-    if cache is None:
-        cache = globals_.__dict__.setdefault(_CONTEXTS, {})
-    ctx = cache.get(runtime.name)
-    if ctx is None:
-        ctx = cache[runtime.name] = AdobeContext(runtime)
+    """The :class:`AdobeContext` of the current request (created on first use),
+    kept on ``flask.g``, so it lives exactly as long as the request."""
+    if not has_request_context():
+        raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
+    runtime = get_runtime(name)
+    contexts: dict[str, AdobeContext] = g.setdefault(_CONTEXTS, {})
+    ctx = contexts.get(runtime.name)
+    if ctx is None or ctx.runtime is not runtime:
+        ctx = contexts[runtime.name] = AdobeContext(runtime)
     return ctx
 
 
@@ -520,8 +394,3 @@ _CONTEXTS = "_adobe_oauth_contexts"
 #: ``adobe.token``, ``adobe.session``.
 adobe: AdobeContext = cast(AdobeContext, LocalProxy(context))
 
-
-#: Former names, kept working: the runtime was once called a "state", a word
-#: that also names OAuth's ``state`` parameter.
-AdobeOAuthState = BlueprintRuntime
-get_state = get_runtime

@@ -266,10 +266,10 @@ class StandInAdobe:
         or Deny with ``allow=False``, when it shows a consent page), then the
         app's ``/callback``, whose response is returned (a redirect to
         ``next_url`` on success)."""
-        from ..extension import get_state
+        from ..extension import get_runtime
 
         app = client.application
-        name = get_state(blueprint, app).name
+        name = get_runtime(blueprint, app).name
         with app.test_request_context():
             login_path = url_for(f"{name}.login", next=next_url)
         answer = client.get(login_path)
