@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 from urllib.parse import urljoin
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
@@ -14,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
-from .config import PROMPTS, config_snapshot, resolve
+from .config import OPTIONS, PROMPTS, check_app, config_snapshot, options_doc, resolve
 from .cookies import MAX_COOKIE_SIZE, fit_pending_logins
 from .errors import (
     AdobeOAuthError,
@@ -50,7 +51,7 @@ from .protocol import (
 )
 from .signals import logged_in, logged_out, login_failed, send
 from .storage import SessionStorage
-from .tokens import Storage, Token, token_from_response
+from .tokens import Token, token_from_response
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -82,39 +83,7 @@ class AdobeBlueprint(Blueprint):
         return func
 
 
-def make_adobe_blueprint(
-    *,
-    client_id: str | None = None,
-    client_secret: str | None = None,
-    provider: str | None = None,
-    authorize_url: str | None = None,
-    token_url: str | None = None,
-    revoke_url: str | None = None,
-    userinfo_url: str | None = None,
-    jwks_url: str | None = None,
-    issuer: str | Sequence[str] | None = None,
-    logout_url: str | None = None,
-    api_base_url: str | None = None,
-    scope: str | Sequence[str] | None = None,
-    redirect_uri: str | None = None,
-    redirect_to: str | None = None,
-    logout_redirect_to: str | None = None,
-    client_auth: str | None = None,
-    use_pkce: bool | None = None,
-    state_max_age: int | None = None,
-    max_pending_logins: int | None = None,
-    timeout: float | None = None,
-    api_timeout: float | None = None,
-    api_rate_limit: tuple[int, float] | str | Literal[False] | None = None,
-    api_rate_wait: float | None = None,
-    max_response_bytes: int | None = None,
-    expires_in_unit: str | None = None,
-    end_adobe_session: bool | None = None,
-    prompt: str | None = None,
-    response_type: str | None = None,
-    storage: Storage | None = None,
-    name: str | None = None,
-) -> AdobeBlueprint:
+def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
     """A blueprint with ``/login``, ``/callback`` and ``/logout`` for Adobe sign-in.
 
     Every option may instead come from ``app.config["ADOBE_OAUTH_<NAME>"]``;
@@ -122,77 +91,13 @@ def make_adobe_blueprint(
     default. The configuration is checked when the blueprint is registered,
     so mistakes fail at start-up with the key named.
 
-    Args:
-        client_id: the credential's client ID (Adobe Developer Console). Required.
-        client_secret: the credential's client secret. Required.
-        provider: ``"ims"`` (Adobe IMS, default) or ``"legacy"`` (the original
-            Analytics OAuth, retired by Adobe): the preset of URLs and scope.
-        authorize_url: overrides the preset's authorization endpoint.
-        token_url: overrides the preset's token endpoint.
-        revoke_url: overrides the preset's revocation endpoint (RFC 7009).
-        userinfo_url: overrides the preset's OpenID Connect userinfo endpoint.
-        jwks_url: overrides the preset's id_token keys (JWKS).
-        issuer: the issuer(s) a callback's and an id_token's ``iss`` may name
-            (a string, several separated by spaces, or a list).
-        logout_url: where ``end_adobe_session`` sends the browser (IMS ``/ims/logout/v1``).
-        api_base_url: where ``adobe.session`` sends relative URLs (Analytics 2.0).
-        scope: a string (comma- or space-separated) or a list of scope names.
-        redirect_uri: the absolute callback URL sent to Adobe (default: built per request).
-        redirect_to: endpoint name or path after login when there is no ``next`` (``"/"``).
-        logout_redirect_to: endpoint name or path after logout (``"/"``).
-        client_auth: ``"client_secret_basic"`` (default) or ``"client_secret_post"``.
-        use_pkce: PKCE S256 (default True).
-        state_max_age: seconds a started login stays valid (600).
-        max_pending_logins: logins that may be pending at once per browser (5).
-        timeout: seconds for each whole call to the authorization server (10).
-        api_timeout: seconds for each whole call through ``adobe.session`` (60).
-        api_rate_limit: ``(calls, seconds)`` per user kept for calls to
-            ``api_base_url`` (Adobe's ``(12, 6)`` with the IMS preset), or
-            ``False`` for no limit on our side.
-        api_rate_wait: the longest a call waits for its turn under
-            ``api_rate_limit`` before :class:`RateLimited` is raised (7 s: one
-            window of Adobe's, and the slack kept for network jitter).
-        max_response_bytes: the largest answer body accepted, decompressed (8 MiB).
-        expires_in_unit: ``"seconds"`` or ``"milliseconds"`` (default: by the token URL).
-        end_adobe_session: after logout, end the Adobe sign-in too (False).
-        prompt: ``"login"`` or ``"none"``, sent with every authorization request.
-        response_type: ``"code"`` (default) or ``"token"`` (the implicit grant).
-        storage: where tokens live (default: the session); any :class:`Storage`.
-        name: the blueprint's name (``"adobe"``).
     """
-    given = {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "provider": provider,
-        "authorize_url": authorize_url,
-        "token_url": token_url,
-        "revoke_url": revoke_url,
-        "userinfo_url": userinfo_url,
-        "jwks_url": jwks_url,
-        "issuer": issuer,
-        "logout_url": logout_url,
-        "api_base_url": api_base_url,
-        "scope": scope,
-        "redirect_uri": redirect_uri,
-        "redirect_to": redirect_to,
-        "logout_redirect_to": logout_redirect_to,
-        "client_auth": client_auth,
-        "use_pkce": use_pkce,
-        "state_max_age": state_max_age,
-        "max_pending_logins": max_pending_logins,
-        "timeout": timeout,
-        "api_timeout": api_timeout,
-        "api_rate_limit": api_rate_limit,
-        "api_rate_wait": api_rate_wait,
-        "max_response_bytes": max_response_bytes,
-        "expires_in_unit": expires_in_unit,
-        "end_adobe_session": end_adobe_session,
-        "prompt": prompt,
-        "response_type": response_type,
-        "storage": storage,
-        "name": name,
-    }
-    options: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    unknown = [key for key in options if key not in OPTIONS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], OPTIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"make_adobe_blueprint() got an unexpected keyword argument {unknown[0]!r}{hint}")
+    options = {key: value for key, value in options.items() if value is not None}
     bp = AdobeBlueprint(options.get("name") or "adobe", __name__, template_folder="templates")
 
     def setup(setup_state: BlueprintSetupState) -> None:
@@ -200,7 +105,8 @@ def make_adobe_blueprint(
         full_name = f"{setup_state.name_prefix}.{setup_state.name}".lstrip(".")
 
         def build() -> BlueprintRuntime:
-            config = resolve({**options, "name": full_name}, app.config, app.secret_key)
+            check_app(app.config, app.secret_key)
+            config = resolve({**options, "name": full_name}, app.config)
             runtime = BlueprintRuntime(config)
             runtime.snapshot = config_snapshot(app.config)
             runtime.rebuild = build
@@ -217,6 +123,12 @@ def make_adobe_blueprint(
     bp.add_url_rule("/callback", "callback", callback, methods=["GET", "POST"])
     bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
     return bp
+
+
+# The options are declared once, as the fields of Config; their docs are added here.
+make_adobe_blueprint.__doc__ = (
+    (make_adobe_blueprint.__doc__ or "").rstrip() + "\n\n    " + options_doc("        ") + "\n"
+)
 
 
 def _reject_undecodable_query() -> BaseResponse | None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,40 +65,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Option name -> default (``None`` for "from the preset" or "derived").
-DEFAULTS: dict[str, Any] = {
-    "client_id": None,
-    "client_secret": None,
-    "provider": "ims",
-    "authorize_url": None,
-    "token_url": None,
-    "revoke_url": None,
-    "userinfo_url": None,
-    "jwks_url": None,
-    "issuer": None,
-    "logout_url": None,
-    "api_base_url": None,
-    "scope": None,
-    "redirect_uri": None,
-    "redirect_to": "/",
-    "logout_redirect_to": "/",
-    "client_auth": "client_secret_basic",
-    "use_pkce": True,
-    "state_max_age": 600,
-    "max_pending_logins": 5,
-    "timeout": 10.0,
-    "api_timeout": 60.0,
-    "api_rate_limit": None,
-    "api_rate_wait": 7.0,
-    "max_response_bytes": 8 * 1024 * 1024,
-    "expires_in_unit": None,
-    "end_adobe_session": False,
-    "prompt": None,
-    "response_type": "code",
-    "storage": None,
-    "name": "adobe",
-}
-
 #: Values people leave in place of a real credential: "...", "changeme",
 #: "your-client-id", "<client id>", "xxxx" and the like.
 _PLACEHOLDER_WORDS = frozenset(
@@ -137,51 +103,93 @@ PROMPTS = frozenset({"none", "login"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+def _option(default: Any, doc: str, *, config_key: bool = True, repr: bool = True) -> Any:
+    """A field of :class:`Config` that is an option of :func:`make_adobe_blueprint`.
+
+    ``default`` is the option's default (None: from the provider preset, or
+    derived); ``doc`` is its line in the docs; ``config_key`` says whether
+    ``ADOBE_OAUTH_<NAME>`` may set it.
+    """
+    return field(default=default, repr=repr, metadata={"doc": doc, "config_key": config_key})
+
+
 @dataclass(frozen=True)
 class Config:
-    """The resolved, checked options of one registered blueprint."""
+    """The resolved, checked options of one registered blueprint.
 
-    name: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    provider: str
-    authorize_url: str
-    token_url: str
-    revoke_url: str | None
-    userinfo_url: str | None
-    jwks_url: str | None
+    Each option is declared here, once: :func:`make_adobe_blueprint`'s
+    keywords and docstring, the defaults and the ``ADOBE_OAUTH_*`` keys are
+    all derived from these fields (:data:`OPTIONS`, :data:`DEFAULTS`,
+    :data:`CONFIG_KEYS`).
+    """
+
+    client_id: str = _option(None, "the credential's client ID (Adobe Developer Console). Required.")
+    client_secret: str = _option(None, "the credential's client secret. Required.", repr=False)
+    provider: str = _option(
+        "ims",
+        '``"ims"`` (Adobe IMS) or ``"legacy"`` (the original Analytics OAuth, '
+        "retired by Adobe): the preset of URLs and scope.",
+    )
+    authorize_url: str = _option(None, "overrides the preset's authorization endpoint.")
+    token_url: str = _option(None, "overrides the preset's token endpoint.")
+    revoke_url: str | None = _option(None, "overrides the preset's revocation endpoint (RFC 7009).")
+    userinfo_url: str | None = _option(None, "overrides the preset's OpenID Connect userinfo endpoint.")
+    jwks_url: str | None = _option(None, "overrides the preset's id_token keys (JWKS).")
     #: The first of :attr:`issuers` (None when no issuer is configured).
-    issuer: str | None
-    logout_url: str | None
-    api_base_url: str
-    scope: tuple[str, ...]
-    redirect_uri: str | None
-    redirect_to: str
-    logout_redirect_to: str
-    client_auth: str
-    use_pkce: bool
-    state_max_age: int
-    max_pending_logins: int
-    timeout: float
-    response_type: str
-    storage: Storage | None
-    #: Every issuer a callback's ``iss`` or an id_token's ``iss`` may name.
-    issuers: tuple[str, ...] = ()
+    issuer: str | None = _option(
+        None,
+        "the issuer(s) a callback's and an id_token's ``iss`` may name "
+        "(a string, several separated by spaces, or a list).",
+    )
+    logout_url: str | None = _option(
+        None, "where ``end_adobe_session`` sends the browser (IMS ``/ims/logout/v1``)."
+    )
+    api_base_url: str = _option(None, "where ``adobe.session`` sends relative URLs (Analytics 2.0).")
+    scope: tuple[str, ...] = _option(None, "a string (comma- or space-separated) or a list of scope names.")
+    redirect_uri: str | None = _option(
+        None, "the absolute callback URL sent to Adobe (default: built per request)."
+    )
+    redirect_to: str = _option("/", "endpoint name or path after login when there is no ``next``.")
+    logout_redirect_to: str = _option("/", "endpoint name or path after logout.")
+    client_auth: str = _option(
+        "client_secret_basic", '``"client_secret_basic"`` or ``"client_secret_post"`` (RFC 6749 §2.3.1).'
+    )
+    use_pkce: bool = _option(True, "PKCE with S256 (RFC 7636).")
+    state_max_age: int = _option(600, "seconds a started login stays valid.")
+    max_pending_logins: int = _option(5, "logins that may be pending at once per browser.")
+    timeout: float = _option(10.0, "seconds for each whole call to the authorization server.")
     #: Seconds for each call through ``adobe.session`` (Analytics reports may take up to 60 s).
-    api_timeout: float = 60.0
+    api_timeout: float = _option(60.0, "seconds for each whole call through ``adobe.session``.")
     #: ``(calls, seconds)`` per user for calls to ``api_base_url``'s host, kept
     #: on our side (:mod:`~flask_adobe_oauth.ratelimit`), or None for no limit.
-    api_rate_limit: tuple[int, float] | None = None
-    #: The longest a call waits for a slot under ``api_rate_limit``, in seconds.
-    api_rate_wait: float = 7.0
-    #: The most bytes an answer's body may have, after decompression.
-    max_response_bytes: int = 8 * 1024 * 1024
-    #: ``"seconds"`` or ``"milliseconds"``: the unit of the token endpoint's ``expires_in``.
-    expires_in_unit: str = "seconds"
-    #: After local logout, send the browser to ``logout_url`` to end the Adobe sign-in too.
-    end_adobe_session: bool = False
-    #: ``prompt`` sent with every authorize request (``"login"``, ``"none"``), or None.
-    prompt: str | None = None
+    api_rate_limit: tuple[int, float] | None = _option(
+        None,
+        "``(calls, seconds)`` per user kept for calls to ``api_base_url`` (Adobe's ``(12, 6)`` "
+        'with the IMS preset; ``"12/6"`` works too), or ``False`` for no limit on our side.',
+    )
+    api_rate_wait: float = _option(
+        7.0,
+        "the longest a call waits for its turn under ``api_rate_limit`` before "
+        ":class:`~flask_adobe_oauth.RateLimited` is raised (one window of Adobe's, and the "
+        "slack kept for network jitter; 0 to 60).",
+    )
+    max_response_bytes: int = _option(
+        8 * 1024 * 1024, "the largest answer body accepted, after decompression."
+    )
+    expires_in_unit: str = _option(
+        None, '``"seconds"`` or ``"milliseconds"``: the unit of ``expires_in`` (default: by the token URL).'
+    )
+    end_adobe_session: bool = _option(False, "after logout, end the Adobe sign-in too.")
+    prompt: str | None = _option(None, '``"login"`` or ``"none"``, sent with every authorization request.')
+    response_type: str = _option("code", '``"code"`` or ``"token"`` (the implicit grant).')
+    storage: Storage | None = _option(  # noqa: RUF009 - field() with metadata, as the others
+        None, "where tokens live (default: the session); any :class:`~flask_adobe_oauth.tokens.Storage`."
+    )
+    name: str = _option(
+        "adobe", "the blueprint's name; an argument only (it is needed before any app).", config_key=False
+    )
+    #: Every issuer a callback's ``iss`` or an id_token's ``iss`` may name (derived from ``issuer``).
+    issuers: tuple[str, ...] = ()
 
     @property
     def expires_in_ms(self) -> bool:
@@ -194,12 +202,28 @@ class Config:
         return " ".join(self.scope)
 
 
+_OPTION_FIELDS = tuple(f for f in fields(Config) if "doc" in f.metadata)
+#: The options of :func:`make_adobe_blueprint`, in declaration order.
+OPTIONS: tuple[str, ...] = tuple(f.name for f in _OPTION_FIELDS)
+#: Option name -> default (None for "from the preset" or "derived").
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in _OPTION_FIELDS}
+
+
+def options_doc(indent: str = "    ") -> str:
+    """The options as a Google-style ``Args:`` section, for docstrings."""
+    lines = ["Args:"]
+    for f in _OPTION_FIELDS:
+        default = "" if f.default is None else f" Default: ``{f.default!r}``."
+        lines.append(f"{indent}{f.name}: {f.metadata['doc']}{default}")
+    return "\n".join(lines)
+
+
 def _key(name: str) -> str:
     return CONFIG_PREFIX + name.upper()
 
 
-#: Every ``ADOBE_OAUTH_*`` key an option may be read from, in ``DEFAULTS`` order.
-CONFIG_KEYS: tuple[str, ...] = tuple(_key(name) for name in DEFAULTS)
+#: Every ``ADOBE_OAUTH_*`` key an option may be read from, in declaration order.
+CONFIG_KEYS: tuple[str, ...] = tuple(_key(f.name) for f in _OPTION_FIELDS if f.metadata["config_key"])
 
 
 #: The keys of the service credential (OAuth Server-to-Server, ``service.py``):
@@ -333,17 +357,15 @@ def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int
     return calls, seconds
 
 
-def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_key: Any) -> Config:
-    """Merge arguments, ``app.config`` and the preset, and check the result."""
-
-    def pick(name: str) -> Any:
-        if name in options and options[name] is not None:
-            return options[name]
-        return app_config.get(_key(name), DEFAULTS[name])
-
+def check_app(app_config: Mapping[str, Any], secret_key: Any) -> None:
+    """The app-wide checks a blueprint's sign-in depends on: a real
+    ``SECRET_KEY`` (the login is bound to the signed session), no unknown
+    ``ADOBE_OAUTH_*`` key, and a session cookie that survives the redirect
+    back from Adobe."""
     if not secret_key:
         raise ConfigurationError(
-            "SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session"
+            "SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session. Generate one "
+            "with `python -c 'import secrets; print(secrets.token_hex(32))'` and load it from the environment"
         )
     problem = placeholder_problem(secret_key)
     if problem:
@@ -359,14 +381,40 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
             "SESSION_COOKIE_SAMESITE='Strict' drops the session on the redirect back from Adobe; use 'Lax'"
         )
 
+
+Pick = Callable[[str], Any]
+
+
+def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config:
+    """Merge arguments, ``app.config`` and the preset, and check the result
+    (each value's check names its ``ADOBE_OAUTH_*`` key)."""
+
+    def pick(name: str) -> Any:
+        if options.get(name) is not None:
+            return options[name]
+        return app_config.get(_key(name), DEFAULTS[name])
+
     provider = pick("provider")
     if provider not in PRESETS:
         raise ConfigurationError(
             f"{_key('provider')} must be one of {', '.join(sorted(PRESETS))}, not {provider!r}"
         )
     preset = PRESETS[provider]
+    values: dict[str, Any] = {"provider": provider, **_credentials(pick), **_endpoints(pick, preset)}
+    values.update(_login(pick, preset, explicit_pkce=options.get("use_pkce")))
+    values.update(_limits(pick, preset))
+    if values["end_adobe_session"] and not values["logout_url"]:
+        raise ConfigurationError(
+            f"{_key('end_adobe_session')} is on, but the provider has no logout URL: set {_key('logout_url')}"
+        )
+    storage = pick("storage")
+    if storage is not None and not all(callable(getattr(storage, m, None)) for m in ("get", "set", "delete")):
+        raise ConfigurationError(f"{_key('storage')} must have get(), set(token) and delete() methods")
+    return Config(name=str(options.get("name") or "adobe"), storage=storage, **values)
 
-    values: dict[str, Any] = {}
+
+def _credentials(pick: Pick) -> dict[str, str]:
+    values = {}
     for name in ("client_id", "client_secret"):
         value = pick(name)
         if not isinstance(value, str) or not value.strip():
@@ -383,86 +431,79 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any], secret_ke
                 "credential page in the Adobe Developer Console, or StandInAdobe().config() in tests"
             )
         values[name] = value.strip()
+    return values
 
+
+def _endpoints(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
+    """The URLs (each checked), the issuers and the unit of ``expires_in``."""
+    values: dict[str, Any] = {}
     for name in _URL_OPTIONS:
         value = pick(name)
         if value is None:
             value = preset[name]
-        if value is not None:
-            value = _check_url(name, value)
-        values[name] = value
+        values[name] = None if value is None else _check_url(name, value)
     values["api_base_url"] = values["api_base_url"].rstrip("/")
-    issuers = _issuers(pick("issuer") if pick("issuer") is not None else preset["issuer"])
+    issuer = pick("issuer")
+    issuers = _issuers(issuer if issuer is not None else preset["issuer"])
     values["issuers"] = issuers
     values["issuer"] = issuers[0] if issuers else None
     if values["jwks_url"] and not issuers:
         # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
         raise ConfigurationError(f"{_key('jwks_url')} is set without {_key('issuer')}: id_tokens need both")
+    redirect_uri = pick("redirect_uri")
+    values["redirect_uri"] = None if redirect_uri is None else _check_url("redirect_uri", redirect_uri)
     values["expires_in_unit"] = _expires_in_unit(pick("expires_in_unit"), values["token_url"])
+    return values
 
+
+def _choice(pick: Pick, name: str, allowed: Iterable[str | None]) -> Any:
+    value = pick(name)
+    if value not in allowed:
+        shown = ", ".join(repr(a) for a in allowed if a is not None)
+        raise ConfigurationError(f"{_key(name)} must be one of {shown}, not {value!r}")
+    return value
+
+
+def _login(pick: Pick, preset: Mapping[str, Any], explicit_pkce: Any) -> dict[str, Any]:
+    """What the login asks for and where it goes afterwards."""
     scope = pick("scope")
     if scope is None:
         scope = preset["scope"]
     if not isinstance(scope, (str, list, tuple)):
         raise ConfigurationError(f"{_key('scope')} must be a string or a list of strings")
-    values["scope"] = tuple(split_scope(scope))
-
-    redirect_uri = pick("redirect_uri")
-    if redirect_uri is not None:
-        redirect_uri = _check_url("redirect_uri", redirect_uri)
-    values["redirect_uri"] = redirect_uri
-
+    values: dict[str, Any] = {"scope": tuple(split_scope(scope))}
     for name in ("redirect_to", "logout_redirect_to"):
         value = pick(name)
         if not isinstance(value, str) or not value:
             raise ConfigurationError(f"{_key(name)} must be an endpoint name or a path")
         values[name] = value
-
-    client_auth = pick("client_auth")
-    if client_auth not in {"client_secret_basic", "client_secret_post"}:
-        raise ConfigurationError(
-            f"{_key('client_auth')} must be 'client_secret_basic' or 'client_secret_post', not {client_auth!r}"
-        )
-    values["client_auth"] = client_auth
-
-    response_type = pick("response_type")
-    if response_type not in {"code", "token"}:
-        raise ConfigurationError(f"{_key('response_type')} must be 'code' or 'token', not {response_type!r}")
-    values["response_type"] = response_type
-
+    values["client_auth"] = _choice(pick, "client_auth", ("client_secret_basic", "client_secret_post"))
+    values["response_type"] = _choice(pick, "response_type", ("code", "token"))
+    values["prompt"] = _choice(pick, "prompt", (None, *sorted(PROMPTS)))
     values["use_pkce"] = _as_bool("use_pkce", pick("use_pkce"))
-    if response_type == "token" and options.get("use_pkce") is True:
+    if values["response_type"] == "token" and explicit_pkce is True:
         raise ConfigurationError(
             "use_pkce=True contradicts response_type='token': the implicit grant has no code to protect"
         )
-    values["state_max_age"] = int(_as_number("state_max_age", pick("state_max_age"), 1))
-    values["max_pending_logins"] = int(_as_number("max_pending_logins", pick("max_pending_logins"), 1))
-    values["timeout"] = _as_number("timeout", pick("timeout"), 0.001)
-    values["api_timeout"] = _as_number("api_timeout", pick("api_timeout"), 0.001)
-    values["api_rate_limit"] = _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"])
+    values["end_adobe_session"] = _as_bool("end_adobe_session", pick("end_adobe_session"))
+    return values
+
+
+def _limits(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
+    """The numbers: lifetimes, timeouts, sizes and the rate limit."""
     wait = pick("api_rate_wait")
-    values["api_rate_wait"] = _as_number("api_rate_wait", wait, 0)
+    values: dict[str, Any] = {
+        "state_max_age": int(_as_number("state_max_age", pick("state_max_age"), 1)),
+        "max_pending_logins": int(_as_number("max_pending_logins", pick("max_pending_logins"), 1)),
+        "timeout": _as_number("timeout", pick("timeout"), 0.001),
+        "api_timeout": _as_number("api_timeout", pick("api_timeout"), 0.001),
+        "api_rate_limit": _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"]),
+        "api_rate_wait": _as_number("api_rate_wait", wait, 0),
+        "max_response_bytes": int(_as_number("max_response_bytes", pick("max_response_bytes"), 1024)),
+    }
     if isinstance(wait, bool) or not values["api_rate_wait"] <= MAX_RATE_WAIT:
         # A request would hold its worker that long; past a minute, answer 429.
         raise ConfigurationError(
             f"{_key('api_rate_wait')} must be seconds from 0 to {MAX_RATE_WAIT:g}, not {wait!r}"
         )
-    values["max_response_bytes"] = int(_as_number("max_response_bytes", pick("max_response_bytes"), 1024))
-    values["end_adobe_session"] = _as_bool("end_adobe_session", pick("end_adobe_session"))
-    if values["end_adobe_session"] and not values["logout_url"]:
-        raise ConfigurationError(
-            f"{_key('end_adobe_session')} is on, but the provider has no logout URL: set {_key('logout_url')}"
-        )
-    prompt = pick("prompt")
-    if prompt is not None and prompt not in PROMPTS:
-        raise ConfigurationError(
-            f"{_key('prompt')} must be one of {', '.join(sorted(PROMPTS))}, not {prompt!r}"
-        )
-    values["prompt"] = prompt
-
-    storage = pick("storage")
-    if storage is not None and not all(callable(getattr(storage, m, None)) for m in ("get", "set", "delete")):
-        raise ConfigurationError(f"{_key('storage')} must have get(), set(token) and delete() methods")
-    values["storage"] = storage
-
-    return Config(name=str(options.get("name") or "adobe"), provider=provider, **values)
+    return values

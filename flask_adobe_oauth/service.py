@@ -196,8 +196,7 @@ def service_config(app_config: Mapping[str, Any], **options: Any) -> Config:
         "name": "adobe_service",
         **options,
     }
-    # resolve() checks a session key for the login; the service has no session.
-    return resolve(wanted, app_config, secret_key=secrets.token_hex(16))
+    return resolve(wanted, app_config)
 
 
 class AdobeService:

@@ -149,21 +149,33 @@ def test_unchanged_config_keeps_the_same_runtime_objects() -> None:
     assert get_runtime("adobe", app) is before
 
 
-def test_every_option_is_a_named_keyword_with_its_config_key() -> None:
-    """The signature, the config keys and the docstring name the same options."""
+def test_every_option_is_declared_once_and_named_everywhere() -> None:
+    """The options are Config's fields; make_adobe_blueprint's docstring, the
+    defaults and the config keys are derived from them, so none can be missing
+    from one of them, and a misspelt keyword is refused with a suggestion."""
+    import dataclasses
     import inspect
 
-    from flask_adobe_oauth.config import CONFIG_KEYS, DEFAULTS
+    from flask_adobe_oauth.config import CONFIG_KEYS, DEFAULTS, OPTIONS, Config
 
-    parameters = inspect.signature(make_adobe_blueprint).parameters
-    assert list(parameters) == list(DEFAULTS)
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
-    assert [f"ADOBE_OAUTH_{name.upper()}" for name in parameters] == list(CONFIG_KEYS)
+    declared = [f.name for f in dataclasses.fields(Config) if "doc" in f.metadata]
+    assert list(OPTIONS) == declared == list(DEFAULTS)
+    assert len(OPTIONS) >= 30
+    # name is an argument only: a blueprint's name is needed before there is an app.
+    assert list(CONFIG_KEYS) == [f"ADOBE_OAUTH_{name.upper()}" for name in OPTIONS if name != "name"]
+    assert "ADOBE_OAUTH_NAME" not in CONFIG_KEYS
     # cleandoc: Python 3.13 strips a docstring's indentation when compiling, older ones keep it.
     doc = inspect.cleandoc(make_adobe_blueprint.__doc__ or "")
-    assert all(f"\n    {name}: " in doc for name in parameters)
-    with pytest.raises(TypeError, match="clientid"):
-        make_adobe_blueprint(clientid="x")  # type: ignore[call-arg]
+    assert all(f"\n    {name}: " in doc for name in OPTIONS)
+    assert "Default: ``10.0``" in doc.split("\n    timeout: ")[1].split("\n")[0]
+    with pytest.raises(TypeError, match="'clientid'; did you mean 'client_id'"):
+        make_adobe_blueprint(clientid="x")
+
+
+def test_adobe_oauth_name_is_refused_as_an_unknown_key() -> None:
+    """It was listed as known (and suggested for typos) but never read."""
+    with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_NAME is not an option"):
+        register({"ADOBE_OAUTH_NAME": "admin"})
 
 
 NUMBER_KEYS = (

@@ -453,7 +453,7 @@ def test_the_token_request_is_what_session_request_sends(
         "userinfo_url": recorder.url + "/ims/userinfo/v2",
         "client_auth": client_auth,
     }
-    client = ProviderClient(resolve(options, {}, SECRET_KEY))
+    client = ProviderClient(resolve(options, {}))
     called: list[int] = []
     if session_extras:  # what an app might have set on the session: still merged in
         client.http.params = {"tenant": "acme"}

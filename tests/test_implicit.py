@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from flask_adobe_oauth.testing import StandInAdobe
-from flask_adobe_oauth.testing.live import CHROMIUM, CHROMIUM_ARGS, serve
+from flask_adobe_oauth.testing.live import serve
 
 from .helpers import authorize, expire_pending_logins, make_app, query, start_login, stored_token
 
@@ -263,32 +263,25 @@ def served_with_consent(consenting_standin: StandInAdobe) -> Iterator[str]:
         yield url
 
 
-def test_implicit_login_in_a_real_browser(served: str, standin: StandInAdobe) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        try:
-            page = browser.new_page()
-            page.goto(f"{served}/dashboard")  # guarded: login → stand-in → fragment page → POST
-            page.wait_for_url(f"{served}/dashboard", timeout=15_000)
-            body = json.loads(page.inner_text("body"))
-            assert body["user"] == standin.state.user.sub
-            assert "#" not in page.url
-        finally:
-            browser.close()
+def test_implicit_login_in_a_real_browser(served: str, standin: StandInAdobe, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(f"{served}/dashboard")  # guarded: login → stand-in → fragment page → POST
+    page.wait_for_url(f"{served}/dashboard", timeout=15_000)
+    body = json.loads(page.inner_text("body"))
+    assert body["user"] == standin.state.user.sub
+    assert "#" not in page.url
     assert standin.token_calls() == []
 
 
 @pytest.mark.parametrize("where", ["fragment", "query"])
 def test_a_denial_in_a_real_browser_shows_the_html_error_page(
-    served_with_consent: str, consenting_standin: StandInAdobe, where: str
+    served_with_consent: str, consenting_standin: StandInAdobe, where: str, browser: Any
 ) -> None:
     """Deny on the consent page in headless Chromium. RFC 6749 §4.2.2.1 puts an
     implicit grant's error in the fragment, which the fragment page posts
     back; some servers put it in the query (a GET). Either way the user sees
     the HTML error page. The stand-in's answer is moved to ``where``."""
-    from playwright.sync_api import Route, sync_playwright
+    from playwright.sync_api import Route
 
     def answer_in(route: Route) -> None:
         answer = route.fetch(max_redirects=0)
@@ -301,23 +294,18 @@ def test_a_denial_in_a_real_browser_shows_the_html_error_page(
         route.fulfill(response=answer, headers={**answer.headers, "location": moved.geturl()})
 
     method = "POST" if where == "fragment" else "GET"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        try:
-            page = browser.new_page()
-            page.route(f"{consenting_standin.url}/ims/authorize/decision", answer_in)
-            page.goto(f"{served_with_consent}/dashboard")  # guarded: login → the stand-in's consent page
-            with page.expect_response(
-                lambda r: r.request.method == method and urlsplit(r.url).path == "/adobe/callback",
-                timeout=15_000,
-            ) as shown:
-                page.click("#deny")
-            page.wait_for_load_state()
-            assert shown.value.status == 403
-            assert shown.value.headers["content-type"].startswith("text/html")
-            assert page.inner_text("h1") == "You cancelled the sign-in"
-            assert page.locator("a.button", has_text="Try again").get_attribute("href") == "/adobe/login"
-            assert urlsplit(page.url).path == "/adobe/callback" and "#" not in page.url
-        finally:
-            browser.close()
+    page = browser.new_page()
+    page.route(f"{consenting_standin.url}/ims/authorize/decision", answer_in)
+    page.goto(f"{served_with_consent}/dashboard")  # guarded: login → the stand-in's consent page
+    with page.expect_response(
+        lambda r: r.request.method == method and urlsplit(r.url).path == "/adobe/callback",
+        timeout=15_000,
+    ) as shown:
+        page.click("#deny")
+    page.wait_for_load_state()
+    assert shown.value.status == 403
+    assert shown.value.headers["content-type"].startswith("text/html")
+    assert page.inner_text("h1") == "You cancelled the sign-in"
+    assert page.locator("a.button", has_text="Try again").get_attribute("href") == "/adobe/login"
+    assert urlsplit(page.url).path == "/adobe/callback" and "#" not in page.url
     assert consenting_standin.token_calls() == []

@@ -32,7 +32,7 @@ CREDENTIALS = {"client_id": "c1", "client_secret": "s3cr3t-value"}
 
 
 def test_the_ims_preset_accepts_both_of_adobes_issuer_names() -> None:
-    config = resolve(CREDENTIALS, {}, SECRET_KEY)
+    config = resolve(CREDENTIALS, {})
     assert (
         config.issuers
         == IMS_ISSUERS
@@ -42,12 +42,12 @@ def test_the_ims_preset_accepts_both_of_adobes_issuer_names() -> None:
 
 
 def test_issuer_takes_a_list_or_space_separated_text() -> None:
-    listed = resolve({**CREDENTIALS, "issuer": ["https://a.example", "https://b.example"]}, {}, SECRET_KEY)
-    spaced = resolve(CREDENTIALS, {"ADOBE_OAUTH_ISSUER": "https://a.example https://b.example"}, SECRET_KEY)
+    listed = resolve({**CREDENTIALS, "issuer": ["https://a.example", "https://b.example"]}, {})
+    spaced = resolve(CREDENTIALS, {"ADOBE_OAUTH_ISSUER": "https://a.example https://b.example"})
     assert listed.issuers == spaced.issuers == ("https://a.example", "https://b.example")
     assert listed.issuer == "https://a.example"
     with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_ISSUER"):
-        resolve({**CREDENTIALS, "issuer": ["https://a.example", 5]}, {}, SECRET_KEY)
+        resolve({**CREDENTIALS, "issuer": ["https://a.example", 5]}, {})
 
 
 def test_an_id_token_naming_the_ims_form_of_the_issuer_signs_in(standin: StandInAdobe) -> None:
@@ -186,7 +186,7 @@ def test_prompt_none_when_signed_out_at_adobe_is_a_clear_login_required(
 
 def test_a_bad_prompt_option_fails_at_registration() -> None:
     with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_PROMPT"):
-        resolve({**CREDENTIALS, "prompt": "consent"}, {}, SECRET_KEY)
+        resolve({**CREDENTIALS, "prompt": "consent"}, {})
 
 
 # -- ending the Adobe session --------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_logout_stays_local_by_default(signed_in: FlaskClient, standin: StandInA
 
 def test_ending_the_adobe_session_needs_a_logout_url() -> None:
     with pytest.raises(ConfigurationError, match="ADOBE_OAUTH_LOGOUT_URL"):
-        resolve({**CREDENTIALS, "provider": "legacy", "end_adobe_session": True}, {}, SECRET_KEY)
+        resolve({**CREDENTIALS, "provider": "legacy", "end_adobe_session": True}, {})
 
 
 # -- the legacy preset ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from flask_adobe_oauth.config import resolve
 from flask_adobe_oauth.ratelimit import RateLimiter
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 
-from .helpers import SECRET_KEY, SharedClock, api_calls, limiter_clock, make_app, one_clock
+from .helpers import SharedClock, api_calls, limiter_clock, make_app, one_clock
 
 COMPANY = "exampl0"
 SUITES = f"/api/{COMPANY}/reportsuites/collections/suites"
@@ -169,7 +169,7 @@ def test_bad_settings_are_refused() -> None:
 
 
 def resolved(standin: StandInAdobe, provider: str = "ims", **options: Any) -> Any:
-    return resolve(options, {**standin.config(provider)}, SECRET_KEY)
+    return resolve(options, {**standin.config(provider)})
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def test_the_unit_follows_the_endpoint_or_the_option(token_url: str, unit: str |
     options = {"client_id": "c1", "client_secret": "s3cr3t-value", "token_url": token_url}
     if unit:
         options["expires_in_unit"] = unit
-    assert resolve(options, {}, "k" * 32).expires_in_unit == expected
+    assert resolve(options, {}).expires_in_unit == expected
 
 
 def test_standard_rfc6749_shape_with_uppercase_bearer() -> None:
