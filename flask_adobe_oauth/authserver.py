@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from .config import Config
 from .errors import ProviderError
@@ -131,52 +130,30 @@ class ProviderClient:
 
     # -- plumbing -------------------------------------------------------------
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One call, within ``timeout`` seconds in all (not per read) and with a
-        body of at most ``max_response_bytes`` after decompression.
-
-        What ``self.http.request(method, url, ...)`` does, less its per-call
-        merging work (about 50 µs a call, much of it ``requests`` checking
-        typing protocols): the request is prepared here with the
-        session's headers, params, auth, hooks and cookies merged as
-        ``Session.request`` merges them, and sent with ``Session.send``. The
-        session reads no environment (:func:`harden`), so its proxies and
-        CA bundle are :func:`environment_for`'s, as before.
-        """
+    def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One call, within ``timeout`` seconds in all (not per read), never
+        following a redirect, with a body of at most ``max_response_bytes``
+        after decompression. The session reads no environment (:func:`harden`),
+        so the proxies and CA bundle are :func:`environment_for`'s."""
         cfg = self.config
-        http = self.http
-        headers = CaseInsensitiveDict(http.headers)
-        headers.update({"Accept": "application/json", **kwargs.pop("headers", {})})
-        data, auth = kwargs.pop("data", None), kwargs.pop("auth", None)
-        environment = environment_for(url)
-        proxies = {**http.proxies, **kwargs.pop("proxies", environment["proxies"])}
-        kwargs.setdefault("verify", environment["verify"])
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         shown = where(url)
         with deadline(cfg.timeout, shown) as limit, transport_errors(url, cfg.timeout):
-            prepared = requests.PreparedRequest()
-            prepared.prepare(
-                method=method.upper(),
-                url=url,
-                headers={k: v for k, v in headers.items() if v is not None},
-                data=data,
-                params=http.params or None,
-                auth=auth if auth is not None else http.auth,
-                cookies=http.cookies if len(http.cookies) else None,
-                hooks=http.hooks if http.hooks and http.hooks.get("response") != [] else None,
-            )
             wait = limit.remaining()
-            response = http.send(
-                prepared,
+            response = self.http.request(
+                method,
+                url,
+                headers=headers,
                 allow_redirects=False,
                 stream=True,
                 timeout=(wait, wait),
-                proxies={k: v for k, v in proxies.items() if v is not None},
-                **kwargs,
+                **{**environment_for(url), **kwargs},
             )
             read_capped(response, cfg.max_response_bytes, shown)
             return response
 
-    def _json(self, url: str, response: requests.Response) -> dict[str, Any]:
+    def read_json(self, url: str, response: requests.Response) -> dict[str, Any]:
+        """The JSON object of an answer, or :class:`ProviderError` saying what was wrong."""
         status = response.status_code
         if 300 <= status < 400:
             raise ProviderError(
@@ -207,20 +184,27 @@ class ProviderClient:
         if cfg.client_auth == "client_secret_basic":
             # §2.3.1: each part is form-urlencoded before Basic encoding.
             auth = (quote_plus(cfg.client_id), quote_plus(cfg.client_secret))
-            return self._send("POST", url, data=form, auth=auth)
+            return self.send("POST", url, data=form, auth=auth)
         form = {**form, "client_id": cfg.client_id, "client_secret": cfg.client_secret}
-        return self._send("POST", url, data=form)
+        return self.send("POST", url, data=form)
 
     def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         cfg = self.config
         response = self._authenticated_post(cfg.token_url, form)
         try:
-            return self._json(cfg.token_url, response)
+            return self.read_json(cfg.token_url, response)
         except ProviderError as exc:
             log.warning("token request failed: %s", exc)
             raise
 
     # -- the calls ------------------------------------------------------------
+
+    def client_credentials(self) -> Token:
+        """A token for the client itself (RFC 6749 §4.4), as Adobe's OAuth
+        Server-to-Server credential issues it. Adobe's examples send the
+        scope comma-separated."""
+        data = self._token_request({"grant_type": "client_credentials", "scope": ",".join(self.config.scope)})
+        return token_from_response(data, self.config.scope, expires_in_ms=self.config.expires_in_ms)
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None) -> Token:
         """Trade an authorization code for a token (RFC 6749 §4.1.3)."""
@@ -279,5 +263,5 @@ class ProviderClient:
         url = self.config.userinfo_url
         if not url:
             raise ProviderError("no userinfo_url is configured")
-        response = self._send("GET", url, headers={"Authorization": f"Bearer {token.access_token}"})
-        return self._json(url, response)
+        response = self.send("GET", url, headers={"Authorization": f"Bearer {token.access_token}"})
+        return self.read_json(url, response)

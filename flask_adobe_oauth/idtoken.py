@@ -92,8 +92,8 @@ def clear_cache() -> None:
 def _fetch_keys(client: ProviderClient, url: str) -> dict[str, Any]:
     import jwt
 
-    response = client._send("GET", url)
-    data = client._json(url, response)
+    response = client.send("GET", url)
+    data = client.read_json(url, response)
     keys: dict[str, Any] = {}
     raw_keys = data.get("keys")
     if not isinstance(raw_keys, list):

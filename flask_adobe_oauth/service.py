@@ -39,14 +39,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-import requests
-
-from .api import AdobeSession, adobe_error_text
-from .authserver import harden, transport_errors, where
+from .api import AdobeSession
+from .authserver import ProviderClient, where
 from .config import Config, resolve
 from .errors import ConfigurationError, ProviderError
-from .tokens import Token, token_from_response
-from .transport import deadline, read_capped
+from .tokens import Token
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -219,8 +216,7 @@ class AdobeService:
         self.config = config
         self.refresh_ahead = float(refresh_ahead)
         self._store = shared_store(store)
-        self._http = requests.Session()
-        harden(self._http)
+        self._client = ProviderClient(config)
         self._lock = threading.Lock()
         self._token: Token | None = None
         #: The shared record ``_token`` was read from or written as, exactly:
@@ -368,43 +364,17 @@ class AdobeService:
 
     def _mint(self) -> Token:
         """One ``client_credentials`` request (RFC 6749 §4.4) within the deadline."""
-        cfg = self.config
-        url = cfg.token_url
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": cfg.client_id,
-            "client_secret": cfg.client_secret,
-            "scope": ",".join(cfg.scope),  # Adobe: comma-separated
-        }
-        shown = where(url)
-        with deadline(cfg.timeout, shown) as limit, transport_errors(url, cfg.timeout):
-            wait = limit.remaining()
-            response = self._http.post(
-                url,
-                data=form,
-                headers={"Accept": "application/json"},
-                allow_redirects=False,
-                stream=True,
-                timeout=(wait, wait),
-            )
-            read_capped(response, cfg.max_response_bytes, shown)
-        if response.status_code != 200:
-            said = adobe_error_text(response)
-            detail = f": {said}" if said else ""
-            if response.status_code in (400, 401, 403):
-                message = (
-                    f"Adobe refused the service credential (HTTP {response.status_code} from {shown}{detail})"
-                )
-            else:
-                message = f"{shown} failed to issue a service token (HTTP {response.status_code}{detail})"
-            raise ProviderError(message, status=response.status_code)
         try:
-            data = response.json()
-        except (ValueError, RecursionError):
-            raise ProviderError(f"{shown} did not answer JSON", status=200) from None
-        if not isinstance(data, dict):
-            raise ProviderError(f"{shown} answered JSON that is not an object", status=200)
-        token = token_from_response(data, cfg.scope, expires_in_ms=cfg.expires_in_ms)
+            token = self._client.client_credentials()
+        except ProviderError as exc:
+            if exc.status not in (400, 401, 403):
+                raise
+            said = f": {exc.provider_error}" if exc.provider_error else ""
+            raise ProviderError(
+                f"Adobe refused the service credential (HTTP {exc.status} from {where(self.config.token_url)}{said})",
+                exc.provider_error,
+                exc.status,
+            ) from None
         self.mints += 1
         return token
 

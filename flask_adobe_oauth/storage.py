@@ -36,12 +36,7 @@ from flask import current_app, session
 
 from .cookies import LOGIN_ROOM, MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
 from .errors import CookieTooLarge, StorageUnavailable
-from .tokens import ParsedTokens, Storage, Token
-
-try:  # the context variable behind flask.session: one lookup instead of the proxy's several
-    from flask.globals import _cv_request
-except ImportError:  # pragma: no cover - a Flask without it: the proxy
-    _cv_request = None  # type: ignore[assignment]
+from .tokens import Storage, Token
 
 #: The session key of the default blueprint's token (``<key>_<name>`` for
 #: another blueprint name); tests and apps read it instead of spelling it.
@@ -60,7 +55,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from flask import Flask
-    from flask.sessions import SessionMixin
 
     from .sqla import SQLAlchemyStorage
 
@@ -75,14 +69,6 @@ def __getattr__(name: str) -> Any:
 
 
 log = logging.getLogger("flask_adobe_oauth")
-
-
-def current_session() -> SessionMixin:
-    """The current request's session, as ``flask.session`` gives it (and, like
-    it, marked accessed, so the answer carries ``Vary: Cookie``); outside a
-    request, the proxy itself, which raises on use as before."""
-    reqctx = _cv_request.get(None) if _cv_request is not None else None
-    return session if reqctx is None else reqctx.session
 
 
 #: Longest a server-side record lives: Adobe IMS refresh tokens last 14 days.
@@ -142,16 +128,12 @@ class SessionStorage:
         #: The configured scope; a token with exactly this scope is stored
         #: with a 6-character tag instead (set by the blueprint).
         self.default_scope: frozenset[str] | None = None
-        #: Records already parsed, by their exact content (one entry per
-        #: signed-in browser, at most ``parsed.size``).
-        self.parsed = ParsedTokens()
 
     def with_default_scope(self, scope: frozenset[str]) -> SessionStorage:
         """A copy of this storage that stores tokens of ``scope`` compactly
         (the blueprint's configured scope); this one is left unchanged."""
         twin = copy.copy(self)
         twin.default_scope = scope
-        twin.parsed = ParsedTokens(self.parsed.size) if hasattr(self, "parsed") else ParsedTokens()
         return twin
 
     @property
@@ -159,7 +141,7 @@ class SessionStorage:
         """How long a refused refresh waits for another worker's token: the
         fallback's when the token is there; none when it is in the cookie,
         which only this browser's request can change."""
-        data = current_session().get(self.key)
+        data = session.get(self.key)
         if self.fallback is None or (isinstance(data, dict) and "a" in data):
             return 0.0
         return float(getattr(self.fallback, "successor_wait", 0.0) or 0.0)
@@ -176,21 +158,17 @@ class SessionStorage:
         twin = copy.copy(self)
         twin.blueprint = name
         twin.key = blueprint_key(self.key, name)
-        twin.parsed = ParsedTokens(self.parsed.size) if hasattr(self, "parsed") else ParsedTokens()
         bind = getattr(self.fallback, "for_blueprint", None)
         if callable(bind):
             twin.fallback = bind(name)
         return twin
 
     def get(self) -> Token | None:
-        data = current_session().get(self.key)
+        data = session.get(self.key)
         if not isinstance(data, dict) or "a" not in data:
             return self.fallback.get() if self.fallback is not None else None
-        parsed: ParsedTokens | None = getattr(self, "parsed", None)  # a subclass may skip __init__
         try:
-            if parsed is None:
-                return Token.from_dict(data, self.default_scope)
-            return parsed.token(data, self.default_scope)
+            return Token.from_dict(data, self.default_scope)
         except (TypeError, ValueError):
             return None
 
@@ -199,9 +177,7 @@ class SessionStorage:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         candidate = {**dict(session), self.key: data}
         if fits_session_cookie(app, candidate, self.max_cookie_size - LOGIN_ROOM):
-            previous = session.get(self.key)
             session[self.key] = data
-            self._forget_parsed(previous)
             if self.fallback is not None:
                 self.fallback.delete()
             return
@@ -221,20 +197,13 @@ class SessionStorage:
                 "the Adobe sign-in worked, but the token is too large for this site's session cookie; "
                 "the site needs server-side token storage"
             )
-        self._forget_parsed(session.pop(self.key, None))
+        session.pop(self.key, None)
         self.fallback.set(token)
 
     def delete(self) -> None:
-        self._forget_parsed(session.pop(self.key, None))
+        session.pop(self.key, None)
         if self.fallback is not None:
             self.fallback.delete()
-
-    def _forget_parsed(self, data: Any) -> None:
-        """Drop a replaced or deleted record's token from :attr:`parsed`: a
-        token signed out (or refreshed away) is not kept in memory."""
-        parsed: ParsedTokens | None = getattr(self, "parsed", None)
-        if isinstance(data, dict) and parsed is not None:
-            parsed.discard(data)
 
     def __repr__(self) -> str:
         return f"SessionStorage(key={self.key!r}, fallback={self.fallback!r})"

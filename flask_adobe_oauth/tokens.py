@@ -20,9 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -144,94 +142,6 @@ def _scope_tag(scope: frozenset[str]) -> str:
 def _scope_of_string(value: str) -> frozenset[str]:
     """:func:`parse_scope` of a stored string, cached: it is read on every request."""
     return parse_scope(value)
-
-
-#: Value types a stored record must have for :class:`ParsedTokens` to keep its
-#: token: strings and integers compare equal only to the same string or an
-#: equal number (``1 == 1.0 == True``, which parse to the same expiry).
-_PLAIN_TYPES = frozenset({str, int})
-#: The characters of the access token that name a record's cache entry.
-_TAIL = 32
-
-
-class ParsedTokens:
-    """A bounded LRU of :meth:`Token.from_dict` results, for records read
-    from storage on every request.
-
-    A session's record is decoded into a new dict on every request; parsing
-    it into a :class:`Token` once per distinct record instead of once per
-    request is what this saves. An entry is found by the last characters of
-    the access token (hashing them is cheaper than hashing the whole
-    record) and used only when the record it was parsed from equals the one
-    read now, item by item: access token, refresh token, expiry, scope tag
-    and user, with the same default scope. Entries are made only from
-    records of plain strings and integers, which compare equal only to the
-    same string or the same number. So an entry is only ever used for a
-    record that parses to the same token as the one it came from,
-    and a user is only ever handed the token their own session holds: two
-    records sharing an access token's tail (two test users with one fake
-    token, say) just replace each other's entry. A :class:`Token` is
-    immutable, so one object may serve several requests.
-
-    The comparison is ordinary ``==``, not constant-time: it runs only on
-    records this server signed (or stores), and only after the tail,
-    unguessable random characters of a real token, matched.
-    """
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        #: tail of the access token -> (default scope, the record as parsed, its token)
-        self._entries: OrderedDict[str, tuple[frozenset[str] | None, dict[str, Any], Token]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def token(self, data: Mapping[str, Any], default_scope: frozenset[str] | None = None) -> Token:
-        """``Token.from_dict(data, default_scope)``, parsed once per distinct record."""
-        access = data.get("a")
-        if type(access) is not str:
-            return Token.from_dict(data, default_scope)
-        tail = access[-_TAIL:]
-        entries = self._entries
-        entry = entries.get(tail)
-        if (
-            entry is not None
-            and entry[1] == data
-            and (entry[0] is default_scope or entry[0] == default_scope)
-        ):
-            try:  # noqa: SIM105 - cheaper than contextlib.suppress, on every request
-                entries.move_to_end(tail)
-            except KeyError:  # evicted by another thread meanwhile
-                pass
-            return entry[2]
-        token = Token.from_dict(data, default_scope)  # raises for a bad record: nothing kept
-        if _PLAIN_TYPES.issuperset(map(type, data.values())):
-            with self._lock:
-                entries[tail] = (default_scope, dict(data), token)
-                entries.move_to_end(tail)
-                while len(entries) > self.size:
-                    entries.popitem(last=False)
-        return token
-
-    def discard(self, data: Mapping[str, Any]) -> None:
-        """Drop the entry parsed from ``data`` (its user signed out, or it was replaced)."""
-        access = data.get("a")
-        if type(access) is str:
-            tail = access[-_TAIL:]
-            with self._lock:
-                entry = self._entries.get(tail)
-                if entry is not None and entry[1] == data:
-                    del self._entries[tail]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __reduce__(self) -> tuple[type[ParsedTokens], tuple[int]]:
-        """A copy (``copy``, ``deepcopy``, ``pickle``) is an empty cache of the
-        same size: tokens are never copied along with the storage holding them."""
-        return (type(self), (self.size,))
 
 
 def _number(data: Mapping[str, Any], key: str) -> float | None:

@@ -156,7 +156,7 @@ def test_a_refused_token_is_reported_as_refused_not_as_signed_out(
 
 
 def test_adobe_urls_are_not_moved_when_the_app_points_at_adobe_itself(standin: StandInAdobe) -> None:
-    from flask_adobe_oauth.extension import get_state
+    from flask_adobe_oauth.extension import get_runtime
 
     app = Flask(__name__)
     app.config.update(
@@ -168,14 +168,14 @@ def test_adobe_urls_are_not_moved_when_the_app_points_at_adobe_itself(standin: S
     from flask_adobe_oauth import make_adobe_blueprint
 
     app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
-    session = get_state(None, app).api
+    session = get_runtime(None, app).api
     assert (
         session.absolute("https://analytics.adobe.io/discovery/me")
         == "https://analytics.adobe.io/discovery/me"
     )
     assert session.absolute("/reports") == "https://analytics.adobe.io/api/exampl0/reports"
     pointed = _app_calling_adobe(standin, "/x")
-    moved = get_state(None, pointed).api.absolute("https://analytics.adobe.io/discovery/me?x=1")
+    moved = get_runtime(None, pointed).api.absolute("https://analytics.adobe.io/discovery/me?x=1")
     assert moved == standin.url + "/discovery/me?x=1"
 
 
