@@ -22,11 +22,11 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -66,7 +66,7 @@ from flask_adobe_oauth.analytics import (
 )
 from flask_adobe_oauth.service import service_for, service_session
 
-from .chart import line_chart
+from .chart import Chart, line_chart
 
 __all__ = ["DashboardCache", "SuiteTable", "create_app", "suite_table"]
 
@@ -274,20 +274,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     Without ``config`` (``flask --app example_app ...``) they come from the environment."""
     app = Flask(__name__)
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
-    if config is None:
-        config = {
-            k: v
-            for k, v in os.environ.items()
-            if k.startswith(("ADOBE_OAUTH_", "DASHBOARD_")) or k == "SECRET_KEY"
-        }
-    app.config.update(config)
+    app.config.update(_environ_config() if config is None else config)
     app.extensions[CACHE_KEY] = make_cache(app.config)
     app.extensions[POOL_KEY] = ThreadPoolExecutor(
         max_workers=int(app.config.get("DASHBOARD_WORKERS", WORKERS)), thread_name_prefix="dashboard"
     )
     blueprint = make_adobe_blueprint(redirect_to="dashboard")
     app.register_blueprint(blueprint, url_prefix="/adobe")
-    sign_out = f"{blueprint.name}.logout"
+    _add_hooks(app, sign_out=f"{blueprint.name}.logout")
+    _add_views(app)
+    return app
+
+
+def _environ_config() -> dict[str, Any]:
+    """The app's configuration from the environment: ``ADOBE_OAUTH_*``, ``DASHBOARD_*`` and ``SECRET_KEY``."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(("ADOBE_OAUTH_", "DASHBOARD_")) or k == "SECRET_KEY"
+    }
+
+
+def _add_hooks(app: Flask, *, sign_out: str) -> None:
+    """What every request gets: whose cache entries to forget when it is ``sign_out`` (the
+    blueprint's sign-out endpoint), the security headers, and the demo-mode banner's URL."""
 
     @app.before_request
     def note_who_signs_out() -> None:
@@ -307,6 +317,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def demo_banner() -> dict[str, Any]:
         return {"standin_url": app.config.get("DEMO_STANDIN_URL")}
 
+
+def _add_views(app: Flask) -> None:
+    """The pages: the welcome page (``/``) and the dashboard, for signed-in users."""
+
     @app.get("/")
     def index() -> str:
         return render_template("index.html", signed_in=adobe.authorized)
@@ -315,8 +329,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @adobe_login_required
     def dashboard() -> tuple[str, int, dict[str, str]]:
         return _dashboard()
-
-    return app
 
 
 @dataclass(frozen=True)
@@ -486,141 +498,214 @@ def _pick_suite(found: list[ReportSuite], wanted: str | None) -> ReportSuite | N
     return next((s for s in found if s.rsid == wanted), found[0] if found else None)
 
 
-def _note(view: dict[str, Any], text: str) -> None:
-    """Add ``text`` to the page's notice (shown above the dashboard)."""
-    view["notice"] = f"{view['notice']} {text}" if view.get("notice") else text
-
-
 def _wait_seconds(exc: RateLimited) -> int:
     return int(exc.retry_after + 0.999) if exc.retry_after is not None else RATE_WINDOW
 
 
-def _analytics(view: dict[str, Any], shelf: Shelf, http: Any) -> None:
-    """Fill ``view`` from Analytics: companies and report suites from ``shelf``
+# -- the dashboard, step by step ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardQuery:
+    """What the dashboard's query string asks for, read and checked (:func:`_read_query`)."""
+
+    #: The days shown, both included.
+    start: date
+    end: date
+    #: Why the range asked for was refused, or that it reaches past yesterday; else None.
+    range_note: str | None
+    #: Whether the range ends yesterday, as the presets' ranges do.
+    ends_yesterday: bool
+    #: ``source=service``: the data as the company's Server-to-Server credential reads it;
+    #: the user's own login still decides who may look.
+    service: bool
+    #: The company (global company id) and report suite (rsid) asked for, if any.
+    company: str | None
+    rsid: str | None
+    #: The table's filter, order and page (``q``, ``sort``, ``dir``, ``page``), for :func:`suite_table`.
+    table: dict[str, str | None]
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass
+class DashboardPage:
+    """What the dashboard shows, filled in by the steps of :func:`_dashboard`. What
+    a step could not fill (Adobe refused, say) stays empty, and the page shows the rest."""
+
+    query: DashboardQuery
+    #: Sentences for the notice above the dashboard, after the range's note.
+    notes: list[str] = field(default_factory=list)
+    profile: dict[str, Any] | None = None
+    companies: list[Company] = field(default_factory=list)
+    company: Company | None = None
+    suites: list[ReportSuite] = field(default_factory=list)
+    suite: ReportSuite | None = None
+    series: PageViewsByDay | None = None
+    chart: Chart | None = None
+    #: HTTP 206 to the report: Adobe has no page views for the suite (and no zeros are shown).
+    column_problem: ReportColumnError | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the page is not all there, as it says it: the HTTP status answered,
+    the message shown, and after a 429 the seconds to wait (``Retry-After``)."""
+
+    status: int
+    message: str
+    retry_after: int | None = None
+
+
+def _read_query(args: Mapping[str, str]) -> DashboardQuery:
+    """What the page is asked for. A refused date range falls back to the last 30
+    days with a note (:func:`parse_range`); any ``source`` but ``service`` is the
+    user's own; the company, suite and table arguments are checked once the
+    lists they pick from are read (:func:`_choose_company`, :func:`suite_table`)."""
+    start, end, range_note = parse_range(args)
+    return DashboardQuery(
+        start=start,
+        end=end,
+        range_note=range_note,
+        ends_yesterday=end == _today() - timedelta(days=1),
+        service=args.get("source") == "service",
+        company=args.get("company"),
+        rsid=args.get("rsid"),
+        table={name: args.get(name) for name in ("q", "sort", "dir", "page")},
+    )
+
+
+def _shelves(cache: DashboardCache, service: bool) -> tuple[Shelf, Shelf]:
+    """The user's own shelf (their profile, and their lists when they read as
+    themselves), and the shelf the lists come from: with ``service``, the service
+    account's, the same for every user, so an owner of its own."""
+    mine = cache.shelf(user_owner(adobe.token))
+    lists = cache.shelf(f"service:{service_for().config.client_id}") if service else mine
+    return mine, lists
+
+
+def _start_profile(page: DashboardPage, mine: Shelf) -> Future[dict[str, str]] | None:
+    """The profile from ``mine`` if cached (and no job); else, when IMS has a
+    userinfo endpoint, a worker reading it while the Analytics calls run here."""
+    cached_profile = mine.get("profile")
+    userinfo_url = adobe.config.userinfo_url
+    if isinstance(cached_profile, dict):
+        page.profile = _profile_with(cached_profile)
+    elif userinfo_url:
+        pool: ThreadPoolExecutor = current_app.extensions[POOL_KEY]
+        return pool.submit(copy_current_request_context(_userinfo), userinfo_url)
+    return None
+
+
+def _finish_profile(page: DashboardPage, mine: Shelf, job: Future[dict[str, str]] | None) -> Problem | None:
+    """The profile the worker read, kept on ``mine``; or, if Adobe refused it,
+    the problem to show. The profile is nice to have: the reports may still work."""
+    if job is None:
+        return None
+    try:
+        userinfo = job.result()
+    except RateLimited as exc:  # IMS's limit, not Analytics': the report was still asked for
+        wait = _wait_seconds(exc)
+        return Problem(
+            429,
+            "Could not read your Adobe profile: Adobe is rate-limiting requests right now. "
+            f"Try again in {wait} seconds.",
+            wait,
+        )
+    except ProviderError as exc:
+        return Problem(502, f"Could not read your Adobe profile: {exc.message}")
+    mine.put("profile", userinfo)
+    page.profile = _profile_with(userinfo)
+    return None
+
+
+def _analytics_problem(page: DashboardPage, lists: Shelf, http: Any) -> Problem | None:
+    """Fill ``page`` from Analytics (:func:`_analytics`); what stopped it, or None.
+    A 429 stops the calls (Adobe asked us to wait); no Analytics profile is not a
+    failure of Adobe's but an admin's to fix (403); any other failure is Adobe's."""
+    try:
+        _analytics(page, lists, http)
+    except RateLimited as exc:
+        wait = _wait_seconds(exc)
+        return Problem(429, f"Adobe is rate-limiting requests right now. Try again in {wait} seconds.", wait)
+    except NoAnalyticsProfile as exc:
+        return Problem(403, exc.message)
+    except ProviderError as exc:
+        status = exc.status_code if 400 <= exc.status_code < 600 else 502
+        return Problem(status, f"Adobe could not answer: {exc.message}")
+    return None
+
+
+def _analytics(page: DashboardPage, lists: Shelf, http: Any) -> None:
+    """Fill ``page`` from Analytics: companies and report suites from ``lists``
     or Adobe (discovery, then every page of suites), then the report. Each
     call needs the one before, so they run one after the other."""
-    found = view["companies"] = _shelved(shelf, "companies", Company, lambda: companies(http))
-    wanted_company = request.args.get("company")
-    company = view["company"] = _pick_company(found, wanted_company)
-    if company is not None and wanted_company and wanted_company != company.global_company_id:
-        _note(view, f"You have no company {wanted_company!r}; showing {company.name}.")
+    company = _choose_company(page, lists, http)
     if company is None:
         return
+    suite = _choose_suite(page, lists, http, company)
+    if suite is None:
+        return
+    _read_report(page, http, company, suite)
+
+
+def _choose_company(page: DashboardPage, lists: Shelf, http: Any) -> Company | None:
+    """The user's companies (cached or from discovery), and the one asked for;
+    the first, with a note, when they have none by that id; None when they have none."""
+    found = page.companies = _shelved(lists, "companies", Company, lambda: companies(http))
+    wanted = page.query.company
+    company = page.company = _pick_company(found, wanted)
+    if company is not None and wanted and wanted != company.global_company_id:
+        page.notes.append(f"You have no company {wanted!r}; showing {company.name}.")
+    return company
+
+
+def _choose_suite(page: DashboardPage, lists: Shelf, http: Any, company: Company) -> ReportSuite | None:
+    """``company``'s report suites (cached or every page from Adobe), and the one
+    asked for; the first, with a note, when it has none by that rsid; None when it has none."""
     gcid = company.global_company_id  # one of Adobe's: a user cannot add keys of their own
     page_size = int(current_app.config.get("DASHBOARD_SUITES_PAGE_SIZE", 100))
-    suites = view["suites"] = _shelved(
-        shelf,
+    suites = page.suites = _shelved(
+        lists,
         f"suites:{gcid}:{page_size}",
         ReportSuite,
         lambda: report_suites(gcid, page_size=page_size, session=http),
     )
-    wanted_suite = request.args.get("rsid")
-    suite = view["suite"] = _pick_suite(suites, wanted_suite)
-    if suite is not None and wanted_suite and wanted_suite != suite.rsid:
-        _note(view, f"{company.name} has no report suite {wanted_suite!r}; showing {suite.name}.")
-    if suite is None:
-        return
+    wanted = page.query.rsid
+    suite = page.suite = _pick_suite(suites, wanted)
+    if suite is not None and wanted and wanted != suite.rsid:
+        page.notes.append(f"{company.name} has no report suite {wanted!r}; showing {suite.name}.")
+    return suite
+
+
+def _read_report(page: DashboardPage, http: Any, company: Company, suite: ReportSuite) -> None:
+    """The chart's report: ``suite``'s page views a day over the query's range, and its chart."""
+    query = page.query
     try:
-        series: PageViewsByDay = page_views_by_day(gcid, suite.rsid, view["start"], view["end"], session=http)
+        series = page_views_by_day(
+            company.global_company_id, suite.rsid, query.start, query.end, session=http
+        )
     except ReportColumnError as exc:  # HTTP 206: no page views, and no zeros shown for them
-        view["column_problem"] = exc
+        page.column_problem = exc
     else:
-        view["series"] = series
-        view["chart"] = line_chart(series)
+        page.series, page.chart = series, line_chart(series)
 
 
-def _dashboard() -> tuple[str, int, dict[str, str]]:
-    start, end, range_note = parse_range(request.args)
-    view: dict[str, Any] = {
-        "profile": None,
-        "companies": [],
-        "company": None,
-        "suites": [],
-        "suite": None,
-        "series": None,
-        "chart": None,
-        "start": start,
-        "end": end,
-        "presets": PRESETS,
-        "ends_yesterday": end == _today() - timedelta(days=1),
-        "days": (end - start).days + 1,
-        "notice": range_note,
-        "problem": None,
-        "column_problem": None,
-        # "service": the data as the company's Server-to-Server credential reads it;
-        # the user's own login still decides who may look.
-        "source": "service" if request.args.get("source") == "service" else "user",
-    }
-    service = view["source"] == "service"
-    http = service_session() if service else None
-    cache: DashboardCache = current_app.extensions[CACHE_KEY]
-    mine = cache.shelf(user_owner(adobe.token))
-    # The service account's lists are the company's, the same for every user: an owner of their own.
-    lists = cache.shelf(f"service:{service_for().config.client_id}") if service else mine
-
-    # The profile, unless cached, is read by a worker while the Analytics calls run here.
-    profile_job: Future[dict[str, str]] | None = None
-    cached_profile = mine.get("profile")
-    userinfo_url = adobe.config.userinfo_url
-    if isinstance(cached_profile, dict):
-        view["profile"] = _profile_with(cached_profile)
-    elif userinfo_url:
-        pool: ThreadPoolExecutor = current_app.extensions[POOL_KEY]
-        profile_job = pool.submit(copy_current_request_context(_userinfo), userinfo_url)
-    status, headers = 200, {"Cache-Control": "no-store"}
-    limited: RateLimited | None = None
-    try:
-        _analytics(view, lists, http)
-    except RateLimited as exc:  # stop calling: Adobe asked us to wait
-        limited = exc
-    except NoAnalyticsProfile as exc:  # not a failure of Adobe's: it says what an admin must do
-        status = 403
-        view["problem"] = exc.message
-    except ProviderError as exc:
-        status = exc.status_code if 400 <= exc.status_code < 600 else 502
-        view["problem"] = f"Adobe could not answer: {exc.message}"
-    finally:
-        if profile_job is not None:  # it uses this request's context: done before the answer
-            wait_for([profile_job])
-    if profile_job is not None:
-        try:
-            userinfo = profile_job.result()
-        except RateLimited as exc:  # IMS's limit, not Analytics': the report was still asked for
-            if limited is None and status == 200:
-                wait = _wait_seconds(exc)
-                status, headers["Retry-After"] = 429, str(wait)
-                view["problem"] = (
-                    "Could not read your Adobe profile: Adobe is rate-limiting requests right now. "
-                    f"Try again in {wait} seconds."
-                )
-        except ProviderError as exc:  # the profile is nice to have; the reports may still work
-            if limited is None and status == 200:
-                status = 502
-                view["problem"] = f"Could not read your Adobe profile: {exc.message}"
-        else:
-            mine.put("profile", userinfo)
-            view["profile"] = _profile_with(userinfo)
-    if limited is not None:
-        wait = _wait_seconds(limited)
-        status, headers["Retry-After"] = 429, str(wait)
-        view["problem"] = f"Adobe is rate-limiting requests right now. Try again in {wait} seconds."
-    view["profile"] = view["profile"] or _profile_from_token()
-    cache.save(mine)
-    if lists is not mine:
-        cache.save(lists)
-
-    # Filtered, sorted and cut to a page here, from the suites already read: no Adobe call.
-    table = view["table"] = suite_table(view["suites"], request.args)
+def _links(page: DashboardPage, table: SuiteTable) -> dict[str, Callable[..., str]]:
+    """The template's link makers: this page with changes, a preset range, a column's sort."""
+    query = page.query
 
     def link(**changes: Any) -> str:
         """This page's URL with ``changes`` (None drops an argument); the table's
         filter, order and page are kept unless changed."""
         args: dict[str, Any] = {
-            "company": view["company"].global_company_id if view["company"] else None,
-            "rsid": view["suite"].rsid if view["suite"] else None,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "source": "service" if service else None,
+            "company": page.company.global_company_id if page.company else None,
+            "rsid": page.suite.rsid if page.suite else None,
+            "from": query.start.isoformat(),
+            "to": query.end.isoformat(),
+            "source": "service" if query.service else None,
             **table.args(),
         }
         args.update(changes)
@@ -634,16 +719,65 @@ def _dashboard() -> tuple[str, int, dict[str, str]]:
         again = table.sort == key and not table.descending
         return link(sort=key, dir="desc" if again else None, page=None)
 
-    return (
-        render_template(
-            "dashboard.html",
-            link=link,
-            preset_link=preset_link,
-            sort_link=sort_link,
-            sort_labels=COLUMNS,
-            max_filter=MAX_FILTER,
-            **view,
-        ),
-        status,
-        headers,
-    )
+    return {"link": link, "preset_link": preset_link, "sort_link": sort_link}
+
+
+def _template_context(page: DashboardPage, problem: Problem | None) -> dict[str, Any]:
+    """What ``dashboard.html`` is given: the page's pieces, the range, the problem and
+    notice, the table of suites and the links. The table is filtered, sorted and cut
+    to a page here, from the suites already read: no Adobe call."""
+    query = page.query
+    table = suite_table(page.suites, query.table)
+    return {
+        "profile": page.profile or _profile_from_token(),
+        "companies": page.companies,
+        "company": page.company,
+        "suites": page.suites,
+        "suite": page.suite,
+        "series": page.series,
+        "chart": page.chart,
+        "start": query.start,
+        "end": query.end,
+        "presets": PRESETS,
+        "ends_yesterday": query.ends_yesterday,
+        "days": query.days,
+        "notice": " ".join(filter(None, [query.range_note, *page.notes])) or None,
+        "problem": problem.message if problem else None,
+        "column_problem": page.column_problem,
+        "source": "service" if query.service else "user",
+        "table": table,
+        "sort_labels": COLUMNS,
+        "max_filter": MAX_FILTER,
+        **_links(page, table),
+    }
+
+
+def _respond(page: DashboardPage, problem: Problem | None) -> tuple[str, int, dict[str, str]]:
+    """The page, its status (200, or the problem's) and headers: never stored, and
+    after a 429 when to try again."""
+    headers = {"Cache-Control": "no-store"}
+    if problem is not None and problem.retry_after is not None:
+        headers["Retry-After"] = str(problem.retry_after)
+    html = render_template("dashboard.html", **_template_context(page, problem))
+    return html, problem.status if problem else 200, headers
+
+
+def _dashboard() -> tuple[str, int, dict[str, str]]:
+    """The dashboard: the user's profile, companies and report suites (reused from
+    the cache when it has them), and one suite's page views over the chosen days.
+    What Adobe refused is said on the page, with its status; never a 500."""
+    page = DashboardPage(_read_query(request.args))
+    http = service_session() if page.query.service else None
+    cache: DashboardCache = current_app.extensions[CACHE_KEY]
+    mine, lists = _shelves(cache, page.query.service)
+    profile_job = _start_profile(page, mine)
+    try:
+        problem = _analytics_problem(page, lists, http)
+    finally:
+        if profile_job is not None:  # it uses this request's context: done before the answer
+            wait_for([profile_job])
+    profile_problem = _finish_profile(page, mine, profile_job)
+    cache.save(mine)
+    if lists is not mine:
+        cache.save(lists)
+    return _respond(page, problem or profile_problem)  # Analytics' problem first: it stopped the report

@@ -51,6 +51,18 @@ RENEW_BEFORE = timedelta(days=7)
 #: Backdating of a new certificate, for clocks a little behind.
 _SKEW = timedelta(minutes=5)
 _WINDOWS = os.name == "nt"
+#: The key usage of the certificate: digital signatures and nothing else.
+_SIGNING_ONLY = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
 
 
 @dataclass(frozen=True)
@@ -143,22 +155,44 @@ def write_certificate(directory: Path, *, not_before: datetime, not_after: datet
     and write them to ``directory``, replacing what is there. The key file is mode 0600 from
     the moment it exists."""
     key = ec.generate_private_key(ec.SECP256R1())
+    cert = _self_signed(key, not_before=not_before, not_after=not_after)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write(directory / KEY_NAME, key_pem, 0o600)
+    _write(directory / CERT_NAME, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _self_signed(
+    key: ec.EllipticCurvePrivateKey, *, not_before: datetime, not_after: datetime
+) -> x509.Certificate:
+    """A certificate for localhost signed by ``key`` itself, valid from ``not_before`` to ``not_after``."""
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "flask-adobe-oauth demo (self-signed)"),
         ]
     )
-    public = key.public_key()
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(public)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(
+    )
+    for extension, critical in _server_extensions(key.public_key()):
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(key, hashes.SHA256())
+
+
+def _server_extensions(public: ec.EllipticCurvePublicKey) -> list[tuple[x509.ExtensionType, bool]]:
+    """The extensions, each with whether it is critical, of a TLS server's certificate for
+    localhost, 127.0.0.1 and ::1 that is no CA and whose key only signs."""
+    return [
+        (
             x509.SubjectAlternativeName(
                 [
                     x509.DNSName("localhost"),
@@ -166,34 +200,14 @@ def write_certificate(directory: Path, *, not_before: datetime, not_after: datet
                     x509.IPAddress(ip_address("::1")),
                 ]
             ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write(directory / KEY_NAME, key_pem, 0o600)
-    _write(directory / CERT_NAME, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+            False,
+        ),
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (_SIGNING_ONLY, True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        (x509.SubjectKeyIdentifier.from_public_key(public), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(public), False),
+    ]
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
