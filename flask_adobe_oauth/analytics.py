@@ -25,7 +25,6 @@ report column Adobe could not compute (HTTP 206 with ``columns.columnErrors``,
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -33,8 +32,19 @@ from typing import Any, TypedDict
 
 import requests
 
-from .authserver import where
-from .errors import ProviderError, RateLimited
+from .errors import (
+    MAX_QUOTED,
+    AnalyticsError,
+    ColumnError,
+    NoAnalyticsProfile,
+    ProviderError,
+    RateLimited,
+    ReportColumnError,
+    adobe_error_fields,
+    error_code,
+    printable_text,
+)
+from .transport import where
 
 __all__ = [
     "AnalyticsError",
@@ -66,10 +76,6 @@ MAX_PAGES = 1000
 SUITE_EXPANSION = ("name", "currency", "timezoneZoneinfo")
 #: The gateway's code for a user whose Adobe ID has no Analytics product profile.
 NO_PROFILE_CODE = "403025"
-#: Longest part of an error body quoted in a message.
-MAX_QUOTED = 120
-
-_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class DateRangeFilter(TypedDict):
@@ -139,23 +145,6 @@ class ReportRow:
 
 
 @dataclass(frozen=True)
-class ColumnError:
-    """A column of a report Adobe could not compute (``RankedColumnError`` in swagger.json).
-
-    ``code`` is Adobe's ``errorCode``: ``unauthorized_metric``,
-    ``not_enabled_metric``, ``unauthorized_dimension`` and so on. The
-    column's numbers in the rows and totals are not data.
-    """
-
-    column_id: str
-    #: The metric requested in that column, when the request named it.
-    metric_id: str | None
-    code: str
-    description: str
-    error_id: str | None = None
-
-
-@dataclass(frozen=True)
 class RankedReport:
     """A ranked report: its rows and the totals of each metric.
 
@@ -204,108 +193,6 @@ class PageViewsByDay:
 
 
 # -- errors -----------------------------------------------------------------------
-
-
-class AnalyticsError(ProviderError):
-    """The Analytics API answered an error status; ``code`` is Adobe's code for it.
-
-    ``provider_error`` (also ``code``) is the gateway's ``error_code``
-    (``"403025"``) or the API's ``errorCode`` (``"invalid_parameters"``);
-    ``error_id`` is the API's ``errorId``, which Adobe support asks for;
-    ``status`` is the HTTP status.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        code: str | None = None,
-        status: int | None = None,
-        *,
-        description: str | None = None,
-        error_id: str | None = None,
-    ) -> None:
-        super().__init__(message, code, status)
-        #: Adobe's own words about the error (``message`` or ``errorDescription``), shortened.
-        self.description = description
-        #: The ``errorId`` of the API's error body, when it sent one.
-        self.error_id = error_id
-
-    @property
-    def code(self) -> str | None:
-        return self.provider_error
-
-    @property
-    def refused(self) -> bool:
-        """Always False: this is an API call's answer, not a refused OAuth grant."""
-        return False
-
-
-class NoAnalyticsProfile(AnalyticsError):
-    """Adobe's gateway answered ``403025 Profile is not valid``: the user's Adobe ID
-    is in no Adobe Analytics product profile, so it may not use the API. Only an
-    administrator of the organization can fix it, in the Adobe Admin Console."""
-
-    status_code = 403
-
-
-class ReportColumnError(AnalyticsError):
-    """A report answered without the metric that was asked for (HTTP 206, ``columnErrors``).
-
-    Raised instead of reading the column as zeros; ``column_errors`` says
-    which columns failed and why, ``metric_id`` the metric missing.
-    """
-
-    def __init__(self, message: str, metric_id: str, column_errors: tuple[ColumnError, ...]) -> None:
-        first = column_errors[0] if column_errors else None
-        super().__init__(
-            message,
-            first.code if first else None,
-            206,
-            description=first.description if first else None,
-            error_id=first.error_id if first else None,
-        )
-        self.metric_id = metric_id
-        self.column_errors = column_errors
-        # The user's access (or the suite's set-up) is at fault, not Adobe's service.
-        if column_errors and all(e.code.startswith("unauthorized") for e in column_errors):
-            self.status_code = 403
-
-
-def _printable(value: Any, limit: int) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    text = "".join(ch for ch in str(value) if ch.isprintable()).strip()[:limit]
-    return text or None
-
-
-def _code(value: Any) -> str | None:
-    text = _printable(value, 65)  # one more than a code may have: a longer one is refused, not cut
-    return text if text is not None and _CODE.fullmatch(text) else None
-
-
-def adobe_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
-    """``(code, message, error_id)`` of an error body Adobe sent, each None when absent.
-
-    Reads the three shapes Adobe answers with: the API gateway's
-    ``{"error_code": "429050", "message": "Too many requests"}`` (Adobe's
-    Analytics 2.0 FAQ), the Analytics API's ``{"errorCode", "errorDescription",
-    "errorId"}`` (``ReportErrorStatus`` in swagger.json,
-    ``AnalyticsAsrErrorResponse`` in report-suites.json), and IMS's OAuth
-    ``{"error", "error_description"}`` (RFC 6749 §5.2). Codes must look like
-    codes, messages are cut to :data:`MAX_QUOTED` printable characters.
-    ``body`` is the parsed JSON; anything but an object gives three Nones.
-    """
-    if not isinstance(body, dict):
-        return None, None, None
-    for code_key, text_key in (
-        ("error_code", "message"),
-        ("errorCode", "errorDescription"),
-        ("error", "error_description"),
-    ):
-        code, text = _code(body.get(code_key)), _printable(body.get(text_key), MAX_QUOTED)
-        if code or text:
-            return code, text, _code(body.get("errorId"))
-    return None, None, _code(body.get("errorId"))
 
 
 def _response_error(response: requests.Response) -> tuple[str | None, str | None, str | None]:
@@ -586,9 +473,9 @@ def _column_errors(data: dict[str, Any], metrics: dict[str, str], url: str) -> t
             ColumnError(
                 column_id,
                 metrics.get(column_id),
-                _code(entry.get("errorCode")) or "unknown",
-                _printable(entry.get("errorDescription"), MAX_QUOTED) or "",
-                _code(entry.get("errorId")),
+                error_code(entry.get("errorCode")) or "unknown",
+                printable_text(entry.get("errorDescription"), MAX_QUOTED) or "",
+                error_code(entry.get("errorId")),
             )
         )
     return tuple(found)

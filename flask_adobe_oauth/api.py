@@ -20,12 +20,10 @@ import requests
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
-from .analytics import adobe_error_fields
-from .authserver import environment_for, harden, transport_errors, where
 from .config import PRESETS, Config
-from .errors import AdobeOAuthError, RateLimited
+from .errors import AdobeOAuthError, RateLimited, adobe_error_text
 from .ratelimit import RateLimiter
-from .transport import deadline, read_capped
+from .transport import deadline, environment_for, harden, read_capped, transport_errors, where
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -68,16 +66,13 @@ def _connect_origin(parsed: Url) -> tuple[str, str, str]:
     return parsed.scheme or "", netloc, host
 
 
-def adobe_error_text(response: requests.Response) -> str | None:
-    """What Adobe's error body says, shortly: ``"401013 Oauth token is not valid"``
-    (read by :func:`~flask_adobe_oauth.analytics.adobe_error_fields`: short
-    printable text only, never the request's token)."""
+def _error_text(response: requests.Response) -> str | None:
+    """What Adobe's error body says, shortly (:func:`~.errors.adobe_error_text`)."""
     try:
-        data = response.json()
+        body = response.json()
     except (ValueError, RecursionError):
         return None
-    code, text, _ = adobe_error_fields(data)
-    return " ".join(part for part in (code, text) if part) or None
+    return adobe_error_text(body)
 
 
 #: The back-off after a 429 that names no delay. Adobe's Analytics 2.0 FAQ
@@ -323,7 +318,7 @@ class AdobeSession(requests.Session):
                     )
                 response = self._send_as(token.access_token, method, url, dict(kwargs))
             if response.status_code == 401 and self._refused(response, token.access_token):
-                said = adobe_error_text(response)
+                said = _error_text(response)
                 response.close()
                 # Not "you are not signed in": the user was, and Adobe refused
                 # the token (revoked, expired early, or not Adobe's at all).
@@ -331,7 +326,7 @@ class AdobeSession(requests.Session):
                 message += f": {said})" if said else ")"
                 source.refused(message)
         if response.status_code == 429:
-            said = adobe_error_text(response)
+            said = _error_text(response)
             response.close()
             delay = retry_after_seconds(response.headers.get("Retry-After"))
             delay = DEFAULT_RETRY_AFTER if delay is None else delay

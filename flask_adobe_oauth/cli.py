@@ -36,13 +36,13 @@ import requests
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 
-from .authserver import environment_for, harden, hide_credentials, where
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .cookies import LOGIN_ROOM, session_cookie_size
 from .errors import AdobeOAuthError, ConfigurationError
 from .extension import EXTENSION_KEY, BlueprintRuntime
 from .storage import SessionStorage
 from .tokens import Token
+from .transport import environment_for, harden, hide_credentials, where
 
 adobe_cli = AppGroup(
     "adobe", help="Sign in with Adobe: a local stand-in Adobe server, and a configuration check."

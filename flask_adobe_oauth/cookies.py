@@ -95,7 +95,9 @@ def _set_cookie_length(app: Flask, value: str) -> int:
     # Flask 3.1 added partitioned cookies (CHIPS), with Werkzeug 3.1's
     # dump_cookie(partitioned=); on Flask 3.0 / Werkzeug 3.0 neither exists,
     # so the keyword is passed only when the app asks for one.
-    extra = {"partitioned": True} if getattr(interface, "get_cookie_partitioned", lambda app: False)(app) else {}
+    extra = (
+        {"partitioned": True} if getattr(interface, "get_cookie_partitioned", lambda app: False)(app) else {}
+    )
     header = dump_cookie(
         interface.get_cookie_name(app),
         value,

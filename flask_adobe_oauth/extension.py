@@ -393,4 +393,3 @@ _CONTEXTS = "_adobe_oauth_contexts"
 #: The current request's :class:`AdobeContext`: ``adobe.authorized``,
 #: ``adobe.token``, ``adobe.session``.
 adobe: AdobeContext = cast(AdobeContext, LocalProxy(context))
-

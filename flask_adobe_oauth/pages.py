@@ -24,9 +24,9 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
-from .analytics import AnalyticsError, NoAnalyticsProfile, ReportColumnError
 from .errors import (
     AdobeOAuthError,
+    AnalyticsError,
     AuthorizationDenied,
     CallbackError,
     ConfigurationError,
@@ -35,8 +35,10 @@ from .errors import (
     IdTokenError,
     InsufficientScope,
     LoginRequired,
+    NoAnalyticsProfile,
     ProviderError,
     RateLimited,
+    ReportColumnError,
     StateError,
     StorageUnavailable,
 )

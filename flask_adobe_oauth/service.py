@@ -40,10 +40,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from .api import AdobeSession
-from .authserver import ProviderClient, where
+from .authserver import ProviderClient
 from .config import Config, resolve
 from .errors import ConfigurationError, ProviderError
 from .tokens import Token
+from .transport import where
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -497,7 +497,7 @@ def test_standin_port_in_use_is_a_clear_error() -> None:
 def test_a_url_password_with_an_at_sign_is_hidden_whole(url: str, shown: str) -> None:
     """Issue #27, 6: the pattern stopped at the first ``@``, so ``flask adobe
     check`` printed the tail of such a password; it now uses the same helper as
-    every other message (``authserver.hide_credentials``), which splits at the
+    every other message (``transport.hide_credentials``), which splits at the
     last ``@`` of the authority, as URL parsers (and redis-py) do."""
 
     def factory() -> Flask:
@@ -509,7 +509,7 @@ def test_a_url_password_with_an_at_sign_is_hidden_whole(url: str, shown: str) ->
     for secret in ("ssw0rd", "nter2", "s3cr", "@t@", "p@"):
         assert secret not in result.output
 
-    from flask_adobe_oauth.authserver import hide_credentials, where
+    from flask_adobe_oauth.transport import hide_credentials, where
 
     assert hide_credentials(url) == shown
     assert where(url) == where(shown).replace("***@", "")  # the same split

@@ -29,12 +29,13 @@ from flask import Flask, jsonify
 from flask import session as flask_session
 
 from flask_adobe_oauth import adobe, adobe_login_required, make_adobe_blueprint
-from flask_adobe_oauth.authserver import ProviderClient, environment_for
+from flask_adobe_oauth.authserver import ProviderClient
 from flask_adobe_oauth.config import resolve
 from flask_adobe_oauth.cookies import session_cookie_bound, session_cookie_size
 from flask_adobe_oauth.extension import get_runtime
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 from flask_adobe_oauth.tokens import Token
+from flask_adobe_oauth.transport import environment_for
 
 from .helpers import SECRET_KEY, make_app
 from .test_cookie_budget import COOKIE_SETTINGS, session_values
