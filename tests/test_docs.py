@@ -56,7 +56,7 @@ API_PAGES = {
         "flask_adobe_oauth.RedisStorage",
         "flask_adobe_oauth.CacheStorage",
         "flask_adobe_oauth.ServerSideStorage",
-        "flask_adobe_oauth.sqla.SQLAlchemyStorage",
+        "flask_adobe_oauth.storage.sqla.SQLAlchemyStorage",
     ),
     "errors": ("flask_adobe_oauth.AdobeOAuthError", "flask_adobe_oauth.RateLimited"),
     "signals": ("flask_adobe_oauth.signals.logged_in", "flask_adobe_oauth.signals.logged_out"),

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from flask_adobe_oauth import CacheStorage, Token, adobe, adobe_login_required, make_adobe_blueprint
 from flask_adobe_oauth.extension import get_runtime
-from flask_adobe_oauth.storage import DEFAULT_TTL, record_ttl
+from flask_adobe_oauth.storage.base import DEFAULT_TTL, record_ttl
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port
 

@@ -1,4 +1,4 @@
-"""What only the SQL storage does (``flask_adobe_oauth.sqla``), on a SQLite
+"""What only the SQL storage does (``flask_adobe_oauth.storage.sqla``), on a SQLite
 file and on a real PostgreSQL server: the app's own model with its own
 columns (Flask-SQLAlchemy and plain SQLAlchemy), several blueprints in one
 table, every login of a user, expiry, the app's ORM session left alone, a
@@ -43,8 +43,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from flask_adobe_oauth import Token, adobe, adobe_login_required, make_adobe_blueprint
 from flask_adobe_oauth.extension import context
-from flask_adobe_oauth.sqla import TABLE_NAME, AdobeTokenMixin, SQLAlchemyStorage, token_table
 from flask_adobe_oauth.storage import SQLAlchemyStorage as LazySQLAlchemyStorage
+from flask_adobe_oauth.storage.sqla import TABLE_NAME, AdobeTokenMixin, SQLAlchemyStorage, token_table
 from flask_adobe_oauth.testing import StandInAdobe, User, login_as
 
 from .helpers import (

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 
 from flask_adobe_oauth import CookieTooLarge, Token, adobe, make_adobe_blueprint
 from flask_adobe_oauth.cookies import MAX_COOKIE_SIZE, session_cookie_size
-from flask_adobe_oauth.sqla import token_table
+from flask_adobe_oauth.errors import StorageUnavailable
 from flask_adobe_oauth.storage import (
     TOKEN_KEY,
     CacheStorage,
@@ -41,8 +41,8 @@ from flask_adobe_oauth.storage import (
     ServerSideStorage,
     SessionStorage,
     SQLAlchemyStorage,
-    StorageUnavailable,
 )
+from flask_adobe_oauth.storage.sqla import token_table
 from flask_adobe_oauth.testing import StandInAdobe, User
 
 from .helpers import (

@@ -5,7 +5,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from flask_adobe_oauth.sqla import AdobeTokenMixin, SQLAlchemyStorage
+from flask_adobe_oauth.storage import AdobeTokenMixin, SQLAlchemyStorage
 
 from app import create_app
 

@@ -44,9 +44,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
-from .errors import ConfigurationError
-from .storage import _KEY, DEFAULT_TTL, ServerSideStorage, parse_record, record_ttl
-from .tokens import Token
+from ..errors import ConfigurationError
+from ..tokens import Token
+from .base import _KEY, DEFAULT_TTL, ServerSideStorage, parse_record, record_ttl
 
 __all__ = ["TABLE_NAME", "AdobeTokenMixin", "SQLAlchemyStorage", "token_table"]
 

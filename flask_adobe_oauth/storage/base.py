@@ -1,21 +1,7 @@
-"""Where tokens live between requests.
-
-A storage is any object with ``get() -> Token | None``, ``set(token)`` and
-``delete()``, each acting for the user of the current request. One storage
-object serves every request of the app, so it must keep nothing
-request-specific on itself.
-
-* :class:`SessionStorage` (the default) keeps the token in Flask's session,
-  which is the signed cookie unless the app uses server-side sessions. It
-  refuses to make the cookie larger than browsers keep (RFC 6265 §6.1).
-* :class:`RedisStorage` and :class:`CacheStorage` keep the token on the
-  server; the session holds only a random key, a fresh one at every
-  :meth:`~ServerSideStorage.set`. Subclass :class:`ServerSideStorage` for any
-  other store.
-* :class:`~flask_adobe_oauth.sqla.SQLAlchemyStorage` keeps them in a table
-  of the app's own database (the ``sqlalchemy`` extra; imported on first use
-  of the name, so this module needs no SQLAlchemy).
-"""
+"""The storages without extra dependencies: the session, and the
+server-side ones (Redis, cachelib, or any store through
+:class:`ServerSideStorage`). :mod:`flask_adobe_oauth.storage` is where
+users import them from."""
 
 from __future__ import annotations
 
@@ -34,38 +20,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app, session
 
-from .cookies import LOGIN_ROOM, MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
-from .errors import CookieTooLarge, StorageUnavailable
-from .tokens import Storage, Token
+from ..cookies import LOGIN_ROOM, MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
+from ..errors import CookieTooLarge, StorageUnavailable
+from ..tokens import Storage, Token
 
 #: The session key of the default blueprint's token (``<key>_<name>`` for
 #: another blueprint name); tests and apps read it instead of spelling it.
 TOKEN_KEY = "_ao_t"
 
-__all__ = [
-    "DEFAULT_TTL",
-    "TOKEN_KEY",
-    "CacheStorage",
-    "RedisStorage",
-    "SQLAlchemyStorage",
-    "ServerSideStorage",
-    "SessionStorage",
-    "Storage",  # the interface, defined with the token type
-]
-
 if TYPE_CHECKING:
     from flask import Flask
-
-    from .sqla import SQLAlchemyStorage
-
-
-def __getattr__(name: str) -> Any:
-    """``SQLAlchemyStorage`` on first use: only its module imports SQLAlchemy."""
-    if name == "SQLAlchemyStorage":
-        from .sqla import SQLAlchemyStorage
-
-        return SQLAlchemyStorage
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 log = logging.getLogger("flask_adobe_oauth")
