@@ -65,8 +65,10 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     visit(tree)
     # A module __getattr__ re-exporting from a {name: "module"} table imports those modules.
     for node in ast.walk(tree):
-        if isinstance(node, ast.Dict) and node.values and all(
-            isinstance(v, ast.Constant) and isinstance(v.value, str) for v in node.values
+        if (
+            isinstance(node, ast.Dict)
+            and node.values
+            and all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in node.values)
         ):
             for value in node.values:
                 assert isinstance(value, ast.Constant)

@@ -18,27 +18,22 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _installed_version
 from typing import TYPE_CHECKING, Any
 
+# The names most apps need; the rest live in their modules: the storages in
+# flask_adobe_oauth.storage, every error in flask_adobe_oauth.errors,
+# AdobeSession in .api, the blueprint class in .blueprint.
+#
 # The protocol core needs no Flask: importing it (errors, tokens, protocol,
 # config, authserver, idtoken, transport, api) does not import Flask. The
 # Flask side is imported on first use of one of its names.
-from .api import AdobeSession
 from .errors import (
     AdobeOAuthError,
-    AuthorizationDenied,
-    CallbackError,
     ConfigurationError,
     CookieTooLarge,
-    CrossSiteRequest,
-    IdTokenError,
-    InsufficientScope,
     LoginRequired,
-    OutsideRequest,
     ProviderError,
     RateLimited,
-    StateError,
-    StorageUnavailable,
 )
-from .tokens import Storage, Token
+from .tokens import Token
 
 try:
     #: The installed distribution's version (one source: pyproject.toml).
@@ -47,27 +42,20 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
     __version__ = "0+unknown"
 
 if TYPE_CHECKING:
-    from .blueprint import AdobeBlueprint, make_adobe_blueprint
+    from .blueprint import make_adobe_blueprint
     from .decorators import adobe_login_required
-    from .extension import AdobeContext, adobe
+    from .extension import adobe
     from .signals import logged_in, logged_out, login_failed, token_refreshed
-    from .storage import CacheStorage, RedisStorage, ServerSideStorage, SessionStorage
 
 #: Public name -> the module (of the Flask side) that defines it.
 _LAZY = {
-    "AdobeBlueprint": "blueprint",
     "make_adobe_blueprint": "blueprint",
     "adobe_login_required": "decorators",
-    "AdobeContext": "extension",
     "adobe": "extension",
     "logged_in": "signals",
     "logged_out": "signals",
     "login_failed": "signals",
     "token_refreshed": "signals",
-    "CacheStorage": "storage",
-    "RedisStorage": "storage",
-    "ServerSideStorage": "storage",
-    "SessionStorage": "storage",
 }
 
 
@@ -81,28 +69,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AdobeBlueprint",
-    "AdobeContext",
     "AdobeOAuthError",
-    "AdobeSession",
-    "AuthorizationDenied",
-    "CacheStorage",
-    "CallbackError",
     "ConfigurationError",
     "CookieTooLarge",
-    "CrossSiteRequest",
-    "IdTokenError",
-    "InsufficientScope",
     "LoginRequired",
-    "OutsideRequest",
     "ProviderError",
     "RateLimited",
-    "RedisStorage",
-    "ServerSideStorage",
-    "SessionStorage",
-    "StateError",
-    "Storage",
-    "StorageUnavailable",
     "Token",
     "adobe",
     "adobe_login_required",

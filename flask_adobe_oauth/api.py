@@ -189,7 +189,7 @@ def _caller(token: Token) -> str:
 
 class TokenSource(Protocol):
     """Where :class:`AdobeSession` gets the token it sends: the signed-in user's
-    (:class:`~flask_adobe_oauth.AdobeContext`) or a service credential's
+    (:class:`~flask_adobe_oauth.extension.AdobeContext`) or a service credential's
     (:class:`~flask_adobe_oauth.service.AdobeService`)."""
 
     def usable_token(self) -> Token:
@@ -199,7 +199,7 @@ class TokenSource(Protocol):
         """A new token after Adobe answered 401 to ``refused``, or None when there
         is no way to get one (no refresh token)."""
 
-    def refused(self, message: str) -> NoReturn:
+    def token_rejected(self, message: str) -> NoReturn:
         """Adobe refused the token again: forget it and raise."""
 
 
@@ -298,7 +298,7 @@ class AdobeSession(requests.Session):
         token = source.usable_token()
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
-            source.refused("the stored Adobe sign-in is unusable")
+            source.token_rejected("the stored Adobe sign-in is unusable")
         limited = self.limiter is not None and self._counts(parsed)
         if limited:
             # The wait for a turn counts against the call's own time limit:
@@ -307,7 +307,7 @@ class AdobeSession(requests.Session):
             if waited > 0:
                 kwargs["timeout"] = max(0.001, budget - waited)
         response = self._send_as(token.access_token, method, url, dict(kwargs))
-        if response.status_code == 401 and self._refused(response, token.access_token):
+        if response.status_code == 401 and self._rejects_token(response, token.access_token):
             fresh = source.replacement(token)
             if fresh is not None:
                 response.close()
@@ -317,14 +317,14 @@ class AdobeSession(requests.Session):
                         token, url, _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
                     )
                 response = self._send_as(token.access_token, method, url, dict(kwargs))
-            if response.status_code == 401 and self._refused(response, token.access_token):
+            if response.status_code == 401 and self._rejects_token(response, token.access_token):
                 said = _error_text(response)
                 response.close()
                 # Not "you are not signed in": the user was, and Adobe refused
                 # the token (revoked, expired early, or not Adobe's at all).
                 message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
                 message += f": {said})" if said else ")"
-                source.refused(message)
+                source.token_rejected(message)
         if response.status_code == 429:
             said = _error_text(response)
             response.close()
@@ -357,7 +357,7 @@ class AdobeSession(requests.Session):
         assert self.limiter is not None
         return self.limiter.acquire(_caller(token), where(url), budget)
 
-    def _refused(self, response: requests.Response, access_token: str) -> bool:
+    def _rejects_token(self, response: requests.Response, access_token: str) -> bool:
         """True when a 401 is a verdict on the token: the request that got it carried
         the token to a host allowed to judge it. A host reached by a redirect, which
         never saw the token (requests strips it across hosts), proves nothing."""

@@ -417,7 +417,9 @@ def _cookie_budget_row(app: Flask, states: list[BlueprintRuntime]) -> Row:
     data: dict[str, Any] = {}
     for state in states:
         if isinstance(state.storage, SessionStorage):
-            data[state.storage.key] = _largest_token(state.config).to_dict(state.storage.default_scope)
+            data[state.storage.session_key] = _largest_token(state.config).to_dict(
+                state.storage.default_scope
+            )
     with app.test_request_context():
         size = session_cookie_size(app, data)
     if size is None:

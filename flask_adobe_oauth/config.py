@@ -170,7 +170,7 @@ class Config:
     api_rate_wait: float = _option(
         7.0,
         "the longest a call waits for its turn under ``api_rate_limit`` before "
-        ":class:`~flask_adobe_oauth.RateLimited` is raised (one window of Adobe's, and the "
+        ":class:`~flask_adobe_oauth.errors.RateLimited` is raised (one window of Adobe's, and the "
         "slack kept for network jitter; 0 to 60).",
     )
     max_response_bytes: int = _option(
@@ -183,7 +183,7 @@ class Config:
     prompt: str | None = _option(None, '``"login"`` or ``"none"``, sent with every authorization request.')
     response_type: str = _option("code", '``"code"`` or ``"token"`` (the implicit grant).')
     storage: Storage | None = _option(  # noqa: RUF009 - field() with metadata, as the others
-        None, "where tokens live (default: the session); any :class:`~flask_adobe_oauth.tokens.Storage`."
+        None, "where tokens live (default: the session); any :class:`~flask_adobe_oauth.storage.Storage`."
     )
     name: str = _option(
         "adobe", "the blueprint's name; an argument only (it is needed before any app).", config_key=False

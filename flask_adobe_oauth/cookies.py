@@ -2,7 +2,7 @@
 
 RFC 6265 §6.1 lets a browser cap a cookie (name, value and attributes) at
 4096 bytes and drop a larger one without a word, which looks to the user
-like being signed out. Used by :class:`~flask_adobe_oauth.SessionStorage`
+like being signed out. Used by :class:`~flask_adobe_oauth.storage.SessionStorage`
 when it stores a token and by the login view when it adds a pending login.
 """
 

@@ -203,7 +203,7 @@ def _up_to_date(runtimes: dict[str, BlueprintRuntime], name: str, app: Flask) ->
     at a stand-in, say), and ignoring it would send users to the wrong server
     without a word. Checked on every use, as Flask-Dance re-reads its config
     before each request; ``app.config`` itself is left alone. A bad value
-    raises :class:`~flask_adobe_oauth.ConfigurationError` naming the key, so
+    raises :class:`~flask_adobe_oauth.errors.ConfigurationError` naming the key, so
     the Adobe routes and guarded views fail with a page saying so, while the
     app's other pages, which never get here, keep working."""
     runtime = runtimes[name]
@@ -313,10 +313,10 @@ class AdobeContext:
 
     def replacement(self, refused: Token) -> Token | None:
         """After Adobe refused ``refused`` with a 401: a refreshed token, or None
-        without a refresh token (for :class:`~flask_adobe_oauth.AdobeSession`)."""
+        without a refresh token (for :class:`~flask_adobe_oauth.api.AdobeSession`)."""
         return self.refresh() if refused.refresh_token else None
 
-    def refused(self, message: str) -> NoReturn:
+    def token_rejected(self, message: str) -> NoReturn:
         """Adobe refused the token again: forget it and ask the user to sign in."""
         self.forget()
         log.warning("%s; the user must sign in again", message)

@@ -367,7 +367,7 @@ def current_relative_url() -> str:
 
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     """The answer to a missing login for the blueprint named ``blueprint``:
-    its :meth:`~flask_adobe_oauth.AdobeBlueprint.unauthorized_handler` when
+    its :meth:`~flask_adobe_oauth.blueprint.AdobeBlueprint.unauthorized_handler` when
     it has one, else 302 to the login for a browser's GET, else 401: JSON for
     an API call, the sign-in page for a browser's form POST (which a redirect
     could not replay)."""

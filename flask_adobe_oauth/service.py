@@ -20,9 +20,9 @@ guide and API reference; JWT credentials reached end of life in 2025)::
 ahead of expiry, lets one thread fetch while the others wait (single
 flight), and, given a shared store (Redis, a cachelib cache), shares it
 between processes: ``gunicorn -w 8`` mints one token, not eight.
-:meth:`AdobeService.session` is an :class:`~flask_adobe_oauth.AdobeSession`
+:meth:`AdobeService.session` is an :class:`~flask_adobe_oauth.api.AdobeSession`
 with that token: Adobe hosts only, ``x-api-key``, one refetch and retry
-after a 401, :class:`~flask_adobe_oauth.RateLimited` on 429, deadlines and
+after a 401, :class:`~flask_adobe_oauth.errors.RateLimited` on 429, deadlines and
 size caps. It works inside a request and outside one (a CLI, a scheduler, a
 Celery or RQ worker).
 """
@@ -388,12 +388,12 @@ class AdobeService:
         self.invalidate(refused)
         return self.token()
 
-    def refused(self, message: str) -> NoReturn:
+    def token_rejected(self, message: str) -> NoReturn:
         self.invalidate()
         raise ProviderError(message.replace("stored access token", "service token"), status=401)
 
     def session(self) -> AdobeSession:
-        """An :class:`~flask_adobe_oauth.AdobeSession` sending this service's token
+        """An :class:`~flask_adobe_oauth.api.AdobeSession` sending this service's token
         (one per service, pooled; safe to share between threads)."""
         if self._session is None:
             self._session = AdobeSession(self.config, lambda: self)

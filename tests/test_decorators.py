@@ -12,7 +12,8 @@ import pytest
 from flask import Flask, Response, jsonify
 from flask.testing import FlaskClient
 
-from flask_adobe_oauth import AdobeBlueprint, LoginRequired, adobe, adobe_login_required, make_adobe_blueprint
+from flask_adobe_oauth import LoginRequired, adobe, adobe_login_required, make_adobe_blueprint
+from flask_adobe_oauth.blueprint import AdobeBlueprint
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 
 from .helpers import SECRET_KEY, login, stored_token

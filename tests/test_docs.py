@@ -41,24 +41,24 @@ GUIDES = {
 
 #: The API reference, one page per topic, and what each documents.
 API_PAGES = {
-    "blueprint": ("flask_adobe_oauth.make_adobe_blueprint", "flask_adobe_oauth.AdobeBlueprint"),
+    "blueprint": ("flask_adobe_oauth.make_adobe_blueprint", "flask_adobe_oauth.blueprint.AdobeBlueprint"),
     "views": (
         "flask_adobe_oauth.adobe_login_required",
         "flask_adobe_oauth.adobe",
-        "flask_adobe_oauth.AdobeContext",
-        "flask_adobe_oauth.AdobeSession",
+        "flask_adobe_oauth.extension.AdobeContext",
+        "flask_adobe_oauth.api.AdobeSession",
         "flask_adobe_oauth.ratelimit.RateLimiter",
     ),
     "tokens": (
         "flask_adobe_oauth.Token",
-        "flask_adobe_oauth.Storage",
-        "flask_adobe_oauth.SessionStorage",
-        "flask_adobe_oauth.RedisStorage",
-        "flask_adobe_oauth.CacheStorage",
-        "flask_adobe_oauth.ServerSideStorage",
+        "flask_adobe_oauth.storage.Storage",
+        "flask_adobe_oauth.storage.SessionStorage",
+        "flask_adobe_oauth.storage.RedisStorage",
+        "flask_adobe_oauth.storage.CacheStorage",
+        "flask_adobe_oauth.storage.ServerSideStorage",
         "flask_adobe_oauth.storage.sqla.SQLAlchemyStorage",
     ),
-    "errors": ("flask_adobe_oauth.AdobeOAuthError", "flask_adobe_oauth.RateLimited"),
+    "errors": ("flask_adobe_oauth.errors.AdobeOAuthError", "flask_adobe_oauth.errors.RateLimited"),
     "signals": ("flask_adobe_oauth.signals.logged_in", "flask_adobe_oauth.signals.logged_out"),
     "service": ("flask_adobe_oauth.service.AdobeService",),
     "analytics": ("flask_adobe_oauth.analytics.companies",),

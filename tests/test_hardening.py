@@ -10,8 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_adobe_oauth import CacheStorage, Token, adobe, adobe_login_required, make_adobe_blueprint
+from flask_adobe_oauth import Token, adobe, adobe_login_required, make_adobe_blueprint
 from flask_adobe_oauth.extension import get_runtime
+from flask_adobe_oauth.storage import CacheStorage
 from flask_adobe_oauth.storage.base import DEFAULT_TTL, record_ttl
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.live import free_port

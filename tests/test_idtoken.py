@@ -24,7 +24,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_adobe_oauth import ConfigurationError, IdTokenError, idtoken
+from flask_adobe_oauth import ConfigurationError, idtoken
+from flask_adobe_oauth.errors import IdTokenError
 from flask_adobe_oauth.protocol import oidc_nonce
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.keys import SigningKey, b64url

@@ -18,22 +18,24 @@ from werkzeug.test import TestResponse
 
 from flask_adobe_oauth import (
     AdobeOAuthError,
-    AuthorizationDenied,
-    CallbackError,
     ConfigurationError,
     CookieTooLarge,
-    CrossSiteRequest,
-    IdTokenError,
-    InsufficientScope,
     LoginRequired,
     ProviderError,
     RateLimited,
-    RedisStorage,
+)
+from flask_adobe_oauth.analytics import AnalyticsError, NoAnalyticsProfile, ReportColumnError
+from flask_adobe_oauth.errors import (
+    AuthorizationDenied,
+    CallbackError,
+    CrossSiteRequest,
+    IdTokenError,
+    InsufficientScope,
     StateError,
     StorageUnavailable,
 )
-from flask_adobe_oauth.analytics import AnalyticsError, NoAnalyticsProfile, ReportColumnError
 from flask_adobe_oauth.pages import _WORDING, TEMPLATE_DIR, error_response, situation
+from flask_adobe_oauth.storage import RedisStorage
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 from flask_adobe_oauth.testing.live import free_port
 

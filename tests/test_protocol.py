@@ -40,7 +40,8 @@ def test_the_protocol_core_imports_without_flask() -> None:
         for name in ("flask", "werkzeug", "jinja2", "markupsafe", "blinker", "itsdangerous"):
             sys.modules[name] = None  # `import flask` raises ImportError
         import flask_adobe_oauth
-        from flask_adobe_oauth import AdobeSession, ProviderError, Token
+        from flask_adobe_oauth import ProviderError, Token
+        from flask_adobe_oauth.api import AdobeSession
         from flask_adobe_oauth import api, authserver, config, errors, idtoken, protocol, tokens, transport
         from flask_adobe_oauth import analytics
         assert not [m for m in sys.modules if m.split(".")[0] in ("flask", "werkzeug") and sys.modules[m]]

@@ -604,7 +604,7 @@ def test_a_refused_refresh_waits_for_another_workers_token_only_where_one_could_
 def test_one_session_storage_shared_by_two_blueprints_keeps_each_ones_scope(standin: StandInAdobe) -> None:
     """The app's storage object is not changed by registering: each blueprint
     works on its own copy, with its own scope."""
-    shared = SessionStorage(key="_shared_t")
+    shared = SessionStorage(session_key="_shared_t")
     app = make_app(standin, scope=["openid", "AdobeID"], storage=shared)
     app.register_blueprint(
         make_adobe_blueprint(name="reports", scope=["openid", "Report"], storage=shared), url_prefix="/r"
@@ -672,7 +672,7 @@ def test_one_storage_object_for_two_blueprints_keeps_their_logins_apart(
     assert client.get("/mine").status_code == 200  # still signed in to adobe
     # The app's own object is left as it was: each blueprint works on a copy.
     assert storage.blueprint is None
-    assert (storage.key if isinstance(storage, SessionStorage) else storage.session_key) in {
+    assert storage.session_key in {
         TOKEN_KEY,
         "_ao_k",
     }

@@ -69,7 +69,7 @@ class SessionStorage:
     accounts, say) can still add its pending record. When the token would
     leave less, a warning is logged and the token goes to ``fallback`` (a
     server-side storage) if one is given; otherwise the login fails with
-    :class:`~flask_adobe_oauth.CookieTooLarge` rather than with a cookie the
+    :class:`~flask_adobe_oauth.errors.CookieTooLarge` rather than with a cookie the
     browser silently drops.
 
     A blueprint not named ``adobe`` keeps its token under ``<key>_<name>``
@@ -81,12 +81,12 @@ class SessionStorage:
 
     def __init__(
         self,
-        key: str = TOKEN_KEY,
+        session_key: str = TOKEN_KEY,
         *,
         fallback: Storage | None = None,
         max_cookie_size: int = MAX_COOKIE_SIZE,
     ) -> None:
-        self.key = key
+        self.session_key = session_key
         self.fallback = fallback
         self.max_cookie_size = max_cookie_size
         #: The configured scope; a token with exactly this scope is stored
@@ -105,7 +105,7 @@ class SessionStorage:
         """How long a refused refresh waits for another worker's token: the
         fallback's when the token is there; none when it is in the cookie,
         which only this browser's request can change."""
-        data = session.get(self.key)
+        data = session.get(self.session_key)
         if self.fallback is None or (isinstance(data, dict) and "a" in data):
             return 0.0
         return float(getattr(self.fallback, "successor_wait", 0.0) or 0.0)
@@ -121,14 +121,14 @@ class SessionStorage:
             return self
         twin = copy.copy(self)
         twin.blueprint = name
-        twin.key = blueprint_key(self.key, name)
+        twin.session_key = blueprint_key(self.session_key, name)
         bind = getattr(self.fallback, "for_blueprint", None)
         if callable(bind):
             twin.fallback = bind(name)
         return twin
 
     def get(self) -> Token | None:
-        data = session.get(self.key)
+        data = session.get(self.session_key)
         if not isinstance(data, dict) or "a" not in data:
             return self.fallback.get() if self.fallback is not None else None
         try:
@@ -139,9 +139,9 @@ class SessionStorage:
     def set(self, token: Token) -> None:
         data = token.to_dict(self.default_scope)
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        candidate = {**dict(session), self.key: data}
+        candidate = {**dict(session), self.session_key: data}
         if fits_session_cookie(app, candidate, self.max_cookie_size - LOGIN_ROOM):
-            session[self.key] = data
+            session[self.session_key] = data
             if self.fallback is not None:
                 self.fallback.delete()
             return
@@ -161,16 +161,16 @@ class SessionStorage:
                 "the Adobe sign-in worked, but the token is too large for this site's session cookie; "
                 "the site needs server-side token storage"
             )
-        session.pop(self.key, None)
+        session.pop(self.session_key, None)
         self.fallback.set(token)
 
     def delete(self) -> None:
-        session.pop(self.key, None)
+        session.pop(self.session_key, None)
         if self.fallback is not None:
             self.fallback.delete()
 
     def __repr__(self) -> str:
-        return f"SessionStorage(key={self.key!r}, fallback={self.fallback!r})"
+        return f"SessionStorage(session_key={self.session_key!r}, fallback={self.fallback!r})"
 
 
 # -- server-side storage ---------------------------------------------------------

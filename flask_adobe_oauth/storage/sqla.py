@@ -197,7 +197,7 @@ class SQLAlchemyStorage(ServerSideStorage):
         row_values: called with the token at each insert and update; returns
             values for columns of the app's own (``{"app_user_id": current_user.id}``).
             Naming one of the storage's own columns (or ``id``) is a
-            :class:`~flask_adobe_oauth.ConfigurationError`.
+            :class:`~flask_adobe_oauth.errors.ConfigurationError`.
         ttl: the longest a row is used, in seconds (the refresh token's
             lifetime when shorter).
         session_key: the session key holding the row's key.
@@ -212,13 +212,13 @@ class SQLAlchemyStorage(ServerSideStorage):
     under a fresh key and deletes the old row, so a key planted in a browser
     before the login never names the new token. A sign-in through the
     blueprint deletes the previous sign-in first
-    (:meth:`~flask_adobe_oauth.AdobeContext.store_login`), so signing in
+    (:meth:`~flask_adobe_oauth.extension.AdobeContext.store_login`), so signing in
     again as the same user gets a fresh key too.
 
     SQL has no expiry of its own: expired rows are ignored and deleted by
     :meth:`purge_expired` (run it now and then, from a scheduled job or
     ``flask shell``). A failing database becomes
-    :class:`~flask_adobe_oauth.StorageUnavailable` (a 503 page), without
+    :class:`~flask_adobe_oauth.errors.StorageUnavailable` (a 503 page), without
     the driver's message.
     """
 

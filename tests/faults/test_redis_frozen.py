@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from flask_adobe_oauth import RedisStorage, StorageUnavailable
+from flask_adobe_oauth.errors import StorageUnavailable
+from flask_adobe_oauth.storage import RedisStorage
 
 from .servers import PersistentRedis
 
