@@ -44,7 +44,7 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
 if TYPE_CHECKING:
     from .blueprint import make_adobe_blueprint
     from .decorators import adobe_login_required
-    from .extension import adobe
+    from .extension import adobe, adobe_for
     from .signals import logged_in, logged_out, login_failed, token_refreshed
 
 #: Public name -> the module (of the Flask side) that defines it.
@@ -52,6 +52,7 @@ _LAZY = {
     "make_adobe_blueprint": "blueprint",
     "adobe_login_required": "decorators",
     "adobe": "extension",
+    "adobe_for": "extension",
     "logged_in": "signals",
     "logged_out": "signals",
     "login_failed": "signals",
@@ -77,6 +78,7 @@ __all__ = [
     "RateLimited",
     "Token",
     "adobe",
+    "adobe_for",
     "adobe_login_required",
     "logged_in",
     "logged_out",

@@ -16,8 +16,9 @@ from urllib.parse import quote_plus
 
 import requests
 
+from .access import AdobeIdentity, decide, has_rules, identity_from_profile
 from .config import Config
-from .errors import ProviderError
+from .errors import NotAllowed, ProviderError
 from .protocol import is_error_code
 from .tokens import Token, token_from_response
 from .transport import deadline, environment_for, harden, read_capped, transport_errors, where
@@ -170,6 +171,36 @@ class ProviderClient:
             )
             return False
         return True
+
+    def profile(self, token: Token) -> dict[str, Any]:
+        """The user's IMS profile (organisations, product contexts, roles)."""
+        url = self.config.profile_url
+        if not url:
+            raise ProviderError("no profile_url is configured")
+        response = self.send("GET", url, headers={"Authorization": f"Bearer {token.access_token}"})
+        return self.read_json(url, response)
+
+    def identity(self, token: Token) -> AdobeIdentity:
+        """What Adobe says about the user: the profile when there is one, else
+        the OpenID Connect userinfo, else what the token itself says."""
+        if self.config.profile_url:
+            return identity_from_profile(self.profile(token))
+        if self.config.userinfo_url:
+            return identity_from_profile(self.userinfo(token))
+        return identity_from_profile({"userId": token.user_id})
+
+    def admit(self, token: Token) -> Token:
+        """``token`` with the organisations and products its user is admitted
+        for, or :class:`~flask_adobe_oauth.errors.NotAllowed` (after revoking
+        it: nothing of a refused sign-in is kept). Without rules, ``token``."""
+        if not has_rules(self.config):
+            return token
+        try:
+            orgs, products = decide(self.config, self.identity(token))
+        except (NotAllowed, ProviderError):
+            self.revoke(token)
+            raise
+        return token.with_changes(orgs=orgs, products=products)
 
     def userinfo(self, token: Token) -> dict[str, Any]:
         """The OpenID Connect userinfo of the token's user."""

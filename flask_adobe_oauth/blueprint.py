@@ -23,6 +23,7 @@ from .errors import (
     ConfigurationError,
     CrossSiteRequest,
     LoginRequired,
+    NotAllowed,
     ProviderError,
 )
 from .extension import EXTENSION_KEY, BlueprintRuntime, context, get_runtime
@@ -35,6 +36,7 @@ from .pages import (
     is_cross_site,
     login_required_response,
     no_store,
+    org_page,
 )
 from .protocol import (
     Pending,
@@ -122,6 +124,7 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
     bp.add_url_rule("/login", "login", login, methods=["GET"])
     bp.add_url_rule("/callback", "callback", callback, methods=["GET", "POST"])
     bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
+    bp.add_url_rule("/org", "org", choose_org, methods=["GET", "POST"])
     return bp
 
 
@@ -319,6 +322,7 @@ def callback() -> BaseResponse:
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     try:
         token, pending = _complete_implicit_login(runtime) if implicit else _complete_code_login(runtime)
+        token = runtime.client.admit(token)  # who may enter: NotAllowed (403) after revoking the token
         target = pending.next or _resolve_target(runtime.config.redirect_to, "redirect_to")
         context(runtime.name).store_login(token)
         _renew_session_id()
@@ -331,7 +335,34 @@ def callback() -> BaseResponse:
     answers = send(logged_in, app, token=token, blueprint=runtime.name)
     if any(answer is False for _, answer in answers):
         context(runtime.name).forget()
+    elif len(token.orgs) > 1 and context(runtime.name).org_id is None:
+        # Admitted for several organisations: the user chooses one first.
+        target = url_for(f"{runtime.name}.org", next=target if is_safe_next(target) else None)
     return no_store(redirect(target, 303 if request.method == "POST" else 302))
+
+
+def choose_org() -> BaseResponse:
+    """The organisation picker: a user admitted for several Adobe
+    organisations chooses the one to work in (``adobe.org_id``)."""
+    runtime = get_runtime()
+    ctx = context(runtime.name)
+    if ctx.token is None or not ctx.token.orgs:
+        return login_required_response(
+            runtime.name, LoginRequired("you are not signed in with Adobe", runtime.name)
+        )
+    target = request.args.get("next")
+    if target is None or not is_safe_next(target):
+        target = _resolve_target(runtime.config.redirect_to, "redirect_to")
+    if request.method == "POST":
+        if is_cross_site():
+            return error_response(CrossSiteRequest("the organisation must be chosen on this site's own page"))
+        try:
+            ctx.choose_org(request.form.get("org", ""))
+        except NotAllowed as exc:
+            return error_response(exc)
+        return no_store(redirect(target, 303))
+    action = url_for(f"{runtime.name}.org", next=target)
+    return org_page(sorted(ctx.token.orgs), ctx.org_id, action)
 
 
 def logout() -> BaseResponse:

@@ -40,6 +40,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "jwks_url": f"{IMS_HOST}/ims/keys",
         "issuer": IMS_ISSUERS,
         "logout_url": f"{IMS_HOST}/ims/logout/v1",
+        # Adobe Developer Console docs, User Authentication API reference,
+        # "Profile": the user's organisations and product contexts.
+        "profile_url": f"{IMS_HOST}/ims/profile/v1",
         "api_base_url": "https://analytics.adobe.io",
         # Analytics 2.0 APIs FAQ, "Rate limits": 12 requests every 6 seconds per user.
         "api_rate_limit": (12, 6.0),
@@ -59,6 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "jwks_url": None,
         "issuer": None,
         "logout_url": None,
+        "profile_url": None,
         "api_base_url": "https://api.omniture.com",
         "api_rate_limit": None,
         "scope": ("ReportSuite", "Report", "Company"),
@@ -94,6 +98,7 @@ _URL_OPTIONS = (
     "userinfo_url",
     "jwks_url",
     "logout_url",
+    "profile_url",
     "api_base_url",
 )
 #: ``prompt`` values Adobe IMS's authorize endpoint takes (Adobe Developer
@@ -144,6 +149,10 @@ class Config:
     logout_url: str | None = _option(
         None, "where ``end_adobe_session`` sends the browser (IMS ``/ims/logout/v1``)."
     )
+    profile_url: str | None = _option(
+        None,
+        "overrides the preset's profile endpoint (IMS ``/ims/profile/v1``), read when a rule decides who may enter.",
+    )
     api_base_url: str = _option(None, "where ``adobe.session`` sends relative URLs (Analytics 2.0).")
     scope: tuple[str, ...] = _option(None, "a string (comma- or space-separated) or a list of scope names.")
     redirect_uri: str | None = _option(
@@ -182,8 +191,27 @@ class Config:
     end_adobe_session: bool = _option(False, "after logout, end the Adobe sign-in too.")
     prompt: str | None = _option(None, '``"login"`` or ``"none"``, sent with every authorization request.')
     response_type: str = _option("code", '``"code"`` or ``"token"`` (the implicit grant).')
-    storage: Storage | None = _option(  # noqa: RUF009 - field() with metadata, as the others
+    storage: Storage | None = _option(
         None, "where tokens live (default: the session); any :class:`~flask_adobe_oauth.storage.Storage`."
+    )
+    allowed_orgs: tuple[str, ...] = _option(
+        None,
+        "the Adobe organisations (IMS org ids, ``...@AdobeOrg``; a list, or one string separated by "
+        "commas or spaces) whose people may sign in; anyone else is refused at the callback.",
+    )
+    required_products: tuple[str, ...] = _option(
+        None,
+        "Adobe products (``serviceCode`` values such as ``dma_analytics``) the user must have, in an "
+        "allowed organisation when ``allowed_orgs`` is set.",
+    )
+    allowed_email_domains: tuple[str, ...] = _option(
+        None, "e-mail domains whose people may sign in (verified e-mail addresses only)."
+    )
+    authorize: Callable[[Any], Any] | None = _option(
+        None,
+        "a rule of the app's own, ``authorize(identity)``: given what Adobe said about the user "
+        "(:class:`~flask_adobe_oauth.access.AdobeIdentity`), return True to admit, or False or a "
+        "reason (a string) to refuse.",
     )
     name: str = _option(
         "adobe", "the blueprint's name; an argument only (it is needed before any app).", config_key=False
@@ -403,6 +431,7 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config
     values: dict[str, Any] = {"provider": provider, **_credentials(pick), **_endpoints(pick, preset)}
     values.update(_login(pick, preset, explicit_pkce=options.get("use_pkce")))
     values.update(_limits(pick, preset))
+    values.update(_access(pick, values))
     if values["end_adobe_session"] and not values["logout_url"]:
         raise ConfigurationError(
             f"{_key('end_adobe_session')} is on, but the provider has no logout URL: set {_key('logout_url')}"
@@ -443,6 +472,12 @@ def _endpoints(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
             value = preset[name]
         values[name] = None if value is None else _check_url(name, value)
     values["api_base_url"] = values["api_base_url"].rstrip("/")
+    if pick("profile_url") is None and preset["profile_url"] and _origin(values["token_url"]) != _origin(
+        preset["token_url"]
+    ):
+        # The sign-in is another server's (a stand-in, another provider):
+        # Adobe's own profile endpoint would not know its tokens.
+        values["profile_url"] = None
     issuer = pick("issuer")
     issuers = _issuers(issuer if issuer is not None else preset["issuer"])
     values["issuers"] = issuers
@@ -507,3 +542,54 @@ def _limits(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
             f"{_key('api_rate_wait')} must be seconds from 0 to {MAX_RATE_WAIT:g}, not {wait!r}"
         )
     return values
+
+
+#: An IMS organisation id: Adobe writes them as 24 hex digits and ``@AdobeOrg``.
+_ORG_ID = re.compile(r"^[A-Za-z0-9]{1,64}@AdobeOrg$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+_SERVICE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _names(
+    pick: Pick, name: str, pattern: re.Pattern[str], what: str, lower: bool = False
+) -> tuple[str, ...]:
+    value = pick(name)
+    if value is None:
+        return ()
+    items = split_scope(value) if isinstance(value, (str, list, tuple, set, frozenset)) else None
+    if items is None:
+        raise ConfigurationError(f"{_key(name)} must be a list, or one string separated by commas or spaces")
+    found = tuple(dict.fromkeys(item.lower() if lower else item for item in items))
+    bad = [item for item in found if not pattern.match(item)]
+    if bad:
+        raise ConfigurationError(f"{_key(name)} has {bad[0]!r}, which is not {what}")
+    return found
+
+
+def _access(pick: Pick, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Who may enter: the organisations, products, e-mail domains and the app's own rule."""
+    found: dict[str, Any] = {
+        "allowed_orgs": _names(pick, "allowed_orgs", _ORG_ID, "an IMS organisation id (ABC123@AdobeOrg)"),
+        "required_products": _names(
+            pick, "required_products", _SERVICE_CODE, "a product code (such as dma_analytics)"
+        ),
+        "allowed_email_domains": _names(
+            pick, "allowed_email_domains", _DOMAIN, "an e-mail domain (example.com)", lower=True
+        ),
+    }
+    rule = pick("authorize")
+    if rule is not None and not callable(rule):
+        raise ConfigurationError(f"{_key('authorize')} must be a function of the user's identity")
+    found["authorize"] = rule
+    decides = any(found.values())
+    if decides and not values["profile_url"] and (found["allowed_orgs"] or found["required_products"]):
+        raise ConfigurationError(
+            f"{_key('allowed_orgs')} and {_key('required_products')} need {_key('profile_url')}: "
+            "the organisations and products are read from the user's Adobe profile"
+        )
+    return found
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"

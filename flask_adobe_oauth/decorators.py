@@ -9,9 +9,12 @@ from typing import Any, TypeVar, overload
 
 from flask import current_app, request
 
-from .errors import InsufficientScope, LoginRequired
-from .extension import context
+from .access import has_rules
+from .config import Config
+from .errors import ConfigurationError, InsufficientScope, LoginRequired, NotAllowed
+from .extension import context, guarding
 from .pages import error_response, login_required_response
+from .tokens import Token, split_scope
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,12 +23,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 def adobe_login_required(view: F) -> F: ...
 @overload
 def adobe_login_required(
-    *, scopes: Iterable[str] | None = None, blueprint: str | None = None
+    *,
+    scopes: Iterable[str] | None = None,
+    blueprint: str | None = None,
+    orgs: Iterable[str] | None = None,
+    products: Iterable[str] | None = None,
 ) -> Callable[[F], F]: ...
 
 
 def adobe_login_required(
-    view: F | None = None, *, scopes: Iterable[str] | None = None, blueprint: str | None = None
+    view: F | None = None,
+    *,
+    scopes: Iterable[str] | None = None,
+    blueprint: str | None = None,
+    orgs: Iterable[str] | None = None,
+    products: Iterable[str] | None = None,
 ) -> F | Callable[[F], F]:
     """Let a request through only with a usable Adobe token.
 
@@ -37,8 +49,15 @@ def adobe_login_required(
     preflights carry no cookies). An expired token is refreshed on the way.
     If the view itself finds the login gone (``adobe.session`` got 401 and
     could not recover), the same login answer is given.
+
+    ``orgs`` and ``products`` narrow the blueprint's rule of who may enter
+    (``allowed_orgs``, ``required_products``) for this view: the user must
+    have been admitted for one of ``orgs`` and have every one of
+    ``products`` in the organisations they were admitted for, else 403 (:class:`~flask_adobe_oauth.errors.NotAllowed`).
+    Inside the view, ``adobe`` is the sign-in of ``blueprint``.
     """
     wanted = frozenset(scopes or ())
+    narrowed = Narrowing(frozenset(split_scope(orgs)), frozenset(split_scope(products)))
 
     def decorate(func: F) -> F:
         # Flask-Login's way with async views, decided once rather than per request.
@@ -60,12 +79,40 @@ def adobe_login_required(
                     missing = token.has_scopes(wanted)
                     if missing:
                         return error_response(InsufficientScope(missing))
-                return run(*args, **kwargs)
+                if narrowed:
+                    narrowed.check(ctx.runtime.config, token)
+                with guarding(ctx.runtime.name):
+                    return run(*args, **kwargs)
             except LoginRequired as exc:
                 return login_required_response(ctx.runtime.name, exc)
+            except NotAllowed as exc:
+                return error_response(exc)
 
         return wrapper  # type: ignore[return-value]
 
     if view is not None:
         return decorate(view)
     return decorate
+
+
+class Narrowing:
+    """A view's own ``orgs=`` and ``products=``, within the blueprint's rule."""
+
+    def __init__(self, orgs: frozenset[str], products: frozenset[str]) -> None:
+        self.orgs = orgs
+        self.products = products
+
+    def __bool__(self) -> bool:
+        return bool(self.orgs or self.products)
+
+    def check(self, config: Config, token: Token) -> None:
+        if not has_rules(config):
+            # The organisations and products are known only when the blueprint reads them.
+            raise ConfigurationError(
+                "@adobe_login_required(orgs=..., products=...) narrows the blueprint's rule of who may "
+                "enter, and it has none: set ADOBE_OAUTH_ALLOWED_ORGS (or REQUIRED_PRODUCTS)"
+            )
+        if self.orgs and not token.orgs & self.orgs:
+            raise NotAllowed("This page is for another Adobe organisation than yours.")
+        if not self.products <= token.products:
+            raise NotAllowed("Your Adobe account does not have the Adobe product this page needs.")

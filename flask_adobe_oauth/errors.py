@@ -143,6 +143,20 @@ class InsufficientScope(AdobeOAuthError):
         self.missing = missing
 
 
+class NotAllowed(AdobeOAuthError):
+    """The user signed in with Adobe, but may not use this site: not in an
+    allowed organisation, without a required product, an e-mail domain not
+    allowed, or refused by the app's own rule. ``reason`` says which, in
+    words fit for the user (it names no secret)."""
+
+    status_code = 403
+    error = "not_allowed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RateLimited(AdobeOAuthError):
     """Adobe answered 429 Too Many Requests, or the call was held back before
     it went because Adobe would have (``api_rate_limit``); ``retry_after`` is

@@ -15,17 +15,18 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_request_context, request, session
 from werkzeug.local import LocalProxy
 
 from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
-from .errors import AdobeOAuthError, LoginRequired, OutsideRequest, ProviderError
+from .errors import AdobeOAuthError, LoginRequired, NotAllowed, OutsideRequest, ProviderError
 from .signals import send, token_refreshed
 from .storage import TOKEN_KEY, SessionStorage
 from .tokens import Storage, Token
@@ -39,6 +40,8 @@ EXTENSION_KEY = "adobe_oauth"
 #: The session key of the default blueprint's pending logins (``<key>_<name>``
 #: for another blueprint name; see :func:`~flask_adobe_oauth.protocol.load_pending`).
 PENDING_KEY = "_ao_p"
+#: The session key of the chosen organisation (``<key>_<name>`` for another blueprint).
+ORG_KEY = "_ao_org"
 #: How long a refresh result is reused for other requests that raced on the
 #: same (now rotated-away) refresh token.
 REFRESH_REUSE_SECONDS = 30.0
@@ -91,6 +94,8 @@ class BlueprintRuntime:
         self.name = config.name
         suffix = "" if config.name == "adobe" else "_" + config.name
         self.pending_key = PENDING_KEY + suffix
+        #: The session key of the organisation the user chose (:attr:`AdobeContext.org_id`).
+        self.org_key = ORG_KEY + suffix
         self.storage: Storage = config.storage or SessionStorage(TOKEN_KEY)
         if isinstance(self.storage, SessionStorage) and self.storage.default_scope is None:
             # A copy: the app's own object is left as it was, so one storage
@@ -154,12 +159,14 @@ class BlueprintRuntime:
     def _lead(self, key: str, flight: _Refresh, token: Token) -> Token:
         """Run the refresh ``flight`` stands for and hand its outcome to its waiters."""
         try:
-            fresh = self.client.refresh(token)
+            # Who may enter is asked again with each new token, so a person
+            # removed from the organisation loses access within one token's life.
+            fresh = self.client.admit(self.client.refresh(token))
         except BaseException as exc:
             with self._guard:
                 del self._locks[key]
-                if isinstance(exc, ProviderError):
-                    flight.error = exc
+                if isinstance(exc, (ProviderError, NotAllowed)):
+                    flight.error = exc  # Adobe's answer (or the rules'), shared with the waiters
             flight.done.set()
             raise
         # Publish the result and retire the flight in one step: a request
@@ -173,13 +180,15 @@ class BlueprintRuntime:
         return fresh
 
 
-def _copy_of(error: ProviderError) -> ProviderError:
+def _copy_of(error: AdobeOAuthError) -> AdobeOAuthError:
     """A fresh instance of ``error`` for one waiter: one exception object
     raised in several threads would pile their tracebacks together."""
     try:
         return copy.copy(error)
     except Exception:  # a subclass that cannot be rebuilt from its message
-        return ProviderError(error.message, error.provider_error, error.status)
+        if isinstance(error, ProviderError):
+            return ProviderError(error.message, error.provider_error, error.status)
+        return AdobeOAuthError(error.message)
 
 
 class _Refresh:
@@ -190,7 +199,7 @@ class _Refresh:
     def __init__(self) -> None:
         self.done = threading.Event()
         self.token: Token | None = None
-        self.error: ProviderError | None = None
+        self.error: ProviderError | NotAllowed | None = None
 
 
 _reconfigure_lock = threading.Lock()
@@ -272,6 +281,27 @@ class AdobeContext:
         return token is not None and (not token.expired or bool(token.refresh_token))
 
     @property
+    def org_id(self) -> str | None:
+        """The Adobe organisation the user works in here: the one they chose
+        (:func:`choose_org`), or the only one they were admitted for; None
+        when the blueprint has no rule about organisations, or before a user
+        admitted for several has chosen."""
+        token = self.token
+        if token is None or not token.orgs:
+            return None
+        chosen = session.get(self._runtime.org_key)
+        if isinstance(chosen, str) and chosen in token.orgs:
+            return chosen
+        return next(iter(token.orgs)) if len(token.orgs) == 1 else None
+
+    def choose_org(self, org_id: str) -> None:
+        """Work in ``org_id`` from now on (one the user was admitted for)."""
+        token = self.token
+        if token is None or org_id not in token.orgs:
+            raise NotAllowed("You can only choose an Adobe organisation your account was admitted for.")
+        session[self._runtime.org_key] = org_id
+
+    @property
     def session(self) -> AdobeSession:
         """A ``requests.Session`` (one per process) that calls Adobe as this user."""
         return self._runtime.api
@@ -297,6 +327,7 @@ class AdobeContext:
     def forget(self) -> None:
         """Delete the user's token from storage (no revocation)."""
         self._runtime.storage.delete()
+        session.pop(self._runtime.org_key, None)
         self._token, self._loaded = None, True
 
     def usable_token(self) -> Token:
@@ -357,6 +388,9 @@ class AdobeContext:
             raise LoginRequired("your Adobe session expired", self._runtime.name)
         try:
             fresh = self._runtime.refresh(token)
+        except NotAllowed:
+            self.forget()  # no longer admitted (the new token was revoked): signed out
+            raise
         except ProviderError as exc:
             if not exc.refused:
                 raise
@@ -375,10 +409,12 @@ class AdobeContext:
 
 def context(name: str | None = None) -> AdobeContext:
     """The :class:`AdobeContext` of the current request (created on first use),
-    kept on ``flask.g``, so it lives exactly as long as the request."""
+    kept on ``flask.g``, so it lives exactly as long as the request. Without
+    a name, inside a view guarded for a blueprint
+    (``@adobe_login_required(blueprint=...)``), that blueprint's."""
     if not has_request_context():
         raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
-    runtime = get_runtime(name)
+    runtime = get_runtime(name if name is not None else g.get(_GUARDED))
     contexts: dict[str, AdobeContext] = g.setdefault(_CONTEXTS, {})
     ctx = contexts.get(runtime.name)
     if ctx is None or ctx.runtime is not runtime:
@@ -386,6 +422,25 @@ def context(name: str | None = None) -> AdobeContext:
     return ctx
 
 
+def adobe_for(name: str) -> AdobeContext:
+    """The current user's sign-in with the blueprint ``name``: what ``adobe``
+    is inside a view guarded for it, anywhere in a request."""
+    return context(name)
+
+
+@contextmanager
+def guarding(name: str) -> Iterator[None]:
+    """While a view guarded for blueprint ``name`` runs, ``adobe`` means its sign-in."""
+    before = g.get(_GUARDED)
+    setattr(g, _GUARDED, name)
+    try:
+        yield
+    finally:
+        setattr(g, _GUARDED, before)
+
+
+#: Where on ``flask.g`` the blueprint of the guarded view running now is named.
+_GUARDED = "_adobe_oauth_guarded"
 #: Where on ``flask.g`` the request's contexts are kept, by blueprint name.
 _CONTEXTS = "_adobe_oauth_contexts"
 

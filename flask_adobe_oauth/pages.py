@@ -36,6 +36,7 @@ from .errors import (
     InsufficientScope,
     LoginRequired,
     NoAnalyticsProfile,
+    NotAllowed,
     ProviderError,
     RateLimited,
     ReportColumnError,
@@ -154,6 +155,12 @@ _WORDING: dict[str, tuple[str, str]] = {
         "Go to the site and try again there.",
     ),
     "login_required": ("Please sign in", "You need to sign in with Adobe to see this page."),
+    "not_allowed": (
+        "This Adobe account can’t use this site",
+        "You signed in with Adobe, but this site is only for the people of its organisation, and your "
+        "account is not one of them. If you should have access, ask your Adobe organisation’s "
+        "administrator, or sign in with another Adobe account.",
+    ),
     "insufficient_scope": (
         "You don’t have access to this page",
         "Your Adobe sign-in doesn’t include the permissions this page needs. "
@@ -197,6 +204,7 @@ def situation(exc: AdobeOAuthError) -> str:
         (CrossSiteRequest, "cross_site"),
         (LoginRequired, "login_required"),
         (InsufficientScope, "insufficient_scope"),
+        (NotAllowed, "not_allowed"),
         (ConfigurationError, "configuration_error"),
         (CallbackError, "callback_error"),
     ):
@@ -415,6 +423,23 @@ def fragment_page() -> Response:
     )
     page = Response(html, mimetype="text/html")
     page.headers["Content-Security-Policy"] = FRAGMENT_CSP if builtin else FRAGMENT_CSP_OVERRIDE
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    return no_store(page)
+
+
+ORG_TEMPLATE = "adobe_oauth/org.html"
+
+
+def org_page(orgs: list[str], chosen: str | None, action: str) -> Response:
+    """The organisation picker (``adobe_oauth/org.html``)."""
+    html, builtin = render_page(
+        ORG_TEMPLATE, {"orgs": orgs, "chosen": chosen, "action": action, "home_url": home_url()}
+    )
+    page = Response(html, mimetype="text/html")
+    if builtin:
+        page.headers["Content-Security-Policy"] = (
+            "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'"
+        )
     page.headers["X-Content-Type-Options"] = "nosniff"
     return no_store(page)
 

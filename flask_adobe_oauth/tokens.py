@@ -72,6 +72,13 @@ class Token:
     user_id: str | None = None
     #: Only present right after the exchange; never stored.
     id_token: str | None = field(default=None, repr=False, compare=False)
+    #: The Adobe organisations (IMS org ids, ``...@AdobeOrg``) the user was
+    #: admitted for at sign-in, and checked again at each refresh: empty when
+    #: the blueprint has no rule about who may enter (``allowed_orgs`` and the like).
+    orgs: frozenset[str] = frozenset()
+    #: The products (Adobe ``serviceCode`` values, ``dma_analytics`` for
+    #: Analytics) the user has in those organisations.
+    products: frozenset[str] = frozenset()
 
     @property
     def expired(self) -> bool:
@@ -110,6 +117,10 @@ class Token:
             data["s"] = " ".join(sorted(self.scope))
         if self.user_id:
             data["u"] = self.user_id
+        if self.orgs:
+            data["o"] = " ".join(sorted(self.orgs))
+        if self.products:
+            data["p"] = " ".join(sorted(self.products))
         return data
 
     @classmethod
@@ -129,7 +140,14 @@ class Token:
             expires_at=float(expires) if expires is not None else None,
             scope=scope,
             user_id=data.get("u"),
+            orgs=_words(data.get("o")),
+            products=_words(data.get("p")),
         )
+
+
+def _words(value: Any) -> frozenset[str]:
+    """A stored space-separated list as a set (anything else: empty)."""
+    return frozenset(value.split()) if isinstance(value, str) else frozenset()
 
 
 @lru_cache(maxsize=64)

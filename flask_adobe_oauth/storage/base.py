@@ -213,7 +213,7 @@ def record_token(data: Mapping[str, Any]) -> Token | None:
     access, expires = data.get("a"), data.get("e")
     if not (isinstance(access, str) and access):
         return None
-    if any(data.get(name) is not None and not isinstance(data.get(name), str) for name in "rsSu"):
+    if any(data.get(name) is not None and not isinstance(data.get(name), str) for name in "rsSuop"):
         return None
     if expires is not None and (
         isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires)
