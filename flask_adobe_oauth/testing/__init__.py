@@ -18,9 +18,18 @@ from flask.testing import FlaskClient
 from ..extension import get_runtime
 from ..tokens import Token, parse_scope
 from .server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, StandInAdobe
-from .state import User
+from .state import ProductContext, Role, User, example_users
 
-__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "StandInAdobe", "User", "login_as"]
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "ProductContext",
+    "Role",
+    "StandInAdobe",
+    "User",
+    "example_users",
+    "login_as",
+]
 
 
 def login_as(client: FlaskClient, *, blueprint: str | None = None, **token_fields: Any) -> Token:
@@ -30,8 +39,9 @@ def login_as(client: FlaskClient, *, blueprint: str | None = None, **token_field
     :class:`StandInAdobe` running in this process (the ``adobe_standin``
     fixture, say) and no ``access_token`` is given, the stand-in issues the
     tokens, so views that call Adobe through ``adobe.session`` get real
-    answers: the user is the stand-in's (or one with the given
-    ``user_id``), with a refresh token when ``offline_access`` is in scope.
+    answers: the user is the stand-in's (or the known user with the given
+    ``user_id``, with their organisations and products, else a new one of
+    that id), with a refresh token when ``offline_access`` is in scope.
     Otherwise the access token is ``"test-access-token"`` and the user
     ``"test-user@AdobeID"``. Other defaults: valid for an hour, the
     blueprint's scope. Works with any storage backend: the token is stored

@@ -2,7 +2,7 @@
 
 IMS: ``/ims/authorize/v2``, ``/ims/token/v3`` (expires_in in seconds),
 ``/ims/token/v1`` (milliseconds), ``/ims/revoke``, ``/ims/userinfo/v2``,
-``/ims/keys``, ``/ims/.well-known/openid-configuration``. The token
+``/ims/profile/v1``, ``/ims/keys``, ``/ims/.well-known/openid-configuration``. The token
 endpoints take ``authorization_code``, ``refresh_token`` and (OAuth
 Server-to-Server credentials) ``client_credentials``.
 Legacy (the seed): ``/authorize``, ``/token``, ``/token/revoke``.
@@ -29,7 +29,7 @@ from flask import Flask, Response, g, jsonify, request
 from markupsafe import escape
 
 from .keys import b64url
-from .state import Call, Fault, Plan, StandInState
+from .state import Call, Fault, Grant, Plan, StandInState
 
 _CONSENT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>Adobe ID (stand-in)</title>
@@ -65,7 +65,7 @@ def endpoint_group(path: str) -> str:
         return "token"
     if path in ("/ims/revoke", "/token/revoke"):
         return "revoke"
-    if path == "/ims/userinfo/v2":
+    if path in ("/ims/userinfo/v2", "/ims/profile/v1"):
         return "userinfo"
     if path in ("/ims/keys", "/ims/.well-known/openid-configuration"):
         return "keys"
@@ -574,18 +574,44 @@ def create_provider_app(
     app.add_url_rule("/ims/revoke", "ims_revoke", revoke, methods=["POST"])
     app.add_url_rule("/token/revoke", "legacy_revoke", revoke, methods=["POST"])
 
+    def bearer_grant() -> Grant | Response:
+        """The live access grant of the request's ``Authorization: Bearer``, or
+        the 401 ``invalid_token`` answer (missing, unknown, expired, revoked)."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        grant = state.live(token.strip(), "access") if scheme.lower() == "bearer" and token.strip() else None
+        if grant is None:
+            response = _oauth_error("invalid_token", "the access token is invalid or expired", 401)
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
+        return grant
+
     @app.get("/ims/userinfo/v2")
     def userinfo() -> Response:
         faulty = injected_fault(state, state.api_faults)
         if faulty is not None:
             return faulty
-        header = request.headers.get("Authorization", "")
-        user = state.user_for(header[7:]) if header.lower().startswith("bearer ") else None
-        if user is None:
-            response = _oauth_error("invalid_token", "the access token is invalid or expired", 401)
-            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-            return response
-        return jsonify(user.userinfo())
+        grant = bearer_grant()
+        if isinstance(grant, Response):
+            return grant
+        return jsonify(grant.user.userinfo())
+
+    @app.get("/ims/profile/v1")
+    def profile() -> Response:
+        """The user's IMS profile (``GET https://ims-na1.adobelogin.com/ims/profile/v1``
+        with the access token, as in Campaign Standard's "API troubleshooting"
+        page, AdobeDocs/campaign-standard.en help/api/using/troubleshooting.md;
+        Magento's Adobe IMS module calls it with ``?client_id=``, which is
+        taken and not needed). What the token's scope adds is in
+        :meth:`~.state.User.profile`. A missing, unknown, expired or revoked
+        token is refused like userinfo's: 401 ``invalid_token``."""
+        faulty = injected_fault(state, state.api_faults)
+        if faulty is not None:
+            return faulty
+        grant = bearer_grant()
+        if isinstance(grant, Response):
+            return grant
+        return jsonify(state.profile(grant.user, grant.scope))
 
     @app.get("/ims/keys")
     def keys() -> Any:

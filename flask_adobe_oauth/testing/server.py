@@ -88,6 +88,15 @@ class StandInAdobe:
     answer; ``keep_alive=True`` keeps HTTP/1.1 connections open, as Adobe's
     servers do, so that clients' connection reuse can be seen and measured.
 
+    Its users: ``user`` is who is signed in at the stand-in, so who the next
+    sign-in is (``User()`` unless given; the first of ``users`` when only
+    they are given); ``users`` are more users it knows, each with their
+    organisations, product profiles and roles (:class:`~.state.User`;
+    :func:`~.state.example_users` has four). ``state.user = someone`` (or
+    ``sign_in(client, user=someone)``) chooses who signs in next, and
+    ``login_as(client, user_id=someone.sub)`` signs a known user in without
+    the browser steps.
+
     It fails on demand, over real TCP: ``fail_next_token`` / ``_revoke`` /
     ``_api`` give the next call a fault (a status, a delay, a trickled or
     reset answer); ``slow_down``, ``trickle``, ``reset_connections`` and
@@ -106,6 +115,7 @@ class StandInAdobe:
         default_redirect_uri: str | None = None,
         credential: str = "web",
         user: User | None = None,
+        users: list[User] | tuple[User, ...] = (),
         access_token_lifetime: float = 86399,
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
         host: str = "127.0.0.1",
@@ -117,7 +127,7 @@ class StandInAdobe:
         self.client_id = client_id
         self.client_secret = client_secret
         self.state = StandInState(
-            {client_id: client_secret}, user=user, access_token_lifetime=access_token_lifetime
+            {client_id: client_secret}, user=user, users=users, access_token_lifetime=access_token_lifetime
         )
         if credential not in ("web", "spa"):
             raise ValueError("credential is 'web' (OAuth Web App) or 'spa' (OAuth Single-Page App)")
@@ -220,6 +230,28 @@ class StandInAdobe:
             "issuer": self.issuers,
         }
 
+    @property
+    def profile_url(self) -> str:
+        """Its IMS profile endpoint, ``/ims/profile/v1`` (IMS's own is
+        ``https://ims-na1.adobelogin.com/ims/profile/v1``). Not in
+        :meth:`options`: the extension has no option for it yet."""
+        if not self.url:
+            raise RuntimeError("start() the stand-in first")
+        return f"{self.url}/ims/profile/v1"
+
+    @property
+    def users(self) -> list[User]:
+        """Every user the stand-in knows (``users=``, ``user=``, :meth:`add_user`,
+        and whoever ``state.user`` was set to), in the order they became known."""
+        with self.state.lock:
+            return list(self.state.users.values())
+
+    def add_user(self, *users: User) -> None:
+        """Make more users known: ``login_as(client, user_id=user.sub)`` then signs
+        that user in, and ``state.user = user`` makes them the next to sign in."""
+        for user in users:
+            self.state.add_user(user)
+
     def config(self, provider: str = "ims", **kwargs: Any) -> dict[str, Any]:
         """The same as :meth:`options`, as ``ADOBE_OAUTH_*`` config keys."""
         return {"ADOBE_OAUTH_" + k.upper(): v for k, v in self.options(provider, **kwargs).items()}
@@ -237,13 +269,18 @@ class StandInAdobe:
 
         The answer is the token endpoint's JSON (``access_token``, and a
         ``refresh_token`` when ``offline_access`` is in ``scope``), valid at
-        this server's APIs. ``user_id`` other than the stand-in's user makes
-        a user of that id.
+        this server's APIs. ``user_id``: the known user of that id (see
+        :attr:`users`); an unknown id makes a user of that id, in the default
+        organisation with Analytics.
         """
         user = self.state.user
         if user_id and user_id != user.sub:
-            local = user_id.split("@", 1)[0] or "user"
-            user = User(sub=user_id, email=f"{local.lower()}@example.com", name=f"Test User {local}")
+            known = self.state.known_user(user_id)
+            if known is not None:
+                user = known
+            else:
+                local = user_id.split("@", 1)[0] or "user"
+                user = User(sub=user_id, email=f"{local.lower()}@example.com", name=f"Test User {local}")
         return self.state.issue_tokens(
             client_id or self.client_id,
             user,
@@ -260,13 +297,18 @@ class StandInAdobe:
         next_url: str | None = None,
         blueprint: str | None = None,
         allow: bool = True,
+        user: User | None = None,
     ) -> TestResponse:
         """A whole sign-in for a Flask test client, over real HTTP to this server:
         the app's ``/login``, this server's authorize endpoint (clicking Allow,
         or Deny with ``allow=False``, when it shows a consent page), then the
         app's ``/callback``, whose response is returned (a redirect to
-        ``next_url`` on success)."""
+        ``next_url`` on success). ``user``: sign in as that user (it becomes
+        ``state.user``, the one signed in at the stand-in, for later sign-ins too)."""
         from ..extension import get_runtime
+
+        if user is not None:
+            self.state.user = user
 
         app = client.application
         name = get_runtime(blueprint, app).name

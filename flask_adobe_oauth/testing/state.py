@@ -5,12 +5,13 @@ All of it sits behind one lock; the HTTP layer (``provider.py``) is threaded.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .keys import SigningKey, opaque_jwt
 
@@ -42,26 +43,264 @@ DEFAULT_SERVICE_SCOPES = (
 TECHNICAL_ACCOUNT_DOMAIN = "techacct.adobe.com"
 
 
+#: The organisation of the stand-in's default user (and of every user made
+#: without one): an IMS org id, ``<24 hex digits>@AdobeOrg``.
+DEFAULT_ORG_ID = "5E2D0C0B5A1F2A3B0A490D4C@AdobeOrg"
+#: Another organisation, for tests of users from elsewhere (:func:`example_users`).
+OTHER_ORG_ID = "7A1B3C5D7E9F1A2B0A495E6F@AdobeOrg"
+#: The ``serviceCode`` of an Adobe Analytics product context. Adobe's profile
+#: samples show the ``dma_`` codes of the Experience Cloud (``dma_tartan`` in
+#: Campaign Standard's "API troubleshooting" page, ``dma_reactor`` and others
+#: in the Reactor API's "Profiles endpoint" page); none we read names
+#: Analytics' own code, so this is the stand-in's choice, one constant to
+#: change.
+ANALYTICS_SERVICE_CODE = "dma_analytics"
+#: The scopes that add to the IMS profile (``/ims/profile/v1``): the product
+#: contexts, the roles, the job function. Adobe lists the first and the last
+#: among the scopes of Analytics (Adobe Developer Console docs,
+#: guides/authentication/UserAuthentication/ims.md, "Scopes").
+PRODUCT_CONTEXT_SCOPE = "additional_info.projectedProductContext"
+ROLES_SCOPE = "additional_info.roles"
+JOB_FUNCTION_SCOPE = "additional_info.job_function"
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+
+
+@dataclass
+class ProductContext:
+    """A product profile the user is in: one ``prodCtx`` of the IMS profile.
+
+    The fields are those of Adobe's ``ProductContext`` (the Experience Cloud
+    shell's documentation, AdobeDocs/exc-app docs/interfaces/ims.productcontext.md:
+    ``serviceCode``, ``owningEntity``, ``label``, ``ident``, ``groupid``,
+    ``statusCode``, ``serviceLevel``, ``createDts``, ``modDts``, optional
+    ``global_company_id``, ``login_company``, ``tenant_id``...), as in the
+    sample answer of ``GET /ims/profile/v1`` in Campaign Standard's "API
+    troubleshooting" page (AdobeDocs/campaign-standard.en,
+    help/api/using/troubleshooting.md). ``owning_entity`` is the org the
+    product profile belongs to (``...@AdobeOrg``); ``label`` the product
+    profile's name; ``extra`` any further prodCtx fields.
+    """
+
+    owning_entity: str
+    service_code: str = ANALYTICS_SERVICE_CODE
+    label: str = "Adobe Analytics"
+    status_code: str = "ACTIVE"
+    service_level: str = "standard"
+    created: int = 1421181343000  # createDts, milliseconds (the troubleshooting page's value)
+    modified: int = 1448307260000  # modDts
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def analytics(cls, org_id: str, label: str = "Adobe Analytics") -> ProductContext:
+        """An Adobe Analytics product profile of ``org_id``."""
+        return cls(org_id, ANALYTICS_SERVICE_CODE, label)
+
+    @property
+    def ident(self) -> str:
+        """A fixed id of 26 upper-case letters and digits, as Adobe's (``ZQ9FRQK7BF09YXAESFY9DDQP1G``)."""
+        alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+        number = int.from_bytes(_digest(self.owning_entity, self.service_code, self.label)[:17], "big")
+        return "".join(alphabet[(number >> (5 * i)) % len(alphabet)] for i in range(26))
+
+    @property
+    def groupid(self) -> str:
+        """The product profile's group id: digits, fixed by its org, product and label."""
+        return str(int.from_bytes(_digest("group", self.owning_entity, self.label)[:4], "big"))
+
+    def prod_ctx(self) -> dict[str, Any]:
+        """The ``prodCtx`` object of the IMS profile."""
+        return {
+            "serviceCode": self.service_code,
+            "owningEntity": self.owning_entity,
+            "label": self.label,
+            "ident": self.ident,
+            "groupid": self.groupid,
+            "statusCode": self.status_code,
+            "serviceLevel": self.service_level,
+            "createDts": self.created,
+            "modDts": self.modified,
+            **self.extra,
+        }
+
+
+@dataclass
+class Role:
+    """An admin role the user holds: one entry of the IMS profile's ``roles``.
+
+    Its keys are those of Adobe's role records, ``principal``,
+    ``organization``, ``named_role`` (``org_admin``...), ``target``,
+    ``target_type`` (``TRG_ORG`` for a role over the whole org) and
+    ``target_data``, as the I/O Management API SDK's tests show them
+    (adobe/aio-lib-console, test/index_fetchmock.test.js, an organisation's
+    ``roles``). ``target`` is the organisation unless given.
+    """
+
+    organization: str
+    named_role: str = "org_admin"
+    target: str | None = None
+    target_type: str = "TRG_ORG"
+    target_data: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, user: User) -> dict[str, Any]:
+        """The role as the profile lists it; ``principal`` is ``<org>:<number>``, fixed by the user."""
+        number = int.from_bytes(_digest(self.organization, user.sub)[:3], "big")
+        return {
+            "principal": f"{self.organization}:{number}",
+            "organization": self.organization,
+            "named_role": self.named_role,
+            "target": self.target or self.organization,
+            "target_type": self.target_type,
+            "target_data": dict(self.target_data),
+        }
+
+
 @dataclass
 class User:
-    """A user of the stand-in."""
+    """A user of the stand-in.
+
+    ``orgs`` are the IMS organisations the user is a member of, ``org_id``
+    the first (either may be given: ``User(org_id=X)`` is a member of X
+    alone, ``User(orgs=[A, B])`` of A and B with ``org_id`` A; given both,
+    ``org_id`` must be one of ``orgs``). ``product_contexts`` are the product
+    profiles the user is in, each of one of ``orgs``; None (the default) is
+    an Adobe Analytics product profile in each org, ``[]`` none at all.
+    ``roles`` are admin roles (:class:`Role`), each in one of ``orgs``.
+    """
 
     sub: str = "4B2C1F3E5F0A4D1B0A490D4C@AdobeID"
     email: str = "ada.analyst@example.com"
     name: str = "Ada Analyst"
-    org_id: str = "5E2D0C0B5A1F2A3B0A490D4C@AdobeOrg"
+    org_id: str = ""
+    orgs: list[str] | None = None
+    product_contexts: list[ProductContext] | None = None
+    roles: list[Role] = field(default_factory=list)
+    email_verified: bool = True
+    account_type: str = "type3"
+    country_code: str = "US"
+    job_function: str | None = None
+
+    def __post_init__(self) -> None:
+        orgs = list(dict.fromkeys(self.orgs or []))
+        if not self.org_id:
+            self.org_id = orgs[0] if orgs else DEFAULT_ORG_ID
+        if not orgs:
+            orgs = [self.org_id]
+        elif self.org_id not in orgs:
+            raise ValueError(f"org_id {self.org_id!r} is not one of orgs {orgs}")
+        self.orgs = orgs
+        if self.product_contexts is None:
+            self.product_contexts = [ProductContext.analytics(org) for org in orgs]
+        else:
+            self.product_contexts = list(self.product_contexts)
+        for context in self.product_contexts:
+            if context.owning_entity not in orgs:
+                raise ValueError(f"a product context of {context.owning_entity}, not one of orgs {orgs}")
+        self.roles = list(self.roles)
+        for role in self.roles:
+            if role.organization not in orgs:
+                raise ValueError(f"a role in {role.organization}, not one of orgs {orgs}")
+
+    @property
+    def member_of(self) -> list[str]:
+        """The user's organisations, ``org_id`` first unless ``orgs`` said otherwise."""
+        return list(self.orgs or [self.org_id])
+
+    def contexts(self, service_code: str | None = None) -> list[ProductContext]:
+        """The user's product contexts (of ``service_code`` only, when given)."""
+        return [c for c in self.product_contexts or [] if service_code in (None, c.service_code)]
 
     def userinfo(self) -> dict[str, Any]:
         given, _, family = self.name.partition(" ")
         return {
             "sub": self.sub,
             "email": self.email,
-            "email_verified": True,
+            "email_verified": self.email_verified,
             "name": self.name,
             "given_name": given,
             "family_name": family,
-            "account_type": "type3",
+            "account_type": self.account_type,
         }
+
+    def profile(self, scope: str, contexts: list[ProductContext] | None = None) -> dict[str, Any]:
+        """The user as IMS's ``GET /ims/profile/v1`` answers for a token of ``scope``.
+
+        The keys are those of Adobe's ``ImsProfile`` (AdobeDocs/exc-app,
+        docs/interfaces/ims.imsprofile.md): ``userId``, ``authId``,
+        ``email``, ``emailVerified``, ``name``, ``displayName``,
+        ``first_name``, ``last_name``, ``account_type``, ``countryCode``,
+        ``preferred_languages``; with ``additional_info.projectedProductContext``
+        also ``projectedProductContext``, a list of ``{"prodCtx": {...}}``
+        (ims.projectedproductcontext.md; the sample in Campaign Standard's
+        "API troubleshooting" page); with ``additional_info.roles`` the
+        ``roles``; with ``additional_info.job_function`` the
+        ``job_function``. ``contexts`` replaces the user's product contexts
+        (the server leaves out those the Analytics controls take away). The
+        same facts as :meth:`userinfo`, in the profile's names.
+        """
+        scopes = set(scope.replace(",", " ").split())
+        given, _, family = self.name.partition(" ")
+        body: dict[str, Any] = {
+            "userId": self.sub,
+            "authId": self.sub,
+            "email": self.email,
+            "emailVerified": self.email_verified,
+            "name": self.name,
+            "displayName": self.name,
+            "first_name": given,
+            "last_name": family,
+            "account_type": self.account_type,
+            "countryCode": self.country_code,
+            "preferred_languages": ["en-us"],
+        }
+        if PRODUCT_CONTEXT_SCOPE in scopes:
+            shown = self.contexts() if contexts is None else contexts
+            body["projectedProductContext"] = [{"prodCtx": c.prod_ctx()} for c in shown]
+        if ROLES_SCOPE in scopes:
+            body["roles"] = [role.record(self) for role in self.roles]
+        if JOB_FUNCTION_SCOPE in scopes:
+            body["job_function"] = self.job_function
+        return body
+
+
+def example_users() -> dict[str, User]:
+    """Four users for tests of who may enter an app, by name:
+
+    * ``"member"``: the stand-in's default user, in :data:`DEFAULT_ORG_ID`
+      with Adobe Analytics;
+    * ``"outsider"``: in :data:`OTHER_ORG_ID` only, with Analytics there;
+    * ``"both"``: in both orgs (``org_id`` the default one), Analytics in
+      each, admin (``org_admin``) of the other;
+    * ``"no_analytics"``: in :data:`DEFAULT_ORG_ID` with another product
+      (``dma_tartan``, "Adobe Marketing Cloud", as in Campaign Standard's
+      "API troubleshooting" page) but not Analytics.
+
+    Fresh objects at every call: give them to ``StandInAdobe(users=...)``.
+    """
+    return {
+        "member": User(),
+        "outsider": User(
+            sub="9C1E5A7B3D2F4E6A0A495E6F@AdobeID",
+            email="oscar.outsider@example.net",
+            name="Oscar Outsider",
+            org_id=OTHER_ORG_ID,
+        ),
+        "both": User(
+            sub="2D4F6A8C0E1B3D5F0A490D4C@AdobeID",
+            email="bea.both@example.com",
+            name="Bea Both",
+            orgs=[DEFAULT_ORG_ID, OTHER_ORG_ID],
+            roles=[Role(OTHER_ORG_ID)],
+        ),
+        "no_analytics": User(
+            sub="6E8A0C2E4A6C8E0A0A490D4C@AdobeID",
+            email="nora.noanalytics@example.com",
+            name="Nora Noanalytics",
+            product_contexts=[ProductContext(DEFAULT_ORG_ID, "dma_tartan", "Adobe Marketing Cloud")],
+        ),
+    }
 
 
 @dataclass
@@ -175,6 +414,12 @@ class Plan:
     reset_after: int | None = None
 
 
+class _AnalyticsSwitches(Protocol):
+    """What the state reads of the Analytics API's controls (``analytics.AnalyticsControls``)."""
+
+    users_without_profile: set[str]
+
+
 class StandInState:
     """The memory of a stand-in Adobe server."""
 
@@ -183,13 +428,23 @@ class StandInState:
         clients: dict[str, str],
         *,
         user: User | None = None,
+        users: list[User] | tuple[User, ...] = (),
         access_token_lifetime: float = 86399,
         refresh_token_lifetime: float = 14 * 86400,
         code_lifetime: float = 300,
     ) -> None:
         self.lock = threading.RLock()
         self.clients = dict(clients)
-        self.user = user or User()
+        #: Every user the stand-in knows, by ``sub``: who may sign in, and whom
+        #: ``mint_token(user_id=...)`` (so ``login_as``) signs in.
+        self.users: dict[str, User] = {}
+        for known in users:
+            self.add_user(known)
+        self._user = self.add_user(user or (users[0] if users else User()))
+        #: What the Analytics API takes away from users (its
+        #: ``AnalyticsControls``, set by ``register_analytics``): the profile
+        #: leaves out the Analytics product contexts of ``users_without_profile``.
+        self.analytics_controls: _AnalyticsSwitches | None = None
         self.access_token_lifetime = access_token_lifetime
         self.refresh_token_lifetime = refresh_token_lifetime
         self.code_lifetime = code_lifetime
@@ -221,6 +476,53 @@ class StandInState:
         #: The technical account of each client's Server-to-Server credential
         #: (made at its first ``client_credentials`` token).
         self.technical_accounts: dict[str, User] = {}
+
+    # -- users ----------------------------------------------------------------
+
+    @property
+    def user(self) -> User:
+        """The user signed in at the stand-in: who the next sign-in (authorize) is.
+
+        Setting it chooses who signs in next, and adds that user to :attr:`users`.
+        """
+        with self.lock:
+            return self._user
+
+    @user.setter
+    def user(self, user: User) -> None:
+        with self.lock:
+            self._user = self.add_user(user)
+
+    def add_user(self, user: User) -> User:
+        """Make ``user`` known (replacing a known user of the same ``sub``); returns it."""
+        with self.lock:
+            self.users[user.sub] = user
+            return user
+
+    def known_user(self, sub: str) -> User | None:
+        with self.lock:
+            return self.users.get(sub)
+
+    def product_contexts(self, user: User) -> list[ProductContext]:
+        """``user``'s product contexts as IMS projects them: without Analytics
+        for a user the Analytics controls list in ``users_without_profile``."""
+        contexts = user.contexts()
+        controls = self.analytics_controls
+        if controls is not None and user.sub in controls.users_without_profile:
+            contexts = [c for c in contexts if c.service_code != ANALYTICS_SERVICE_CODE]
+        return contexts
+
+    def analytics_orgs(self, user: User) -> list[str]:
+        """The orgs where ``user`` has an Adobe Analytics product context, in
+        the order of ``user.orgs``: the ``imsOrgs`` of ``/discovery/me``."""
+        owning = {
+            c.owning_entity for c in self.product_contexts(user) if c.service_code == ANALYTICS_SERVICE_CODE
+        }
+        return [org for org in user.member_of if org in owning]
+
+    def profile(self, user: User, scope: str) -> dict[str, Any]:
+        """``GET /ims/profile/v1`` of ``user`` for a token of ``scope`` (:meth:`User.profile`)."""
+        return user.profile(scope, self.product_contexts(user))
 
     # -- time ---------------------------------------------------------------
 
@@ -293,16 +595,16 @@ class StandInState:
             }
         )
 
-    def _refresh_token(self, client_id: str, scope: str) -> str:
+    def _refresh_token(self, client_id: str, scope: str, user: User) -> str:
         created = int(self.now() * 1000)
         return opaque_jwt(
             {
                 "id": f"{created}_{uuid.uuid4()}_ue1",
                 "type": "refresh_token",
                 "client_id": client_id,
-                "user_id": self.user.sub,
+                "user_id": user.sub,
                 "as": "ims-na1",
-                "aa_id": self.user.sub,
+                "aa_id": user.sub,
                 "rtid": f"{created}_{uuid.uuid4()}_ue1",
                 "rtea": str(created + int(self.refresh_token_lifetime * 1000)),
                 "moi": secrets.token_hex(4),
@@ -332,7 +634,7 @@ class StandInState:
         legacy = shape == "legacy"
         now = self.now()
         access = self._access_token(client_id, scope, legacy, user)
-        refresh = None if legacy or not with_refresh else self._refresh_token(client_id, scope)
+        refresh = None if legacy or not with_refresh else self._refresh_token(client_id, scope, user)
         with self.lock:
             self.grants[access] = Grant(
                 "access", client_id, user, scope, now + self.access_token_lifetime, parent=refresh
