@@ -3,8 +3,9 @@
 It follows Adobe's published docs (AdobeDocs/analytics-2.0-apis: swagger.json,
 report-suites.json and the guides), point by point:
 
-* ``GET /discovery/me``: the user's IMS org and its companies, each with its
-  ``apiRateLimitPolicy`` (discovery.md).
+* ``GET /discovery/me``: the user's IMS orgs (those where the user has an
+  Analytics product context, as the IMS profile shows them) and the
+  companies in each, with their ``apiRateLimitPolicy`` (discovery.md).
 * ``GET /api/<gcid>/reportsuites/collections/suites``: paged with ``limit``
   (default 10) and ``page``; filtered with ``rsids`` (comma-delimited) and
   ``rsidContains``; only ``rsid`` and ``id`` unless ``expansion`` asks for
@@ -152,6 +153,10 @@ class Company:
     suites: tuple[Suite, ...] = field(default_factory=tuple)
     #: ``apiRateLimitPolicy`` in ``/discovery/me`` (the value of Adobe's discovery.md example).
     api_rate_limit_policy: str = "aa_api_tier10_tp"
+    #: The IMS org the company belongs to (``imsOrgId`` in ``/discovery/me``).
+    #: None: the org of whoever asks (their ``User.org_id``), as every
+    #: company was before users had organisations.
+    ims_org_id: str | None = None
 
 
 @dataclass
@@ -163,12 +168,16 @@ class AnalyticsControls:
     * ``unauthorized_metrics``: metric ids no user may read (206 + column error).
     * ``users_without_profile``: IMS user ids (``sub``) whose every call is
       refused with ``403025 Profile is not valid``, as for an Adobe ID in no
-      Analytics product profile.
+      Analytics product profile; their IMS profile shows no Analytics
+      product context either. (A :class:`~.state.User` made with no
+      Analytics product context is refused the same way.)
     * ``clock``: the time the rate limit counts in; None is the stand-in
       state's clock (``StandInState.now``). A test can freeze it.
-    * ``companies``: the login companies (with their report suites) every
-      user sees; None is those given to :func:`register_analytics`
-      (:data:`DEFAULT_COMPANIES`). A test can list hundreds of suites.
+    * ``companies``: the login companies (with their report suites); a user
+      sees those of the orgs where they have Analytics (a company without
+      ``ims_org_id``: in the user's own ``org_id``). None is those given to
+      :func:`register_analytics` (:data:`DEFAULT_COMPANIES`). A test can
+      list hundreds of suites.
     """
 
     rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT
@@ -355,15 +364,25 @@ def register_analytics(
 ) -> AnalyticsControls:
     """Add the Analytics 2.0 endpoints to the stand-in's Flask ``app``; what steers them.
 
-    ``companies`` are the login companies (with their report suites) every
-    user of the stand-in may see. ``controls`` (made with ``rate_limit``
-    when not given) is read at every call.
+    ``companies`` are the login companies (with their report suites), each
+    in its ``ims_org_id`` (None: in the org of the user who asks).
+    ``controls`` (made with ``rate_limit`` when not given) is read at every
+    call; the state's IMS profile reads its ``users_without_profile`` too.
     """
     if controls is None:
         controls = AnalyticsControls(rate_limit=rate_limit)
+    state.analytics_controls = controls
 
     def listed() -> tuple[Company, ...]:
         return companies if controls.companies is None else controls.companies
+
+    def orgs_of(user: User) -> list[tuple[str, list[Company]]]:
+        """The ``imsOrgs`` of ``user``: each org where the user has an Analytics
+        product context (``StandInState.analytics_orgs``), with its companies."""
+        return [
+            (org, [c for c in listed() if (c.ims_org_id or user.org_id) == org])
+            for org in state.analytics_orgs(user)
+        ]
 
     def admit(user: User) -> bool:
         """Count a call of ``user``; False when it is over the rate limit (not counted then)."""
@@ -398,7 +417,7 @@ def register_analytics(
             return _gateway_error(403, "403003", "Api Key is invalid")
         if not admit(user):
             return _gateway_error(429, "429050", "Too many requests")  # no Retry-After: Adobe sends none
-        if user.sub in controls.users_without_profile:
+        if not state.analytics_orgs(user):  # in no Analytics product profile, of any org
             return _gateway_error(403, "403025", "Profile is not valid")
         if need_company is None:
             return user, None
@@ -407,9 +426,10 @@ def register_analytics(
             return _error(400, "invalid_request", "the x-proxy-global-company-id header is required")
         if header_company != need_company:
             return _error(400, "invalid_request", "x-proxy-global-company-id differs from the URL's company")
-        for company in listed():  # every stand-in user sees the same companies
-            if company.global_company_id == need_company:
-                return user, company
+        for _, seen in orgs_of(user):  # the companies /discovery/me lists for this user
+            for company in seen:
+                if company.global_company_id == need_company:
+                    return user, company
         return _error(403, "insufficient_access", "the user has no access to this company")
 
     def check_company(gcid: str) -> Company | Response:
@@ -427,20 +447,23 @@ def register_analytics(
         if isinstance(checked, Response):
             return checked
         user, _ = checked
+        # discovery.md: "imsOrgs: List of the IMS Organization for which the user
+        # has access", each with the companies the user has access to in it.
         return jsonify(
             imsUserId=user.sub,
             imsOrgs=[
                 {
-                    "imsOrgId": user.org_id,
+                    "imsOrgId": org,
                     "companies": [
                         {
                             "globalCompanyId": c.global_company_id,
                             "companyName": c.name,
                             "apiRateLimitPolicy": c.api_rate_limit_policy,
                         }
-                        for c in listed()
+                        for c in seen
                     ],
                 }
+                for org, seen in orgs_of(user)
             ],
         )
 
