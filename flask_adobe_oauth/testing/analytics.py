@@ -52,7 +52,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from .provider import injected_fault
-from .state import StandInState, User
+from .state import OTHER_ORG_ID, StandInState, User
 
 #: Metrics the stand-in can report, and how big each is relative to page views.
 METRICS: dict[str, float] = {
@@ -155,7 +155,8 @@ class Company:
     api_rate_limit_policy: str = "aa_api_tier10_tp"
     #: The IMS org the company belongs to (``imsOrgId`` in ``/discovery/me``).
     #: None: the org of whoever asks (their ``User.org_id``), as every
-    #: company was before users had organisations.
+    #: company was before users had organisations, unless that org has
+    #: companies of its own.
     ims_org_id: str | None = None
 
 
@@ -175,9 +176,10 @@ class AnalyticsControls:
       state's clock (``StandInState.now``). A test can freeze it.
     * ``companies``: the login companies (with their report suites); a user
       sees those of the orgs where they have Analytics (a company without
-      ``ims_org_id``: in the user's own ``org_id``). None is those given to
-      :func:`register_analytics` (:data:`DEFAULT_COMPANIES`). A test can
-      list hundreds of suites.
+      ``ims_org_id``: in the user's own ``org_id``, unless that org has
+      companies of its own). None is those given to
+      :func:`register_analytics` (:data:`DEFAULT_COMPANIES` and
+      :data:`OTHER_ORG_COMPANIES`). A test can list hundreds of suites.
     """
 
     rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT
@@ -200,8 +202,10 @@ def _check_rate_limit(limit: tuple[int, float] | None) -> tuple[int, float] | No
     return limit
 
 
-#: What every stand-in user may see: two companies, the first with enough
-#: report suites to need a second page at the default page size of 10.
+#: The companies of a user's own org: two, the first with enough report
+#: suites to need a second page at the default page size of 10. They have no
+#: ``ims_org_id``: they are in the org of whoever asks (``User.org_id``),
+#: unless that org has companies of its own (:data:`OTHER_ORG_COMPANIES`).
 DEFAULT_COMPANIES: tuple[Company, ...] = (
     Company(
         "exampl0",
@@ -230,6 +234,19 @@ DEFAULT_COMPANIES: tuple[Company, ...] = (
             Suite("acme.store", "Acme Outdoor — Store", "Europe/London", "GBP", 8800),
             Suite("acme.journal", "Acme Outdoor — Journal", "Europe/London", "GBP", 2600),
         ),
+    ),
+)
+#: The company of :data:`~.state.OTHER_ORG_ID`, the org of the outsider of
+#: :func:`~.state.example_users`: what a user with Analytics there sees of it.
+OTHER_ORG_COMPANIES: tuple[Company, ...] = (
+    Company(
+        "globex0",
+        "Globex",
+        (
+            Suite("globex.web", "Globex — Website", "America/Chicago", base=15200),
+            Suite("globex.app", "Globex — App", "America/Chicago", base=5400),
+        ),
+        ims_org_id=OTHER_ORG_ID,
     ),
 )
 
@@ -357,7 +374,7 @@ def _columns(body: dict[str, Any]) -> tuple[list[str], list[str]] | Response:
 def register_analytics(
     app: Flask,
     state: StandInState,
-    companies: tuple[Company, ...] = DEFAULT_COMPANIES,
+    companies: tuple[Company, ...] = DEFAULT_COMPANIES + OTHER_ORG_COMPANIES,
     *,
     controls: AnalyticsControls | None = None,
     rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
@@ -365,7 +382,8 @@ def register_analytics(
     """Add the Analytics 2.0 endpoints to the stand-in's Flask ``app``; what steers them.
 
     ``companies`` are the login companies (with their report suites), each
-    in its ``ims_org_id`` (None: in the org of the user who asks).
+    in its ``ims_org_id``; one without is in the org of the user who asks,
+    unless that org has companies of its own.
     ``controls`` (made with ``rate_limit`` when not given) is read at every
     call; the state's IMS profile reads its ``users_without_profile`` too.
     """
@@ -379,8 +397,12 @@ def register_analytics(
     def orgs_of(user: User) -> list[tuple[str, list[Company]]]:
         """The ``imsOrgs`` of ``user``: each org where the user has an Analytics
         product context (``StandInState.analytics_orgs``), with its companies."""
+        known = listed()
+        pinned = {c.ims_org_id for c in known if c.ims_org_id}
+        # A company of no org is in the user's own org, unless that org has companies of its own.
+        unpinned_home = None if user.org_id in pinned else user.org_id
         return [
-            (org, [c for c in listed() if (c.ims_org_id or user.org_id) == org])
+            (org, [c for c in known if (c.ims_org_id or unpinned_home) == org])
             for org in state.analytics_orgs(user)
         ]
 
