@@ -90,7 +90,9 @@ def analytics_orgs(body: dict[str, Any]) -> list[str]:
 
 def test_the_profile_url_is_the_standins_ims_profile_endpoint(standin: StandInAdobe) -> None:
     assert standin.profile_url == standin.url + "/ims/profile/v1"
-    assert "profile_url" not in standin.options()  # the extension has no option for it yet
+    assert standin.options()["profile_url"] == standin.profile_url
+    assert standin.config()["ADOBE_OAUTH_PROFILE_URL"] == standin.profile_url
+    assert "profile_url" not in standin.options("legacy")
 
 
 def test_a_members_profile_in_adobes_shape(standin: StandInAdobe, users: dict[str, User]) -> None:
@@ -425,3 +427,15 @@ def test_login_as_a_known_user_id_is_that_user(standin: StandInAdobe, users: dic
         "stranger0@example.com",
         [ORG_A],
     )
+
+
+def test_the_extensions_rules_read_the_standins_profile(
+    standin: StandInAdobe, users: dict[str, User]
+) -> None:
+    # The contract with the extension's side of "who may enter": its
+    # allowed_orgs / required_products decide from this profile at the callback.
+    app = make_app(standin, allowed_orgs=[ORG_A], required_products=[ANALYTICS_SERVICE_CODE])
+    answers = {
+        name: standin.sign_in(app.test_client(), user=user).status_code for name, user in users.items()
+    }
+    assert answers == {"member": 302, "outsider": 403, "both": 302, "no_analytics": 403}

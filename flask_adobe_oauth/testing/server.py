@@ -225,6 +225,7 @@ class StandInAdobe:
             "token_url": f"{base}/ims/token/{token_version}",
             "revoke_url": f"{base}/ims/revoke",
             "userinfo_url": f"{base}/ims/userinfo/v2",
+            "profile_url": self.profile_url,
             "jwks_url": f"{base}/ims/keys",
             "logout_url": f"{base}/ims/logout/v1",
             "issuer": self.issuers,
@@ -233,8 +234,8 @@ class StandInAdobe:
     @property
     def profile_url(self) -> str:
         """Its IMS profile endpoint, ``/ims/profile/v1`` (IMS's own is
-        ``https://ims-na1.adobelogin.com/ims/profile/v1``). Not in
-        :meth:`options`: the extension has no option for it yet."""
+        ``https://ims-na1.adobelogin.com/ims/profile/v1``); :meth:`options`
+        gives it as ``profile_url`` for the IMS preset."""
         if not self.url:
             raise RuntimeError("start() the stand-in first")
         return f"{self.url}/ims/profile/v1"
