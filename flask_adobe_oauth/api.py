@@ -187,6 +187,17 @@ def _caller(token: Token) -> str:
     return "t:" + hashlib.sha256(token.access_token.encode()).hexdigest()[:32]
 
 
+def limiter_for(config: Config) -> RateLimiter | None:
+    """The rate limiter ``config`` asks for (``api_rate_limit``, ``api_rate_wait``,
+    ``api_rate_storage``, ``api_rate_waiters``), or None for no limit of ours."""
+    limit = config.api_rate_limit
+    if not limit:
+        return None
+    return RateLimiter(
+        *limit, config.api_rate_wait, storage=config.api_rate_storage, waiters=config.api_rate_waiters
+    )
+
+
 class TokenSource(Protocol):
     """Where :class:`AdobeSession` gets the token it sends: the signed-in user's
     (:class:`~flask_adobe_oauth.extension.AdobeContext`) or a service credential's
@@ -215,7 +226,10 @@ class AdobeSession(requests.Session):
     * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user
       (Adobe's 12 per 6 s): one over it waits for its turn, at most
       ``api_rate_wait`` seconds, or raises :class:`RateLimited` without
-      being sent (:mod:`~flask_adobe_oauth.ratelimit`);
+      being sent (:mod:`~flask_adobe_oauth.ratelimit`), as does a call of a
+      user who already has ``api_rate_waiters`` calls waiting; the count
+      is this process's, or with ``api_rate_storage`` a Redis URL, every
+      process's;
     * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or
       :data:`DEFAULT_RETRY_AFTER` when Adobe names no delay), and holds
       that user's next calls back for as long;
@@ -223,15 +237,28 @@ class AdobeSession(requests.Session):
     * no cookies are kept (the session is shared by all users).
     """
 
-    def __init__(self, config: Config, source: Callable[[], TokenSource]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        source: Callable[[], TokenSource],
+        *,
+        limiter: RateLimiter | None = None,
+        caller: Callable[[Token], str] | None = None,
+        bound_waiters: bool = True,
+    ) -> None:
         super().__init__()
         harden(self)
         self.headers["Accept"] = "application/json"
         self._config = config
         self._source = source
-        limit = config.api_rate_limit
-        #: Each user's calls to the API host, kept under Adobe's rate (None: not counted).
-        self.limiter = RateLimiter(*limit, config.api_rate_wait) if limit else None
+        #: Whose budget a token's calls count against (by default the token's user).
+        self._caller = caller or _caller
+        #: Whether ``api_rate_waiters`` bounds a caller's waiting calls (not the
+        #: service credential's: its calls are the requests of many users).
+        self._bounded = bound_waiters
+        #: Each user's calls to the API host, kept under Adobe's rate (None: not counted):
+        #: ``limiter`` when given (one shared with another session), else one of its own.
+        self.limiter = limiter if limiter is not None else limiter_for(config)
         base = _parsed(config.api_base_url)
         self._api_place = _place(base) if base is not None else None
         # The sign-in server's endpoints, which Adobe's API limit does not
@@ -334,7 +361,7 @@ class AdobeSession(requests.Session):
                 # Another process used this user's budget: none of our calls
                 # would pass before the delay Adobe asked for. (Only Adobe's
                 # API says so: not a host a redirect led to.)
-                self.limiter.hold(_caller(token), delay)
+                self.limiter.hold(self._caller(token), delay)
             raise RateLimited(where(url), delay, said)
         return response
 
@@ -355,7 +382,7 @@ class AdobeSession(requests.Session):
         """Wait for this user's turn under ``api_rate_limit``, at most ``api_rate_wait``
         and ``budget`` seconds (or raise :class:`RateLimited`); the seconds waited."""
         assert self.limiter is not None
-        return self.limiter.acquire(_caller(token), where(url), budget)
+        return self.limiter.acquire(self._caller(token), where(url), budget, bounded=self._bounded)
 
     def _rejects_token(self, response: requests.Response, access_token: str) -> bool:
         """True when a 401 is a verdict on the token: the request that got it carried

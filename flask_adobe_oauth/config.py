@@ -182,6 +182,22 @@ class Config:
         ":class:`~flask_adobe_oauth.errors.RateLimited` is raised (one window of Adobe's, and the "
         "slack kept for network jitter; 0 to 60).",
     )
+    api_rate_storage: str = _option(
+        "memory://",
+        "where ``api_rate_limit`` counts each user's calls, a storage URI as Flask-Limiter writes "
+        'them: ``"memory://"``, each process its own count, or ``"redis://host:6379/0"`` (or '
+        "``rediss://``, ``redis+unix://``), one count for every worker on every machine using that "
+        "Redis, as Adobe counts. Set a Redis URL whenever the app runs more than one worker (the "
+        "Production guide); if Redis fails, each process counts alone until it answers again.",
+        repr=False,  # a URL may carry a password
+    )
+    api_rate_waiters: int = _option(
+        2,
+        "how many of one user's calls may wait for their turn under ``api_rate_limit`` at once, in "
+        "each process; the user's further calls that would wait get "
+        ":class:`~flask_adobe_oauth.errors.RateLimited` at once, so one user cannot tie up every "
+        "thread.",
+    )
     max_response_bytes: int = _option(
         8 * 1024 * 1024, "the largest answer body accepted, after decompression."
     )
@@ -385,6 +401,26 @@ def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int
     return calls, seconds
 
 
+#: The schemes of ``api_rate_storage`` (Flask-Limiter's storage URIs for them).
+_RATE_STORAGES = ("memory", "redis", "rediss", "redis+unix")
+
+
+def _rate_storage(value: Any) -> str:
+    """``api_rate_storage``: ``memory://``, or a Redis URL (redis-py reads it
+    when the limiter is made). A wrong value is shown by its scheme only: a
+    URL may carry a password."""
+    scheme = value.partition("://")[0].strip().lower() if isinstance(value, str) and "://" in value else ""
+    if scheme == "memory":
+        return "memory://"
+    if scheme in _RATE_STORAGES:
+        return str(value).strip()
+    shown = f"a {scheme}:// URL" if scheme else f"a {type(value).__name__}"
+    raise ConfigurationError(
+        f"{_key('api_rate_storage')} must be memory:// or a redis://, rediss:// or redis+unix:// URL "
+        f"(a storage URI as Flask-Limiter's), not {shown}"
+    )
+
+
 def check_app(app_config: Mapping[str, Any], secret_key: Any) -> None:
     """The app-wide checks a blueprint's sign-in depends on: a real
     ``SECRET_KEY`` (the login is bound to the signed session), no unknown
@@ -534,6 +570,8 @@ def _limits(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
         "api_timeout": _as_number("api_timeout", pick("api_timeout"), 0.001),
         "api_rate_limit": _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"]),
         "api_rate_wait": _as_number("api_rate_wait", wait, 0),
+        "api_rate_storage": _rate_storage(pick("api_rate_storage")),
+        "api_rate_waiters": int(_as_number("api_rate_waiters", pick("api_rate_waiters"), 0)),
         "max_response_bytes": int(_as_number("max_response_bytes", pick("max_response_bytes"), 1024)),
     }
     if isinstance(wait, bool) or not values["api_rate_wait"] <= MAX_RATE_WAIT:

@@ -7,37 +7,239 @@ Adobe will refuse, :class:`RateLimiter` counts each user's recent calls on
 a sliding window and, when the window is full, makes the call wait for the
 next free slot, briefly (at most ``max_wait`` seconds); a call that would
 wait longer is refused here, at once, with :class:`RateLimited` and the
-time to wait, and Adobe never sees it. After Adobe answers 429 anyway
-(another process used the same user's budget), :meth:`RateLimiter.hold`
-keeps that user's calls from Adobe until the delay it asked for is over.
+time to wait, and Adobe never sees it. After Adobe answers 429 anyway,
+:meth:`RateLimiter.hold` keeps that user's calls from Adobe until the delay
+it asked for is over.
 
 Calls are counted when they are sent; Adobe counts them when they arrive,
 a network hop later, so each call is kept in the window ``slack`` seconds
 longer than the limit's own period, so that jitter in that hop does not
 bring two calls closer at Adobe than they left here.
 
-The count is per process: with several workers, each keeps its own. The
-limit can be lowered (``api_rate_limit``) to the share of each worker.
+Where the count is kept (``storage``, the ``api_rate_storage`` option, a
+storage URI in the form Flask-Limiter uses):
+
+* ``memory://`` (the default): in this process. With several workers each
+  keeps its own count, and Adobe's one budget per user is spent several
+  times over.
+* ``redis://``, ``rediss://`` or ``redis+unix://``: in Redis, one count per
+  user for every worker on every machine that uses the same Redis. Each
+  turn is one Lua script (``EVALSHA``): Redis runs a script atomically, so
+  two processes can never both take the last slot, and taking a turn costs
+  one round trip. The window is counted on the Redis server's clock
+  (``TIME``), the one clock every machine shares.
+
+When the shared store fails (down, unreachable, slower than
+:data:`SHARED_TIMEOUT`), calls are never refused nor turned into errors for
+it: for :data:`RETRY_SHARED` seconds this process counts its own calls, as
+with ``memory://``, with a warning in the log, then tries the store again.
+
+Waiting calls hold a thread each. So that one user flooding the app cannot
+tie up every thread of a worker, a user may have at most ``waiters`` calls
+waiting for their turn in one process (``api_rate_waiters``); a call that
+would have to wait beyond them is refused at once with :class:`RateLimited`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import secrets
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
 
-from .errors import RateLimited
+from .errors import ConfigurationError, RateLimited
+from .transport import hide_credentials
 
-__all__ = ["RateLimiter"]
+__all__ = ["MEMORY", "RateLimiter"]
+
+log = logging.getLogger("flask_adobe_oauth")
 
 #: The longest a 429 holds a user's calls back here, whatever delay Adobe named.
 MAX_HOLD = 60.0
+#: The storage URI of the count kept in this process.
+MEMORY = "memory://"
+#: Calls of one user that may wait for their turn at once, per process, by default.
+DEFAULT_WAITERS = 2
+#: After the shared store failed, how long this process counts alone before trying it again.
+RETRY_SHARED = 5.0
+#: How long one command to the shared store may take (to connect, and to answer).
+SHARED_TIMEOUT = 0.5
+#: How long a user's count outlives its last call in the shared store. The
+#: window is read from the calls' times, not from the key's expiry, which only
+#: collects users who stopped calling; the margin covers a clock given by a test.
+_EXPIRE_MARGIN = 60.0
+#: Where the shared count lives in Redis: ``<prefix>{<user digest>}:w`` (the
+#: calls) and ``:h`` (a hold); the braces keep both in one Redis Cluster slot.
+SHARED_PREFIX = "adobe_oauth:rate:"
 
 #: The clock and the sleep the limiter uses (monotonic; tests replace them).
 _clock: Callable[[], float] = time.monotonic
 _sleep: Callable[[float], None] = time.sleep
+#: The clock of the shared count: None is the Redis server's own (``TIME``).
+#: Tests replace it with a stopped clock shared with :data:`_clock`.
+_shared_clock: Callable[[], float] | None = None
+
+# One user's turn in the shared count, atomically (Redis runs a script
+# without interleaving any other command). KEYS: the user's calls (a sorted
+# set of the times they go out, scored in seconds) and their hold (the time
+# until which Adobe asked us to wait). ARGV: calls, span, the longest wait
+# allowed, a unique member for this call, and the time now ('' for the
+# server's TIME). The same steps as RateLimiter._reserve_here: forget the
+# calls out of the window, start no earlier than the hold, and when the
+# window is full no earlier than the oldest call of the last `calls` leaves
+# it. Returns {taken (1/0), the wait in seconds (a string: Lua numbers are
+# truncated to integers on the way back), held (1/0)}.
+_ACQUIRE = """
+local calls = tonumber(ARGV[1])
+local span = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local now = tonumber(ARGV[5])
+if not now then
+  if redis.replicate_commands then redis.replicate_commands() end
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+local start = now
+local held = 0
+local held_until = tonumber(redis.call('GET', KEYS[2]) or '')
+if held_until and held_until > now then
+  start = held_until
+  held = 1
+end
+local count = redis.call('ZCARD', KEYS[1])
+if count >= calls then
+  local oldest = redis.call('ZRANGE', KEYS[1], count - calls, count - calls, 'WITHSCORES')
+  local free = tonumber(oldest[2]) + span
+  if free > start then start = free end
+end
+local wait = start - now
+if wait > max_wait then
+  return {0, tostring(wait), held}
+end
+redis.call('ZADD', KEYS[1], start, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil((wait + span + tonumber(ARGV[6])) * 1000))
+return {1, tostring(wait), 0}
+"""
+
+# Adobe answered 429: hold the user's calls until now + ARGV[1] seconds (never
+# shortening a longer hold). ARGV[2] is the time now ('' for the server's).
+_HOLD = """
+local seconds = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+if not now then
+  if redis.replicate_commands then redis.replicate_commands() end
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local held_until = tonumber(redis.call('GET', KEYS[1]) or '') or 0
+if now + seconds > held_until then
+  redis.call('SET', KEYS[1], tostring(now + seconds), 'PX', math.ceil((seconds + tonumber(ARGV[3])) * 1000))
+end
+return 1
+"""
+
+#: The URI schemes of a shared count, as Flask-Limiter spells them.
+SHARED_SCHEMES = ("redis", "rediss", "redis+unix")
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def storage_scheme(uri: str) -> str:
+    """The scheme of a storage URI, lower-cased (``memory``, ``redis``...)."""
+    return uri.partition("://")[0].strip().lower()
+
+
+def _redis_client(uri: str) -> Any:
+    """One redis-py client (one connection pool) per URI and process, shared by
+    every limiter using it; it connects at its first command, not here."""
+    with _clients_lock:
+        client = _clients.get(uri)
+        if client is not None:
+            return client
+        try:
+            import redis  # the "redis" extra; imported only for a shared count
+        except ImportError:
+            raise ConfigurationError(
+                "ADOBE_OAUTH_API_RATE_STORAGE names Redis, and redis-py is not installed: "
+                "pip install 'flask-adobe-oauth[redis]'"
+            ) from None
+        scheme = storage_scheme(uri)
+        # Flask-Limiter's redis+unix:///path/to/socket is redis-py's unix:///path/to/socket.
+        url = "unix" + uri[uri.index("://") :] if scheme == "redis+unix" else uri
+        try:
+            client = redis.Redis.from_url(
+                url, socket_timeout=SHARED_TIMEOUT, socket_connect_timeout=SHARED_TIMEOUT
+            )
+        except ValueError:
+            raise ConfigurationError(
+                f"ADOBE_OAUTH_API_RATE_STORAGE is not a Redis URL redis-py can read: {hide_credentials(uri)}"
+            ) from None
+        _clients[uri] = client
+        return client
+
+
+class _SharedCount:
+    """The windows of every user in Redis (see the module's docstring)."""
+
+    def __init__(self, uri: str, prefix: str) -> None:
+        client = _redis_client(uri)
+        self.shown = hide_credentials(uri)
+        self.prefix = prefix
+        self._acquire = client.register_script(_ACQUIRE)
+        self._hold = client.register_script(_HOLD)
+        self._down_until = 0.0
+        self._outage = False
+        self._lock = threading.Lock()
+
+    def _keys(self, key: str) -> list[str]:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # any user id makes a short, plain key
+        return [f"{self.prefix}{{{digest}}}:w", f"{self.prefix}{{{digest}}}:h"]
+
+    @staticmethod
+    def _now() -> str:
+        return "" if _shared_clock is None else repr(float(_shared_clock()))
+
+    def usable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def reserve(self, key: str, calls: int, span: float, may_wait: float) -> tuple[bool, float, bool]:
+        member = secrets.token_hex(8)  # two calls at the same instant are two members
+        args = [calls, repr(span), repr(may_wait), member, self._now(), repr(_EXPIRE_MARGIN)]
+        taken, wait, held = self._acquire(keys=self._keys(key), args=args)
+        self._answered()
+        return bool(int(taken)), float(wait), bool(int(held))
+
+    def hold(self, key: str, seconds: float) -> None:
+        self._hold(keys=self._keys(key)[1:], args=[repr(seconds), self._now(), repr(_EXPIRE_MARGIN)])
+        self._answered()
+
+    def failed(self, exc: Exception) -> None:
+        """The store did not answer: count in this process for a while, said once per outage."""
+        with self._lock:
+            self._down_until = time.monotonic() + RETRY_SHARED
+            first, self._outage = not self._outage, True
+        if first:
+            log.warning(
+                "the shared rate limit store %s failed (%s); each process counts its own calls "
+                "to Adobe until it answers again (retried every %g s)",
+                self.shown,
+                type(exc).__name__,
+                RETRY_SHARED,
+            )
+
+    def _answered(self) -> None:
+        if self._outage:
+            with self._lock:
+                was, self._outage = self._outage, False
+            if was:
+                log.warning("the shared rate limit store %s answers again", self.shown)
 
 
 class _Window:
@@ -52,11 +254,15 @@ class _Window:
 
 class RateLimiter:
     """At most ``calls`` calls per ``seconds`` for each key (a user), waiting
-    at most ``max_wait`` seconds for a slot.
+    at most ``max_wait`` seconds for a slot, with at most ``waiters`` calls of
+    one key waiting at once in this process (None: no such bound).
 
-    Thread-safe; it remembers at most ``max_keys`` users (the least recently
-    seen are forgotten first, and only once their window is over, or when
-    the table is full).
+    ``storage`` is where the count is kept: ``memory://`` (this process) or a
+    Redis URL (every process using that Redis; see the module's docstring).
+
+    Thread-safe; in memory it remembers at most ``max_keys`` users (the least
+    recently seen are forgotten first, and only once their window is over,
+    or when the table is full).
     """
 
     def __init__(
@@ -68,62 +274,142 @@ class RateLimiter:
         slack: float = 0.25,
         max_keys: int = 10_000,
         max_hold: float = MAX_HOLD,
+        storage: str = MEMORY,
+        waiters: int | None = DEFAULT_WAITERS,
+        prefix: str = SHARED_PREFIX,
     ) -> None:
         numbers = (seconds, max_wait, slack, max_hold)
         if calls < 1 or not all(math.isfinite(n) and n >= 0 for n in numbers) or not seconds > 0:
             raise ValueError("calls ≥ 1, seconds > 0, and finite max_wait, slack and max_hold ≥ 0 are needed")
+        if waiters is not None and (isinstance(waiters, bool) or waiters < 0):
+            raise ValueError("waiters must be a number of calls, 0 or more (or None for no bound)")
         self.max_hold = max_hold
         self.calls = calls
         self.seconds = seconds
         self.max_wait = max_wait
+        self.waiters = waiters
         #: How long a call stays in the window: the period, and the slack.
         self.span = seconds + slack
         self.max_keys = max_keys
+        self.storage = storage
         self._lock = threading.Lock()
         self._windows: OrderedDict[str, _Window] = OrderedDict()
+        #: Calls of each key waiting for their turn in this process now.
+        self._waiting: dict[str, int] = {}
+        scheme = storage_scheme(storage)
+        if scheme in SHARED_SCHEMES:
+            self._shared: _SharedCount | None = _SharedCount(storage, prefix)
+        elif scheme == "memory":
+            self._shared = None
+        else:
+            raise ConfigurationError(
+                f"the rate limit storage must be memory:// or a redis://, rediss:// or redis+unix:// URL, "
+                f"not {scheme}://"
+            )
 
-    def acquire(self, key: str, where: str, max_wait: float | None = None) -> float:
+    @property
+    def shared(self) -> bool:
+        """True when the count is kept in a store shared by processes."""
+        return self._shared is not None
+
+    def acquire(self, key: str, where: str, max_wait: float | None = None, *, bounded: bool = True) -> float:
         """Take a slot for one call of ``key`` to ``where`` (a URL as shown in
         messages): returns at once when the window has room, else sleeps until
         the next slot, and returns the seconds waited. Raises
-        :class:`RateLimited` (without waiting) when the slot is more than
-        ``max_wait`` seconds away (the limiter's, or the call's own when that
-        is shorter)."""
-        with self._lock:
-            now = _clock()
-            window = self._window(key, now)
-            times = window.times
-            while times and times[0] <= now - self.span:
-                times.popleft()
-            start = max(now, window.held_until)
-            if len(times) >= self.calls:
-                start = max(start, times[len(times) - self.calls] + self.span)
-            wait = start - now
-            if wait > (self.max_wait if max_wait is None else min(max_wait, self.max_wait)):
-                why = (
-                    "Adobe answered 429 to this user's calls a moment ago"
-                    if window.held_until > now
-                    else f"this user's calls would go past Adobe's limit of {self.calls} per {self.seconds:g} s"
-                )
+        :class:`RateLimited` (without waiting, and taking no slot) when the
+        slot is more than ``max_wait`` seconds away (the limiter's, or the
+        call's own when that is shorter), or when ``key`` already has
+        ``waiters`` calls waiting in this process (unless not ``bounded``:
+        the service credential's calls, which are many users' requests)."""
+        allowed = self.max_wait if max_wait is None else min(max_wait, self.max_wait)
+        place = self._enter(key, bounded)  # a place among the key's waiting calls, if one is free
+        try:
+            taken, wait, held = self._reserve(key, allowed if place else 0.0)
+            if not taken:
+                if held:
+                    why = "Adobe answered 429 to this user's calls a moment ago"
+                elif not place and wait <= allowed:
+                    why = (
+                        f"this user already has {self.waiters} call{'s' if self.waiters != 1 else ''} "
+                        "waiting for a turn under Adobe's limit"
+                    )
+                else:
+                    why = f"this user's calls would go past Adobe's limit of {self.calls} per {self.seconds:g} s"
                 raise RateLimited(
                     where,
                     wait,
                     message=f"the call to {where} was held back: {why}; retry after {wait:.1f} s",
                 )
-            times.append(start)
-        if wait > 0:
-            _sleep(wait)
-        return wait
+            if wait > 0:
+                _sleep(wait)
+            return wait
+        finally:
+            if place:
+                self._leave(key)
 
     def hold(self, key: str, seconds: float) -> None:
         """Adobe answered 429 for ``key``: send none of its calls for ``seconds``,
         at most :attr:`max_hold` (a ``Retry-After`` of a day, or an HTTP-date
-        read with a skewed clock, holds a minute; Adobe then answers again)."""
+        read with a skewed clock, holds a minute; Adobe then answers again).
+        With a shared store, every process holds."""
         seconds = min(seconds, self.max_hold) if math.isfinite(seconds) else self.max_hold
-        with self._lock:
+        with self._lock:  # here too, for the times the shared store fails
             now = _clock()
             window = self._window(key, now)
             window.held_until = max(window.held_until, now + seconds)
+        shared = self._shared
+        if shared is not None and shared.usable():
+            try:
+                shared.hold(key, seconds)
+            except Exception as exc:  # redis-py's errors, OSError: the store failed
+                shared.failed(exc)
+
+    # -- the count ----------------------------------------------------------------------
+
+    def _reserve(self, key: str, may_wait: float) -> tuple[bool, float, bool]:
+        """``(taken, wait, held)``: whether a slot at most ``may_wait`` seconds
+        away was taken for ``key``, the wait for it, and whether a 429's hold
+        is what keeps it back."""
+        shared = self._shared
+        if shared is not None and shared.usable():
+            try:
+                return shared.reserve(key, self.calls, self.span, may_wait)
+            except Exception as exc:  # never an error for the user: counted here instead
+                shared.failed(exc)
+        with self._lock:
+            return self._reserve_here(key, may_wait)
+
+    def _reserve_here(self, key: str, may_wait: float) -> tuple[bool, float, bool]:
+        now = _clock()
+        window = self._window(key, now)
+        times = window.times
+        while times and times[0] <= now - self.span:
+            times.popleft()
+        start = max(now, window.held_until)
+        if len(times) >= self.calls:
+            start = max(start, times[len(times) - self.calls] + self.span)
+        wait = start - now
+        if wait > may_wait:
+            return False, wait, window.held_until > now
+        times.append(start)
+        return True, wait, False
+
+    def _enter(self, key: str, bounded: bool = True) -> bool:
+        """Take one of ``key``'s places for a waiting call; False when none is free."""
+        with self._lock:
+            waiting = self._waiting.get(key, 0)
+            if bounded and self.waiters is not None and waiting >= self.waiters:
+                return False
+            self._waiting[key] = waiting + 1
+            return True
+
+    def _leave(self, key: str) -> None:
+        with self._lock:
+            left = self._waiting.get(key, 1) - 1
+            if left > 0:
+                self._waiting[key] = left
+            else:
+                self._waiting.pop(key, None)
 
     def _window(self, key: str, now: float) -> _Window:
         """``key``'s window, made when new; old windows are dropped on the way."""
@@ -142,4 +428,5 @@ class RateLimiter:
         return window
 
     def __repr__(self) -> str:
-        return f"RateLimiter({self.calls} calls / {self.seconds:g} s, max_wait={self.max_wait:g} s)"
+        where = "" if self._shared is None else f", storage={self._shared.shown!r}"
+        return f"RateLimiter({self.calls} calls / {self.seconds:g} s, max_wait={self.max_wait:g} s{where})"

@@ -43,6 +43,7 @@ from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import Config, resolve
 from .errors import ConfigurationError, ProviderError
+from .ratelimit import RateLimiter
 from .tokens import Token
 from .transport import where
 
@@ -202,9 +203,18 @@ class AdobeService:
 
     ``store`` (optional) shares the token between processes: a redis-py
     client, a cachelib cache, or a ``RedisStorage`` / ``CacheStorage``.
+    ``limiter`` (optional) is the rate limiter its calls count in (the app's
+    blueprint's, by :func:`service_for`); else one of its own, as ``config`` says.
     """
 
-    def __init__(self, config: Config, *, store: Any = None, refresh_ahead: float = REFRESH_AHEAD) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Any = None,
+        refresh_ahead: float = REFRESH_AHEAD,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         if config.provider != "ims":
             raise ConfigurationError("a service credential needs the 'ims' provider (client_credentials)")
         if isinstance(refresh_ahead, bool) or not (
@@ -219,6 +229,7 @@ class AdobeService:
         self._store = shared_store(store)
         self._client = ProviderClient(config)
         self._lock = threading.Lock()
+        self._session_lock = threading.Lock()
         self._token: Token | None = None
         #: The shared record ``_token`` was read from or written as, exactly:
         #: what :meth:`invalidate` deletes (compare-and-delete).
@@ -232,6 +243,10 @@ class AdobeService:
         fingerprint = "\0".join((config.token_url, config.client_id, ",".join(config.scope), credential[:32]))
         self._key = "adobe_oauth:service:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
         self._session: AdobeSession | None = None
+        self._limiter = limiter
+        # Adobe counts the technical account's calls as one user's, whichever
+        # of its tokens they carry: one budget per credential, in every process.
+        self._budget = "s:" + self._key.rpartition(":")[2]
         #: Tokens this process minted (for tests and logs; Adobe's count is the stand-in's).
         self.mints = 0
 
@@ -396,14 +411,26 @@ class AdobeService:
         """An :class:`~flask_adobe_oauth.api.AdobeSession` sending this service's token
         (one per service, pooled; safe to share between threads)."""
         if self._session is None:
-            self._session = AdobeSession(self.config, lambda: self)
+            with self._session_lock:
+                if self._session is None:
+                    # The credential's calls are many users' requests: api_rate_waiters
+                    # (one user's waiting calls) does not bound them.
+                    self._session = AdobeSession(
+                        self.config,
+                        lambda: self,
+                        limiter=self._limiter,
+                        caller=lambda _token: self._budget,
+                        bound_waiters=False,
+                    )
         return self._session
 
 
 def service_for(app: Flask | None = None, *, store: Any = None) -> AdobeService:
     """The :class:`AdobeService` of ``app`` (the current app by default), made on
     first use from its ``ADOBE_OAUTH_*`` keys. Without ``store``, tokens are
-    shared through the Adobe blueprint's storage when it is Redis or a cache."""
+    shared through the Adobe blueprint's storage when it is Redis or a cache.
+    Its calls count in the blueprint's rate limiter (``api_rate_storage``: with
+    Redis, in every process's), as one user: the technical account."""
     if app is None:
         from flask import current_app
 
@@ -411,15 +438,22 @@ def service_for(app: Flask | None = None, *, store: Any = None) -> AdobeService:
     assert app is not None
     service = app.extensions.get(EXTENSION_KEY)
     if service is None:
-        if store is None:
-            from .extension import EXTENSION_KEY as BLUEPRINTS
-            from .storage import CacheStorage, RedisStorage
+        from .extension import EXTENSION_KEY as BLUEPRINTS
+        from .storage import CacheStorage, RedisStorage
 
-            for runtime in app.extensions.get(BLUEPRINTS, {}).values():
+        config = service_config(app.config)
+        runtimes = list(app.extensions.get(BLUEPRINTS, {}).values())
+        if store is None:
+            for runtime in runtimes:
                 if isinstance(runtime.storage, (RedisStorage, CacheStorage)):
                     store = runtime.storage
                     break
-        service = app.extensions[EXTENSION_KEY] = AdobeService(service_config(app.config), store=store)
+        # One limiter for the users' calls and the service's (the same Adobe API):
+        # one count, in the storage the blueprint was given (api_rate_storage).
+        limiter = None
+        if config.api_rate_limit is not None:
+            limiter = next((r.api.limiter for r in runtimes if r.api.limiter is not None), None)
+        service = app.extensions[EXTENSION_KEY] = AdobeService(config, store=store, limiter=limiter)
     assert isinstance(service, AdobeService)
     return service
 
