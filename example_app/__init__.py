@@ -762,11 +762,29 @@ def _respond(page: DashboardPage, problem: Problem | None) -> tuple[str, int, di
     return html, problem.status if problem else 200, headers
 
 
+#: Why the company-wide view is refused to a user who is not known to be in the company's organisation.
+MEMBERS_ONLY = (
+    "The company-wide view reads the company's data with its own Adobe credential, so it is only for "
+    "members of the company's Adobe organisation. This site does not know you are one: it admits any "
+    "Adobe ID unless ADOBE_OAUTH_ALLOWED_ORGS names the company's organisation."
+)
+
+
+def _member() -> bool:
+    """Whether the user was admitted as a member of an allowed organisation
+    (``ADOBE_OAUTH_ALLOWED_ORGS``): the service credential's data is the
+    company's, and any Adobe ID can be made in a minute."""
+    token = adobe.token
+    return token is not None and bool(token.orgs) and bool(adobe.config.allowed_orgs)
+
+
 def _dashboard() -> tuple[str, int, dict[str, str]]:
     """The dashboard: the user's profile, companies and report suites (reused from
     the cache when it has them), and one suite's page views over the chosen days.
     What Adobe refused is said on the page, with its status; never a 500."""
     page = DashboardPage(_read_query(request.args))
+    if page.query.service and not _member():
+        return _respond(page, Problem(403, MEMBERS_ONLY))
     http = service_session() if page.query.service else None
     cache: DashboardCache = current_app.extensions[CACHE_KEY]
     mine, lists = _shelves(cache, page.query.service)

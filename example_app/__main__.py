@@ -49,6 +49,9 @@ def demo_config(environ: Mapping[str, str]) -> tuple[dict[str, Any], StandInAdob
         standin = StandInAdobe(auto_approve=False).start()
         config.update(standin.config())
         config["DEMO_STANDIN_URL"] = standin.url
+        # Only the people of the (stand-in's) company's organisation may enter:
+        # the company-wide view shows the company's data.
+        config.setdefault("ADOBE_OAUTH_ALLOWED_ORGS", standin.state.user.org_id)
         notes.append(
             f"No ADOBE_OAUTH_CLIENT_ID in the environment: started a stand-in Adobe (IMS + Analytics 2.0) "
             f"on {standin.url} and pointed the app at it. Sign in as {standin.state.user.name} "

@@ -105,7 +105,9 @@ def demo(standin: StandInAdobe) -> Flask:
 
 
 def make_demo(standin: StandInAdobe, **config: Any) -> Flask:
-    return create_app({**standin.config(), "SECRET_KEY": SECRET_KEY, "TESTING": True, **config})
+    # Members of the stand-in's organisation only: the company-wide (service) view needs it.
+    members = {"ADOBE_OAUTH_ALLOWED_ORGS": standin.state.user.org_id}
+    return create_app({**standin.config(), "SECRET_KEY": SECRET_KEY, "TESTING": True, **members, **config})
 
 
 def signed_in(app: Flask, standin: StandInAdobe) -> FlaskClient:
@@ -345,6 +347,7 @@ def test_without_the_cache_our_limiter_makes_the_fifth_view_wait_instead(
 def test_a_429_from_userinfo_leaves_the_report_shown(
     demo: Flask, standin: StandInAdobe, calls: Calls
 ) -> None:
+    client = signed_in(demo, standin)  # (the sign-in reads the profile: the fault comes after it)
     standin.fail_calls(
         429,
         1,
@@ -353,7 +356,6 @@ def test_a_429_from_userinfo_leaves_the_report_shown(
         headers={"Retry-After": "9"},
         endpoints=["userinfo"],
     )
-    client = signed_in(demo, standin)
     response = client.get("/dashboard", query_string=WEEK)
     page = str(response.get_data(as_text=True))
     assert response.status_code == 429 and response.headers["Retry-After"] == "9"

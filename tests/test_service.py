@@ -24,7 +24,7 @@ from flask_adobe_oauth.analytics import companies
 from flask_adobe_oauth.cli import adobe_cli
 from flask_adobe_oauth.service import AdobeService, service_config, service_session
 from flask_adobe_oauth.storage import RedisStorage
-from flask_adobe_oauth.testing import StandInAdobe
+from flask_adobe_oauth.testing import StandInAdobe, example_users
 
 from .helpers import SECRET_KEY, login, make_app
 from .redis_fixture import _redis_client_fixture, _redis_url_fixture
@@ -205,7 +205,9 @@ def _script_info(app: Flask) -> Any:
 def test_the_demo_reads_as_the_company_service_account_when_asked(standin: StandInAdobe) -> None:
     from example_app import create_app
 
-    app = create_app({"SECRET_KEY": SECRET_KEY, **standin.config()})
+    app = create_app(
+        {"SECRET_KEY": SECRET_KEY, **standin.config(), "ADOBE_OAUTH_ALLOWED_ORGS": standin.state.user.org_id}
+    )
     client = app.test_client()
     login(client)
     mine = client.get("/dashboard")
@@ -219,6 +221,22 @@ def test_the_demo_reads_as_the_company_service_account_when_asked(standin: Stand
     analytics = [c for c in standin.calls if c.grant_type == "client_credentials"]
     assert len(analytics) == 1
     assert 'name="source" value="service"' in page  # the range and company forms keep the choice
+
+
+def test_the_demos_company_view_is_for_members_of_the_companys_org_only(standin: StandInAdobe) -> None:
+    """Issue 24: an app that admits any Adobe ID must not hand the company's
+    data (read with the company's own credential) to whoever signed in."""
+    from example_app import MEMBERS_ONLY, create_app
+
+    app = create_app({"SECRET_KEY": SECRET_KEY, **standin.config()})  # no ADOBE_OAUTH_ALLOWED_ORGS
+    client = app.test_client()
+    login(client)
+    assert client.get("/dashboard").status_code == 200  # the user's own data: theirs to see
+    refused = client.get("/dashboard?source=service")
+    assert refused.status_code == 403
+    assert "only for members of the company" in refused.get_data(as_text=True)
+    assert "only for members of the company" in MEMBERS_ONLY
+    assert standin.service_token_mints() == 0  # the company's credential was never used
 
 
 def test_the_readme_job_runs_as_written(standin: StandInAdobe) -> None:
@@ -249,12 +267,20 @@ def test_the_readme_app_guards_with_the_login_and_reads_with_the_service(
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    app = module.create_app({"SECRET_KEY": SECRET_KEY, "REDIS_URL": redis_url, **standin.config()})
+    config = {"SECRET_KEY": SECRET_KEY, "REDIS_URL": redis_url, **standin.config()}
+    with pytest.raises(RuntimeError, match="ADOBE_OAUTH_ALLOWED_ORGS"):
+        module.create_app(config)  # it will not serve the company's data to any Adobe ID
+    config["ADOBE_OAUTH_ALLOWED_ORGS"] = standin.state.user.org_id
+    app = module.create_app(config)
     client = app.test_client()
     assert client.get("/").status_code == 302
     login(client)
     assert client.get("/").json == {"companies": ["Example Corp", "Acme Outdoor"]}
-    other = module.create_app({"SECRET_KEY": SECRET_KEY, "REDIS_URL": redis_url, **standin.config()})
+    member, outsider = standin.state.user, app.test_client()
+    refused = standin.sign_in(outsider, user=example_users()["outsider"])
+    assert refused.status_code == 403 and outsider.get("/").status_code == 302
+    standin.state.user = member
+    other = module.create_app(config)
     another = other.test_client()  # a second "worker": its own process state, the same Redis
     login(another)
     assert another.get("/").status_code == 200

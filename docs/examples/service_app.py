@@ -13,11 +13,15 @@ def create_app(config=None):
     app.config.update(
         config or {k: v for k, v in os.environ.items() if k.startswith(("ADOBE_OAUTH_", "SECRET_KEY"))}
     )
+    if not app.config.get("ADOBE_OAUTH_ALLOWED_ORGS"):
+        # The data below is the company's, read with its own credential: only
+        # the people of its Adobe organisation may see it, not any Adobe ID.
+        raise RuntimeError("set ADOBE_OAUTH_ALLOWED_ORGS to the company's IMS organisation id")
     storage = RedisStorage.from_url(app.config.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     app.register_blueprint(make_adobe_blueprint(storage=storage), url_prefix="/adobe")
 
     @app.get("/")
-    @adobe_login_required  # the user's own login decides who may look...
+    @adobe_login_required  # members of the company's organisation only...
     def company_dashboard():
         # ...and the data is the company's: one service token, shared by every
         # worker through the blueprint's Redis storage

@@ -44,8 +44,13 @@ def login_as(client: FlaskClient, *, blueprint: str | None = None, **token_field
     that id), with a refresh token when ``offline_access`` is in scope.
     Otherwise the access token is ``"test-access-token"`` and the user
     ``"test-user@AdobeID"``. Other defaults: valid for an hour, the
-    blueprint's scope. Works with any storage backend: the token is stored
-    through the app's own storage, inside the client's session.
+    blueprint's scope. When the blueprint decides who may enter
+    (``allowed_orgs`` and the like), a token the stand-in issued is admitted
+    as at a real callback: its ``orgs`` and ``products`` come from the
+    user's profile, and a user the rules refuse raises
+    :class:`~flask_adobe_oauth.errors.NotAllowed`; otherwise give ``orgs=``
+    (and ``products=``) yourself. Works with any storage backend: the token
+    is stored through the app's own storage, inside the client's session.
     """
     app = client.application
     state = get_runtime(blueprint, app)
@@ -68,6 +73,8 @@ def login_as(client: FlaskClient, *, blueprint: str | None = None, **token_field
         if "user_id" not in token_fields:
             fields["user_id"] = standin.state.user.sub
     token = Token(**fields)
+    if standin is not None and "access_token" not in token_fields and "orgs" not in token_fields:
+        token = state.client.admit(token)  # who may enter, as the callback decides it
     with client.session_transaction() as sess:
         environ = app.test_request_context().request.environ
         with RequestContext(app, environ, session=sess):

@@ -611,7 +611,11 @@ def create_provider_app(
         grant = bearer_grant()
         if isinstance(grant, Response):
             return grant
-        return jsonify(state.profile(grant.user, grant.scope))
+        # The user as the stand-in knows them now (an administrator may have
+        # moved them to another organisation since the token was issued):
+        # Adobe's profile, like this, says what is true at the time of the call.
+        user = state.known_user(grant.user.sub) or grant.user
+        return jsonify(state.profile(user, grant.scope))
 
     @app.get("/ims/keys")
     def keys() -> Any:
