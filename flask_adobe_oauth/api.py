@@ -243,7 +243,6 @@ class AdobeSession(requests.Session):
         source: Callable[[], TokenSource],
         *,
         limiter: RateLimiter | None = None,
-        caller: Callable[[Token], str] | None = None,
         bound_waiters: bool = True,
     ) -> None:
         super().__init__()
@@ -251,8 +250,6 @@ class AdobeSession(requests.Session):
         self.headers["Accept"] = "application/json"
         self._config = config
         self._source = source
-        #: Whose budget a token's calls count against (by default the token's user).
-        self._caller = caller or _caller
         #: Whether ``api_rate_waiters`` bounds a caller's waiting calls (not the
         #: service credential's: its calls are the requests of many users).
         self._bounded = bound_waiters
@@ -361,7 +358,7 @@ class AdobeSession(requests.Session):
                 # Another process used this user's budget: none of our calls
                 # would pass before the delay Adobe asked for. (Only Adobe's
                 # API says so: not a host a redirect led to.)
-                self.limiter.hold(self._caller(token), delay)
+                self.limiter.hold(_caller(token), delay)
             raise RateLimited(where(url), delay, said)
         return response
 
@@ -382,7 +379,7 @@ class AdobeSession(requests.Session):
         """Wait for this user's turn under ``api_rate_limit``, at most ``api_rate_wait``
         and ``budget`` seconds (or raise :class:`RateLimited`); the seconds waited."""
         assert self.limiter is not None
-        return self.limiter.acquire(self._caller(token), where(url), budget, bounded=self._bounded)
+        return self.limiter.acquire(_caller(token), where(url), budget, bounded=self._bounded)
 
     def _rejects_token(self, response: requests.Response, access_token: str) -> bool:
         """True when a 401 is a verdict on the token: the request that got it carried

@@ -156,9 +156,10 @@ def storage_scheme(uri: str) -> str:
     return uri.partition("://")[0].strip().lower()
 
 
-def _redis_client(uri: str) -> Any:
+def redis_client(uri: str) -> Any:
     """One redis-py client (one connection pool) per URI and process, shared by
-    every limiter using it; it connects at its first command, not here."""
+    every limiter using it (and the service token's store); it connects at
+    its first command, not here."""
     with _clients_lock:
         client = _clients.get(uri)
         if client is not None:
@@ -189,7 +190,7 @@ class _SharedCount:
     """The windows of every user in Redis (see the module's docstring)."""
 
     def __init__(self, uri: str, prefix: str) -> None:
-        client = _redis_client(uri)
+        client = redis_client(uri)
         self.shown = hide_credentials(uri)
         self.prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)

@@ -18,8 +18,11 @@ guide and API reference; JWT credentials reached end of life in 2025)::
 
 :class:`AdobeService` fetches the token, caches it, fetches the next one
 ahead of expiry, lets one thread fetch while the others wait (single
-flight), and, given a shared store (Redis, a cachelib cache), shares it
-between processes: ``gunicorn -w 8`` mints one token, not eight.
+flight), and, given a shared store (Redis, a cachelib cache, a table of the
+app's SQL database), shares it between processes: ``gunicorn -w 8`` mints
+one token, not eight. :func:`service_for` finds that store itself: the
+blueprint's token storage when it keeps tokens on the server, else the
+rate limit's Redis (``api_rate_storage``).
 :meth:`AdobeService.session` is an :class:`~flask_adobe_oauth.api.AdobeSession`
 with that token: Adobe hosts only, ``x-api-key``, one refetch and retry
 after a 401, :class:`~flask_adobe_oauth.errors.RateLimited` on 429, deadlines and
@@ -34,6 +37,7 @@ import json
 import logging
 import math
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -43,7 +47,7 @@ from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import Config, resolve
 from .errors import ConfigurationError, ProviderError
-from .ratelimit import RateLimiter
+from .ratelimit import SHARED_SCHEMES, RateLimiter, redis_client, storage_scheme
 from .tokens import Token
 from .transport import where
 
@@ -163,9 +167,16 @@ def _lock_deadline(value: Any) -> float:
 
 def shared_store(store: Any) -> SharedStore | None:
     """``store`` as a :class:`SharedStore`: a redis-py client, a cachelib cache,
-    or this package's ``RedisStorage`` / ``CacheStorage`` (their client is used)."""
+    this package's ``RedisStorage`` / ``CacheStorage`` (their client is used),
+    or a ``SQLAlchemyStorage`` (a table of its database:
+    :class:`~flask_adobe_oauth.service_sql.SQLSharedStore`)."""
     if store is None:
         return None
+    sqla = sys.modules.get("flask_adobe_oauth.storage.sqla")  # loaded if the app made such a storage
+    if sqla is not None and isinstance(store, sqla.SQLAlchemyStorage):
+        from .service_sql import SQLSharedStore
+
+        return SQLSharedStore(store)
     inner = getattr(store, "redis", None) or getattr(store, "cache", None) or store
     if hasattr(inner, "claim") and hasattr(inner, "put"):
         return inner  # type: ignore[no-any-return]
@@ -174,7 +185,8 @@ def shared_store(store: Any) -> SharedStore | None:
     if hasattr(inner, "add") and hasattr(inner, "set"):  # cachelib
         return _CacheStore(inner)
     raise ConfigurationError(
-        "the service token store must be Redis, a cachelib cache or a RedisStorage/CacheStorage"
+        "the service token store must be Redis, a cachelib cache or a RedisStorage, CacheStorage "
+        "or SQLAlchemyStorage"
     )
 
 
@@ -202,7 +214,9 @@ class AdobeService:
     """A client-credentials token, cached, refreshed ahead of expiry, shared.
 
     ``store`` (optional) shares the token between processes: a redis-py
-    client, a cachelib cache, or a ``RedisStorage`` / ``CacheStorage``.
+    client, a cachelib cache, or a ``RedisStorage`` / ``CacheStorage`` /
+    ``SQLAlchemyStorage`` (a table next to its tokens:
+    :class:`~flask_adobe_oauth.service_sql.SQLSharedStore`).
     ``limiter`` (optional) is the rate limiter its calls count in (the app's
     blueprint's, by :func:`service_for`); else one of its own, as ``config`` says.
     """
@@ -244,9 +258,6 @@ class AdobeService:
         self._key = "adobe_oauth:service:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
         self._session: AdobeSession | None = None
         self._limiter = limiter
-        # Adobe counts the technical account's calls as one user's, whichever
-        # of its tokens they carry: one budget per credential, in every process.
-        self._budget = "s:" + self._key.rpartition(":")[2]
         #: Tokens this process minted (for tests and logs; Adobe's count is the stand-in's).
         self.mints = 0
 
@@ -419,18 +430,26 @@ class AdobeService:
                         self.config,
                         lambda: self,
                         limiter=self._limiter,
-                        caller=lambda _token: self._budget,
                         bound_waiters=False,
                     )
         return self._session
 
 
+#: Held while an app's service is made: threads racing on the first call get one.
+_made = threading.Lock()
+
+
 def service_for(app: Flask | None = None, *, store: Any = None) -> AdobeService:
     """The :class:`AdobeService` of ``app`` (the current app by default), made on
-    first use from its ``ADOBE_OAUTH_*`` keys. Without ``store``, tokens are
-    shared through the Adobe blueprint's storage when it is Redis or a cache.
-    Its calls count in the blueprint's rate limiter (``api_rate_storage``: with
-    Redis, in every process's), as one user: the technical account."""
+    first use from its ``ADOBE_OAUTH_*`` keys, once per app and process however
+    many threads ask at once.
+
+    Without ``store``, tokens are shared between processes through the Adobe
+    blueprint's storage when it keeps tokens on the server (Redis, a cache,
+    SQL: a table next to the tokens'), else through the rate limit's Redis
+    (``api_rate_storage``); with the session cookie and ``memory://`` each
+    process mints its own. Its calls count in the blueprint's rate limiter
+    (with Redis, every process's), counted by its token, which the processes share."""
     if app is None:
         from flask import current_app
 
@@ -438,24 +457,43 @@ def service_for(app: Flask | None = None, *, store: Any = None) -> AdobeService:
     assert app is not None
     service = app.extensions.get(EXTENSION_KEY)
     if service is None:
-        from .extension import EXTENSION_KEY as BLUEPRINTS
-        from .storage import CacheStorage, RedisStorage
-
-        config = service_config(app.config)
-        runtimes = list(app.extensions.get(BLUEPRINTS, {}).values())
-        if store is None:
-            for runtime in runtimes:
-                if isinstance(runtime.storage, (RedisStorage, CacheStorage)):
-                    store = runtime.storage
-                    break
-        # One limiter for the users' calls and the service's (the same Adobe API):
-        # one count, in the storage the blueprint was given (api_rate_storage).
-        limiter = None
-        if config.api_rate_limit is not None:
-            limiter = next((r.api.limiter for r in runtimes if r.api.limiter is not None), None)
-        service = app.extensions[EXTENSION_KEY] = AdobeService(config, store=store, limiter=limiter)
+        with _made:
+            service = app.extensions.get(EXTENSION_KEY)
+            if service is None:
+                service = app.extensions[EXTENSION_KEY] = _new_service(app, store)
     assert isinstance(service, AdobeService)
     return service
+
+
+def _new_service(app: Flask, store: Any) -> AdobeService:
+    from .extension import EXTENSION_KEY as BLUEPRINTS
+    from .storage import CacheStorage, RedisStorage
+
+    config = service_config(app.config)
+    runtimes = list(app.extensions.get(BLUEPRINTS, {}).values())
+    if store is None:
+        sqla = sys.modules.get("flask_adobe_oauth.storage.sqla")
+        server_side: tuple[type, ...] = (RedisStorage, CacheStorage)
+        if sqla is not None:
+            server_side += (sqla.SQLAlchemyStorage,)
+        store = next((r.storage for r in runtimes if isinstance(r.storage, server_side)), None)
+    if store is None:
+        uri = next(
+            (
+                r.config.api_rate_storage
+                for r in runtimes
+                if storage_scheme(r.config.api_rate_storage) in SHARED_SCHEMES
+            ),
+            config.api_rate_storage,
+        )
+        if storage_scheme(uri) in SHARED_SCHEMES:
+            store = redis_client(uri)  # the rate limit's Redis, shared by every process already
+    # One limiter for the users' calls and the service's (the same Adobe API):
+    # one count, in the storage the blueprint was given (api_rate_storage).
+    limiter = None
+    if config.api_rate_limit is not None:
+        limiter = next((r.api.limiter for r in runtimes if r.api.limiter is not None), None)
+    return AdobeService(config, store=store, limiter=limiter)
 
 
 def service_session(app: Flask | None = None) -> AdobeSession:
