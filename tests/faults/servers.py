@@ -195,7 +195,9 @@ def gunicorn(
                 try:
                     if requests.get(base + "/", timeout=2).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):
+                    # Not listening yet, or listening with no worker booted yet
+                    # (a loaded machine, or gunicorn 23: its master accepts first).
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
