@@ -19,6 +19,7 @@ from .config import OPTIONS, PROMPTS, check_app, config_snapshot, options_doc, r
 from .cookies import MAX_COOKIE_SIZE, fit_pending_logins
 from .errors import (
     AdobeOAuthError,
+    AuthorizationDenied,
     CallbackError,
     ConfigurationError,
     CrossSiteRequest,
@@ -30,6 +31,7 @@ from .extension import EXTENSION_KEY, BlueprintRuntime, context, get_runtime
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .pages import (
+    SILENT_REFUSALS,
     UnauthorizedHandler,
     error_response,
     fragment_page,
@@ -254,7 +256,23 @@ def _check(
         session[runtime.pending_key] = [r.dump() for r in result.remaining]
     else:
         session.pop(runtime.pending_key, None)
+    refusal = result.error
+    if (
+        isinstance(refusal, AuthorizationDenied)
+        and refusal.provider_error in SILENT_REFUSALS
+        and result.pending is not None
+        and runtime.config.prompt != "none"  # else the ordinary sign-in would be silent again
+    ):
+        raise _SilentSignInRefused(result.pending.next)
     return result.accepted()
+
+
+class _SilentSignInRefused(Exception):
+    """Adobe answered a ``prompt=none`` sign-in that it needs the user."""
+
+    def __init__(self, next_url: str | None) -> None:
+        super().__init__("the silent sign-in needs the user")
+        self.next = next_url
 
 
 def _identify(runtime: BlueprintRuntime, token: Token, pending: Pending) -> Token:
@@ -326,6 +344,9 @@ def callback() -> BaseResponse:
         target = pending.next or _resolve_target(runtime.config.redirect_to, "redirect_to")
         context(runtime.name).store_login(token)
         _renew_session_id()
+    except _SilentSignInRefused as exc:
+        # Adobe needs the user after all: the ordinary sign-in, to the same page.
+        return no_store(redirect(url_for(f"{runtime.name}.login", next=exc.next), 302))
     except AdobeOAuthError as exc:
         log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
         send(login_failed, app, error=exc, blueprint=runtime.name)

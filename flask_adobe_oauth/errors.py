@@ -126,10 +126,13 @@ class LoginRequired(AdobeOAuthError):
     status_code = 401
     error = "login_required"
 
-    def __init__(self, message: str, blueprint: str | None = None) -> None:
+    def __init__(self, message: str, blueprint: str | None = None, *, expired: bool = False) -> None:
         super().__init__(message)
         #: The name of the Adobe blueprint whose login is missing, when known.
         self.blueprint = blueprint
+        #: True when the user was signed in and the sign-in ran out (the refresh
+        #: token expired or was refused): a silent sign-in may renew it.
+        self.expired = expired
 
 
 class InsufficientScope(AdobeOAuthError):

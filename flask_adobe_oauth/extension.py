@@ -338,7 +338,7 @@ class AdobeContext:
         if token.expired:
             if not token.refresh_token:
                 self.forget()
-                raise LoginRequired("your Adobe session expired", self._runtime.name)
+                raise LoginRequired("your Adobe session expired", self._runtime.name, expired=True)
             token = self.refresh()
         return token
 
@@ -400,7 +400,7 @@ class AdobeContext:
                 return again
             self.forget()
             raise LoginRequired(
-                "your Adobe session expired and could not be renewed", self._runtime.name
+                "your Adobe session expired and could not be renewed", self._runtime.name, expired=True
             ) from None
         self.store(fresh)
         send(token_refreshed, current_app._get_current_object(), token=fresh, blueprint=self._runtime.name)  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ from .errors import (
     StateError,
     StorageUnavailable,
 )
+from .extension import get_runtime
 
 log = logging.getLogger("flask_adobe_oauth")
 
@@ -389,7 +390,28 @@ def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     login_url = url_for(f"{blueprint}.login", next=current_relative_url())
     if request.method not in ("GET", "HEAD") or wants_json():
         return error_response(exc, retry_url=login_url)
+    if exc.expired and silent_sign_in_allowed(blueprint):
+        # The sign-in ran out (IMS refresh tokens last 14 days): ask Adobe
+        # without showing the user anything first (OpenID Connect Core
+        # §3.1.2.1, prompt=none). If the user is still signed in at Adobe
+        # they are back on this page at once; if Adobe needs them, the
+        # callback goes on to the ordinary sign-in, keeping ``next``.
+        login_url = url_for(f"{blueprint}.login", next=current_relative_url(), prompt="none")
     return redirect(login_url, 302)
+
+
+#: What Adobe answers a ``prompt=none`` sign-in that needs the user (OpenID
+#: Connect Core §3.1.2.6).
+SILENT_REFUSALS = frozenset(
+    {"login_required", "interaction_required", "consent_required", "account_selection_required"}
+)
+
+
+def silent_sign_in_allowed(blueprint: str) -> bool:
+    """Whether a ran-out sign-in may be renewed with ``prompt=none``: an
+    OpenID Connect code flow, and the app not already sending a prompt."""
+    config = get_runtime(blueprint).config
+    return config.response_type == "code" and config.prompt is None and "openid" in config.scope
 
 
 # -- the implicit grant's page -------------------------------------------------------

@@ -334,5 +334,8 @@ def check_callback(
             if not _CODE.match(code):
                 raise CallbackError("the authorization code has characters no code can have")
     except AdobeOAuthError as exc:
-        return CallbackCheck(kept, error=exc)
+        # The login this callback ended, refused: its ``next`` still says where
+        # the user was going (a silent sign-in that Adobe answered
+        # ``login_required`` goes on interactively from there).
+        return CallbackCheck(kept, pending, error=exc)
     return CallbackCheck(kept, pending, code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask, jsonify
@@ -327,3 +328,62 @@ def test_adobe_in_a_view_guarded_for_a_named_blueprint_is_that_blueprints(
     assert client.get("/admin").json == {"user": users["both"].sub, "same": True}
     assert client.get("/both").json == {"default": False, "admin": True}
     assert client.get("/dashboard").status_code == 302  # the default blueprint's login is another
+
+
+# -- a sign-in that ran out: silently renewed first -------------------------------------------
+
+
+def ran_out(client: Any) -> None:
+    """The stored sign-in's access token expired and its refresh token is no
+    longer good (IMS refresh tokens last 14 days)."""
+    from flask_adobe_oauth.testing import login_as
+
+    login_as(client, access_token="old-access", refresh_token="refresh-gone-at-adobe", expires_at=1.0)
+
+
+def test_a_sign_in_that_ran_out_is_renewed_without_the_user_seeing_adobe(standin: StandInAdobe) -> None:
+    app = org_app(standin)
+    client = app.test_client()
+    assert standin.sign_in(client).status_code == 302  # signed in at Adobe too
+    ran_out(client)
+    answer = client.get("/where?x=1")
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    query = parse_qs(urlsplit(location).query)
+    assert location.startswith("/adobe/login?") and query == {"next": ["/where?x=1"], "prompt": ["none"]}
+    authorize_url = client.get(location).headers["Location"]
+    assert "prompt=none" in authorize_url
+    from .helpers import authorize, local
+
+    back = client.get(local(authorize(authorize_url)))  # no consent page: Adobe answered at once
+    assert back.status_code == 302 and back.headers["Location"] == "/where?x=1"
+    assert client.get("/where?x=1").status_code == 200
+
+
+def test_when_adobe_needs_the_user_the_ordinary_sign_in_follows_to_the_same_page(
+    standin: StandInAdobe,
+) -> None:
+    app = org_app(standin)
+    client = app.test_client()
+    standin.sign_in(client)
+    ran_out(client)
+    standin.state.signed_in = False  # signed out at Adobe meanwhile
+    location = client.get("/where").headers["Location"]
+    from .helpers import authorize, local
+
+    back = client.get(local(authorize(client.get(location).headers["Location"])))
+    assert back.status_code == 302  # Adobe answered error=login_required
+    again = urlsplit(back.headers["Location"])
+    assert (again.path, parse_qs(again.query)) == ("/adobe/login", {"next": ["/where"]})  # interactive now
+    assert stored_token(client) is None
+
+
+def test_no_silent_sign_in_for_someone_never_signed_in_or_an_api_client(standin: StandInAdobe) -> None:
+    app = org_app(standin)
+    fresh = app.test_client()
+    assert "prompt=none" not in fresh.get("/where").headers["Location"]
+    api = app.test_client()
+    standin.sign_in(api)
+    ran_out(api)
+    answer = api.get("/where", headers={"Accept": "application/json"})
+    assert answer.status_code == 401 and answer.json["error"] == "login_required"
