@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 #: Hosts that may receive the user's token besides the configured ones.
 ADOBE_DOMAINS = (".adobe.io", ".adobelogin.com", ".adobe.com", ".omniture.com")
+#: Adobe APIs that answer for one IMS organisation and require it named in the
+#: ``x-gw-ims-org-id`` header: Customer Journey Analytics (CJA API docs,
+#: "Getting started": required headers) and Experience Platform (Platform API
+#: docs, "Authenticate and access Experience Platform APIs").
+ORG_SCOPED_HOSTS = frozenset({"cja.adobe.io", "platform.adobe.io"})
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -320,6 +325,12 @@ class AdobeSession(requests.Session):
         budget = _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
         source = self._source()
         token = source.usable_token()
+        org = getattr(source, "org_id", None)  # the organisation the user works in, when known
+        if org and parsed is not None and (parsed.host or "").lower() in ORG_SCOPED_HOSTS:
+            headers = dict(kwargs.get("headers") or {})
+            if not any(name.lower() == "x-gw-ims-org-id" for name in headers):
+                headers["x-gw-ims-org-id"] = org
+            kwargs["headers"] = headers
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             source.token_rejected("the stored Adobe sign-in is unusable")

@@ -7,13 +7,17 @@ Four users (``example_users()``): ``member`` (org A, Analytics), ``outsider``
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+import urllib3
 from flask import Flask, jsonify
 from markupsafe import escape
+from requests.adapters import HTTPAdapter
 
 from flask_adobe_oauth import (
     ConfigurationError,
@@ -24,6 +28,7 @@ from flask_adobe_oauth import (
     make_adobe_blueprint,
 )
 from flask_adobe_oauth.errors import NotAllowed
+from flask_adobe_oauth.extension import get_runtime
 from flask_adobe_oauth.testing import StandInAdobe, User, example_users
 from flask_adobe_oauth.testing.state import DEFAULT_ORG_ID as ORG_A
 from flask_adobe_oauth.testing.state import OTHER_ORG_ID as ORG_B
@@ -387,3 +392,64 @@ def test_no_silent_sign_in_for_someone_never_signed_in_or_an_api_client(standin:
     ran_out(api)
     answer = api.get("/where", headers={"Accept": "application/json"})
     assert answer.status_code == 401 and answer.json["error"] == "login_required"
+
+
+# -- the organisation on org-scoped APIs --------------------------------------------------------
+
+
+class Recorder(HTTPAdapter):
+    """A transport that records the requests sent to it and answers ``{}``:
+    Adobe's CJA and Platform hosts are not reachable from the tests, and only
+    the headers sent to them are in question here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[requests.PreparedRequest] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.seen.append(request)
+        raw = urllib3.HTTPResponse(
+            body=io.BytesIO(b"{}"),
+            headers={"Content-Type": "application/json"},
+            status=200,
+            preload_content=False,
+        )
+        return self.build_response(request, raw)
+
+
+def test_org_scoped_apis_get_the_users_organisation_and_others_do_not(
+    standin: StandInAdobe, users: dict[str, User]
+) -> None:
+    app = org_app(standin, allowed_orgs=[ORG_A, ORG_B])
+
+    @app.get("/call")
+    @adobe_login_required
+    def call() -> Any:
+        adobe.session.get("https://cja.adobe.io/data/dataviews")
+        adobe.session.get(
+            "https://platform.adobe.io/data/foundation/catalog/dataSets",
+            headers={"X-Gw-Ims-Org-Id": "mine@AdobeOrg"},
+        )
+        adobe.session.get("/discovery/me")  # Analytics: the stand-in, no org header
+        return "ok"
+
+    recorder = Recorder()
+    runtime_session = get_runtime("adobe", app).api
+    runtime_session.mount("https://cja.adobe.io/", recorder)
+    runtime_session.mount("https://platform.adobe.io/", recorder)
+    seen_by_standin: list[dict[str, str]] = []
+    inner = standin.app.wsgi_app
+
+    def record(environ: dict[str, Any], start_response: Any) -> Any:
+        seen_by_standin.append({k: v for k, v in environ.items() if k.startswith("HTTP_")})
+        return inner(environ, start_response)
+
+    standin.app.wsgi_app = record
+    client = app.test_client()
+    standin.sign_in(client, user=users["both"])
+    client.post("/adobe/org", data={"org": ORG_B})
+    assert client.get("/call").data == b"ok"
+    cja, platform = recorder.seen
+    assert cja.headers["x-gw-ims-org-id"] == ORG_B
+    assert platform.headers["x-gw-ims-org-id"] == "mine@AdobeOrg"  # the caller's own wins
+    assert all("HTTP_X_GW_IMS_ORG_ID" not in headers for headers in seen_by_standin)
