@@ -37,6 +37,7 @@ from .pages import (
     fragment_page,
     is_cross_site,
     login_required_response,
+    logout_page,
     no_store,
     org_page,
 )
@@ -125,7 +126,7 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
     bp.before_request(_reject_undecodable_query)
     bp.add_url_rule("/login", "login", login, methods=["GET"])
     bp.add_url_rule("/callback", "callback", callback, methods=["GET", "POST"])
-    bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
+    bp.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
     bp.add_url_rule("/org", "org", choose_org, methods=["GET", "POST"])
     return bp
 
@@ -387,8 +388,11 @@ def choose_org() -> BaseResponse:
 
 
 def logout() -> BaseResponse:
-    """Forget the token and revoke it at Adobe (best effort). POST only."""
+    """Forget the token and revoke it at Adobe (best effort), on a POST; a GET
+    (a plain "Sign out" link) shows a page with the button that posts it."""
     runtime = get_runtime()
+    if request.method in ("GET", "HEAD"):
+        return logout_page(url_for(f"{runtime.name}.logout"), context(runtime.name).token is not None)
     if is_cross_site():
         return error_response(CrossSiteRequest("sign-out must come from a page of this site"))
     target = _resolve_target(runtime.config.logout_redirect_to, "logout_redirect_to")

@@ -230,6 +230,22 @@ def is_navigation() -> bool:
     return any(value.lower() == "text/html" and quality > 0 for value, quality in request.accept_mimetypes)
 
 
+def is_page_load() -> bool:
+    """True when a person's browser is loading this page (an address typed,
+    a link followed): what the sign-in may redirect. ``fetch()``, XHR, curl,
+    requests and the like get an answer they can read (a 401) instead.
+
+    Browsers mark a navigation ``Sec-Fetch-Mode: navigate`` (W3C Fetch
+    Metadata); without that header, a navigation's ``Accept`` names
+    ``text/html``, while API clients send ``*/*`` or ``application/json``.
+    A request with no ``Accept`` at all (Flask's test client, say) counts as
+    a page load, as before.
+    """
+    if request.headers.get("Sec-Fetch-Mode") is not None or "Accept" not in request.headers:
+        return request.headers.get("Sec-Fetch-Mode", "navigate").strip().lower() == "navigate"
+    return is_navigation()
+
+
 def wants_json() -> bool:
     """True when the client prefers JSON to HTML, or is not a browser page load.
 
@@ -377,9 +393,9 @@ def current_relative_url() -> str:
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     """The answer to a missing login for the blueprint named ``blueprint``:
     its :meth:`~flask_adobe_oauth.blueprint.AdobeBlueprint.unauthorized_handler` when
-    it has one, else 302 to the login for a browser's GET, else 401: JSON for
-    an API call, the sign-in page for a browser's form POST (which a redirect
-    could not replay)."""
+    it has one, else 302 to the login for a browser's page load
+    (:func:`is_page_load`), else 401: JSON for an API call, the sign-in page
+    for a browser's form POST (which a redirect could not replay)."""
     # Read at call time from the app's own blueprint registry (the name is the
     # state's full, dotted name), so a handler set after registration counts.
     handler: UnauthorizedHandler | None = getattr(
@@ -388,7 +404,7 @@ def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     if handler is not None:
         return current_app.make_response(current_app.ensure_sync(handler)(exc))
     login_url = url_for(f"{blueprint}.login", next=current_relative_url())
-    if request.method not in ("GET", "HEAD") or wants_json():
+    if request.method not in ("GET", "HEAD") or wants_json() or not is_page_load():
         return error_response(exc, retry_url=login_url)
     if exc.expired and silent_sign_in_allowed(blueprint):
         # The sign-in ran out (IMS refresh tokens last 14 days): ask Adobe
@@ -450,6 +466,22 @@ def fragment_page() -> Response:
 
 
 ORG_TEMPLATE = "adobe_oauth/org.html"
+LOGOUT_TEMPLATE = "adobe_oauth/logout.html"
+#: The built-in pages with a form: no script, no other site, a form posting only here.
+FORM_CSP = "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'"
+
+
+def logout_page(action: str, signed_in: bool) -> Response:
+    """The page of a plain "Sign out" link (``adobe_oauth/logout.html``): a
+    button that posts the sign-out; a GET never signs anyone out."""
+    html, builtin = render_page(
+        LOGOUT_TEMPLATE, {"action": action, "signed_in": signed_in, "home_url": home_url()}
+    )
+    page = Response(html, mimetype="text/html")
+    if builtin:
+        page.headers["Content-Security-Policy"] = FORM_CSP
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    return no_store(page)
 
 
 def org_page(orgs: list[str], chosen: str | None, action: str) -> Response:

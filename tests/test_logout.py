@@ -72,7 +72,7 @@ def test_logout_without_login_is_harmless(client: FlaskClient, standin: StandInA
 # -- refused: other methods, other sites ----------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
 def test_logout_by_other_methods_is_refused(
     signed_in: FlaskClient, standin: StandInAdobe, method: str
 ) -> None:
@@ -80,6 +80,26 @@ def test_logout_by_other_methods_is_refused(
     assert response.status_code == 405
     assert stored_token(signed_in) is not None
     assert standin.revoke_calls() == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_plain_sign_out_link_shows_the_button_and_signs_nobody_out(
+    signed_in: FlaskClient, standin: StandInAdobe, method: str
+) -> None:
+    """Issue 26: a GET (a "Sign out" link, a prefetch, an <img> on another
+    site) got Werkzeug's bare 405; it shows a page whose button posts the
+    sign-out, and never signs out by itself."""
+    response = signed_in.open("/adobe/logout", method=method)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert stored_token(signed_in) is not None and standin.revoke_calls() == []
+    if method == "GET":
+        page = response.get_data(as_text=True)
+        assert '<form method="post" action="/adobe/logout">' in page and ">Sign out</button>" in page
+        assert "form-action 'self'" in response.headers["Content-Security-Policy"]
+    done = signed_in.post("/adobe/logout")  # the button
+    assert done.status_code == 303 and stored_token(signed_in) is None
+    assert "You are not signed in." in signed_in.get("/adobe/logout").get_data(as_text=True)
 
 
 CROSS_SITE = [
