@@ -29,12 +29,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 import requests
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .cookies import LOGIN_ROOM, session_cookie_size
@@ -261,7 +263,7 @@ def run_checks(
             rows += _secret_key_rows(app, info)
             rows += _cookie_rows(app, states, redirects)
             for name, state in states.items():
-                own = _blueprint_rows(state.config, *redirects[name])
+                own = _blueprint_rows(app, state, *redirects[name])
                 own += _online_rows(state.config, timeout) if online else []
                 prefix = f"{name}: " if len(states) > 1 else ""
                 rows += [Row(prefix + row.name, row.level, row.message) for row in own]
@@ -456,8 +458,11 @@ def _redirect_uri(app: Flask, state: BlueprintRuntime) -> tuple[str, bool]:
         return url_for(f"{state.name}.callback", _external=True), False
 
 
-def _blueprint_rows(config: Config, uri: str, configured: bool) -> list[Row]:
+def _blueprint_rows(app: Flask, state: BlueprintRuntime, uri: str, configured: bool) -> list[Row]:
+    config = state.config
     rows = [_redirect_row(config, uri, configured)]
+    if configured:
+        rows.append(_route_row(app, state, uri))
     # Never quote the values: a "placeholder" may be a real secret's first characters.
     values = {"ADOBE_OAUTH_CLIENT_ID": config.client_id, "ADOBE_OAUTH_CLIENT_SECRET": config.client_secret}
     bad = [key for key, value in values.items() if placeholder_problem(value)]
@@ -506,6 +511,69 @@ def _redirect_row(config: Config, uri: str, configured: bool) -> Row:
         f"{uri} ({how}); make it the credential's default redirect URI or match it with a "
         f"redirect URI pattern such as {pattern}; otherwise Adobe sends users to the default URI "
         "and the sign-in fails there",
+    )
+
+
+def _route_row(app: Flask, state: BlueprintRuntime, uri: str) -> Row:
+    """Whether the configured redirect URI reaches this blueprint's callback in this app.
+
+    Adobe sends the browser back to exactly that URI (RFC 6749 §3.1.2), so a
+    path the app does not route to the callback is a 404 after every sign-in.
+    The path is matched as Flask would match that request: its url_map, with
+    the URI's host and scheme, under APPLICATION_ROOT (the SCRIPT_NAME the
+    app is mounted at; Flask puts it in front of every URL it builds).
+    """
+    name, endpoint = "redirect URI route", f"{state.name}.callback"
+    parts = urlsplit(uri)
+    root = "/" + str(app.config.get("APPLICATION_ROOT") or "/").strip("/")
+    root = "" if root == "/" else root
+    path = parts.path or "/"
+    with app.test_request_context():  # APPLICATION_ROOT applies here, as in _redirect_uri
+        right_path = url_for(endpoint)
+    right_uri = urlunsplit((parts.scheme, parts.netloc, right_path, "", ""))
+    matched = None
+    if not root or path == root or path.startswith(root + "/"):
+        # Not pushed: only the URL adapter Flask builds for such a request is needed.
+        request_context = app.test_request_context(
+            path[len(root) :] or "/", base_url=f"{parts.scheme}://{parts.netloc}{root}"
+        )
+        adapter = request_context.url_adapter
+        if adapter is not None:
+            try:
+                matched, _ = adapter.match(method="GET")
+            except RequestRedirect as redirect:  # a slash added: Flask answers 308 to the right URL
+                if urlsplit(redirect.new_url).path == right_path:
+                    return Row(
+                        name,
+                        "warn",
+                        f"{path} is answered with a redirect to {right_path}; set "
+                        f"ADOBE_OAUTH_REDIRECT_URI = {right_uri} to spare the extra hop",
+                    )
+            except HTTPException:
+                matched = None
+    if matched == endpoint:
+        return Row(name, "ok", f"{path} is this app's {endpoint}")
+    rule_path = right_path[len(root) :]
+    if not root and path.endswith(rule_path) and path != rule_path:
+        mount = path[: -len(rule_path)]
+        return Row(
+            name,
+            "warn",
+            f"ADOBE_OAUTH_REDIRECT_URI's path {path} reaches {endpoint} only if the app is mounted at "
+            f"{mount} (SCRIPT_NAME); if it is, set APPLICATION_ROOT = {mount!r}, else set "
+            f"ADOBE_OAUTH_REDIRECT_URI = {right_uri}",
+        )
+    if root and not (path == root or path.startswith(root + "/")):
+        reached = f"is outside APPLICATION_ROOT {root!r}, where the app is mounted"
+    else:
+        reached = f"routes to {matched}" if matched else "is no page of this app (404)"
+    register = "" if _is_loopback(state.config.authorize_url) else ", and register it with Adobe"
+    return Row(
+        name,
+        "fail",
+        f"ADOBE_OAUTH_REDIRECT_URI is {uri}, but its path {path} {reached}: Adobe sends every "
+        f"sign-in back there. This app's callback ({endpoint}) is at {right_path}; set "
+        f"ADOBE_OAUTH_REDIRECT_URI = {right_uri}{register}",
     )
 
 

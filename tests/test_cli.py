@@ -204,7 +204,94 @@ def test_redirect_uri_on_the_stand_in_is_fine_over_http(adobe_standin: StandInAd
     config = {**adobe_standin.config(), "ADOBE_OAUTH_REDIRECT_URI": "http://localhost:5000/adobe/callback"}
     rows = rows_of(check(make_app(config), "--json"))
     assert levels(rows, "redirect URI") == ["ok"]
+    assert levels(rows, "redirect URI route") == ["ok"]
     assert levels(rows, "SESSION_COOKIE_SECURE") == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("path", "reached"),
+    [
+        ("/adobe/callbak", "is no page of this app (404)"),  # a typo
+        ("/adobe/callback/", "is no page of this app (404)"),  # Flask's route has no trailing slash
+        ("/adobe/login", "routes to adobe.login"),
+        ("/callback", "is no page of this app (404)"),  # the blueprint's url_prefix forgotten
+    ],
+)
+def test_redirect_uri_that_misses_the_callback_fails_naming_the_right_path(
+    adobe_standin: StandInAdobe, path: str, reached: str
+) -> None:
+    """Issue #26: a redirect URI the app does not route to its callback passed
+    ("the provider is local, so http is fine"), and every sign-in then ended on
+    a 404. The path is matched against the app's own url_map."""
+    uri = f"http://localhost:5000{path}"
+    result = check(make_app({**adobe_standin.config(), "ADOBE_OAUTH_REDIRECT_URI": uri}), "--json")
+    assert result.exit_code == 1
+    rows = rows_of(result)
+    assert levels(rows, "redirect URI") == ["ok"]  # http is fine with a local provider...
+    (row,) = rows["redirect URI route"]  # ...but not this path
+    assert row["level"] == "fail"
+    assert row["message"] == (
+        f"ADOBE_OAUTH_REDIRECT_URI is {uri}, but its path {path} {reached}: Adobe sends every sign-in "
+        "back there. This app's callback (adobe.callback) is at /adobe/callback; set "
+        "ADOBE_OAUTH_REDIRECT_URI = http://localhost:5000/adobe/callback"
+    )
+
+
+def test_the_failing_redirect_path_is_really_a_dead_end(adobe_standin: StandInAdobe) -> None:
+    """What the fail row predicts: the stand-in sends the browser back to the
+    configured URI, and this app answers 404 there; the right path signs in."""
+    for path, status in (("/adobe/callbak", 404), ("/adobe/callback", 302)):
+        app = make_app({**adobe_standin.config(), "ADOBE_OAUTH_REDIRECT_URI": f"http://localhost{path}"})
+        client = app.test_client()
+        to_adobe = client.get("/adobe/login")
+        back = requests.get(to_adobe.headers["Location"], allow_redirects=False, timeout=10)
+        assert back.headers["Location"].startswith(f"http://localhost{path}?code=")
+        assert client.get(back.headers["Location"].removeprefix("http://localhost")).status_code == status
+        level = "fail" if status == 404 else "ok"
+        assert levels(rows_of(check(app, "--json")), "redirect URI route") == [level]
+
+
+def test_redirect_uri_of_another_blueprint_fails_with_the_blueprint_named(
+    adobe_standin: StandInAdobe,
+) -> None:
+    wrong = {"name": "adobe_eu", "redirect_uri": "https://app.example.com/adobe/callback"}
+    result = check(make_app(adobe_standin.config(), {}, wrong), "--json", "--blueprint", "adobe_eu")
+    assert result.exit_code == 1
+    (row,) = rows_of(result)["redirect URI route"]
+    assert "its path /adobe/callback routes to adobe.callback" in row["message"]
+    assert row["message"].endswith(
+        "This app's callback (adobe_eu.callback) is at /adobe_eu/callback; set "
+        "ADOBE_OAUTH_REDIRECT_URI = https://app.example.com/adobe_eu/callback"
+    )
+
+
+@pytest.mark.parametrize(
+    ("root", "path", "level", "says"),
+    [
+        ("/myapp", "/myapp/adobe/callback", "ok", "/myapp/adobe/callback is this app's adobe.callback"),
+        ("/myapp/", "/adobe/callback", "fail", "is outside APPLICATION_ROOT '/myapp'"),
+        ("/myapp", "/myapp/adobe/callbak", "fail", "callback (adobe.callback) is at /myapp/adobe/callback;"),
+        ("/", "/adobe/callback", "ok", "/adobe/callback is this app's adobe.callback"),
+        # Mounted by the server (SCRIPT_NAME) without telling Flask: cannot be known, so said.
+        ("/", "/myapp/adobe/callback", "warn", "only if the app is mounted at /myapp (SCRIPT_NAME)"),
+    ],
+)
+def test_redirect_uri_route_honours_application_root(
+    adobe_standin: StandInAdobe, root: str, path: str, level: str, says: str
+) -> None:
+    config = {
+        **adobe_standin.config(),
+        "APPLICATION_ROOT": root,
+        "ADOBE_OAUTH_REDIRECT_URI": f"http://localhost:5000{path}",
+    }
+    (row,) = rows_of(check(make_app(config), "--json"))["redirect URI route"]
+    assert row["level"] == level, row
+    assert says in row["message"]
+
+
+def test_a_derived_redirect_uri_needs_no_route_check(adobe_standin: StandInAdobe) -> None:
+    rows = rows_of(check(make_app(adobe_standin.config()), "--json"))
+    assert "redirect URI route" not in rows  # built by url_for, it is the callback's
 
 
 def test_scope_without_offline_access_warns(adobe_standin: StandInAdobe) -> None:
