@@ -329,8 +329,37 @@ def _cookie_rows(
 ) -> list[Row]:
     https = any(uri.startswith("https:") for uri, _ in redirects.values())
     real_adobe = any(not _is_loopback(state.config.authorize_url) for state in states.values())
-    # RFC 6265 §4.1.2.5: without Secure the cookie, and the token in it, also goes over plain http.
-    if app.config.get("SESSION_COOKIE_SECURE"):
+    http_configured = [
+        uri for uri, configured in redirects.values() if configured and uri.startswith("http:")
+    ]
+    http_local = [
+        uri
+        for name, (uri, configured) in redirects.items()
+        if not configured and uri.startswith("http:") and _is_loopback(states[name].config.authorize_url)
+    ]
+    # RFC 6265 §5.4 (and RFC 6265bis): a browser sends a Secure cookie only over a secure
+    # channel, and refuses to set one from an http page. The pending sign-in lives in the
+    # session cookie, so over http the callback finds none ("We couldn't find your sign-in").
+    lost = (
+        "the browser does not send a Secure cookie over http, so the sign-in in progress is lost "
+        "and the callback says it couldn't find your sign-in"
+    )
+    fix = "set SESSION_COOKIE_SECURE = False for local http, or serve the app over https"
+    if app.config.get("SESSION_COOKIE_SECURE") and http_configured:
+        secure = Row(
+            "SESSION_COOKIE_SECURE",
+            "fail",
+            f"True, but the sign-in comes back to {http_configured[0]}: {lost}; {fix}",
+        )
+    elif app.config.get("SESSION_COOKIE_SECURE") and http_local:
+        secure = Row(
+            "SESSION_COOKIE_SECURE",
+            "warn",
+            f"True, while the sign-in goes to a local server and comes back to a URL built from the request "
+            f"({http_local[0]} here): if you serve the app over plain http (flask run), {lost}; {fix}",
+        )
+    elif app.config.get("SESSION_COOKIE_SECURE"):
+        # RFC 6265 §4.1.2.5: without Secure the cookie, and the token in it, also goes over plain http.
         secure = Row("SESSION_COOKIE_SECURE", "ok", "True: the session cookie goes over https only")
     elif https or real_adobe:
         why = "the site is https" if https else "Adobe needs an https site"

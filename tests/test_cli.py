@@ -34,7 +34,7 @@ from flask_adobe_oauth.cli import adobe_cli
 from flask_adobe_oauth.cookies import LOGIN_ROOM
 from flask_adobe_oauth.storage import CacheStorage, SessionStorage
 from flask_adobe_oauth.testing import StandInAdobe
-from flask_adobe_oauth.testing.live import free_port
+from flask_adobe_oauth.testing.live import QuietRequestHandler, ServerThread, free_port
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 STRONG_KEY = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -292,6 +292,77 @@ def test_redirect_uri_route_honours_application_root(
 def test_a_derived_redirect_uri_needs_no_route_check(adobe_standin: StandInAdobe) -> None:
     rows = rows_of(check(make_app(adobe_standin.config()), "--json"))
     assert "redirect URI route" not in rows  # built by url_for, it is the callback's
+
+
+def test_secure_cookie_with_an_http_redirect_uri_fails_saying_why(adobe_standin: StandInAdobe) -> None:
+    """Issue #26: SESSION_COOKIE_SECURE = True while the app is on http (local
+    development) loses every sign-in, and the callback page only says it
+    couldn't find one; the check passed it as "goes over https only"."""
+    uri = "http://localhost:5000/adobe/callback"
+    config = {**adobe_standin.config(), "ADOBE_OAUTH_REDIRECT_URI": uri, "SESSION_COOKIE_SECURE": True}
+    result = check(make_app(config), "--json")
+    assert result.exit_code == 1
+    (row,) = rows_of(result)["SESSION_COOKIE_SECURE"]
+    assert row == {
+        "name": "SESSION_COOKIE_SECURE",
+        "level": "fail",
+        "message": f"True, but the sign-in comes back to {uri}: the browser does not send a Secure cookie "
+        "over http, so the sign-in in progress is lost and the callback says it couldn't find your "
+        "sign-in; set SESSION_COOKIE_SECURE = False for local http, or serve the app over https",
+    }
+
+
+@pytest.mark.parametrize(("secure", "level"), [(True, "fail"), (False, "ok")])
+def test_the_secure_cookie_row_says_what_a_real_sign_in_over_http_does(
+    adobe_standin: StandInAdobe, secure: bool, level: str
+) -> None:
+    """Over real HTTP, with a client that keeps cookies as RFC 6265 §5.4 says
+    (a Secure cookie only over a secure channel): with Secure the sign-in is
+    lost at the callback ("We couldn’t find your sign-in"), without it it
+    completes, and the check's row says so beforehand."""
+    server = ServerThread(Flask("not_yet"), request_handler=QuietRequestHandler)  # its URL, then the app
+    config = {"ADOBE_OAUTH_REDIRECT_URI": f"{server.url}/adobe/callback", "SESSION_COOKIE_SECURE": secure}
+    server.app = app = make_app({**adobe_standin.config(), **config})
+
+    @app.get("/")
+    def home() -> str:
+        return "home"
+
+    with server:
+        assert levels(rows_of(check(app, "--json")), "SESSION_COOKIE_SECURE") == [level]
+        with requests.Session() as browser:
+            browser.trust_env = False
+            page = browser.get(f"{server.url}/adobe/login", headers={"Accept": "text/html"}, timeout=10)
+    if secure:
+        assert page.status_code == 403
+        assert "We couldn’t find your sign-in" in page.text
+    else:
+        assert page.status_code == 200
+        assert page.text == "home"
+        assert [r.url.split("?")[0] for r in page.history][-1] == f"{server.url}/adobe/callback"
+
+
+def test_secure_cookie_with_a_local_provider_and_a_derived_redirect_uri_warns(
+    adobe_standin: StandInAdobe,
+) -> None:
+    # The URL is built per request: whether the app is served over http is not known here.
+    config = {**adobe_standin.config(), "SESSION_COOKIE_SECURE": True}
+    result = check(make_app(config), "--json")
+    assert result.exit_code == 0
+    (row,) = rows_of(result)["SESSION_COOKIE_SECURE"]
+    assert row["level"] == "warn"
+    assert row["message"].startswith(
+        "True, while the sign-in goes to a local server and comes back to a URL built from the request "
+        "(http://localhost/adobe/callback here): if you serve the app over plain http (flask run), the "
+        "browser does not send a Secure cookie over http"
+    )
+    # served over https (a PREFERRED_URL_SCHEME, a configured https URI), it is what Secure is for
+    for extra in (
+        {"PREFERRED_URL_SCHEME": "https"},
+        {"ADOBE_OAUTH_REDIRECT_URI": "https://localhost:5443/adobe/callback"},
+    ):
+        rows = rows_of(check(make_app({**config, **extra}), "--json"))
+        assert levels(rows, "SESSION_COOKIE_SECURE") == ["ok"], extra
 
 
 def test_scope_without_offline_access_warns(adobe_standin: StandInAdobe) -> None:
