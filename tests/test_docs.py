@@ -28,6 +28,7 @@ GUIDES = {
     "demo": ("Sign in with Adobe", "_images/dashboard.png"),
     "flask-login": ("find_or_create_user", "Most apps already have users"),
     "implicit": ("response_type=token", "OAuth Single-Page App"),
+    "production": ("ADOBE_OAUTH_API_RATE_STORAGE", "More than one worker"),
     "organisation": ("ADOBE_OAUTH_ALLOWED_ORGS", "Users in several organisations"),
     "pages": ("adobe_oauth/error.html", "unauthorized_handler"),
     "proxy": ("ProxyFix", "X-Forwarded-"),

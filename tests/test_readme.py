@@ -264,6 +264,7 @@ def test_standin_run_serves_the_quickstart_app_with_a_real_sign_in() -> None:
         _wait_for_port(port, process, 20)
         with requests.Session() as browser:
             browser.trust_env = False
+            browser.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"  # a page load, as a browser's
             # / → /adobe/login → the stand-in's authorize → /adobe/callback → /
             response = browser.get(f"http://127.0.0.1:{port}/", timeout=10)
             assert response.status_code == 200, response.text
