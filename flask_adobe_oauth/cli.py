@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,10 +38,12 @@ from flask.cli import AppGroup, ScriptInfo
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from .authserver import ProviderClient
 from .config import LOOPBACK_HOSTS, Config, placeholder_problem
 from .cookies import LOGIN_ROOM, session_cookie_size
-from .errors import AdobeOAuthError, ConfigurationError
+from .errors import AdobeOAuthError, ConfigurationError, ProviderError
 from .extension import EXTENSION_KEY, BlueprintRuntime
+from .protocol import is_error_code
 from .storage import SessionStorage
 from .tokens import Token
 from .transport import environment_for, harden, hide_credentials, where
@@ -163,7 +165,10 @@ def _ensure_port_free(host: str, port: int) -> None:
 
 @adobe_cli.command("check", with_appcontext=False)
 @click.option(
-    "--online", is_flag=True, help="Also call the authorize, token and JWKS URLs (no secret is sent)."
+    "--online",
+    is_flag=True,
+    help="Also call the authorize and JWKS URLs, and try the client id and secret at the token URL "
+    "with a made-up code (nothing is printed of them, no token can result).",
 )
 @click.option(
     "--timeout",
@@ -264,7 +269,7 @@ def run_checks(
             rows += _cookie_rows(app, states, redirects)
             for name, state in states.items():
                 own = _blueprint_rows(app, state, *redirects[name])
-                own += _online_rows(state.config, timeout) if online else []
+                own += _online_rows(state.config, redirects[name][0], timeout) if online else []
                 prefix = f"{name}: " if len(states) > 1 else ""
                 rows += [Row(prefix + row.name, row.level, row.message) for row in own]
             rows.append(_cookie_budget_row(app, list(states.values())))
@@ -624,15 +629,6 @@ def _scope_rows(scope: tuple[str, ...]) -> list[Row]:
 # -- --online -----------------------------------------------------------------------
 
 
-def _token_verdict(response: requests.Response) -> tuple[str, str]:
-    # RFC 6749 §5.2: a request with no grant and no client authentication gets a 400 or a 401.
-    if response.status_code in (400, 401):
-        return "ok", ""
-    if response.status_code in (404, 405):
-        return "fail", "; this is not a token endpoint"
-    return "warn", "; a token endpoint refuses an empty request with 400 or 401"
-
-
 def _jwks_verdict(response: requests.Response) -> tuple[str, str]:
     try:
         keys = response.json().get("keys") if response.status_code == 200 else None
@@ -643,17 +639,87 @@ def _jwks_verdict(response: requests.Response) -> tuple[str, str]:
     return "fail", '; expected 200 with JSON {"keys": [...]} (RFC 7517 §5)'
 
 
-def _online_rows(config: Config, timeout: float) -> list[Row]:
-    """Reach each endpoint without credentials: nothing secret is ever sent."""
-    probes = [
-        ("online: authorize", "GET", config.authorize_url, lambda _: ("ok", "")),
-        ("online: token", "POST", config.token_url, _token_verdict),
-    ]
+def _online_rows(config: Config, redirect_uri: str, timeout: float) -> list[Row]:
+    """Reach each endpoint; only the token endpoint gets the client's credentials, as at sign-in."""
+    probes = [("online: authorize", "GET", config.authorize_url, lambda _: ("ok", ""))]
     if config.jwks_url:
         probes.append(("online: jwks", "GET", config.jwks_url, _jwks_verdict))
     with requests.Session() as http:
         harden(http)  # no ~/.netrc credentials, no cookies
-        return [_probe(http, timeout, *probe) for probe in probes]
+        rows = [_probe(http, timeout, *probe) for probe in probes]
+    rows.insert(1, _credentials_row(config, redirect_uri, timeout))
+    return rows
+
+
+#: The authorization code ``check --online`` sends: made up, so no server has issued it.
+FAKE_CODE = "flask-adobe-check-not-a-real-code"
+_CREDENTIAL_KEYS = "ADOBE_OAUTH_CLIENT_ID / ADOBE_OAUTH_CLIENT_SECRET"
+
+
+def _credentials_row(config: Config, redirect_uri: str, timeout: float) -> Row:
+    """Try the client's id and secret at the token endpoint with a made-up code.
+
+    RFC 6749 §5.2: the token endpoint authenticates the client first and
+    answers ``invalid_client`` (usually HTTP 401) when that fails; with the
+    client authenticated, a code it never issued is ``invalid_grant`` (400).
+    So the answer tells whether the credentials are right, and no token can
+    come of it. The credentials go as the app sends them at every sign-in
+    (the same code, :class:`ProviderClient`: ``client_auth``, no redirects,
+    no ~/.netrc), and only to the token URL; they are never printed.
+    """
+    name, shown = "online: credentials", f"POST {where(config.token_url)}"
+    form = {"grant_type": "authorization_code", "code": FAKE_CODE, "redirect_uri": redirect_uri}
+    client = ProviderClient(replace(config, timeout=timeout))
+    started = time.perf_counter()
+    try:
+        response = client._authenticated_post(config.token_url, form)
+    except ProviderError as exc:
+        return Row(name, "fail", f"{shown}: {exc.message}; check the URL, firewall, HTTPS_PROXY")
+    finally:
+        client.http.close()
+    elapsed = (time.perf_counter() - started) * 1000
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):
+        data = None
+    code = data.get("error") if isinstance(data, dict) and is_error_code(data.get("error")) else None
+    status = response.status_code
+    answer = f"{shown}: HTTP {status}" + (f" {code}" if code else "") + f" in {elapsed:.0f} ms"
+    if code == "invalid_client" or status == 401:
+        where_from = (
+            "the output of `flask adobe standin`"
+            if _is_loopback(config.token_url)
+            else "the credential (OAuth Web App) in the Adobe Developer Console"
+        )
+        return Row(
+            name,
+            "fail",
+            f"{answer}: the token endpoint refuses {_CREDENTIAL_KEYS} (a typo, a stray space, a secret "
+            f"that was regenerated, or another credential's id); copy both again from {where_from}",
+        )
+    if code == "invalid_grant":
+        return Row(
+            name,
+            "ok",
+            f"{answer}: client id and secret accepted (a made-up code, sent to test them, was refused)",
+        )
+    if status in (404, 405):
+        return Row(name, "fail", f"{answer}: this is not a token endpoint; check ADOBE_OAUTH_TOKEN_URL")
+    if status == 200:
+        return Row(name, "fail", f"{answer}: a made-up code was accepted; this is no OAuth token endpoint")
+    if code == "unauthorized_client":
+        return Row(
+            name,
+            "warn",
+            f"{answer}: the credentials were recognised, but this client may not use the authorization "
+            "code grant (RFC 6749 §5.2); use an OAuth Web App credential",
+        )
+    return Row(
+        name,
+        "warn",
+        f"{answer}: could not tell whether {_CREDENTIAL_KEYS} are right; a token endpoint answers "
+        "invalid_grant to a made-up code, or invalid_client to wrong credentials (RFC 6749 §5.2)",
+    )
 
 
 def _probe(

@@ -470,18 +470,91 @@ def test_online_against_the_stand_in(
     result = check(make_app(adobe_standin.config()), "--json", "--online")
     assert result.exit_code == 0, result.output
     rows = rows_of(result)
-    for name, path in (("authorize", "/ims/authorize/v2"), ("token", "/ims/token/v3"), ("jwks", "/ims/keys")):
+    for name, path in (
+        ("authorize", "/ims/authorize/v2"),
+        ("credentials", "/ims/token/v3"),
+        ("jwks", "/ims/keys"),
+    ):
         (row,) = rows[f"online: {name}"]
         assert row["level"] == "ok", row
         assert f"{adobe_standin.url}{path}: HTTP " in row["message"]
         assert row["message"].split(" in ")[1].split(" ms")[0].isdigit()
     assert "1 key(s)" in rows["online: jwks"][0]["message"]
-    assert "HTTP 401" in rows["online: token"][0]["message"]
-    # The token endpoint got an empty POST: no client secret (nor ~/.netrc's), no grant.
-    (call,) = adobe_standin.token_calls()
-    assert call.client_auth is None
-    assert call.form == {}
     assert adobe_standin.jwks_calls() == 1
+    no_secret_in(result.output)
+
+
+def test_online_tries_the_client_secret_with_a_made_up_code(adobe_standin: StandInAdobe) -> None:
+    """Issue #26: --online called the token endpoint's 401 for an empty POST
+    "ok", so a mistyped secret passed. It now sends the credentials as the app
+    does, with a code no server issued: right ones get invalid_grant (RFC 6749
+    §5.2), and no token comes of it."""
+    result = check(make_app(adobe_standin.config()), "--json", "--online")
+    assert result.exit_code == 0, result.output
+    (row,) = rows_of(result)["online: credentials"]
+    assert row["level"] == "ok"
+    assert row["message"].startswith(f"POST {adobe_standin.url}/ims/token/v3: HTTP 400 invalid_grant in ")
+    assert row["message"].endswith(
+        " ms: client id and secret accepted (a made-up code, sent to test them, was refused)"
+    )
+    (call,) = adobe_standin.token_calls()
+    assert call.client_auth == "client_secret_basic"  # the app's client_auth, and its secret...
+    assert call.status == 400
+    assert call.form == {  # ...with a code no one issued, and nothing else
+        "grant_type": "authorization_code",
+        "code": "flask-adobe-check-not-a-real-code",
+        "redirect_uri": "http://localhost/adobe/callback",
+    }
+    no_secret_in(result.output)
+
+
+WRONG_SECRET = "Zq3Lr7Tn1Vx5-a-typo-in-the-secret"
+
+
+@pytest.mark.parametrize(
+    ("change", "client_auth"),
+    [
+        ({"ADOBE_OAUTH_CLIENT_SECRET": WRONG_SECRET}, "client_secret_basic"),
+        (
+            {"ADOBE_OAUTH_CLIENT_SECRET": WRONG_SECRET, "ADOBE_OAUTH_CLIENT_AUTH": "client_secret_post"},
+            "client_secret_post",
+        ),
+        ({"ADOBE_OAUTH_CLIENT_ID": "standin-client2"}, "client_secret_basic"),
+    ],
+)
+def test_online_fails_wrong_credentials_naming_the_keys_never_the_secret(
+    adobe_standin: StandInAdobe, change: dict[str, str], client_auth: str
+) -> None:
+    result = check(make_app({**adobe_standin.config(), **change}), "--json", "--online")
+    assert result.exit_code == 1
+    rows = rows_of(result)
+    assert levels(rows, "credentials") == ["ok"]  # set, not a placeholder: only Adobe can tell
+    (row,) = rows["online: credentials"]
+    assert row["level"] == "fail"
+    assert row["message"].startswith(f"POST {adobe_standin.url}/ims/token/v3: HTTP 401 invalid_client in ")
+    assert row["message"].endswith(
+        " ms: the token endpoint refuses ADOBE_OAUTH_CLIENT_ID / ADOBE_OAUTH_CLIENT_SECRET (a typo, a "
+        "stray space, a secret that was regenerated, or another credential's id); copy both again from "
+        "the output of `flask adobe standin`"
+    )
+    (call,) = adobe_standin.token_calls()
+    assert call.client_auth == client_auth
+    assert call.status == 401
+    no_secret_in(result.output)
+    assert WRONG_SECRET not in result.output
+    assert "Zq3Lr7" not in result.output
+
+
+def test_online_credentials_row_in_the_table(adobe_standin: StandInAdobe) -> None:
+    config = {**adobe_standin.config(), "ADOBE_OAUTH_CLIENT_SECRET": WRONG_SECRET}
+    result = check(make_app(config), "--online")
+    assert result.exit_code == 1
+    (line,) = [line for line in result.stdout.splitlines() if "online: credentials" in line]
+    assert line.split()[:3] == ["fail", "online:", "credentials"]
+    assert "ADOBE_OAUTH_CLIENT_ID / ADOBE_OAUTH_CLIENT_SECRET" in line
+    assert result.stdout.splitlines()[-1].startswith("FAILED (1 fail")
+    no_secret_in(result.output)
+    assert WRONG_SECRET not in result.output
 
 
 def test_online_against_a_closed_port_fails_naming_the_url(adobe_standin: StandInAdobe) -> None:
@@ -499,7 +572,9 @@ def test_online_against_a_closed_port_fails_naming_the_url(adobe_standin: StandI
     assert authorize["level"] == "fail"
     assert f"GET {closed}/ims/authorize/v2: unreachable (connection refused)" in authorize["message"]
     assert "client_id" not in authorize["message"]  # never the query
-    assert levels(rows, "online: token") == ["fail"]
+    (token,) = rows["online: credentials"]
+    assert token["level"] == "fail"
+    assert f"POST {closed}/ims/token/v3: could not connect to {closed}/ims/token/v3" in token["message"]
     assert levels(rows, "online: jwks") == ["fail"]
 
 
