@@ -58,6 +58,11 @@ DEFAULT_STANDIN_PORT = 8765
 _STANDIN_HOSTS = ("127.0.0.1", "localhost")
 _FINGERPRINT_COMMAND = "_key-fingerprint"
 _FINGERPRINT_LINE = re.compile(r"^adobe-key-fingerprint: ([0-9a-f]{16}|none)$", re.MULTILINE)
+#: The stand-in's client id (``flask_adobe_oauth.testing.server.DEFAULT_CLIENT_ID``; not
+#: imported, as the stand-in's dependencies load only for ``standin``).
+STANDIN_CLIENT_ID = "standin-client"
+#: Adobe's sign-in hosts: IMS (``ims-na1.adobelogin.com``), and the retired legacy preset's.
+ADOBE_DOMAINS = ("adobelogin.com", "adobe.com", "omniture.com")
 #: Values from tutorials and framework defaults that people deploy as SECRET_KEY.
 # fmt: off
 _COMMON_KEYS = frozenset((
@@ -133,9 +138,8 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
             f"# Stand-in Adobe ({provider} sign-in + Analytics 2.0) serving on {server.url}; "
             f"signs in {user.name} <{user.email}> {approval}. Ctrl+C stops it."
         )
-        for key, value in server.config(provider).items():
-            text = " ".join(value) if isinstance(value, list) else str(value)  # ISSUER: space-separated
-            click.echo(f"export {key}={shlex.quote(text)}")  # click.echo flushes each line
+        for line in standin_settings(server.config(provider)):
+            click.echo(line)  # click.echo flushes each line
         while not stop.wait(0.5):
             pass
     finally:
@@ -143,6 +147,32 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
             signal.signal(sig, handler)
         server.stop()
     click.echo("# stand-in stopped")
+
+
+#: The line ``flask adobe standin`` tells an app to run: every ``ADOBE_OAUTH_*``
+#: variable into the config, the URLs as well as the id and secret.
+READ_EVERY_SETTING = (
+    'app.config.update({k: v for k, v in os.environ.items() if k.startswith("ADOBE_OAUTH_")})'
+)
+
+
+def standin_settings(config: Mapping[str, Any]) -> list[str]:
+    """What ``flask adobe standin`` prints after its first line: how to use the
+    settings (as ``#`` comments, so pasting everything into a shell is harmless
+    too), then one ``export`` line per ``ADOBE_OAUTH_*`` setting."""
+    exports = []
+    for key, value in config.items():
+        text = " ".join(value) if isinstance(value, list) else str(value)  # ISSUER: space-separated
+        exports.append(f"export {key}={shlex.quote(text)}")
+    return [
+        f"# Paste all {len(exports)} export lines below into the shell that runs your app: the URLs "
+        "matter as much as the id and secret.",
+        "# The app must read every ADOBE_OAUTH_* variable, not only the id and secret, e.g. in create_app:",
+        f"#     {READ_EVERY_SETTING}",
+        "# An app that reads only the id and secret sends the sign-in to Adobe, which refuses the "
+        "stand-in's id; `flask --app app adobe check` shows where the sign-in goes.",
+        *exports,
+    ]
 
 
 def _ensure_port_free(host: str, port: int) -> None:
@@ -494,7 +524,7 @@ def _redirect_uri(app: Flask, state: BlueprintRuntime) -> tuple[str, bool]:
 
 def _blueprint_rows(app: Flask, state: BlueprintRuntime, uri: str, configured: bool) -> list[Row]:
     config = state.config
-    rows = [_redirect_row(config, uri, configured)]
+    rows = [_server_row(config), _redirect_row(config, uri, configured)]
     if configured:
         rows.append(_route_row(app, state, uri))
     # Never quote the values: a "placeholder" may be a real secret's first characters.
@@ -517,6 +547,47 @@ def _blueprint_rows(app: Flask, state: BlueprintRuntime, uri: str, configured: b
         )
         rows.append(Row("provider", "warn", message))
     return rows
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _is_adobe(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    # IMS (ims-na1.adobelogin.com), and the retired legacy preset's hosts.
+    return any(host == domain or host.endswith("." + domain) for domain in ADOBE_DOMAINS)
+
+
+def _server_row(config: Config) -> Row:
+    """Where the sign-in goes: Adobe, or a stand-in on this machine; and whether
+    the settings agree about it."""
+    name, origin, token_origin = "sign-in server", _origin(config.authorize_url), _origin(config.token_url)
+    local = _is_loopback(config.authorize_url)
+    if local != _is_loopback(config.token_url) or (
+        local and urlsplit(origin).port != urlsplit(token_origin).port
+    ):
+        return Row(
+            name,
+            "fail",
+            f"sign-in goes to {origin}, but its code is exchanged at {token_origin}: a code is good only "
+            "at the server that issued it; set every ADOBE_OAUTH_*_URL from the same place (all of "
+            "`flask adobe standin`'s lines, or none for Adobe)",
+        )
+    if local:
+        return Row(name, "ok", f"sign-in goes to a stand-in / local server at {origin}, not Adobe")
+    if config.client_id == STANDIN_CLIENT_ID:
+        return Row(
+            name,
+            "fail",
+            f"sign-in goes to {origin} with the stand-in's ADOBE_OAUTH_CLIENT_ID ({STANDIN_CLIENT_ID}): "
+            "the app read the id and secret `flask adobe standin` printed, but not its URLs; make it read "
+            f"every ADOBE_OAUTH_* variable, e.g. {READ_EVERY_SETTING}",
+        )
+    if _is_adobe(config.authorize_url):
+        return Row(name, "ok", f"sign-in goes to {origin} (Adobe)")
+    return Row(name, "ok", f"sign-in goes to {origin}, which is not an Adobe host")
 
 
 def _redirect_row(config: Config, uri: str, configured: bool) -> Row:

@@ -365,6 +365,60 @@ def test_secure_cookie_with_a_local_provider_and_a_derived_redirect_uri_warns(
         assert levels(rows, "SESSION_COOKIE_SECURE") == ["ok"], extra
 
 
+@pytest.mark.parametrize(
+    ("config", "level", "message"),
+    [
+        (REAL_LOOKING, "ok", "sign-in goes to https://ims-na1.adobelogin.com (Adobe)"),
+        (
+            {**REAL_LOOKING, "ADOBE_OAUTH_PROVIDER": "legacy"},
+            "ok",
+            "sign-in goes to https://marketing.adobe.com (Adobe)",
+        ),
+        (
+            {**REAL_LOOKING, "ADOBE_OAUTH_AUTHORIZE_URL": "https://sso.example.com/authorize"},
+            "ok",
+            "sign-in goes to https://sso.example.com, which is not an Adobe host",
+        ),
+        (
+            {**REAL_LOOKING, "ADOBE_OAUTH_CLIENT_ID": "standin-client"},
+            "fail",
+            "sign-in goes to https://ims-na1.adobelogin.com with the stand-in's ADOBE_OAUTH_CLIENT_ID "
+            "(standin-client): the app read the id and secret `flask adobe standin` printed, but not its "
+            "URLs; make it read every ADOBE_OAUTH_* variable, e.g. app.config.update({k: v for k, v in "
+            'os.environ.items() if k.startswith("ADOBE_OAUTH_")})',
+        ),
+        (
+            {**REAL_LOOKING, "ADOBE_OAUTH_AUTHORIZE_URL": "http://127.0.0.1:8765/ims/authorize/v2"},
+            "fail",
+            "sign-in goes to http://127.0.0.1:8765, but its code is exchanged at "
+            "https://ims-na1.adobelogin.com: a code is good only at the server that issued it; set every "
+            "ADOBE_OAUTH_*_URL from the same place (all of `flask adobe standin`'s lines, or none for Adobe)",
+        ),
+    ],
+)
+def test_check_says_where_the_sign_in_goes(config: dict[str, str], level: str, message: str) -> None:
+    """Issue #26: nothing said whether the app signs in at Adobe or at the
+    stand-in, so an app that read only some of the stand-in's settings went to
+    Adobe unnoticed. (No --online: no call leaves this machine.)"""
+    result = check(make_app(config), "--json")
+    assert rows_of(result)["sign-in server"] == [
+        {"name": "sign-in server", "level": level, "message": message}
+    ]
+    assert result.exit_code == (1 if level == "fail" else 0)
+
+
+def test_check_names_the_stand_in_as_such(adobe_standin: StandInAdobe) -> None:
+    (row,) = rows_of(check(make_app(adobe_standin.config()), "--json"))["sign-in server"]
+    assert row["level"] == "ok"
+    assert row["message"] == f"sign-in goes to a stand-in / local server at {adobe_standin.url}, not Adobe"
+
+
+def test_the_stand_in_client_id_is_the_one_check_knows() -> None:
+    from flask_adobe_oauth.cli import STANDIN_CLIENT_ID
+
+    assert StandInAdobe().client_id == STANDIN_CLIENT_ID
+
+
 def test_scope_without_offline_access_warns(adobe_standin: StandInAdobe) -> None:
     app = make_app({**adobe_standin.config(), "ADOBE_OAUTH_SCOPE": "openid AdobeID profile email"})
     result = check(app, "--json")
@@ -647,55 +701,160 @@ def test_flask_adobe_check_subprocess(tmp_path: Path, adobe_standin: StandInAdob
 # -- standin -----------------------------------------------------------------------------
 
 
-def test_standin_subprocess_serves_until_terminated(tmp_path: Path) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [FLASK, "adobe", "standin", "--port", str(port)],
-        cwd=tmp_path,  # no app.py, no FLASK_APP: the command needs no app
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
+class RunningStandin:
+    """``flask adobe standin`` in a subprocess, and what it printed until its last export line."""
 
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        exports: dict[str, str] = {}
+    def __init__(self, cwd: Path, port: int) -> None:
+        self.port = port
+        self.proc = subprocess.Popen(
+            [FLASK, "adobe", "standin", "--port", str(port)],
+            cwd=cwd,  # no app.py, no FLASK_APP: the command needs no app
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        #: The lines printed, up to the ISSUER export line.
+        self.head: list[str] = []
         deadline = time.monotonic() + 20
-        while "ADOBE_OAUTH_ISSUER" not in exports:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if line.startswith("export "):
-                key, _, value = line[len("export ") :].strip().partition("=")
-                exports[key] = value
-            else:
-                assert line.startswith("# Stand-in Adobe"), line
-                assert f"http://127.0.0.1:{port}" in line
-                assert "Ada Analyst" in line
-        # Both of IMS's issuer names, space-separated (the option reads it back as a list).
-        assert shlex.split(exports["ADOBE_OAUTH_ISSUER"]) == [
-            f"http://127.0.0.1:{port} http://127.0.0.1:{port}/ims"
-        ]
-        assert exports["ADOBE_OAUTH_CLIENT_ID"] == "standin-client"
-        response = requests.get(exports["ADOBE_OAUTH_JWKS_URL"], timeout=5)
-        assert response.status_code == 200
-        assert response.json()["keys"]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-        reader.join(timeout=5)
-        assert lines.get(timeout=1).startswith("# stand-in stopped")
-        assert proc.stderr is not None
-        assert "Traceback" not in proc.stderr.read()
+        while not self.head or not self.head[-1].startswith("export ADOBE_OAUTH_ISSUER="):
+            self.head.append(self.lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n"))
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    @property
+    def exports(self) -> dict[str, str]:
+        pairs = (line[len("export ") :].partition("=") for line in self.head if line.startswith("export "))
+        return {key: value for key, _, value in pairs}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def running_standin(tmp_path: Path) -> Iterator[RunningStandin]:
+    standin = RunningStandin(tmp_path, free_port())
+    try:
+        yield standin
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        standin.close()
+
+
+def test_standin_subprocess_serves_until_terminated(running_standin: RunningStandin) -> None:
+    port, proc = running_standin.port, running_standin.proc
+    first, *rest = running_standin.head
+    assert first.startswith("# Stand-in Adobe")
+    assert f"http://127.0.0.1:{port}" in first
+    assert "Ada Analyst" in first
+    assert all(line.startswith(("# ", "export ADOBE_OAUTH_")) for line in rest)
+    exports = running_standin.exports
+    # Both of IMS's issuer names, space-separated (the option reads it back as a list).
+    assert shlex.split(exports["ADOBE_OAUTH_ISSUER"]) == [
+        f"http://127.0.0.1:{port} http://127.0.0.1:{port}/ims"
+    ]
+    assert exports["ADOBE_OAUTH_CLIENT_ID"] == "standin-client"
+    response = requests.get(exports["ADOBE_OAUTH_JWKS_URL"], timeout=5)
+    assert response.status_code == 200
+    assert response.json()["keys"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    running_standin.reader.join(timeout=5)
+    assert running_standin.lines.get(timeout=1).startswith("# stand-in stopped")
+    assert proc.stderr is not None
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_standin_says_which_lines_to_paste_and_how_the_app_reads_them(
+    running_standin: RunningStandin, tmp_path: Path
+) -> None:
+    """Issue #26: the stand-in printed 11 export lines, the Quickstart read
+    three of them, and the sign-in went to Adobe with the stand-in's client
+    id. The printed instructions say which lines to paste and give the line
+    that reads them all; pasted into a shell as they are, with an app using
+    that line, ``check --online`` passes against the stand-in, and ``check``
+    fails an app that reads only the id and secret, saying so."""
+    comments = [line for line in running_standin.head[1:] if line.startswith("#")]
+    exports = [line for line in running_standin.head if line.startswith("export ")]
+    assert len(exports) == len(running_standin.exports) == 12
+    assert comments[0] == (
+        "# Paste all 12 export lines below into the shell that runs your app: the URLs matter as much "
+        "as the id and secret."
+    )
+    assert "The app must read every ADOBE_OAUTH_* variable" in comments[1]
+    (code,) = [line[1:].strip() for line in comments if line.startswith("#     ")]
+    assert "flask --app app adobe check` shows where the sign-in goes" in comments[-1]
+
+    def app_module(name: str, reads: str) -> str:
+        write_module(
+            tmp_path,
+            name,
+            f"""
+            import os
+
+            def create_app():
+                app = Flask(__name__)
+                app.config.update(SECRET_KEY={STRONG_KEY!r}, SESSION_COOKIE_SAMESITE="Lax",
+                                  ADOBE_OAUTH_SCOPE={FULL_SCOPE!r})
+                {reads}
+                app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
+                return app
+            """,
+        )
+        return name
+
+    def pasted_then(*check_args: str) -> tuple[int, dict[str, list[dict[str, str]]]]:
+        """The export lines pasted into a shell, then ``flask ... adobe check``."""
+        command = " ".join(shlex.quote(arg) for arg in (FLASK, *check_args, "--json"))
+        script = "\n".join([*exports, command])
+        done = subprocess.run(
+            ["bash", "-c", script],
+            cwd=tmp_path,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        no_secret_in(done.stdout + done.stderr)
+        rows = {}
+        for row in json.loads(done.stdout)["checks"]:
+            rows.setdefault(row["name"], []).append(row)
+        return done.returncode, rows
+
+    reads_all = app_module("reads_all", code)
+    status, rows = pasted_then("--app", reads_all, "adobe", "check", "--online")
+    assert status == 0, rows
+    (server,) = rows["sign-in server"]
+    assert server == {
+        "name": "sign-in server",
+        "level": "ok",
+        "message": f"sign-in goes to a stand-in / local server at http://127.0.0.1:{running_standin.port}, not Adobe",
+    }
+    assert levels(rows, "online: credentials") == ["ok"]
+
+    # As the Quickstart did: only the id and secret. No --online: that would call Adobe.
+    reads_two = app_module(
+        "reads_two",
+        'app.config.update(ADOBE_OAUTH_CLIENT_ID=os.environ["ADOBE_OAUTH_CLIENT_ID"], '
+        'ADOBE_OAUTH_CLIENT_SECRET=os.environ["ADOBE_OAUTH_CLIENT_SECRET"])',
+    )
+    status, rows = pasted_then("--app", reads_two, "adobe", "check")
+    assert status == 1
+    (server,) = rows["sign-in server"]
+    assert server["level"] == "fail"
+    assert server["message"] == (
+        "sign-in goes to https://ims-na1.adobelogin.com with the stand-in's ADOBE_OAUTH_CLIENT_ID "
+        "(standin-client): the app read the id and secret `flask adobe standin` printed, but not its "
+        f"URLs; make it read every ADOBE_OAUTH_* variable, e.g. {code}"
+    )
 
 
 def test_standin_refuses_a_non_loopback_host() -> None:
