@@ -242,4 +242,10 @@ def get(
 ) -> requests.Response:
     """One request as a browser would send it, on a connection of its own
     (``Connection: close``: no reuse of a connection a killed worker held)."""
-    return browser.get(url, allow_redirects=False, timeout=timeout, headers={"Connection": "close"}, **kwargs)
+    headers = {"Connection": "close", "Accept": BROWSER_ACCEPT, **kwargs.pop("headers", {})}
+    return browser.get(url, allow_redirects=False, timeout=timeout, headers=headers, **kwargs)
+
+
+#: What a browser's page load sends as Accept (the extension redirects page loads
+#: to the sign-in, and answers other clients 401).
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
