@@ -249,11 +249,41 @@ def _wait_for_port(port: int, process: subprocess.Popen[str], seconds: float) ->
     raise AssertionError(f"nothing served on port {port} after {seconds} s")
 
 
-def test_standin_run_serves_the_quickstart_app_with_a_real_sign_in() -> None:
+def _stop(process: subprocess.Popen[str]) -> signal.Signals | None:
+    """Stop ``process`` as a user or a CI runner would: Ctrl+C (SIGINT), then
+    SIGTERM if it is still running 5 s later, then SIGKILL. Returns the
+    signal it stopped on (None: it had stopped by itself).
+
+    SIGTERM is needed where SIGINT is ignored: a shell starts background jobs
+    with SIGINT ignored (POSIX, Shell Command Language 2.11), some CI runners
+    start their steps that way, and Python then leaves it ignored."""
+    for sig, seconds in ((signal.SIGINT, 5), (signal.SIGTERM, 10)):
+        if process.poll() is not None:
+            return None
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=seconds)
+            return sig
+        except subprocess.TimeoutExpired:
+            pass
+    process.kill()
+    process.wait()
+    return signal.SIGKILL
+
+
+#: Runs standin_run.py with SIGINT as given: inherited dispositions survive exec (POSIX).
+_LAUNCH = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.{}); "
+    "os.execv(sys.executable, [sys.executable, 'standin_run.py'])"
+)
+
+
+@pytest.mark.parametrize("sigint", ["SIG_DFL", "SIG_IGN"], ids=["ctrl-c", "sigint-ignored"])
+def test_standin_run_serves_the_quickstart_app_with_a_real_sign_in(sigint: str) -> None:
     port = free_port()
     env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "standin_run.py"],
+        [sys.executable, "-c", _LAUNCH.format(sigint)],
         cwd=EXAMPLES,
         env=env,
         stdout=subprocess.PIPE,
@@ -264,7 +294,9 @@ def test_standin_run_serves_the_quickstart_app_with_a_real_sign_in() -> None:
         _wait_for_port(port, process, 20)
         with requests.Session() as browser:
             browser.trust_env = False
-            browser.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"  # a page load, as a browser's
+            browser.headers["Accept"] = (
+                "text/html,application/xhtml+xml,*/*;q=0.8"  # a page load, as a browser's
+            )
             # / → /adobe/login → the stand-in's authorize → /adobe/callback → /
             response = browser.get(f"http://127.0.0.1:{port}/", timeout=10)
             assert response.status_code == 200, response.text
@@ -272,13 +304,16 @@ def test_standin_run_serves_the_quickstart_app_with_a_real_sign_in() -> None:
             assert response.json()["companies"] == ["Example Corp", "Acme Outdoor"]
             assert response.json()["user"].endswith("@AdobeID")
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl+C: app.run returns, the stand-in stops
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode in (0, 1, -signal.SIGINT)
+        stopped_by = _stop(process)
+    output = process.communicate()[0]
+    if sigint == "SIG_DFL":
+        # Ctrl+C: app.run returns (or KeyboardInterrupt ends the script), the stand-in stops.
+        assert stopped_by == signal.SIGINT, output[-2000:]
+        assert process.returncode in (0, 1, -signal.SIGINT), output[-2000:]
+    else:
+        # SIGINT ignored, as in a background job: SIGTERM's default action ends it.
+        assert stopped_by == signal.SIGTERM, output[-2000:]
+        assert process.returncode == -signal.SIGTERM, output[-2000:]
 
 
 @pytest.fixture
