@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from werkzeug.datastructures import MultiDict
 
 from example_app import create_app, parse_range, suite_table
 from example_app.__main__ import demo_config
-from flask_adobe_oauth.analytics import ReportSuite
+from example_app.chart import ASCENT_EM, DESCENT_EM, NARROW, WIDE, line_chart, text_width
+from flask_adobe_oauth.analytics import DayCount, PageViewsByDay, ReportSuite
 from flask_adobe_oauth.testing import StandInAdobe
 from flask_adobe_oauth.testing.analytics import DEFAULT_COMPANIES, Company, Suite, daily_page_views
 from flask_adobe_oauth.testing.live import free_port
@@ -46,6 +48,13 @@ def signed_in(demo: Flask) -> FlaskClient:
 
 def text(response: Any) -> str:
     return str(response.get_data(as_text=True))
+
+
+def drawing(page: str, svg_id: str) -> str:
+    """One of the chart's two drawings (desktop ``chart``, phone ``chart-narrow``) in ``page``."""
+    found = re.search(rf'<svg class="chart" id="{svg_id}" .*?</svg>', page, re.S)
+    assert found is not None, f"no svg#{svg_id}"
+    return found.group(0)
 
 
 def test_landing_page_offers_sign_in_with_adobe(demo: Flask) -> None:
@@ -76,7 +85,8 @@ def test_dashboard_shows_profile_companies_suites_and_chart(
     assert '<option value="acmeout1">Acme Outdoor</option>' in page
     assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in EXAMPLE.suites]
     assert f'<tr class="selected" data-rsid="{WEB.rsid}">' in page
-    titles = re.findall(r"<title>([^<]+ page views)</title>", page)
+    titles = re.findall(r"<title>([^<]+ page views)</title>", drawing(page, "chart"))
+    assert re.findall(r"<title>([^<]+ page views)</title>", drawing(page, "chart-narrow")) == titles
     expected = [daily_page_views(WEB, d) for d in WEEK_DAYS]
     assert [int(t.rsplit(": ", 1)[1].split()[0].replace(",", "")) for t in titles] == expected
     assert titles[0].startswith("Mon, Jan 5, 2026")
@@ -131,8 +141,57 @@ def test_date_range_presets_and_refusals() -> None:
 
 def test_a_long_range_draws_a_point_per_day(signed_in: FlaskClient) -> None:
     page = text(signed_in.get("/dashboard", query_string={"from": "2026-01-01", "to": "2026-03-31"}))
-    assert len(re.findall(r"<title>[^<]+ page views</title>", page)) == 90
+    for svg in ("chart", "chart-narrow"):
+        assert len(re.findall(r"<title>[^<]+ page views</title>", drawing(page, svg))) == 90
     assert '<a href="/dashboard?company=exampl0&amp;rsid=examplecorp.web.prod&amp;days=90" class="">' in page
+
+
+# -- the chart's two drawings (chart.py); tests/test_phone.py measures them in Chromium ----
+
+
+def series_of(days: int, peak: int) -> PageViewsByDay:
+    start = date(2026, 1, 1)
+    counts = tuple(DayCount(start + timedelta(n), peak * (n % 7 + 1) // 7) for n in range(days))
+    end = start + timedelta(days - 1)
+    return PageViewsByDay("rs", start, end, counts, sum(c.page_views for c in counts))
+
+
+def test_the_chart_is_drawn_for_a_desktop_and_for_a_phone() -> None:
+    chart = line_chart(series_of(30, 18_432))
+    assert (chart.width, chart.font) == (WIDE.width, WIDE.font)
+    assert chart.narrow is not None and chart.narrow.narrow is None
+    assert (chart.narrow.width, chart.narrow.font) == (NARROW.width, NARROW.font)
+    for c in (chart, chart.narrow):
+        assert len(c.points) == 30 and all(
+            c.left < p.x < c.right and c.top <= p.y <= c.bottom for p in c.points
+        )
+        assert [t.label for t in c.y_ticks] == ["0", "5k", "10k", "15k", "20k"]
+    assert len(chart.narrow.x_ticks) < len(chart.x_ticks) <= 8  # fewer dates where fewer fit
+
+
+@pytest.mark.parametrize("days", [1, 2, 7, 30, 31, 90, 365])
+@pytest.mark.parametrize("peak", [0, 9, 18_432, 2_500_000, 7_777_777_777])
+def test_the_charts_labels_leave_room_for_each_other(days: int, peak: int) -> None:
+    """By the chart's own (wide-erring) estimate of text widths: the rotated
+    title clear of the y labels, the "0" above the dates, dates apart and inside."""
+    wide = line_chart(series_of(days, peak))
+    assert wide.narrow is not None
+    for c in (wide, wide.narrow):
+        line = (ASCENT_EM + DESCENT_EM) * c.font
+        assert c.y_title_at - ASCENT_EM * c.font >= 0
+        assert c.y_title_at + DESCENT_EM * c.font < min(
+            c.tick_x - text_width(t.label, c.font) for t in c.y_ticks
+        )
+        assert c.tick_x < c.left
+        zero, top = c.y_ticks[0], c.y_ticks[-1]
+        assert zero.label == "0" and top.at + c.tick_dy - ASCENT_EM * c.font >= 0
+        assert zero.at + c.tick_dy + DESCENT_EM * c.font < c.x_label_y - ASCENT_EM * c.font
+        assert c.x_label_y - ASCENT_EM * c.font + line <= c.height
+        assert c.x_ticks and c.x_ticks[0].at == c.points[0].x
+        widest = max(text_width(t.label, c.font) for t in c.x_ticks)
+        assert all(b.at - a.at >= widest + c.font - 0.1 for a, b in pairwise(c.x_ticks))  # x rounded to 0.1
+        assert all(t.at - text_width(t.label, c.font) / 2 >= 0 for t in c.x_ticks)
+        assert all(t.at + text_width(t.label, c.font) / 2 <= c.width for t in c.x_ticks)
 
 
 def test_rate_limiting_is_shown_not_crashed(
