@@ -8,13 +8,13 @@ from flask_adobe_oauth.analytics import companies
 
 def create_app(config=None):
     app = Flask(__name__)
-    app.config.update(  # secrets come from the environment, never from the code
-        SECRET_KEY=os.environ.get("SECRET_KEY"),
-        ADOBE_OAUTH_CLIENT_ID=os.environ.get("ADOBE_OAUTH_CLIENT_ID"),
-        ADOBE_OAUTH_CLIENT_SECRET=os.environ.get("ADOBE_OAUTH_CLIENT_SECRET"),
-    )
-    app.config.update(config or {})
-    app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")
+    # Settings come from the environment, never from the code: SECRET_KEY, and every
+    # ADOBE_OAUTH_* variable (the id and secret, and the URLs `flask adobe standin` prints;
+    # not from_prefixed_env, which would drop the prefix).
+    app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY")
+    app.config.update({k: v for k, v in os.environ.items() if k.startswith("ADOBE_OAUTH_")})
+    app.config.update(config or {})  # then a test's or a script's own settings
+    app.register_blueprint(make_adobe_blueprint(), url_prefix="/adobe")  # after them: it checks them
 
     @app.get("/")
     @adobe_login_required
