@@ -21,11 +21,12 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
 from .config import PRESETS, Config
-from .errors import AdobeOAuthError, RateLimited, adobe_error_text
+from .errors import AdobeOAuthError, ProviderError, RateLimited, adobe_error_text
+from .logs import outage
 from .ratelimit import RateLimiter
 from .transport import deadline, environment_for, harden, read_capped, transport_errors, where
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.api")
 
 if TYPE_CHECKING:
     from .tokens import Token
@@ -435,6 +436,13 @@ class AdobeSession(requests.Session):
         own = kwargs.pop("hooks", None) or {}
         kwargs["hooks"] = {"response": [read_body, *_hook_list(self.hooks), *_hook_list(own)]}
         shown = where(url)
-        with deadline(seconds, shown) as limit, transport_errors(url, seconds):
-            wait = limit.remaining()
-            return super().request(method, url, stream=True, timeout=(wait, wait), **kwargs)
+        try:
+            with deadline(seconds, shown) as limit, transport_errors(url, seconds):
+                wait = limit.remaining()
+                response = super().request(method, url, stream=True, timeout=(wait, wait), **kwargs)
+        except ProviderError as exc:  # unreachable, too slow, or an answer too large
+            outage(log, f"api:{shown}", "Adobe's API failed: %s", exc.message)
+            raise
+        if response.status_code >= 500:
+            outage(log, f"api:{shown}", "Adobe's API answered HTTP %s for %s", response.status_code, shown)
+        return response

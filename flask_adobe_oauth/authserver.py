@@ -18,12 +18,12 @@ import requests
 
 from .access import AdobeIdentity, decide, has_rules, identity_from_profile
 from .config import Config
-from .errors import NotAllowed, ProviderError
+from .errors import MAX_QUOTED, NotAllowed, ProviderError, printable_text
 from .protocol import is_error_code
 from .tokens import Token, token_from_response
 from .transport import deadline, environment_for, harden, read_capped, transport_errors, where
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.signin")
 
 
 def _oauth_error(data: Any) -> str | None:
@@ -82,10 +82,12 @@ class ProviderClient:
             ) from None
         code = _oauth_error(data)
         if status != 200 or code:
+            described = data.get("error_description") if isinstance(data, dict) else None
             raise ProviderError(
                 f"{where(url)} refused the request (HTTP {status}" + (f", {code})" if code else ")"),
                 provider_error=code,
                 status=status,
+                description=printable_text(described, MAX_QUOTED) if code else None,
             )
         if not isinstance(data, dict):
             raise ProviderError(f"{where(url)} answered JSON that is not an object")
@@ -145,7 +147,11 @@ class ProviderClient:
         )
         if fresh.user_id is None and token.user_id:
             fresh = fresh.with_changes(user_id=token.user_id)
-        return fresh
+        # The same user: what the sign-in learnt stays (admit() decides again
+        # about the organisations when the blueprint has rules).
+        return fresh.with_changes(
+            name=token.name, email=token.email, orgs=token.orgs, products=token.products
+        )
 
     def revoke(self, token: Token) -> bool:
         """Ask Adobe to revoke the token (RFC 7009). True when Adobe said 2xx.
@@ -196,11 +202,17 @@ class ProviderClient:
         if not has_rules(self.config):
             return token
         try:
-            orgs, products = decide(self.config, self.identity(token))
+            identity = self.identity(token)
+            orgs, products = decide(self.config, identity)
         except (NotAllowed, ProviderError):
             self.revoke(token)
             raise
-        return token.with_changes(orgs=orgs, products=products)
+        return token.with_changes(
+            orgs=orgs,
+            products=products,
+            name=identity.name or token.name,
+            email=identity.email or token.email,
+        )
 
     def userinfo(self, token: Token) -> dict[str, Any]:
         """The OpenID Connect userinfo of the token's user."""

@@ -5,11 +5,21 @@ from __future__ import annotations
 import difflib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 from urllib.parse import urljoin
 
-from flask import Blueprint, Flask, Response, current_app, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    got_request_exception,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
@@ -26,10 +36,13 @@ from .errors import (
     LoginRequired,
     NotAllowed,
     ProviderError,
+    RateLimited,
+    StorageUnavailable,
 )
-from .extension import EXTENSION_KEY, BlueprintRuntime, context, get_runtime
+from .extension import EXTENSION_KEY, BlueprintRuntime, adobe, context, get_runtime
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
+from .logs import hide_secrets_in_access_logs, outage
 from .pages import (
     SILENT_REFUSALS,
     UnauthorizedHandler,
@@ -38,6 +51,7 @@ from .pages import (
     is_cross_site,
     login_required_response,
     logout_page,
+    misconfigured_setting,
     no_store,
     org_page,
 )
@@ -54,11 +68,11 @@ from .protocol import (
     pkce_challenge,
     pkce_verifier,
 )
-from .signals import logged_in, logged_out, login_failed, send
+from .signals import logged_in, logged_out, login_failed, provider_error, rate_limited, send, storage_failed
 from .storage import SessionStorage
 from .tokens import Token, token_from_response
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.signin")
 
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -121,6 +135,9 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
         states[full_name] = build()
         if AdobeOAuthError not in app.error_handler_spec[None][None]:
             app.register_error_handler(AdobeOAuthError, _handle_error)
+            # ``adobe`` in the app's templates, as Flask-Login gives them ``current_user``.
+            app.context_processor(_template_names)
+            hide_secrets_in_access_logs()  # the callback's code and state, in the server's access log
 
     bp.record(setup)
     bp.before_request(_reject_undecodable_query)
@@ -135,6 +152,44 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
 make_adobe_blueprint.__doc__ = (
     (make_adobe_blueprint.__doc__ or "").rstrip() + "\n\n    " + options_doc("        ") + "\n"
 )
+
+
+#: The signal for each kind of failure operators watch.
+_FAILURE_SIGNALS = (
+    (ProviderError, provider_error),
+    (RateLimited, rate_limited),
+    (StorageUnavailable, storage_failed),
+)
+#: Settings a refusal names, for the log.
+_SETTINGS = {
+    "provider_credentials": "ADOBE_OAUTH_CLIENT_ID / ADOBE_OAUTH_CLIENT_SECRET",
+    "provider_redirect_uri": "ADOBE_OAUTH_REDIRECT_URI (and the credential's redirect URI pattern)",
+}
+
+
+def report(app: Flask, exc: AdobeOAuthError, blueprint: str | None) -> None:
+    """Tell the app's operators about a failure answered to a user: a log line
+    (WARNING for what they must fix or watch: a misconfigured setting, Adobe
+    or the store failing; INFO for what users do), the failure's signal, and,
+    for a 5xx answer, Flask's ``got_request_exception``, which error trackers
+    (Sentry and the like) listen to: the extension answers its errors
+    itself, so Flask would not send it."""
+    setting = misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
+    if setting is not None:
+        log.warning("Adobe refused this app's configuration: %s; check %s", exc.message, _SETTINGS[setting])
+    elif isinstance(exc, (ProviderError, StorageUnavailable)) or exc.status_code >= 500:
+        outage(log, f"answered:{type(exc).__name__}", "answered HTTP %s: %s", exc.status_code, exc.message)
+    else:
+        log.info("answered HTTP %s: %s", exc.status_code, exc.error)
+    for kind, signal in _FAILURE_SIGNALS:
+        if isinstance(exc, kind):
+            send(signal, app, error=exc, blueprint=blueprint)
+    if exc.status_code >= 500:
+        got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=exc)
+
+
+def _template_names() -> dict[str, Any]:
+    return {"adobe": adobe}
 
 
 def _reject_undecodable_query() -> BaseResponse | None:
@@ -154,7 +209,7 @@ def _reject_undecodable_query() -> BaseResponse | None:
 def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
     """App-wide: an AdobeOAuthError escaping any view becomes a 4xx/5xx page;
     a lost login in an unguarded view is answered as the decorator would."""
-    log.info("request failed: %s", exc.error)
+    report(current_app._get_current_object(), exc, None)  # type: ignore[attr-defined]
     if isinstance(exc, LoginRequired):
         try:
             name = get_runtime(exc.blueprint).name
@@ -204,6 +259,10 @@ def login() -> BaseResponse:
         log.info("ignored an unsafe next target at login")
         target = None
     value = new_state()
+    if request.args.get("renew") == "1" and _prompt(cfg.prompt) == "none":
+        # A silent renewal of a sign-in that ran out: if Adobe needs the user,
+        # the callback goes on to the ordinary sign-in (see _check).
+        session[RENEW_KEY] = value
     record = Pending(value, int(time.time()) + cfg.state_max_age, target)
     records = add_pending(load_pending(session.get(runtime.pending_key)), record, cfg.max_pending_logins)
     limit = (
@@ -258,14 +317,20 @@ def _check(
     else:
         session.pop(runtime.pending_key, None)
     refusal = result.error
+    renewing = session.pop(RENEW_KEY, None)
     if (
         isinstance(refusal, AuthorizationDenied)
         and refusal.provider_error in SILENT_REFUSALS
         and result.pending is not None
+        and renewing == result.pending.state  # our silent renewal, not an app's own prompt=none
         and runtime.config.prompt != "none"  # else the ordinary sign-in would be silent again
     ):
         raise _SilentSignInRefused(result.pending.next)
     return result.accepted()
+
+
+#: The session key naming the state of a silent renewal in progress.
+RENEW_KEY = "_ao_renew"
 
 
 class _SilentSignInRefused(Exception):
@@ -284,15 +349,27 @@ def _identify(runtime: BlueprintRuntime, token: Token, pending: Pending) -> Toke
         claims = verify_id_token(runtime.client, token.id_token, _nonce(runtime, pending.state))
         if isinstance(claims.get("sub"), str) and claims["sub"]:
             token = token.with_changes(user_id=claims["sub"])  # no userinfo call needed
+        token = _with_names(token, claims)
     if not token.user_id and cfg.userinfo_url and "openid" in (token.scope | set(cfg.scope)):
         try:
-            subject = runtime.client.userinfo(token).get("sub")
+            info = runtime.client.userinfo(token)
         except ProviderError as exc:
             log.warning("could not read the user's identity: %s", exc)
         else:
+            subject = info.get("sub")
             if isinstance(subject, str) and subject:
-                token = token.with_changes(user_id=subject)
+                token = _with_names(token.with_changes(user_id=subject), info)
     return token
+
+
+def _with_names(token: Token, claims: Mapping[str, Any]) -> Token:
+    """``token`` with the user's name and e-mail address from OpenID Connect
+    claims (OIDC Core §5.1: ``name``, ``email``), when they are text."""
+    name, email = claims.get("name"), claims.get("email")
+    return token.with_changes(
+        name=name[:200] if isinstance(name, str) and name.strip() else token.name,
+        email=email[:320] if isinstance(email, str) and "@" in email else token.email,
+    )
 
 
 def _complete_code_login(runtime: BlueprintRuntime) -> tuple[Token, Pending]:
@@ -349,9 +426,11 @@ def callback() -> BaseResponse:
         # Adobe needs the user after all: the ordinary sign-in, to the same page.
         return no_store(redirect(url_for(f"{runtime.name}.login", next=exc.next), 302))
     except AdobeOAuthError as exc:
-        log.info("sign-in failed at the callback: %s (HTTP %s)", exc.error, exc.status_code)
+        report(app, exc, runtime.name)
         send(login_failed, app, error=exc, blueprint=runtime.name)
-        return error_response(exc, retry_url=url_for(f"{runtime.name}.login"))
+        setting = misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
+        # Trying again repeats a setting's failure: no "Try again" then.
+        return error_response(exc, retry_url=None if setting else url_for(f"{runtime.name}.login"))
     # Receivers see the token stored (they may call adobe.session); one that
     # returns False keeps it out of storage (the app stores it its own way).
     answers = send(logged_in, app, token=token, blueprint=runtime.name)

@@ -459,6 +459,8 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config
         return app_config.get(_key(name), DEFAULTS[name])
 
     provider = pick("provider")
+    if isinstance(provider, str):
+        provider = provider.strip().lower()  # ADOBE_OAUTH_PROVIDER=IMS is meant as "ims"
     if provider not in PRESETS:
         raise ConfigurationError(
             f"{_key('provider')} must be one of {', '.join(sorted(PRESETS))}, not {provider!r}"
@@ -508,8 +510,10 @@ def _endpoints(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
             value = preset[name]
         values[name] = None if value is None else _check_url(name, value)
     values["api_base_url"] = values["api_base_url"].rstrip("/")
-    if pick("profile_url") is None and preset["profile_url"] and _origin(values["token_url"]) != _origin(
-        preset["token_url"]
+    if (
+        pick("profile_url") is None
+        and preset["profile_url"]
+        and _origin(values["token_url"]) != _origin(preset["token_url"])
     ):
         # The sign-in is another server's (a stand-in, another provider):
         # Adobe's own profile endpoint would not know its tokens.

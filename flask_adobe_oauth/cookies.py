@@ -22,7 +22,7 @@ from .protocol import Pending
 if TYPE_CHECKING:
     from flask import Flask
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.signin")
 
 #: The session cookie's budget: its whole Set-Cookie (name, value and
 #: attributes), which RFC 6265 §6.1 lets a browser cap at 4096 bytes; past

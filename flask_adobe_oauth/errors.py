@@ -92,10 +92,19 @@ class ProviderError(AdobeOAuthError):
     status_code = 502
     error = "provider_error"
 
-    def __init__(self, message: str, provider_error: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        provider_error: str | None = None,
+        status: int | None = None,
+        *,
+        description: str | None = None,
+    ) -> None:
         super().__init__(message)
         #: The OAuth ``error`` code Adobe answered with, when it answered one.
         self.provider_error = provider_error
+        #: Adobe's ``error_description`` (RFC 6749 §5.2), short printable text, when it sent one.
+        self.description = description
         #: The HTTP status *Adobe* answered with (None when it did not answer);
         #: not :attr:`status_code`, the status this app answers the user with.
         self.status = status

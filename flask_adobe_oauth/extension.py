@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
@@ -34,7 +35,7 @@ from .tokens import Storage, Token
 if TYPE_CHECKING:
     from flask import Flask
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.signin")
 
 EXTENSION_KEY = "adobe_oauth"
 #: The session key of the default blueprint's pending logins (``<key>_<name>``
@@ -253,6 +254,15 @@ def get_runtime(name: str | None = None, app: Flask | None = None) -> BlueprintR
     return _up_to_date(runtimes, name, app)
 
 
+@dataclass(frozen=True)
+class AdobeUser:
+    """The signed-in user, as ``adobe.user`` gives it (and templates: ``adobe.user.name``)."""
+
+    id: str | None
+    name: str | None
+    email: str | None
+
+
 class AdobeContext:
     """The current request's view of the user's Adobe login (``adobe``)."""
 
@@ -279,6 +289,15 @@ class AdobeContext:
         """A token is stored and is unexpired or can be refreshed."""
         token = self.token
         return token is not None and (not token.expired or bool(token.refresh_token))
+
+    @property
+    def user(self) -> AdobeUser | None:
+        """Who is signed in: Adobe's user id, name and e-mail address (the
+        last two as Adobe gave them at sign-in, when it did), or None."""
+        token = self.token
+        if token is None:
+            return None
+        return AdobeUser(token.user_id, token.name, token.email)
 
     @property
     def org_id(self) -> str | None:

@@ -40,7 +40,7 @@ from .errors import IdTokenError
 if TYPE_CHECKING:
     from .authserver import ProviderClient
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.signin")
 
 #: Seconds of clock skew tolerated on ``exp`` (and ``iat`` / ``nbf``).
 LEEWAY = 60

@@ -45,7 +45,7 @@ from .errors import (
 )
 from .extension import get_runtime
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.signin")
 
 #: The blueprint's template folder.
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -112,6 +112,18 @@ _WORDING: dict[str, tuple[str, str]] = {
     "provider_refused": (
         "Adobe did not accept the sign-in",
         "Adobe refused to complete this sign-in; it may have taken too long. Please try again.",
+    ),
+    "provider_credentials": (
+        "This site’s Adobe sign-in is set up wrongly",
+        "Adobe did not accept this site’s credentials: its client id or client secret "
+        "(ADOBE_OAUTH_CLIENT_ID, ADOBE_OAUTH_CLIENT_SECRET) is wrong. Trying again will not help. "
+        "Nothing you did caused this: please let the site’s team know.",
+    ),
+    "provider_redirect_uri": (
+        "This site’s Adobe sign-in is set up wrongly",
+        "Adobe sent you back to another address than the one this site asked for: the redirect URI "
+        "(ADOBE_OAUTH_REDIRECT_URI) is not one the site’s Adobe credential allows. The site’s team "
+        "must add it to the credential’s redirect URI pattern in the Adobe Developer Console.",
     ),
     "provider_unverified": (
         "Adobe’s answer could not be verified",
@@ -195,6 +207,9 @@ def situation(exc: AdobeOAuthError) -> str:
         if isinstance(exc, analytics_cls):
             return key
     if isinstance(exc, ProviderError):
+        setting = misconfigured_setting(exc)
+        if setting is not None:
+            return setting
         if exc.status is None:
             return "provider_unreachable"
         return "provider_refused" if exc.refused else "provider_error"
@@ -212,6 +227,18 @@ def situation(exc: AdobeOAuthError) -> str:
         if isinstance(exc, cls):
             return key
     return "error"
+
+
+def misconfigured_setting(exc: ProviderError) -> str | None:
+    """The situation of a refusal that names a setting of the site's, not a
+    passing failure: the client's credentials (RFC 6749 §5.2
+    ``invalid_client``), or a redirect URI the credential does not allow
+    (an ``invalid_grant`` whose description names the redirect_uri)."""
+    if exc.provider_error == "invalid_client" or (exc.status == 401 and exc.provider_error is None):
+        return "provider_credentials"
+    if exc.provider_error == "invalid_grant" and "redirect" in (exc.description or "").lower():
+        return "provider_redirect_uri"
+    return None
 
 
 def is_navigation() -> bool:
@@ -404,15 +431,17 @@ def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     if handler is not None:
         return current_app.make_response(current_app.ensure_sync(handler)(exc))
     login_url = url_for(f"{blueprint}.login", next=current_relative_url())
-    if request.method not in ("GET", "HEAD") or wants_json() or not is_page_load():
-        return error_response(exc, retry_url=login_url)
+    page_load = is_page_load()
+    if request.method not in ("GET", "HEAD") or wants_json() or not page_load:
+        # JSON for every client but a browser (a page load, a form it submits).
+        return error_response(exc, retry_url=login_url, as_json=None if page_load else True)
     if exc.expired and silent_sign_in_allowed(blueprint):
         # The sign-in ran out (IMS refresh tokens last 14 days): ask Adobe
         # without showing the user anything first (OpenID Connect Core
         # §3.1.2.1, prompt=none). If the user is still signed in at Adobe
         # they are back on this page at once; if Adobe needs them, the
         # callback goes on to the ordinary sign-in, keeping ``next``.
-        login_url = url_for(f"{blueprint}.login", next=current_relative_url(), prompt="none")
+        login_url = url_for(f"{blueprint}.login", next=current_relative_url(), prompt="none", renew="1")
     return redirect(login_url, 302)
 
 

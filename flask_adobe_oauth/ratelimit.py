@@ -57,7 +57,7 @@ from .transport import hide_credentials
 
 __all__ = ["MEMORY", "RateLimiter"]
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.api")
 
 #: The longest a 429 holds a user's calls back here, whatever delay Adobe named.
 MAX_HOLD = 60.0

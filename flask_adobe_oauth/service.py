@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_SERVICE_SCOPE", "AdobeService", "service_config", "service_for", "service_session"]
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.service")
 
 #: What a Server-to-Server credential for the Analytics 2.0 APIs asks for (the
 #: scopes the Developer Console lists for it; ``offline_access`` has no

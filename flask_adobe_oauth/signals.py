@@ -35,6 +35,16 @@ login_failed = _signals.signal("adobe-oauth-login-failed")
 token_refreshed = _signals.signal("adobe-oauth-token-refreshed")
 #: The user logged out.
 logged_out = _signals.signal("adobe-oauth-logged-out")
+#: Adobe failed a request of this app: keyword ``error`` is the
+#: :class:`~flask_adobe_oauth.errors.ProviderError` the user was answered
+#: with (a 502 or 504 page: Adobe unreachable, too slow, or answering 5xx).
+provider_error = _signals.signal("adobe-oauth-provider-error")
+#: A call to Adobe was held back or refused for its rate limit; keyword
+#: ``error`` is the :class:`~flask_adobe_oauth.errors.RateLimited`.
+rate_limited = _signals.signal("adobe-oauth-rate-limited")
+#: The token store failed (a 503 page); keyword ``error`` is the
+#: :class:`~flask_adobe_oauth.errors.StorageUnavailable`.
+storage_failed = _signals.signal("adobe-oauth-storage-failed")
 
 
 @lru_cache(maxsize=256)

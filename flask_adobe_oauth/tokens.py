@@ -79,6 +79,10 @@ class Token:
     #: The products (Adobe ``serviceCode`` values, ``dma_analytics`` for
     #: Analytics) the user has in those organisations.
     products: frozenset[str] = frozenset()
+    #: The user's name and e-mail address, as Adobe gave them at sign-in
+    #: (the verified id_token, the profile or userinfo), when it did.
+    name: str | None = None
+    email: str | None = None
 
     @property
     def expired(self) -> bool:
@@ -121,6 +125,10 @@ class Token:
             data["o"] = " ".join(sorted(self.orgs))
         if self.products:
             data["p"] = " ".join(sorted(self.products))
+        if self.name:
+            data["n"] = self.name
+        if self.email:
+            data["m"] = self.email
         return data
 
     @classmethod
@@ -142,7 +150,13 @@ class Token:
             user_id=data.get("u"),
             orgs=_words(data.get("o")),
             products=_words(data.get("p")),
+            name=_text(data.get("n")),
+            email=_text(data.get("m")),
         )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _words(value: Any) -> frozenset[str]:

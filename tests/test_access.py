@@ -355,7 +355,8 @@ def test_a_sign_in_that_ran_out_is_renewed_without_the_user_seeing_adobe(standin
     assert answer.status_code == 302
     location = answer.headers["Location"]
     query = parse_qs(urlsplit(location).query)
-    assert location.startswith("/adobe/login?") and query == {"next": ["/where?x=1"], "prompt": ["none"]}
+    assert location.startswith("/adobe/login?")
+    assert query == {"next": ["/where?x=1"], "prompt": ["none"], "renew": ["1"]}
     authorize_url = client.get(location).headers["Location"]
     assert "prompt=none" in authorize_url
     from .helpers import authorize, local

@@ -327,6 +327,7 @@ def test_python_m_example_app_runs_the_demo_against_the_standin() -> None:
         assert "started a stand-in Adobe" in said and "using a random one" in said
         assert f"Open http://127.0.0.1:{port}/" in said
         browser = requests.Session()
+        browser.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"  # a browser's page loads
         consent = None
         for _ in range(50):  # the server thread may still be binding
             try:

@@ -55,6 +55,7 @@ class Browser:
     def __init__(self, app_url: str, record: Recorded) -> None:
         self.app_url = app_url
         self.http = requests.Session()
+        self.http.headers["Accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"  # a browser's page loads
         self.record = record
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:

@@ -328,7 +328,8 @@ def test_the_quiet_handler_logs_nothing(
     # werkzeug's own handler logs each request line: the capture above would have seen it.
     with ServerThread(_wsgi) as server:
         assert requests.get(server.url + "/?code=secret-code", timeout=5).ok
-    assert any("GET /?code=secret-code" in r.getMessage() for r in caplog.records if r.name == "werkzeug")
+    # (Its value is masked once an app of the extension is registered in the process: logs.py.)
+    assert any("GET /?code=" in r.getMessage() for r in caplog.records if r.name == "werkzeug")
 
 
 def test_a_standin_served_keep_alive_is_the_whole_standin_on_one_connection() -> None:

@@ -22,6 +22,7 @@ from flask import current_app, session
 
 from ..cookies import LOGIN_ROOM, MAX_COOKIE_SIZE, fits_session_cookie, session_cookie_size
 from ..errors import CookieTooLarge, StorageUnavailable
+from ..logs import outage
 from ..tokens import Storage, Token
 
 #: The session key of the default blueprint's token (``<key>_<name>`` for
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-log = logging.getLogger("flask_adobe_oauth")
+log = logging.getLogger("flask_adobe_oauth.storage")
 
 
 #: Longest a server-side record lives: Adobe IMS refresh tokens last 14 days.
@@ -213,7 +214,7 @@ def record_token(data: Mapping[str, Any]) -> Token | None:
     access, expires = data.get("a"), data.get("e")
     if not (isinstance(access, str) and access):
         return None
-    if any(data.get(name) is not None and not isinstance(data.get(name), str) for name in "rsSuop"):
+    if any(data.get(name) is not None and not isinstance(data.get(name), str) for name in "rsSuopnm"):
         return None
     if expires is not None and (
         isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires)
@@ -311,6 +312,13 @@ class ServerSideStorage:
         try:
             yield
         except self._errors as exc:
+            outage(
+                log,
+                f"storage:{self._backend}",
+                "token storage failed: %s (%s)",
+                self._backend,
+                type(exc).__name__,
+            )
             raise StorageUnavailable(f"{self._backend} failed: {type(exc).__name__}") from None
 
     def _make_room(self, session_key: str, key: str) -> None:
