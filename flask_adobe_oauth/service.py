@@ -48,6 +48,7 @@ from .authserver import ProviderClient
 from .config import Config, resolve
 from .errors import ConfigurationError, ProviderError
 from .ratelimit import SHARED_SCHEMES, RateLimiter, redis_client, storage_scheme
+from .storage.base import load_record
 from .tokens import Token
 from .transport import where
 
@@ -135,13 +136,8 @@ def _shared_token(raw: Any) -> Token | None:
     until the key expired. A record that is not a token is replaced by a
     fresh mint.
     """
-    if not isinstance(raw, str):
-        return None
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict):
+    data = load_record(raw)
+    if data is None:
         return None
     access, expires, scope = data.get("a"), data.get("e"), data.get("s")
     if not (isinstance(access, str) and access and access.isascii() and access.isprintable()):

@@ -194,7 +194,7 @@ def _adobe_refresh_expiry(refresh_token: str) -> float | None:
     return end if math.isfinite(end) else None
 
 
-def _load_record(raw: Any) -> dict[str, Any] | None:
+def load_record(raw: Any) -> dict[str, Any] | None:
     """A server-side record's JSON object, or None for anything else (a list,
     a string, a number, text that is not JSON, nesting too deep to parse)."""
     if not isinstance(raw, str):
@@ -228,7 +228,7 @@ def record_token(data: Mapping[str, Any]) -> Token | None:
 
 def parse_record(raw: Any) -> Token | None:
     """The token of a server-side record as stored (JSON text), or None."""
-    data = _load_record(raw)
+    data = load_record(raw)
     return None if data is None else record_token(data)
 
 
@@ -373,7 +373,7 @@ class ServerSideStorage:
         seen: list[str] = []
         while isinstance(key, str) and _KEY.match(key) and key not in seen and len(seen) < _MAX_HOPS:
             seen.append(key)
-            data = _load_record(self._read(key))
+            data = load_record(self._read(key))
             if data is None:  # gone, or not a record of ours: no login
                 break
             if "moved" in data:

@@ -29,7 +29,7 @@ from flask import Flask, Response, g, jsonify, request
 from markupsafe import escape
 
 from .keys import b64url
-from .state import Call, Fault, Grant, Plan, StandInState
+from .state import Call, Fault, Grant, Plan, StandInState, User
 
 _CONSENT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>Adobe ID (stand-in)</title>
@@ -586,15 +586,25 @@ def create_provider_app(
             return response
         return grant
 
-    @app.get("/ims/userinfo/v2")
-    def userinfo() -> Response:
+    def bearer_user() -> tuple[User, str] | Response:
+        """The user (as known now: an administrator may have moved them to
+        another organisation since the token was issued, and Adobe says what
+        is true at the time of the call) and scope of the request's access
+        token, or the answer to give instead (an injected fault, a 401)."""
         faulty = injected_fault(state, state.api_faults)
         if faulty is not None:
             return faulty
         grant = bearer_grant()
         if isinstance(grant, Response):
             return grant
-        return jsonify(grant.user.userinfo())
+        return state.known_user(grant.user.sub) or grant.user, grant.scope
+
+    @app.get("/ims/userinfo/v2")
+    def userinfo() -> Response:
+        found = bearer_user()
+        if isinstance(found, Response):
+            return found
+        return jsonify(found[0].userinfo())
 
     @app.get("/ims/profile/v1")
     def profile() -> Response:
@@ -605,17 +615,11 @@ def create_provider_app(
         taken and not needed). What the token's scope adds is in
         :meth:`~.state.User.profile`. A missing, unknown, expired or revoked
         token is refused like userinfo's: 401 ``invalid_token``."""
-        faulty = injected_fault(state, state.api_faults)
-        if faulty is not None:
-            return faulty
-        grant = bearer_grant()
-        if isinstance(grant, Response):
-            return grant
-        # The user as the stand-in knows them now (an administrator may have
-        # moved them to another organisation since the token was issued):
-        # Adobe's profile, like this, says what is true at the time of the call.
-        user = state.known_user(grant.user.sub) or grant.user
-        return jsonify(state.profile(user, grant.scope))
+        found = bearer_user()
+        if isinstance(found, Response):
+            return found
+        user, scope = found
+        return jsonify(state.profile(user, scope))
 
     @app.get("/ims/keys")
     def keys() -> Any:
