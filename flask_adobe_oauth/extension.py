@@ -27,7 +27,14 @@ from werkzeug.local import LocalProxy
 from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
-from .errors import AdobeOAuthError, LoginRequired, NotAllowed, OutsideRequest, ProviderError
+from .errors import (
+    AdobeOAuthError,
+    LoginRequired,
+    NotAllowed,
+    OutsideRequest,
+    ProviderError,
+    StorageUnavailable,
+)
 from .signals import send, token_refreshed
 from .storage import TOKEN_KEY, SessionStorage
 from .tokens import Storage, Token
@@ -46,6 +53,14 @@ ORG_KEY = "_ao_org"
 #: How long a refresh result is reused for other requests that raced on the
 #: same (now rotated-away) refresh token.
 REFRESH_REUSE_SECONDS = 30.0
+#: How many refresh results a process keeps (a refreshed token that could not
+#: be stored is kept until its access token expires, for its user's next request).
+MAX_UNSTORED = 10_000
+#: How long a process remembers that Adobe refused a refresh token, so a
+#: dead one left in a session cookie is not sent to Adobe on every request.
+REFUSED_MEMORY_SECONDS = 3600.0
+#: How many refused refresh tokens (their hashes) a process remembers.
+MAX_REFUSED = 10_000
 #: The clock refresh results expire by (monotonic; tests move it).
 _clock: Callable[[], float] = time.monotonic
 #: Seconds between reads of the store while waiting for another worker's refreshed token.
@@ -117,6 +132,9 @@ class BlueprintRuntime:
         #: Recent refresh results, by the hash of the refresh token they
         #: replaced; each expires after REFRESH_REUSE_SECONDS.
         self._recent: dict[str, tuple[float, Token]] = {}
+        #: Refresh tokens Adobe refused (by hash), until when to answer for
+        #: Adobe, and its answer.
+        self._refused: dict[str, tuple[float, ProviderError]] = {}
 
     def refresh(self, token: Token) -> Token:
         """Refresh ``token`` once per process, however many requests race on it.
@@ -143,6 +161,13 @@ class BlueprintRuntime:
                 recent = self._recent.get(key)
                 if recent is not None:
                     return recent[1]
+                refused = self._refused.get(key)
+                if refused is not None:
+                    if refused[0] > now:
+                        # Adobe's refusal is final (a rotated-away or revoked
+                        # refresh token never works again): answer for it.
+                        raise _copy_of(refused[1])
+                    del self._refused[key]
                 flight = self._locks.get(key)
                 leading = flight is None
                 if flight is None:
@@ -168,6 +193,12 @@ class BlueprintRuntime:
                 del self._locks[key]
                 if isinstance(exc, (ProviderError, NotAllowed)):
                     flight.error = exc  # Adobe's answer (or the rules'), shared with the waiters
+                if isinstance(exc, ProviderError) and exc.refused:
+                    # A copy without the traceback, whose frames it would keep alive.
+                    refusal = cast(ProviderError, _copy_of(exc))
+                    _bounded_put(
+                        self._refused, key, (_clock() + REFUSED_MEMORY_SECONDS, refusal), MAX_REFUSED
+                    )
             flight.done.set()
             raise
         # Publish the result and retire the flight in one step: a request
@@ -179,6 +210,33 @@ class BlueprintRuntime:
             flight.token = fresh
         flight.done.set()
         return fresh
+
+    def keep_unstored(self, replaced: Token, fresh: Token) -> None:
+        """Keep ``fresh``, the refresh of ``replaced`` that the storage failed
+        to store, until its access token expires (at least
+        REFRESH_REUSE_SECONDS), bounded by MAX_UNSTORED.
+
+        Adobe rotated ``replaced``'s refresh token (RFC 9700 §4.14.2), so the
+        store still holds a token that can never be refreshed again: the next
+        request of this user reads it, and :meth:`refresh` hands it ``fresh``
+        instead of sending Adobe the rotated-away token (``invalid_grant``, a
+        forced sign-in), and that request stores it. Only this process holds
+        it: a request that another worker serves still finds the old token.
+        """
+        assert replaced.refresh_token
+        key = hashlib.sha256(replaced.refresh_token.encode()).hexdigest()
+        left = fresh.expires_at - time.time() if fresh.expires_at is not None else 0.0
+        with self._guard:
+            until = _clock() + max(REFRESH_REUSE_SECONDS, left)
+            _bounded_put(self._recent, key, (until, fresh), MAX_UNSTORED)
+
+
+def _bounded_put(table: dict[str, Any], key: str, value: Any, limit: int) -> None:
+    """``table[key] = value``, dropping the oldest entries beyond ``limit``."""
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > limit:
+        del table[next(iter(table))]
 
 
 def _copy_of(error: AdobeOAuthError) -> AdobeOAuthError:
@@ -372,6 +430,15 @@ class AdobeContext:
         log.warning("%s; the user must sign in again", message)
         raise LoginRequired(message + "; sign in again", self._runtime.name)
 
+    def _in_cookie(self) -> bool:
+        """The user's token is kept in the session cookie itself (not in a
+        :class:`SessionStorage`'s server-side fallback, nor elsewhere)."""
+        storage = self._runtime.storage
+        if not isinstance(storage, SessionStorage):
+            return False
+        data = session.get(storage.session_key)
+        return isinstance(data, dict) and "a" in data
+
     def _successor(self, token: Token) -> Token | None:
         """After Adobe refused to refresh ``token``: the token another worker's
         refresh stored in its place, if one appears within the storage's
@@ -417,11 +484,33 @@ class AdobeContext:
             if again is not None:
                 self._token, self._loaded = again, True
                 return again
-            self.forget()
+            if self._in_cookie():
+                # The refusal may be a lost race: several requests of one
+                # user sent this cookie at once, and another worker's refresh
+                # rotated the refresh token first (RFC 9700 §4.14.2). Its
+                # answer carries the new token in its Set-Cookie; a cookie
+                # without the token from this answer, arriving last, would
+                # sign the user out. So this request answers "signed out"
+                # without touching the cookie, and the browser keeps the
+                # winner's. The cost: a refresh token that is truly dead
+                # stays in the cookie until the next sign-in replaces it;
+                # each process sends it to Adobe once, then remembers the
+                # refusal for REFUSED_MEMORY_SECONDS (BlueprintRuntime.refresh)
+                # and answers "signed out" without asking Adobe again.
+                self._token, self._loaded = None, True
+            else:
+                self.forget()
             raise LoginRequired(
                 "your Adobe session expired and could not be renewed", self._runtime.name, expired=True
             ) from None
-        self.store(fresh)
+        try:
+            self.store(fresh)
+        except StorageUnavailable:
+            # Adobe has rotated the refresh token the store still holds: keep
+            # the new token where this user's next request finds it, and
+            # answer this one 503 (the storage's failure), never a sign-in.
+            self._runtime.keep_unstored(token, fresh)
+            raise
         send(token_refreshed, current_app._get_current_object(), token=fresh, blueprint=self._runtime.name)  # type: ignore[attr-defined]
         return fresh
 

@@ -1,0 +1,182 @@
+"""No sign-in lost to a failed write or a lost refresh race (#25).
+
+Adobe rotates refresh tokens (RFC 9700 §4.14.2): once a refresh has
+succeeded, the refresh token it used is refused for good. So a refreshed
+token that the store failed to keep must not be lost (the store still holds
+the rotated-away one), and a request that lost a refresh race must not send
+the browser a session cookie without the token, overwriting the winner's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_adobe_oauth import extension
+from flask_adobe_oauth.extension import get_runtime
+from flask_adobe_oauth.storage import RedisStorage
+from flask_adobe_oauth.testing import StandInAdobe, login_as
+from flask_adobe_oauth.tokens import Token
+
+from .helpers import login, make_app, store_expired, stored_token
+from .redis_fixture import _redis_client_fixture, _redis_url_fixture
+from .test_refresh import cookie_value, expire_locally, refresh_calls
+
+__all__ = ["_redis_client_fixture", "_redis_url_fixture"]
+
+PREFIX = "ao-writes:"
+
+
+@pytest.fixture
+def refusing_writes(redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    """The session's redis-server, which the test may make refuse writes
+    (maxmemory 1, noeviction: every write is an OOM error); healed after."""
+    before = redis_client.config_get("maxmemory-policy")["maxmemory-policy"]
+    redis_client.config_set("maxmemory-policy", "noeviction")
+    try:
+        yield redis_client
+    finally:
+        redis_client.config_set("maxmemory", 0)
+        redis_client.config_set("maxmemory-policy", before)
+
+
+def test_a_refreshed_token_the_store_refused_is_not_lost(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(extension, "_clock", lambda: now[0])
+    app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    client = app.test_client()
+    real = login_as(client)
+    assert real.refresh_token
+    store_expired(client, real)
+    calls_before = len(refresh_calls(standin))
+
+    refusing_writes.config_set("maxmemory", 1)
+    with pytest.raises(redis.ResponseError):  # the server really refuses writes now
+        refusing_writes.set(PREFIX + "probe", "x")
+    failed = client.get("/dashboard")
+    assert failed.status_code == 503  # the storage's failure, not a sign-in
+    assert len(refresh_calls(standin)) == calls_before + 1  # Adobe rotated the refresh token
+
+    refusing_writes.config_set("maxmemory", 0)  # healed
+    now[0] += extension.REFRESH_REUSE_SECONDS * 10  # minutes later (the measured outage's length)
+    after = client.get("/dashboard")
+    assert after.status_code == 200, after.headers.get("Location")
+    assert len(refresh_calls(standin)) == calls_before + 1  # the old refresh token was not sent again
+    # The fresh token is in the store now: the next request needs nothing more.
+    assert stored_refresh_token(app, client) not in (None, real.refresh_token)
+    assert client.get("/dashboard").status_code == 200
+    assert len(refresh_calls(standin)) == calls_before + 1
+
+
+def test_one_failed_write_keeps_the_fresh_token_past_the_reuse_window(
+    standin: StandInAdobe, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX)
+    app = make_app(standin, storage=storage)
+    client = app.test_client()
+    real = login_as(client)
+    store_expired(client, real)
+    runtime = get_runtime(app=app)
+    write = type(runtime.storage)._write
+    failing = [True]
+
+    def write_once_failing(self: Any, key: str, value: str, ttl: int) -> None:
+        if failing[0]:
+            failing[0] = False
+            from flask_adobe_oauth.errors import StorageUnavailable
+
+            raise StorageUnavailable("Redis failed: OutOfMemoryError")
+        write(self, key, value, ttl)
+
+    monkeypatch.setattr(type(runtime.storage), "_write", write_once_failing)
+    now = [1000.0]
+    monkeypatch.setattr(extension, "_clock", lambda: now[0])
+    assert client.get("/dashboard").status_code == 503
+    now[0] += extension.REFRESH_REUSE_SECONDS * 10  # the user comes back minutes later
+    assert client.get("/dashboard").status_code == 200
+    assert len(refresh_calls(standin)) == 1
+
+
+def test_unstored_tokens_are_bounded_in_count(standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extension, "MAX_UNSTORED", 2)
+    runtime = get_runtime(app=make_app(standin))
+    for n in range(5):
+        old = Token(f"a{n}", refresh_token=f"r{n}", expires_at=time.time() - 10)
+        runtime.keep_unstored(old, Token(f"a{n}'", refresh_token=f"r{n}'", expires_at=time.time() + 3600))
+    assert len(runtime._recent) == 2
+    # The newest are kept.
+    assert runtime.refresh(Token("a4", refresh_token="r4")).access_token == "a4'"
+
+
+# -- the cookie session behind several workers --------------------------------------------
+
+
+def two_workers(standin: StandInAdobe) -> tuple[Flask, Flask]:
+    """Two apps of one site (one secret key): as two gunicorn workers, each
+    has its own process state, so neither knows of the other's refresh."""
+    return make_app(standin), make_app(standin)
+
+
+def test_a_request_that_lost_the_refresh_race_leaves_the_cookie_alone(standin: StandInAdobe) -> None:
+    first, second = two_workers(standin)
+    browser = first.test_client()
+    assert login(browser).status_code == 302
+    expire_locally(browser)
+    cookie = cookie_value(browser)
+
+    winner = first.test_client()
+    winner.set_cookie("session", cookie)
+    won = winner.get("/dashboard")
+    assert won.status_code == 200 and "Set-Cookie" in won.headers  # the new token
+
+    loser = second.test_client()
+    loser.set_cookie("session", cookie)
+    lost = loser.get("/dashboard", headers={"Accept": "application/json"})
+    assert lost.status_code == 401  # Adobe refused the rotated-away refresh token
+    assert "Set-Cookie" not in lost.headers  # so the browser keeps the winner's cookie
+    assert len(refresh_calls(standin)) == 2
+
+    # The winner's cookie, which the browser kept, works on either worker.
+    kept = second.test_client()
+    kept.set_cookie("session", cookie_value(winner))
+    assert kept.get("/dashboard").status_code == 200
+    assert len(refresh_calls(standin)) == 2
+
+
+def test_a_dead_refresh_token_in_the_cookie_is_sent_to_adobe_once_per_process(
+    signed_in: FlaskClient, standin: StandInAdobe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = stored_token(signed_in)
+    assert token is not None
+    standin.state.revoke(token["r"])
+    expire_locally(signed_in)
+    now = [1000.0]
+    monkeypatch.setattr(extension, "_clock", lambda: now[0])
+    for _ in range(3):
+        response = signed_in.get("/dashboard", headers={"Accept": "application/json"})
+        assert response.status_code == 401 and "Set-Cookie" not in response.headers
+    assert len(refresh_calls(standin)) == 1
+    now[0] += extension.REFUSED_MEMORY_SECONDS  # forgotten: asked once more
+    assert signed_in.get("/dashboard").status_code == 302
+    assert len(refresh_calls(standin)) == 2
+    # A new sign-in replaces the dead token.
+    assert login(signed_in).status_code == 302
+    assert signed_in.get("/dashboard").status_code == 200
+
+
+def stored_refresh_token(app: Flask, client: FlaskClient) -> str | None:
+    """The refresh token the app's storage holds for ``client`` now."""
+    with client.session_transaction() as sess, app.test_request_context():
+        from flask import session
+
+        session.update(sess)
+        token = get_runtime(app=app).storage.get()
+    return token.refresh_token if token is not None else None
