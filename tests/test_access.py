@@ -381,7 +381,7 @@ def test_when_adobe_needs_the_user_the_ordinary_sign_in_follows_to_the_same_page
     assert back.status_code == 302  # Adobe answered error=login_required
     again = urlsplit(back.headers["Location"])
     assert (again.path, parse_qs(again.query)) == ("/adobe/login", {"next": ["/where"]})  # interactive now
-    assert stored_token(client) is None
+    assert client.get("/where", headers={"Accept": "text/html"}).status_code == 302  # still signed out
 
 
 def test_no_silent_sign_in_for_someone_never_signed_in_or_an_api_client(standin: StandInAdobe) -> None:
