@@ -162,7 +162,8 @@ def test_a_cold_view_asks_discovery_suites_and_report_and_later_views_only_the_r
     page = view(client, RANGE_SWITCH)  # a click on "7 days"
     assert calls.analytics() == [REPORT]
     assert calls.userinfo() == 0
-    assert len(re.findall(r"<title>[^<]+ page views</title>", page)) == 2 * 7  # the desktop and the phone drawing
+    # One title a day in each drawing: the desktop's and the phone's.
+    assert len(re.findall(r"<title>[^<]+ page views</title>", page)) == 2 * 7
     assert re.findall(r'data-rsid="([^"]+)"', page) == [s.rsid for s in EXAMPLE.suites]
 
     calls.clear()
