@@ -1,12 +1,12 @@
-"""The per-request fast paths (issue 16) do exactly what the slow paths did.
+"""What every request of a signed-in user goes through, kept honest.
 
-* The guard parses a stored token once per distinct record
-  (:class:`~flask_adobe_oauth.tokens.ParsedTokens`): a user is only ever
-  handed the token their own session holds, however sessions interleave,
-  share an access token's tail or evict each other.
-* ``app.config`` is compared with the blueprints' configuration only after a
-  write (:class:`~flask_adobe_oauth.extension.ConfigWatch`): every way of
-  writing it is noticed at the next request.
+* A user is only ever handed the token their own session holds, however
+  sessions interleave, share an access token's tail, or run in threads.
+* ``ADOBE_OAUTH_*`` keys changed after registration take effect at the next
+  request that uses the extension, by every way of writing ``app.config``;
+  ``app.config`` itself is left as Flask made it, and a bad value fails only
+  the Adobe routes (issue 23 removed the watched config and the parsed-token
+  cache that these tests once covered).
 * The cookie budget is first checked against a bound that never falls below
   the real Set-Cookie header.
 * The token endpoint gets, byte for byte, the request ``Session.request``
@@ -40,7 +40,7 @@ from flask_adobe_oauth.transport import environment_for
 from .helpers import SECRET_KEY, make_app
 from .test_cookie_budget import COOKIE_SETTINGS, session_values
 
-# -- the parsed-token cache: a user only ever gets their own token ---------------------------
+# -- a user only ever gets their own token ---------------------------
 
 
 def whoami_app(standin: StandInAdobe) -> Flask:
@@ -153,7 +153,7 @@ def test_the_guard_outside_a_request_fails_as_before(app: Flask) -> None:
         guarded()
 
 
-# -- the config watch: every write is noticed, and only a write costs a comparison ------------
+# -- config changes: every write is noticed ------------
 
 Write = Callable[[flask.Config], None]
 
