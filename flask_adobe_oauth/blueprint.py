@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -148,9 +149,11 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
     return bp
 
 
-# The options are declared once, as the fields of Config; their docs are added here.
+# The options are declared once, as the fields of Config; their docs are added
+# here, to the docstring as cleandoc gives it (Python 3.13 strips a docstring's
+# indentation when compiling, older ones keep it: cleaned, both read the same).
 make_adobe_blueprint.__doc__ = (
-    (make_adobe_blueprint.__doc__ or "").rstrip() + "\n\n    " + options_doc("        ") + "\n"
+    inspect.cleandoc(make_adobe_blueprint.__doc__ or "") + "\n\n" + options_doc("    ") + "\n"
 )
 
 
