@@ -522,11 +522,18 @@ def context(name: str | None = None) -> AdobeContext:
     (``@adobe_login_required(blueprint=...)``), that blueprint's."""
     if not has_request_context():
         raise OutsideRequest("adobe is used outside a request; it is bound to the current user")
-    runtime = get_runtime(name if name is not None else g.get(_GUARDED))
-    contexts: dict[str, AdobeContext] = g.setdefault(_CONTEXTS, {})
-    ctx = contexts.get(runtime.name)
-    if ctx is None or ctx.runtime is not runtime:
-        ctx = contexts[runtime.name] = AdobeContext(runtime)
+    wanted = name if name is not None else g.get(_GUARDED)
+    # By the name asked for (None: the default one) and by the blueprint's own
+    # name: the blueprint is found, and its settings compared with app.config,
+    # once per request and name, not at every use of ``adobe``.
+    contexts: dict[str | None, AdobeContext] = g.setdefault(_CONTEXTS, {})
+    ctx = contexts.get(wanted)
+    if ctx is None:
+        runtime = get_runtime(wanted)
+        ctx = contexts.get(runtime.name)
+        if ctx is None or ctx.runtime is not runtime:
+            ctx = contexts[runtime.name] = AdobeContext(runtime)
+        contexts[wanted] = ctx
     return ctx
 
 
