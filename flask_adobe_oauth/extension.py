@@ -27,6 +27,7 @@ from werkzeug.local import LocalProxy
 from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
+from .cookies import fits_session_cookie
 from .errors import (
     AdobeOAuthError,
     LoginRequired,
@@ -50,6 +51,9 @@ EXTENSION_KEY = "adobe_oauth"
 PENDING_KEY = "_ao_p"
 #: The session key of the chosen organisation (``<key>_<name>`` for another blueprint).
 ORG_KEY = "_ao_org"
+#: The session key of a refreshed token the storage failed to store
+#: (``<key>_<name>`` for another blueprint; :meth:`AdobeContext.refresh`).
+HANDOVER_KEY = "_ao_h"
 #: How long a refresh result is reused for other requests that raced on the
 #: same (now rotated-away) refresh token.
 REFRESH_REUSE_SECONDS = 30.0
@@ -112,6 +116,7 @@ class BlueprintRuntime:
         self.pending_key = PENDING_KEY + suffix
         #: The session key of the organisation the user chose (:attr:`AdobeContext.org_id`).
         self.org_key = ORG_KEY + suffix
+        self.handover_key = HANDOVER_KEY + suffix
         self.storage: Storage = config.storage or SessionStorage(TOKEN_KEY)
         if isinstance(self.storage, SessionStorage) and self.storage.default_scope is None:
             # A copy: the app's own object is left as it was, so one storage
@@ -152,7 +157,7 @@ class BlueprintRuntime:
         Adobe, bounded by ``ADOBE_OAUTH_TIMEOUT``.
         """
         assert token.refresh_token
-        key = hashlib.sha256(token.refresh_token.encode()).hexdigest()
+        key = _hash(token.refresh_token)
         while True:
             with self._guard:
                 now = _clock()
@@ -224,11 +229,15 @@ class BlueprintRuntime:
         it: a request that another worker serves still finds the old token.
         """
         assert replaced.refresh_token
-        key = hashlib.sha256(replaced.refresh_token.encode()).hexdigest()
+        key = _hash(replaced.refresh_token)
         left = fresh.expires_at - time.time() if fresh.expires_at is not None else 0.0
         with self._guard:
             until = _clock() + max(REFRESH_REUSE_SECONDS, left)
             _bounded_put(self._recent, key, (until, fresh), MAX_UNSTORED)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _bounded_put(table: dict[str, Any], key: str, value: Any, limit: int) -> None:
@@ -405,6 +414,7 @@ class AdobeContext:
         """Delete the user's token from storage (no revocation)."""
         self._runtime.storage.delete()
         session.pop(self._runtime.org_key, None)
+        session.pop(self._runtime.handover_key, None)
         self._token, self._loaded = None, True
 
     def usable_token(self) -> Token:
@@ -472,8 +482,40 @@ class AdobeContext:
         token = self.token
         if token is None or not token.refresh_token:
             raise LoginRequired("your Adobe session expired", self._runtime.name)
+        handed = self._handed_over(token)
+        if handed is not None and not handed.expired:
+            fresh = handed  # an earlier request's refresh, whichever worker served it
+        else:
+            fresh = self._refreshed(token, handed)
+            if fresh is self._token:
+                return fresh  # another worker's refresh, found in the store
         try:
-            fresh = self._runtime.refresh(token)
+            self.store(fresh)
+        except StorageUnavailable:
+            # Adobe has rotated the refresh token the store still holds
+            # (RFC 9700 §4.14.2), so the new token must not be lost: it is
+            # kept in this process and handed over in the user's session
+            # cookie, where the next request finds it whichever worker or
+            # machine serves it. With it there, this request goes on with
+            # it; without (no room in the cookie), it answers 503, the
+            # storage's failure, never a sign-in.
+            self._runtime.keep_unstored(token, fresh)
+            if fresh is not handed and not self._hand_over(token, fresh):
+                raise
+            self._token, self._loaded = fresh, True
+            return fresh
+        session.pop(self._runtime.handover_key, None)
+        if fresh is not handed:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+            send(token_refreshed, app, token=fresh, blueprint=self._runtime.name)
+        return fresh
+
+    def _refreshed(self, token: Token, handed: Token | None) -> Token:
+        """Adobe's refresh of ``token`` (of ``handed``, its unstored
+        successor, when there is one); a refusal forgets the token unless it
+        may be a lost race, and raises :class:`LoginRequired`."""
+        try:
+            return self._runtime.refresh(handed or token)
         except NotAllowed:
             self.forget()  # no longer admitted (the new token was revoked): signed out
             raise
@@ -503,16 +545,34 @@ class AdobeContext:
             raise LoginRequired(
                 "your Adobe session expired and could not be renewed", self._runtime.name, expired=True
             ) from None
+
+    def _hand_over(self, replaced: Token, fresh: Token) -> bool:
+        """Put ``fresh``, which the storage failed to store, in the session
+        cookie for the next request to store, if the cookie has room for it;
+        bound to ``replaced``'s refresh token, so it is used only while the
+        store still holds ``replaced``. The cookie is signed, as it is when
+        it keeps the token itself (the default storage)."""
+        assert replaced.refresh_token
+        record = [_hash(replaced.refresh_token), fresh.to_dict()]
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        if not fits_session_cookie(app, {**dict(session), self._runtime.handover_key: record}):
+            log.warning("a refreshed Adobe token could not be stored and has no room in the session cookie")
+            return False
+        session[self._runtime.handover_key] = record
+        return True
+
+    def _handed_over(self, token: Token) -> Token | None:
+        """The token :meth:`_hand_over` left in the session for ``token``, if any."""
+        record = session.get(self._runtime.handover_key)
+        if not (isinstance(record, list) and len(record) == 2 and isinstance(record[1], dict)):
+            return None
+        if token.refresh_token is None or record[0] != _hash(token.refresh_token):
+            return None
         try:
-            self.store(fresh)
-        except StorageUnavailable:
-            # Adobe has rotated the refresh token the store still holds: keep
-            # the new token where this user's next request finds it, and
-            # answer this one 503 (the storage's failure), never a sign-in.
-            self._runtime.keep_unstored(token, fresh)
-            raise
-        send(token_refreshed, current_app._get_current_object(), token=fresh, blueprint=self._runtime.name)  # type: ignore[attr-defined]
-        return fresh
+            handed = Token.from_dict(record[1])
+        except (TypeError, ValueError):
+            return None
+        return handed if handed.user_id == token.user_id else None
 
 
 def context(name: str | None = None) -> AdobeContext:

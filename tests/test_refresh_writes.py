@@ -61,19 +61,96 @@ def test_a_refreshed_token_the_store_refused_is_not_lost(
     refusing_writes.config_set("maxmemory", 1)
     with pytest.raises(redis.ResponseError):  # the server really refuses writes now
         refusing_writes.set(PREFIX + "probe", "x")
-    failed = client.get("/dashboard")
-    assert failed.status_code == 503  # the storage's failure, not a sign-in
+    during = client.get("/dashboard")
+    # Served with the refreshed token, which the session cookie now carries.
+    assert during.status_code == 200
     assert len(refresh_calls(standin)) == calls_before + 1  # Adobe rotated the refresh token
+    assert stored_refresh_token(app, client) == real.refresh_token  # the store refused it
+    assert client.get("/dashboard").status_code == 200  # still down: served from the cookie
+    assert len(refresh_calls(standin)) == calls_before + 1
 
     refusing_writes.config_set("maxmemory", 0)  # healed
     now[0] += extension.REFRESH_REUSE_SECONDS * 10  # minutes later (the measured outage's length)
     after = client.get("/dashboard")
     assert after.status_code == 200, after.headers.get("Location")
     assert len(refresh_calls(standin)) == calls_before + 1  # the old refresh token was not sent again
-    # The fresh token is in the store now: the next request needs nothing more.
+    # The fresh token is in the store now, and gone from the cookie.
     assert stored_refresh_token(app, client) not in (None, real.refresh_token)
+    assert handover(client) is None
     assert client.get("/dashboard").status_code == 200
     assert len(refresh_calls(standin)) == calls_before + 1
+
+
+def test_the_unstored_token_reaches_another_worker_in_the_cookie(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    """Two apps on one Redis stand for two gunicorn workers (or machines):
+    the second has no memory of the first's refresh, only the cookie."""
+    first, second = (
+        make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+        for _ in range(2)
+    )
+    browser = first.test_client()
+    real = login_as(browser)
+    store_expired(browser, real)
+
+    refusing_writes.config_set("maxmemory", 1)
+    assert browser.get("/dashboard").status_code == 200
+    held = handover(browser)
+    assert held is not None and held[1]["r"] != real.refresh_token
+    refusing_writes.config_set("maxmemory", 0)  # healed
+
+    other = second.test_client()
+    other.set_cookie("session", cookie_value(browser))
+    assert other.get("/dashboard").status_code == 200
+    assert len(refresh_calls(standin)) == 1  # the rotated-away refresh token never went to Adobe
+    assert stored_refresh_token(second, other) == held[1]["r"]
+    assert handover(other) is None
+
+
+def test_an_unstored_token_past_its_expiry_is_refreshed_with_its_own_refresh_token(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    browser = app.test_client()
+    real = login_as(browser)
+    store_expired(browser, real)
+    refusing_writes.config_set("maxmemory", 1)
+    assert browser.get("/dashboard").status_code == 200
+    refusing_writes.config_set("maxmemory", 0)
+    held = handover(browser)
+    assert held is not None
+    with browser.session_transaction() as sess:  # its access token expired in the meantime
+        key = get_runtime(app=app).handover_key
+        sess[key] = [held[0], {**held[1], "e": int(time.time()) - 10}]
+    fresh_app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    other = fresh_app.test_client()
+    other.set_cookie("session", cookie_value(browser))
+    assert other.get("/dashboard").status_code == 200
+    calls = refresh_calls(standin)
+    assert len(calls) == 2  # one refresh with the handed-over refresh token, none with the old one
+    assert stored_refresh_token(fresh_app, other) not in (None, real.refresh_token, held[1]["r"])
+
+
+def test_a_handover_is_bound_to_the_stored_token(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    """A handover from an old cookie does nothing once the store holds
+    another token (a later refresh, or a new sign-in)."""
+    app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    browser = app.test_client()
+    real = login_as(browser)
+    store_expired(browser, real)
+    refusing_writes.config_set("maxmemory", 1)
+    assert browser.get("/dashboard").status_code == 200
+    refusing_writes.config_set("maxmemory", 0)
+    old_cookie = cookie_value(browser)
+    assert browser.post("/adobe/logout").status_code == 303
+    replay = make_app(
+        standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX)
+    ).test_client()
+    replay.set_cookie("session", old_cookie)
+    assert replay.get("/dashboard").status_code == 302  # signed out stays signed out
 
 
 def test_one_failed_write_keeps_the_fresh_token_past_the_reuse_window(
@@ -97,6 +174,7 @@ def test_one_failed_write_keeps_the_fresh_token_past_the_reuse_window(
         write(self, key, value, ttl)
 
     monkeypatch.setattr(type(runtime.storage), "_write", write_once_failing)
+    monkeypatch.setattr(extension, "fits_session_cookie", lambda *a, **k: False)  # no room in the cookie
     now = [1000.0]
     monkeypatch.setattr(extension, "_clock", lambda: now[0])
     assert client.get("/dashboard").status_code == 503
@@ -170,6 +248,12 @@ def test_a_dead_refresh_token_in_the_cookie_is_sent_to_adobe_once_per_process(
     # A new sign-in replaces the dead token.
     assert login(signed_in).status_code == 302
     assert signed_in.get("/dashboard").status_code == 200
+
+
+def handover(client: FlaskClient) -> Any:
+    """The unstored token the session cookie carries for the next request, or None."""
+    with client.session_transaction() as sess:
+        return sess.get(extension.HANDOVER_KEY)
 
 
 def stored_refresh_token(app: Flask, client: FlaskClient) -> str | None:
