@@ -39,71 +39,68 @@ def adobe_login_required(
     orgs: Iterable[str] | None = None,
     products: Iterable[str] | None = None,
 ) -> F | Callable[[F], F]:
-    """Let a request through only with a usable Adobe token.
+    """Let a request through only with a usable Adobe token (an expired one is refreshed on the way).
 
-    Without one, a browser GET/HEAD is redirected (302) to the login with
-    ``next`` set to the current URL; a request preferring JSON, or any other
-    method, gets 401 ``{"error": "login_required", "login_url": ...}`` (a
-    browser's form POST gets that 401 as the sign-in page instead). A
-    token lacking ``scopes`` gives 403. ``OPTIONS`` passes through (CORS
-    preflights carry no cookies). An expired token is refreshed on the way.
-    If the view itself finds the login gone (``adobe.session`` got 401 and
-    could not recover), the same login answer is given.
+    Without one, a browser GET/HEAD is redirected (302) to the login with ``next`` set to the
+    current URL; a request preferring JSON, or any other method, gets 401 ``{"error":
+    "login_required", "login_url": ...}`` (a browser's form POST gets it as the sign-in page). So
+    does a view whose ``adobe.session`` got a 401 it could not recover from. A token lacking
+    ``scopes`` gives 403. ``OPTIONS`` passes through (CORS preflights carry no cookies).
 
-    ``orgs`` and ``products`` narrow the blueprint's rule of who may enter
-    (``allowed_orgs``, ``required_products``) for this view: the user must
-    have been admitted for one of ``orgs`` and have every one of
-    ``products`` in the organisations they were admitted for, else 403 (:class:`~flask_adobe_oauth.errors.NotAllowed`).
+    ``orgs`` and ``products`` narrow the blueprint's rule of who may enter (``allowed_orgs``,
+    ``required_products``) for this view: the user must have been admitted for one of ``orgs`` and
+    have every one of ``products`` there, else 403 (:class:`~flask_adobe_oauth.errors.NotAllowed`).
     Inside the view, ``adobe`` is the sign-in of ``blueprint``.
     """
-    wanted = frozenset(scopes or ())
-    narrowed = Narrowing(frozenset(split_scope(orgs)), frozenset(split_scope(products)))
+    guard = Guard(blueprint, scopes, orgs, products)
 
     def decorate(func: F) -> F:
         # Flask-Login's way with async views, decided once rather than per request.
         is_async = inspect.iscoroutinefunction(func)
 
-        def run(*args: Any, **kwargs: Any) -> Any:
-            if is_async:
-                return current_app.ensure_sync(func)(*args, **kwargs)
-            return func(*args, **kwargs)
-
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            run = current_app.ensure_sync(func) if is_async else func
             if request.method == "OPTIONS":
                 return run(*args, **kwargs)
-            ctx = context(blueprint)
-            try:
-                token = ctx.usable_token()
-                if wanted:
-                    missing = token.has_scopes(wanted)
-                    if missing:
-                        return error_response(InsufficientScope(missing))
-                if narrowed:
-                    narrowed.check(ctx.runtime.config, token)
-                with guarding(ctx.runtime.name):
-                    return run(*args, **kwargs)
-            except LoginRequired as exc:
-                return login_required_response(ctx.runtime.name, exc)
-            except NotAllowed as exc:
-                return error_response(exc)
+            return guard.enter(functools.partial(run, *args, **kwargs))
 
         return wrapper  # type: ignore[return-value]
 
-    if view is not None:
-        return decorate(view)
-    return decorate
+    return decorate if view is None else decorate(view)
 
 
-class Narrowing:
-    """A view's own ``orgs=`` and ``products=``, within the blueprint's rule."""
+class Guard:
+    """One use of the decorator: the blueprint, the scopes, and the view's own
+    ``orgs=`` and ``products=`` within the blueprint's rule."""
 
-    def __init__(self, orgs: frozenset[str], products: frozenset[str]) -> None:
-        self.orgs = orgs
-        self.products = products
+    def __init__(
+        self,
+        blueprint: str | None,
+        scopes: Iterable[str] | None,
+        orgs: Iterable[str] | None,
+        products: Iterable[str] | None,
+    ) -> None:
+        self.blueprint = blueprint
+        self.scopes = frozenset(scopes or ())
+        self.orgs = frozenset(split_scope(orgs))
+        self.products = frozenset(split_scope(products))
 
-    def __bool__(self) -> bool:
-        return bool(self.orgs or self.products)
+    def enter(self, view: Callable[[], Any]) -> Any:
+        ctx = context(self.blueprint)
+        try:
+            token = ctx.usable_token()
+            missing = token.has_scopes(self.scopes)
+            if missing:
+                return error_response(InsufficientScope(missing))
+            if self.orgs or self.products:
+                self.check(ctx.runtime.config, token)
+            with guarding(ctx.runtime.name):
+                return view()
+        except LoginRequired as exc:
+            return login_required_response(ctx.runtime.name, exc)
+        except NotAllowed as exc:
+            return error_response(exc)
 
     def check(self, config: Config, token: Token) -> None:
         if not has_rules(config):
