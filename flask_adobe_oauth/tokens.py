@@ -40,19 +40,12 @@ _VSCHARS = re.compile(r"^[\x20-\x7E]+$")
 def split_scope(value: str | Iterable[str] | None) -> list[str]:
     """Scope names in order, without repeats, from a comma- or space-separated
     string or from a list of names (Adobe IMS accepts both separators)."""
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else [str(item) for item in value]
-    names: list[str] = []
-    for item in items:
-        for name in _SCOPE_SPLIT.split(item):
-            if name and name not in names:
-                names.append(name)
-    return names
+    items = [] if value is None else [value] if isinstance(value, str) else [str(item) for item in value]
+    names = (name for item in items for name in _SCOPE_SPLIT.split(item) if name)
+    return list(dict.fromkeys(names))
 
 
 def parse_scope(value: str | Iterable[str] | None) -> frozenset[str]:
-    """Scopes as a set; see :func:`split_scope`."""
     return frozenset(split_scope(value))
 
 
@@ -110,38 +103,29 @@ class Token:
         configuration changed since) gives an empty scope rather than a
         wrong one.
         """
-        data: dict[str, Any] = {"a": self.access_token}
-        if self.refresh_token:
-            data["r"] = self.refresh_token
-        if self.expires_at is not None:
-            data["e"] = int(self.expires_at)
-        if self.scope and self.scope == default_scope:
-            data["S"] = _scope_tag(self.scope)
-        elif self.scope:
-            data["s"] = " ".join(sorted(self.scope))
-        if self.user_id:
-            data["u"] = self.user_id
-        if self.orgs:
-            data["o"] = " ".join(sorted(self.orgs))
-        if self.products:
-            data["p"] = " ".join(sorted(self.products))
-        if self.name:
-            data["n"] = self.name
-        if self.email:
-            data["m"] = self.email
-        return data
+        tagged = bool(self.scope) and self.scope == default_scope
+        data = {
+            "a": self.access_token,
+            "r": self.refresh_token,
+            "e": None if self.expires_at is None else int(self.expires_at),
+            "S": _scope_tag(self.scope) if tagged else None,
+            "s": None if tagged else " ".join(sorted(self.scope)),
+            "u": self.user_id,
+            "o": " ".join(sorted(self.orgs)),
+            "p": " ".join(sorted(self.products)),
+            "n": self.name,
+            "m": self.email,
+        }
+        return {key: value for key, value in data.items() if value or (key == "e" and value is not None)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], default_scope: frozenset[str] | None = None) -> Token:
         """The inverse of :meth:`to_dict`."""
         expires = data.get("e")
-        raw_scope = data.get("s")
         if default_scope and data.get("S") == _scope_tag(default_scope):
             scope = default_scope
-        elif isinstance(raw_scope, str):
-            scope = _scope_of_string(raw_scope)
         else:
-            scope = frozenset()
+            scope = _scope_of_string(data["s"]) if isinstance(data.get("s"), str) else frozenset()
         return cls(
             access_token=str(data["a"]),
             refresh_token=data.get("r"),
@@ -160,7 +144,6 @@ def _text(value: Any) -> str | None:
 
 
 def _words(value: Any) -> frozenset[str]:
-    """A stored space-separated list as a set (anything else: empty)."""
     return frozenset(value.split()) if isinstance(value, str) else frozenset()
 
 
@@ -172,17 +155,16 @@ def _scope_tag(scope: frozenset[str]) -> str:
 
 @lru_cache(maxsize=256)
 def _scope_of_string(value: str) -> frozenset[str]:
-    """:func:`parse_scope` of a stored string, cached: it is read on every request."""
-    return parse_scope(value)
+    return parse_scope(value)  # cached: a stored scope is read on every request
 
 
 def _number(data: Mapping[str, Any], key: str) -> float | None:
     value = data.get(key)
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ProviderError(f"the token response has a non-numeric {key!r}")
     try:
+        if isinstance(value, bool):
+            raise TypeError
         number = float(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         raise ProviderError(f"the token response has a non-numeric {key!r}") from None
@@ -206,7 +188,22 @@ def token_from_response(
     (RFC 6749 §5.1: ``access_token`` is required; §7.1: only a token type the
     client understands may be used).
     """
-    now = time.time() if now is None else now
+    raw_scope, refresh, user_id = data.get("scope"), data.get("refresh_token"), data.get("user_id")
+    id_token = data.get("id_token")
+    return Token(
+        access_token=_bearer_token(data),
+        # RFC 6749 §6: a refresh may keep the old refresh token.
+        refresh_token=refresh if isinstance(refresh, str) and refresh else previous_refresh_token,
+        expires_at=_expires_at(data, time.time() if now is None else now, expires_in_ms),
+        # RFC 6749 §5.1: when scope is omitted it is the scope that was requested.
+        scope=parse_scope(raw_scope if isinstance(raw_scope, (str, list)) else None)
+        or parse_scope(list(requested_scope)),
+        user_id=str(user_id) if user_id else None,
+        id_token=id_token if isinstance(id_token, str) else None,
+    )
+
+
+def _bearer_token(data: Mapping[str, Any]) -> str:
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
         raise ProviderError("the token response has no access_token")
@@ -216,37 +213,15 @@ def token_from_response(
     token_type = data.get("token_type")
     if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
         raise ProviderError("the token response names a token_type other than bearer")
+    return access
 
-    expires_at: float | None = None
+
+def _expires_at(data: Mapping[str, Any], now: float, expires_in_ms: bool) -> float | None:
     absolute = _number(data, "expires")  # legacy: absolute Unix seconds
     relative = _number(data, "expires_in")
     if relative is not None:
-        if expires_in_ms:
-            relative /= 1000.0
-        expires_at = now + relative
-    elif absolute is not None:
-        expires_at = absolute
-
-    # RFC 6749 §5.1: when scope is omitted it is the scope that was requested.
-    raw_scope = data.get("scope")
-    scope = parse_scope(raw_scope if isinstance(raw_scope, (str, list)) else None)
-    if not scope:
-        scope = parse_scope(list(requested_scope))
-
-    refresh = data.get("refresh_token")
-    if not isinstance(refresh, str) or not refresh:
-        # RFC 6749 §6: a refresh may keep the old refresh token.
-        refresh = previous_refresh_token
-    user_id = data.get("user_id")
-    id_token = data.get("id_token")
-    return Token(
-        access_token=access,
-        refresh_token=refresh,
-        expires_at=expires_at,
-        scope=scope,
-        user_id=str(user_id) if user_id else None,
-        id_token=id_token if isinstance(id_token, str) else None,
-    )
+        return now + (relative / 1000.0 if expires_in_ms else relative)
+    return absolute
 
 
 @runtime_checkable
