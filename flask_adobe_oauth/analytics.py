@@ -32,13 +32,13 @@ from typing import Any, TypedDict
 
 import requests
 
+from .api import rate_limited
 from .errors import (
     MAX_QUOTED,
     AnalyticsError,
     ColumnError,
     NoAnalyticsProfile,
     ProviderError,
-    RateLimited,
     ReportColumnError,
     adobe_error_fields,
     error_code,
@@ -192,25 +192,20 @@ class PageViewsByDay:
         return self.total / len(self.days) if self.days else 0.0
 
 
-# -- errors -----------------------------------------------------------------------
+# -- calling ----------------------------------------------------------------------
 
 
-def _response_error(response: requests.Response) -> tuple[str | None, str | None, str | None]:
+def _error_for(response: requests.Response, shown: str) -> AnalyticsError:
+    status = response.status_code
     try:
-        body = response.json()
+        code, text, error_id = adobe_error_fields(response.json())
     except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
-        return None, None, None
-    return adobe_error_fields(body)
-
-
-def _error_for(status: int, shown: str, response: requests.Response) -> AnalyticsError:
-    code, text, error_id = _response_error(response)
-    said = " ".join(p for p in (code, text) if p)
+        code = text = error_id = None
     if code == NO_PROFILE_CODE:
         return NoAnalyticsProfile(
             f"Your Adobe ID has no Adobe Analytics product profile, so Adobe refused {shown} "
-            f"(HTTP {status}: {said}). An administrator of your Adobe organization must add you "
-            "to an Analytics product profile in the Adobe Admin Console.",
+            f"(HTTP {status}: {' '.join(p for p in (code, text) if p)}). An administrator of your "
+            "Adobe organization must add you to an Analytics product profile in the Adobe Admin Console.",
             code,
             status,
             description=text,
@@ -228,29 +223,18 @@ def _error_for(status: int, shown: str, response: requests.Response) -> Analytic
     )
 
 
-# -- calling ----------------------------------------------------------------------
-
-
-def _session(session: requests.Session | None) -> requests.Session:
-    if session is not None:
-        return session
-    from .extension import adobe
-
-    return adobe.session
-
-
 def _request(
-    session: requests.Session | None,
-    method: str,
-    url: str,
-    company: str | None = None,
-    **kwargs: Any,
+    session: requests.Session | None, method: str, url: str, company: str | None = None, **kwargs: Any
 ) -> tuple[int, Any]:
-    """``method url`` through the session: the status and JSON body of a 2xx answer, else an error."""
+    """``method url`` through ``session`` (else ``adobe.session``): the status and JSON body
+    of a 2xx answer, else an error."""
+    if session is None:
+        from .extension import adobe  # Flask is imported only when needed
+
+        session = adobe.session
     headers = {"x-proxy-global-company-id": company} if company else {}
-    http = _session(session)
     try:
-        response = http.request(method, url, headers=headers, **kwargs)
+        response = session.request(method, url, headers=headers, **kwargs)
     except requests.RequestException as exc:
         raise ProviderError(
             f"could not reach Adobe for {where(url) if '://' in url else url}: {type(exc).__name__}"
@@ -258,14 +242,9 @@ def _request(
     shown = where(response.url or url)
     try:
         if response.status_code == 429:  # adobe.session raises this itself; a plain session gets here
-            from .api import DEFAULT_RETRY_AFTER, retry_after_seconds
-
-            delay = retry_after_seconds(response.headers.get("Retry-After"))
-            code, text, _ = _response_error(response)
-            said = " ".join(p for p in (code, text) if p) or None
-            raise RateLimited(shown, DEFAULT_RETRY_AFTER if delay is None else delay, said)
+            raise rate_limited(response, shown)
         if not 200 <= response.status_code < 300:
-            raise _error_for(response.status_code, shown, response)
+            raise _error_for(response, shown)
         try:
             return response.status_code, response.json()
         except (ValueError, RecursionError):
@@ -274,17 +253,6 @@ def _request(
             ) from None
     finally:
         response.close()
-
-
-def _call(
-    session: requests.Session | None,
-    method: str,
-    url: str,
-    company: str | None = None,
-    **kwargs: Any,
-) -> Any:
-    """The JSON body of a 2xx answer to ``method url``, else an error."""
-    return _request(session, method, url, company, **kwargs)[1]
 
 
 # -- reading answers --------------------------------------------------------------
@@ -310,13 +278,9 @@ def _dict(item: Any, url: str) -> dict[str, Any]:
     return item
 
 
-def _is_number(value: Any) -> bool:
-    """A finite JSON number: not a bool, not NaN or ±Infinity (which Python's json accepts)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _numbers(values: list[Any], what: str, url: str) -> tuple[float, ...]:
-    if not all(_is_number(v) for v in values):
+    # Finite JSON numbers: not a bool, not NaN or ±Infinity (which Python's json accepts).
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
         raise ProviderError(f"Adobe's answer from {url} has {what} that is not a finite number")
     return tuple(values)
 
@@ -327,7 +291,7 @@ def _numbers(values: list[Any], what: str, url: str) -> tuple[float, ...]:
 def companies(session: requests.Session | None = None) -> list[Company]:
     """The companies the user may report on, across all their IMS organisations."""
     url = "/discovery/me"
-    data = _call(session, "GET", url)
+    _, data = _request(session, "GET", url)
     found: list[Company] = []
     for org in _list(data, "imsOrgs", url):
         org = _dict(org, url)
@@ -366,11 +330,10 @@ def iter_report_suites(
 ) -> Iterator[ReportSuite]:
     """Every report suite of the company, reading Adobe's pages one after another.
 
-    Asks for the fields read (``expansion=name,currency,timezoneZoneinfo``);
-    ``rsids`` and ``rsid_contains`` are Adobe's filters of the same names.
-    Adobe answers a page object (``content``, ``totalPages``, ``lastPage``...);
-    the example in Adobe's report-suites.md shows a bare JSON array instead,
-    which is read too: a page shorter than ``page_size`` is the last.
+    Asks for the fields read (``expansion=name,currency,timezoneZoneinfo``); ``rsids`` and
+    ``rsid_contains`` are Adobe's filters of the same names. Adobe answers a page object
+    (``content``, ``totalPages``, ``lastPage``...); the bare JSON array of the example in
+    Adobe's report-suites.md is read too: a page shorter than ``page_size`` is the last.
     """
     url = f"/api/{global_company_id}/reportsuites/collections/suites"
     params: dict[str, Any] = {"limit": page_size, "expansion": ",".join(SUITE_EXPANSION)}
@@ -380,7 +343,7 @@ def iter_report_suites(
         params["rsidContains"] = rsid_contains
     seen: set[str] = set()
     for page in range(MAX_PAGES):
-        data = _call(session, "GET", url, global_company_id, params={**params, "page": page})
+        _, data = _request(session, "GET", url, global_company_id, params={**params, "page": page})
         if isinstance(data, list):  # a bare array of suites
             suites = [_suite(item, url) for item in data]
             if any(s.rsid in seen for s in suites):
@@ -391,10 +354,8 @@ def iter_report_suites(
                 return
             continue
         content = _list(data, "content", url)
-        for item in content:
-            yield _suite(item, url)
-        total_pages = data.get("totalPages")
-        last = data.get("lastPage")
+        yield from (_suite(item, url) for item in content)
+        total_pages, last = data.get("totalPages"), data.get("lastPage")
         if not content or last is True or (isinstance(total_pages, int) and page + 1 >= total_pages):
             return
 
@@ -493,12 +454,7 @@ def ranked_report(
     url = f"/api/{global_company_id}/reports"
     sent, metrics = _with_column_ids(body)
     status, data = _request(session, "POST", url, global_company_id, json=sent)
-    rows: list[ReportRow] = []
-    for row in _list(data, "rows", url):
-        row = _dict(row, url)
-        values = _numbers(_list(row, "data", url), "a row whose data", url)
-        item = row.get("itemId", "")
-        rows.append(ReportRow(str(item) if item is not None else "", _str(row, "value", url, ""), values))
+    rows = tuple(_row(row, url) for row in _list(data, "rows", url))
     summary = data.get("summaryData")
     totals = summary.get("totals") if isinstance(summary, dict) else None
     if not isinstance(totals, list):
@@ -511,7 +467,14 @@ def ranked_report(
     column_ids = (
         tuple(ids) if isinstance(ids, list) and all(isinstance(i, str) for i in ids) else tuple(metrics)
     )
-    return RankedReport(tuple(rows), _numbers(totals, "a summaryData total", url), column_ids, column_errors)
+    return RankedReport(rows, _numbers(totals, "a summaryData total", url), column_ids, column_errors)
+
+
+def _row(row: Any, url: str) -> ReportRow:
+    row = _dict(row, url)
+    values = _numbers(_list(row, "data", url), "a row whose data", url)
+    item = row.get("itemId", "")
+    return ReportRow(str(item) if item is not None else "", _str(row, "value", url, ""), values)
 
 
 def _row_day(row: ReportRow) -> date | None:
@@ -556,18 +519,7 @@ def page_views_by_day(
     }
     report = ranked_report(global_company_id, body, session=session)
     if report.column_errors:  # one column asked for: whatever failed, it is the page views
-        first = report.column_errors[0]
-        why = f"{first.code}: {first.description}" if first.description else first.code
-        hint = (
-            " Your Adobe Analytics product profile does not include this metric; an administrator can add it."
-            if first.code == "unauthorized_metric"
-            else ""
-        )
-        raise ReportColumnError(
-            f"Adobe did not report {metric} for report suite {rsid} ({why}).{hint}",
-            metric,
-            report.column_errors,
-        )
+        raise _not_reported(metric, rsid, report.column_errors)
     counts: dict[date, int] = {}
     for row in report.rows:
         day = _row_day(row)
@@ -578,3 +530,16 @@ def page_views_by_day(
     )
     total = int(report.totals[0]) if report.totals else sum(d.page_views for d in series)
     return PageViewsByDay(rsid, start, end, series, total)
+
+
+def _not_reported(metric: str, rsid: str, errors: tuple[ColumnError, ...]) -> ReportColumnError:
+    first = errors[0]
+    why = f"{first.code}: {first.description}" if first.description else first.code
+    hint = (
+        " Your Adobe Analytics product profile does not include this metric; an administrator can add it."
+        if first.code == "unauthorized_metric"
+        else ""
+    )
+    return ReportColumnError(
+        f"Adobe did not report {metric} for report suite {rsid} ({why}).{hint}", metric, errors
+    )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import inspect
 import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -24,12 +25,10 @@ from .config import PRESETS, Config
 from .errors import AdobeOAuthError, ProviderError, RateLimited, adobe_error_text
 from .logs import outage
 from .ratelimit import RateLimiter
+from .tokens import Token
 from .transport import deadline, environment_for, harden, read_capped, transport_errors, where
 
 log = logging.getLogger("flask_adobe_oauth.api")
-
-if TYPE_CHECKING:
-    from .tokens import Token
 
 #: Hosts that may receive the user's token besides the configured ones.
 ADOBE_DOMAINS = (".adobe.io", ".adobelogin.com", ".adobe.com", ".omniture.com")
@@ -65,15 +64,7 @@ def _parsed(url: str) -> Url | None:
     return parsed
 
 
-def _connect_origin(parsed: Url) -> tuple[str, str, str]:
-    """``(scheme, host[:port], host)`` of the server a :func:`_parsed` URL connects to."""
-    host = (parsed.host or "").lower()
-    netloc = f"{host}:{parsed.port}" if parsed.port else host
-    return parsed.scheme or "", netloc, host
-
-
 def _error_text(response: requests.Response) -> str | None:
-    """What Adobe's error body says, shortly (:func:`~.errors.adobe_error_text`)."""
     try:
         body = response.json()
     except (ValueError, RecursionError):
@@ -106,32 +97,29 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(0.0, delay), MAX_RETRY_AFTER)
 
 
+def rate_limited(response: requests.Response, shown: str) -> RateLimited:
+    """The error of Adobe's 429 ``response`` to a call of ``shown``: what Adobe said, and
+    its ``Retry-After`` (:data:`DEFAULT_RETRY_AFTER` when it names none)."""
+    delay = retry_after_seconds(response.headers.get("Retry-After"))
+    return RateLimited(shown, DEFAULT_RETRY_AFTER if delay is None else delay, _error_text(response))
+
+
 #: ``requests.Session.request``'s parameters after ``method`` and ``url``, in order.
-_REQUEST_PARAMS = (
-    "params",
-    "data",
-    "headers",
-    "cookies",
-    "files",
-    "auth",
-    "timeout",
-    "allow_redirects",
-    "proxies",
-    "hooks",
-    "stream",
-    "verify",
-    "cert",
-    "json",
-)
+_REQUEST_PARAMS = tuple(inspect.signature(requests.Session.request).parameters)[3:]
+
+
+def _named(args: tuple[Any, ...]) -> dict[str, Any]:
+    if len(args) > len(_REQUEST_PARAMS):
+        raise TypeError("too many positional arguments for request()")
+    return dict(zip(_REQUEST_PARAMS, args, strict=False))
 
 
 def _timeout_part(value: Any) -> float:
     """One number of a caller's ``timeout``: finite seconds above 0, else ValueError.
 
-    ``float("nan")`` parses from a user's text and compares false with
-    everything, so a NaN deadline would never be "too long" to wait for (nor
-    in order in the deadline watchdog's heap); an infinite one ends in
-    OverflowError in the socket layer. requests refuses 0 and below too.
+    A NaN deadline (``float("nan")`` parses from a user's text) compares false with everything,
+    so it would never be "too long" to wait for, nor in order in the deadline watchdog's heap;
+    an infinite one ends in OverflowError in the socket layer. requests refuses 0 and below too.
     """
     try:
         seconds = float(value)
@@ -146,8 +134,7 @@ def _timeout_part(value: Any) -> float:
 
 
 def _deadline_seconds(timeout: Any, default: float) -> float:
-    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one
-    limit for the whole call; ValueError for one that is not finite seconds above 0."""
+    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one limit for the whole call."""
     if timeout is None:
         return default
     if isinstance(timeout, tuple):
@@ -168,9 +155,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _place(parsed: Url) -> tuple[str, str, str]:
-    """``(scheme, host[:port], path)`` of a :func:`_parsed` URL, for comparing
-    places: scheme and host lower-cased, a default port left out, ``/`` for
-    no path."""
+    """``(scheme, host[:port], path)`` of a :func:`_parsed` URL, as compared: lower-cased,
+    without a default port, ``/`` for no path."""
     scheme, netloc = (parsed.scheme or "").lower(), (parsed.host or "").lower()
     if parsed.port is not None and parsed.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parsed.port}"
@@ -178,7 +164,6 @@ def _place(parsed: Url) -> tuple[str, str, str]:
 
 
 def _under(place: tuple[str, str, str], base: tuple[str, str, str]) -> bool:
-    """True when ``place`` is ``base`` or below it (same origin, path under base's)."""
     if place[:2] != base[:2]:
         return False
     root = base[2].rstrip("/")
@@ -194,14 +179,37 @@ def _caller(token: Token) -> str:
 
 
 def limiter_for(config: Config) -> RateLimiter | None:
-    """The rate limiter ``config`` asks for (``api_rate_limit``, ``api_rate_wait``,
-    ``api_rate_storage``, ``api_rate_waiters``), or None for no limit of ours."""
+    """The rate limiter ``config`` asks for (``api_rate_*``), or None for no limit of ours."""
     limit = config.api_rate_limit
     if not limit:
         return None
     return RateLimiter(
         *limit, config.api_rate_wait, storage=config.api_rate_storage, waiters=config.api_rate_waiters
     )
+
+
+def _rebasing(config: Config) -> list[tuple[str, str]]:
+    """``(Adobe's URL, the configured one)`` for the preset's API and userinfo URLs, when
+    the app is pointed elsewhere (a stand-in in tests, a proxy): code written against
+    Adobe's own URLs goes there too. Only to another server: an api_base_url under
+    Adobe's own host (a sub-path, say) leaves Adobe's URLs as they are."""
+    preset = PRESETS[config.provider]
+    pairs = [(preset["api_base_url"], config.api_base_url), (preset["userinfo_url"], config.userinfo_url)]
+    return [
+        (adobe.rstrip("/"), configured.rstrip("/"))
+        for adobe, configured in pairs
+        if adobe and configured and _origin(adobe) != _origin(configured)
+    ]
+
+
+def _name_org(kwargs: dict[str, Any], org: str | None, parsed: Url | None) -> None:
+    """Add ``x-gw-ims-org-id`` (the organisation the user works in, when known) to a call
+    to an :data:`ORG_SCOPED_HOSTS` API that does not name one already."""
+    if org and parsed is not None and (parsed.host or "").lower() in ORG_SCOPED_HOSTS:
+        headers = dict(kwargs.get("headers") or {})
+        if not any(name.lower() == "x-gw-ims-org-id" for name in headers):
+            headers["x-gw-ims-org-id"] = org
+        kwargs["headers"] = headers
 
 
 class TokenSource(Protocol):
@@ -213,8 +221,7 @@ class TokenSource(Protocol):
         """An unexpired token (refreshed first when needed), or raise."""
 
     def replacement(self, refused: Token) -> Token | None:
-        """A new token after Adobe answered 401 to ``refused``, or None when there
-        is no way to get one (no refresh token)."""
+        """A new token after Adobe answered 401 to ``refused``, or None (no refresh token)."""
 
     def token_rejected(self, message: str) -> NoReturn:
         """Adobe refused the token again: forget it and raise."""
@@ -229,16 +236,13 @@ class AdobeSession(requests.Session):
       elsewhere by mistake;
     * an expired token is refreshed first; an HTTP 401 answer is met with one
       refresh and one retry, then :class:`LoginRequired`;
-    * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user
-      (Adobe's 12 per 6 s): one over it waits for its turn, at most
-      ``api_rate_wait`` seconds, or raises :class:`RateLimited` without
-      being sent (:mod:`~flask_adobe_oauth.ratelimit`), as does a call of a
-      user who already has ``api_rate_waiters`` calls waiting; the count
-      is this process's, or with ``api_rate_storage`` a Redis URL, every
-      process's;
-    * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or
-      :data:`DEFAULT_RETRY_AFTER` when Adobe names no delay), and holds
-      that user's next calls back for as long;
+    * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user (Adobe's 12 per
+      6 s): one over it waits for its turn, at most ``api_rate_wait`` seconds, or raises
+      :class:`RateLimited` without being sent (:mod:`~flask_adobe_oauth.ratelimit`), as does
+      a call of a user who already has ``api_rate_waiters`` calls waiting; the count is this
+      process's, or with ``api_rate_storage`` a Redis URL, every process's;
+    * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or :data:`DEFAULT_RETRY_AFTER`
+      when Adobe names no delay), and holds that user's next calls back for as long;
     * each call times out after ``api_timeout`` seconds unless given ``timeout=``;
     * no cookies are kept (the session is shared by all users).
     """
@@ -276,19 +280,7 @@ class AdobeSession(requests.Session):
             for u in (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
             if u
         }
-        # When the app is pointed elsewhere (a stand-in in tests, a proxy),
-        # code written against Adobe's own URLs goes there too.
-        preset = PRESETS[config.provider]
-        self._rebase = [
-            (preset[name].rstrip("/"), configured.rstrip("/"))
-            for name, configured in (
-                ("api_base_url", config.api_base_url),
-                ("userinfo_url", config.userinfo_url),
-            )
-            # Only to another server: an api_base_url under Adobe's own host
-            # (a sub-path, say) leaves Adobe's URLs as they are.
-            if preset[name] and configured and _origin(preset[name]) != _origin(configured)
-        ]
+        self._rebase = _rebasing(config)
 
     def absolute(self, url: str) -> str:
         """``url`` joined to ``api_base_url`` when it has no scheme; a URL on the
@@ -307,78 +299,83 @@ class AdobeSession(requests.Session):
     def _may_carry(self, parsed: Url | None) -> bool:
         if parsed is None:
             return False
-        scheme, netloc, host = _connect_origin(parsed)
-        if (scheme, netloc) in self._trusted:
-            return True
-        return scheme == "https" and host.endswith(ADOBE_DOMAINS)
+        host = (parsed.host or "").lower()
+        netloc = f"{host}:{parsed.port}" if parsed.port else host
+        return (parsed.scheme, netloc) in self._trusted or (
+            parsed.scheme == "https" and host.endswith(ADOBE_DOMAINS)
+        )
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """:meth:`requests.Session.request` as the user, by the rules above; a URL on
         a host not allowed to see the token raises :class:`AdobeOAuthError`."""
-        url = self.absolute(url.decode() if isinstance(url, bytes) else url)
-        parsed = _parsed(url)  # read once, for the host check and the rate limit
-        if not self._may_carry(parsed):
-            raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")
-        if len(args) > len(_REQUEST_PARAMS):
-            raise TypeError("too many positional arguments for request()")
-        kwargs.update(zip(_REQUEST_PARAMS, args, strict=False))  # one way to read every argument below
+        url, parsed = self._target(url)
+        kwargs.update(_named(args))  # one way to read every argument below
         # The call's time limit, checked before anything waits or is sent (a refresh included).
         budget = _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
         source = self._source()
         token = source.usable_token()
-        org = getattr(source, "org_id", None)  # the organisation the user works in, when known
-        if org and parsed is not None and (parsed.host or "").lower() in ORG_SCOPED_HOSTS:
-            headers = dict(kwargs.get("headers") or {})
-            if not any(name.lower() == "x-gw-ims-org-id" for name in headers):
-                headers["x-gw-ims-org-id"] = org
-            kwargs["headers"] = headers
+        _name_org(kwargs, getattr(source, "org_id", None), parsed)
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             source.token_rejected("the stored Adobe sign-in is unusable")
-        limited = self.limiter is not None and self._counts(parsed)
-        if limited:
+        limiter = self.limiter if self._counts(parsed) else None
+        if limiter is not None:
             # The wait for a turn counts against the call's own time limit:
             # a call that could not be sent in time is not sent at all.
-            waited = self._take_turn(token, url, budget)
+            waited = limiter.acquire(_caller(token), where(url), budget, bounded=self._bounded)
             if waited > 0:
                 kwargs["timeout"] = max(0.001, budget - waited)
-        response = self._send_as(token.access_token, method, url, dict(kwargs))
-        if response.status_code == 401 and self._rejects_token(response, token.access_token):
-            fresh = source.replacement(token)
+        response = self._send_as(token.access_token, method, url, kwargs)
+        if self._rejects_token(response, token.access_token):
+            fresh = source.replacement(token)  # one refresh and one retry
             if fresh is not None:
                 response.close()
                 token = fresh
-                if limited:
-                    self._take_turn(
-                        token, url, _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
-                    )
-                response = self._send_as(token.access_token, method, url, dict(kwargs))
-            if response.status_code == 401 and self._rejects_token(response, token.access_token):
-                said = _error_text(response)
-                response.close()
-                # Not "you are not signed in": the user was, and Adobe refused
-                # the token (revoked, expired early, or not Adobe's at all).
-                message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
-                message += f": {said})" if said else ")"
-                source.token_rejected(message)
+                if limiter is not None:
+                    budget = _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
+                    limiter.acquire(_caller(token), where(url), budget, bounded=self._bounded)
+                response = self._send_as(token.access_token, method, url, kwargs)
+            if self._rejects_token(response, token.access_token):
+                self._token_rejected(source, response, url)
         if response.status_code == 429:
-            said = _error_text(response)
-            response.close()
-            delay = retry_after_seconds(response.headers.get("Retry-After"))
-            delay = DEFAULT_RETRY_AFTER if delay is None else delay
-            if limited and self.limiter is not None and self.counts_against_limit(response.url or url):
-                # Another process used this user's budget: none of our calls
-                # would pass before the delay Adobe asked for. (Only Adobe's
-                # API says so: not a host a redirect led to.)
-                self.limiter.hold(_caller(token), delay)
-            raise RateLimited(where(url), delay, said)
+            self._rate_limited(response, token, url, limiter)
         return response
 
+    def _target(self, url: str | bytes) -> tuple[str, Url | None]:
+        """``url`` made absolute, and as it will be connected to (for the host check and the rate limit)."""
+        url = self.absolute(url.decode() if isinstance(url, bytes) else url)
+        parsed = _parsed(url)
+        if not self._may_carry(parsed):
+            raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")
+        return url, parsed
+
+    def _token_rejected(self, source: TokenSource, response: requests.Response, url: str) -> NoReturn:
+        said = _error_text(response)
+        response.close()
+        # Not "you are not signed in": the user was, and Adobe refused
+        # the token (revoked, expired early, or not Adobe's at all).
+        message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
+        source.token_rejected(message + (f": {said})" if said else ")"))
+
+    def _rate_limited(
+        self, response: requests.Response, token: Token, url: str, limiter: RateLimiter | None
+    ) -> NoReturn:
+        error = rate_limited(response, where(url))
+        response.close()
+        if (
+            limiter is not None
+            and error.retry_after is not None
+            and self.counts_against_limit(response.url or url)
+        ):
+            # Another process used this user's budget: none of our calls
+            # would pass before the delay Adobe asked for. (Only Adobe's
+            # API says so: not a host a redirect led to.)
+            limiter.hold(_caller(token), error.retry_after)
+        raise error
+
     def counts_against_limit(self, url: str) -> bool:
-        """True for a call to the API (under ``api_base_url``, compared as the
-        connection would be made: scheme and host in any case, default port
-        or not), which ``api_rate_limit`` counts; the sign-in server's
-        endpoints are not counted."""
+        """True for a call to the API (under ``api_base_url``, compared as the connection would
+        be made), which ``api_rate_limit`` counts; the sign-in server's endpoints are not counted."""
         return self._counts(_parsed(url))
 
     def _counts(self, parsed: Url | None) -> bool:
@@ -387,16 +384,12 @@ class AdobeSession(requests.Session):
         place = _place(parsed)
         return _under(place, self._api_place) and not any(_under(place, other) for other in self._not_api)
 
-    def _take_turn(self, token: Token, url: str, budget: float) -> float:
-        """Wait for this user's turn under ``api_rate_limit``, at most ``api_rate_wait``
-        and ``budget`` seconds (or raise :class:`RateLimited`); the seconds waited."""
-        assert self.limiter is not None
-        return self.limiter.acquire(_caller(token), where(url), budget, bounded=self._bounded)
-
     def _rejects_token(self, response: requests.Response, access_token: str) -> bool:
-        """True when a 401 is a verdict on the token: the request that got it carried
+        """True for a 401 that is a verdict on the token: the request that got it carried
         the token to a host allowed to judge it. A host reached by a redirect, which
         never saw the token (requests strips it across hosts), proves nothing."""
+        if response.status_code != 401:
+            return False
         sent = response.request.headers.get("Authorization") if response.request is not None else None
         return sent == f"Bearer {access_token}" and self.may_carry_token(response.url or "")
 
@@ -413,16 +406,12 @@ class AdobeSession(requests.Session):
     def _send_as(
         self, access_token: str, method: str | bytes, url: str, kwargs: dict[str, Any]
     ) -> requests.Response:
-        """One call with the token, within the call's deadline (``timeout=``, else
-        ``api_timeout``, for the whole call and every redirect), its body read
-        up to ``max_response_bytes`` unless the caller asked to ``stream``."""
-        headers = dict(kwargs.pop("headers", None) or {})
-        headers["Authorization"] = f"Bearer {access_token}"
+        """One call with the token, within the call's deadline (for the whole call and every
+        redirect), its body read up to ``max_response_bytes`` unless the caller asked to ``stream``."""
+        headers = {**(kwargs.get("headers") or {}), "Authorization": f"Bearer {access_token}"}
         headers.setdefault("x-api-key", self._config.client_id)
-        kwargs["headers"] = headers
-        for name, value in environment_for(url).items():
-            if kwargs.get(name) is None:
-                kwargs[name] = value
+        kwargs = {**kwargs, "headers": headers}
+        kwargs.update({k: v for k, v in environment_for(url).items() if kwargs.get(k) is None})
         seconds = _deadline_seconds(kwargs.pop("timeout", None), self._config.api_timeout)
         streamed = bool(kwargs.pop("stream", False))
         cap = self._config.max_response_bytes
