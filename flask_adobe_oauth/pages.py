@@ -47,13 +47,13 @@ from .extension import get_runtime
 
 log = logging.getLogger("flask_adobe_oauth.signin")
 
-#: The blueprint's template folder.
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 ERROR_TEMPLATE = "adobe_oauth/error.html"
-IMPLICIT_TEMPLATE = "adobe_oauth/implicit.html"
 
 #: The built-in error page's CSP: no script, no external resource at all.
 ERROR_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+#: The built-in pages with a form: no script, no other site, a form posting only here.
+FORM_CSP = "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'"
 
 # The built-in pages render in an environment of their own: always escaped,
 # and independent of the app's loader, so a broken override (even of
@@ -191,42 +191,36 @@ _WORDING: dict[str, tuple[str, str]] = {
 }
 
 
+#: The situation of each kind of error, the first that matches (subclasses first).
+_SITUATIONS: tuple[tuple[type[AdobeOAuthError], str], ...] = (
+    (IdTokenError, "provider_unverified"),
+    (NoAnalyticsProfile, "analytics_no_profile"),
+    (ReportColumnError, "analytics_column"),
+    (AnalyticsError, "analytics_error"),
+    (ProviderError, "provider_error"),
+    (RateLimited, "rate_limited"),
+    (StorageUnavailable, "storage_unavailable"),
+    (CookieTooLarge, "cookie_too_large"),
+    (CrossSiteRequest, "cross_site"),
+    (LoginRequired, "login_required"),
+    (InsufficientScope, "insufficient_scope"),
+    (NotAllowed, "not_allowed"),
+    (ConfigurationError, "configuration_error"),
+    (CallbackError, "callback_error"),
+)
+
+
 def situation(exc: AdobeOAuthError) -> str:
     """A stable name for what went wrong, e.g. ``"cancelled"`` or ``"state_expired"``."""
     if isinstance(exc, AuthorizationDenied):
         return "cancelled" if exc.provider_error == "access_denied" else "denied"
     if isinstance(exc, StateError):
         return f"state_{exc.reason}" if f"state_{exc.reason}" in _WORDING else "state_invalid"
-    if isinstance(exc, IdTokenError):
-        return "provider_unverified"
-    for analytics_cls, key in (
-        (NoAnalyticsProfile, "analytics_no_profile"),
-        (ReportColumnError, "analytics_column"),
-        (AnalyticsError, "analytics_error"),
-    ):
-        if isinstance(exc, analytics_cls):
-            return key
-    if isinstance(exc, ProviderError):
-        setting = misconfigured_setting(exc)
-        if setting is not None:
-            return setting
-        if exc.status is None:
-            return "provider_unreachable"
-        return "provider_refused" if exc.refused else "provider_error"
-    for cls, key in (
-        (RateLimited, "rate_limited"),
-        (StorageUnavailable, "storage_unavailable"),
-        (CookieTooLarge, "cookie_too_large"),
-        (CrossSiteRequest, "cross_site"),
-        (LoginRequired, "login_required"),
-        (InsufficientScope, "insufficient_scope"),
-        (NotAllowed, "not_allowed"),
-        (ConfigurationError, "configuration_error"),
-        (CallbackError, "callback_error"),
-    ):
-        if isinstance(exc, cls):
-            return key
-    return "error"
+    key = next((key for cls, key in _SITUATIONS if isinstance(exc, cls)), "error")
+    if key == "provider_error" and isinstance(exc, ProviderError):
+        failed = "provider_unreachable" if exc.status is None else "provider_refused" if exc.refused else key
+        return misconfigured_setting(exc) or failed
+    return key
 
 
 def misconfigured_setting(exc: ProviderError) -> str | None:
@@ -258,19 +252,9 @@ def is_navigation() -> bool:
 
 
 def is_page_load() -> bool:
-    """True when a person's browser is loading this page (an address typed,
-    a link followed): what the sign-in may redirect. ``fetch()``, XHR, curl,
-    requests and the like get an answer they can read (a 401) instead.
-
-    Browsers mark a navigation ``Sec-Fetch-Mode: navigate`` (W3C Fetch
-    Metadata); without that header, a navigation's ``Accept`` names
-    ``text/html``, while API clients send ``*/*`` or ``application/json``.
-    A request with no ``Accept`` at all (Flask's test client, say) counts as
-    a page load, as before.
-    """
-    if request.headers.get("Sec-Fetch-Mode") is not None or "Accept" not in request.headers:
-        return request.headers.get("Sec-Fetch-Mode", "navigate").strip().lower() == "navigate"
-    return is_navigation()
+    """True when a person's browser is loading this page (:func:`is_navigation`): what the
+    sign-in may redirect. A request with neither header (Flask's test client, say) counts too."""
+    return is_navigation() or not ("Sec-Fetch-Mode" in request.headers or "Accept" in request.headers)
 
 
 def wants_json() -> bool:
@@ -301,27 +285,16 @@ def no_store(response: R) -> R:
 
 
 def home_url() -> str:
-    """The site's home page, for the pages' way back."""
     return request.script_root + "/"
 
 
-def _is_builtin(template: Template, name: str) -> bool:
-    """True when the app's loader picked the package's own file for ``name``."""
-    if template.filename is None:
-        return False
-    return os.path.realpath(template.filename) == os.path.realpath(TEMPLATE_DIR / name)
-
-
 def render_page(name: str, context: Mapping[str, Any], script: str | None = None) -> tuple[str, bool]:
-    """Render the page template ``name`` (``adobe_oauth/...``) with ``context``.
-
-    The app's override when it has one, else the built-in template (which
-    always extends the built-in layout, whatever the app's folder holds). An
-    override that fails to render (or, given ``script``, does not carry it
-    verbatim) is logged as an error naming it, and the built-in page is
-    rendered instead: a bad override never turns an error page into a 500.
-    Returns the HTML and whether it is the built-in page.
-    """
+    """Render the page template ``name`` (``adobe_oauth/...``) with ``context``: the app's
+    override when it has one, else the built-in template (which always extends the built-in
+    layout). An override that fails to render (or, given ``script``, does not carry it
+    verbatim) is logged as an error naming it, and the built-in page is rendered instead: a
+    bad override never turns an error page into a 500. Returns the HTML and whether it is
+    the built-in page."""
     html = _render_override(name, context, script)
     if html is not None:
         return html, False
@@ -329,15 +302,13 @@ def render_page(name: str, context: Mapping[str, Any], script: str | None = None
 
 
 def _render_override(name: str, context: Mapping[str, Any], script: str | None) -> str | None:
-    """``name`` rendered by the app when the app overrides it; None when it
-    does not, or when the override failed (logged)."""
     template: Template | None = None
     origin = name
     failure: Exception | None = None
     try:
         template = current_app.jinja_env.get_template(name)
-        if _is_builtin(template, name):
-            return None
+        if template.filename and os.path.realpath(template.filename) == os.path.realpath(TEMPLATE_DIR / name):
+            return None  # the app's loader found the package's own file: no override
         origin = template.filename or name
         html = render_template(template, **context)
     except TemplateNotFound as exc:
@@ -361,6 +332,27 @@ def _render_override(name: str, context: Mapping[str, Any], script: str | None) 
     return None
 
 
+def _page(
+    name: str,
+    context: Mapping[str, Any],
+    csp: str,
+    override_csp: str | None = None,
+    script: str | None = None,
+) -> Response:
+    """The page ``name`` as a response: the built-in page with ``csp``, an app's own with ``override_csp``."""
+    html, builtin = render_page(name, {**context, "home_url": home_url()}, script)
+    page = Response(html, mimetype="text/html")
+    policy = csp if builtin else override_csp
+    if policy:
+        page.headers["Content-Security-Policy"] = policy
+    return page
+
+
+def _sealed(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return no_store(response)
+
+
 def error_response(
     exc: AdobeOAuthError, retry_url: str | None = None, as_json: bool | None = None
 ) -> Response:
@@ -380,27 +372,13 @@ def error_response(
     else:
         key = situation(exc)
         headline, summary = _WORDING[key]
-        context = {
-            "headline": headline,
-            "summary": summary,
-            "situation": key,
-            "message": exc.message,
-            "code": exc.error,
-            "status": status,
-            "error": exc,
-            "retry_url": retry_url,
-            "retry_after": retry_after,
-            "home_url": home_url(),
-        }
-        html, builtin = render_page(ERROR_TEMPLATE, context)
-        response = Response(html, mimetype="text/html")
-        if builtin:
-            response.headers["Content-Security-Policy"] = ERROR_CSP
+        context: dict[str, Any] = dict(headline=headline, summary=summary, situation=key, message=exc.message)
+        context.update(code=exc.error, status=status, error=exc, retry_url=retry_url, retry_after=retry_after)
+        response = _page(ERROR_TEMPLATE, context, ERROR_CSP)
     response.status_code = status
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
-    return no_store(response)
+    return _sealed(response)
 
 
 # -- a missing login ------------------------------------------------------------
@@ -418,11 +396,10 @@ def current_relative_url() -> str:
 
 
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
-    """The answer to a missing login for the blueprint named ``blueprint``:
-    its :meth:`~flask_adobe_oauth.blueprint.AdobeBlueprint.unauthorized_handler` when
-    it has one, else 302 to the login for a browser's page load
-    (:func:`is_page_load`), else 401: JSON for an API call, the sign-in page
-    for a browser's form POST (which a redirect could not replay)."""
+    """The answer to a missing login for the blueprint named ``blueprint``: its
+    ``unauthorized_handler`` when it has one, else 302 to the login for a browser's page
+    load, else 401: JSON for an API call, the sign-in page for a browser's form POST
+    (which a redirect could not replay)."""
     # Read at call time from the app's own blueprint registry (the name is the
     # state's full, dotted name), so a handler set after registration counts.
     handler: UnauthorizedHandler | None = getattr(
@@ -459,7 +436,7 @@ def silent_sign_in_allowed(blueprint: str) -> bool:
     return config.response_type == "code" and config.prompt is None and "openid" in config.scope
 
 
-# -- the implicit grant's page -------------------------------------------------------
+# -- the implicit grant's page, the pages with a form -----------------------------------
 
 # Reads the fragment (which never reaches a server), removes it from the
 # address bar and history, and posts it to this same URL.
@@ -483,48 +460,21 @@ def fragment_page() -> Response:
     """The implicit grant's page (``adobe_oauth/implicit.html``): posts the
     URL fragment back to the callback. Any override carries the exact
     script the CSP admits, or the built-in page is sent."""
-    html, builtin = render_page(
-        IMPLICIT_TEMPLATE,
-        {"script": Markup(FRAGMENT_SCRIPT), "home_url": home_url()},  # noqa: S704 - a constant
-        script=FRAGMENT_SCRIPT,
-    )
-    page = Response(html, mimetype="text/html")
-    page.headers["Content-Security-Policy"] = FRAGMENT_CSP if builtin else FRAGMENT_CSP_OVERRIDE
-    page.headers["X-Content-Type-Options"] = "nosniff"
-    return no_store(page)
-
-
-ORG_TEMPLATE = "adobe_oauth/org.html"
-LOGOUT_TEMPLATE = "adobe_oauth/logout.html"
-#: The built-in pages with a form: no script, no other site, a form posting only here.
-FORM_CSP = "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'"
+    context = {"script": Markup(FRAGMENT_SCRIPT)}  # noqa: S704 - a constant
+    page = _page("adobe_oauth/implicit.html", context, FRAGMENT_CSP, FRAGMENT_CSP_OVERRIDE, FRAGMENT_SCRIPT)
+    return _sealed(page)
 
 
 def logout_page(action: str, signed_in: bool) -> Response:
     """The page of a plain "Sign out" link (``adobe_oauth/logout.html``): a
     button that posts the sign-out; a GET never signs anyone out."""
-    html, builtin = render_page(
-        LOGOUT_TEMPLATE, {"action": action, "signed_in": signed_in, "home_url": home_url()}
-    )
-    page = Response(html, mimetype="text/html")
-    if builtin:
-        page.headers["Content-Security-Policy"] = FORM_CSP
-    page.headers["X-Content-Type-Options"] = "nosniff"
-    return no_store(page)
+    return _sealed(_page("adobe_oauth/logout.html", {"action": action, "signed_in": signed_in}, FORM_CSP))
 
 
 def org_page(orgs: list[str], chosen: str | None, action: str) -> Response:
     """The organisation picker (``adobe_oauth/org.html``)."""
-    html, builtin = render_page(
-        ORG_TEMPLATE, {"orgs": orgs, "chosen": chosen, "action": action, "home_url": home_url()}
-    )
-    page = Response(html, mimetype="text/html")
-    if builtin:
-        page.headers["Content-Security-Policy"] = (
-            "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'"
-        )
-    page.headers["X-Content-Type-Options"] = "nosniff"
-    return no_store(page)
+    context = {"orgs": orgs, "chosen": chosen, "action": action}
+    return _sealed(_page("adobe_oauth/org.html", context, FORM_CSP))
 
 
 # -- where a request comes from ----------------------------------------------------
