@@ -8,18 +8,14 @@
     suites = report_suites(company.global_company_id)          # every page
     series = page_views_by_day(company.global_company_id, suites[0].rsid, start, end)
 
-Each function uses ``adobe.session`` unless another session is given, so
-the token, ``x-api-key``, refreshes and ``RateLimited`` come from there.
-An answer Adobe should not have given (an error status, a body of the wrong
-shape, no connection) raises :class:`ProviderError`, naming the URL but
-never the token. Errors Adobe explains carry its code: the gateway's
-``{"error_code", "message"}`` (Adobe's Analytics 2.0 FAQ) or the API's
-``{"errorCode", "errorDescription", "errorId"}`` (``ReportErrorStatus`` and
-``AnalyticsAsrErrorResponse`` in Adobe's swagger.json and report-suites.json)
-become an :class:`AnalyticsError`; a user without an Analytics product
-profile (gateway code ``403025``) gets :class:`NoAnalyticsProfile`, and a
-report column Adobe could not compute (HTTP 206 with ``columns.columnErrors``,
-"Partial Responses" in Adobe's reports/overview.md) is never read as zeros.
+Each function uses ``adobe.session`` unless another session is given, so the token,
+``x-api-key``, refreshes and ``RateLimited`` come from there. An answer Adobe should not
+have given (an error status, a body of the wrong shape, no connection) raises
+:class:`ProviderError`, naming the URL but never the token. Errors Adobe explains
+(:func:`adobe_error_fields`) become an :class:`AnalyticsError` carrying its code; a user
+without an Analytics product profile (gateway code ``403025``) gets
+:class:`NoAnalyticsProfile`, and a report column Adobe could not compute (HTTP 206 with
+``columns.columnErrors``, "Partial Responses" in Adobe's reports/overview.md) is never read as zeros.
 """
 
 from __future__ import annotations
@@ -192,35 +188,25 @@ class PageViewsByDay:
         return self.total / len(self.days) if self.days else 0.0
 
 
-# -- calling ----------------------------------------------------------------------
-
-
 def _error_for(response: requests.Response, shown: str) -> AnalyticsError:
     status = response.status_code
     try:
         code, text, error_id = adobe_error_fields(response.json())
     except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
         code = text = error_id = None
-    if code == NO_PROFILE_CODE:
-        return NoAnalyticsProfile(
-            f"Your Adobe ID has no Adobe Analytics product profile, so Adobe refused {shown} "
-            f"(HTTP {status}: {' '.join(p for p in (code, text) if p)}). An administrator of your "
-            "Adobe organization must add you to an Analytics product profile in the Adobe Admin Console.",
-            code,
-            status,
-            description=text,
-            error_id=error_id,
-        )
     detail = ": ".join(p for p in (code, text) if p)
     if error_id:
         detail += f"{'; ' if detail else ''}error id {error_id}"
-    return AnalyticsError(
-        f"Adobe answered HTTP {status}{f' ({detail})' if detail else ''} to {shown}",
-        code,
-        status,
-        description=text,
-        error_id=error_id,
-    )
+    error: type[AnalyticsError] = AnalyticsError
+    message = f"Adobe answered HTTP {status}{f' ({detail})' if detail else ''} to {shown}"
+    if code == NO_PROFILE_CODE:
+        error = NoAnalyticsProfile
+        message = (
+            f"Your Adobe ID has no Adobe Analytics product profile, so Adobe refused {shown} "
+            f"(HTTP {status}: {' '.join(p for p in (code, text) if p)}). An administrator of your "
+            "Adobe organization must add you to an Analytics product profile in the Adobe Admin Console."
+        )
+    return error(message, code, status, description=text, error_id=error_id)
 
 
 def _request(
@@ -255,9 +241,6 @@ def _request(
         response.close()
 
 
-# -- reading answers --------------------------------------------------------------
-
-
 def _str(data: Mapping[str, Any], key: str, url: str, default: str | None = None) -> str:
     value = data.get(key, default)
     if not isinstance(value, str):
@@ -285,9 +268,6 @@ def _numbers(values: list[Any], what: str, url: str) -> tuple[float, ...]:
     return tuple(values)
 
 
-# -- discovery and report suites --------------------------------------------------
-
-
 def companies(session: requests.Session | None = None) -> list[Company]:
     """The companies the user may report on, across all their IMS organisations."""
     url = "/discovery/me"
@@ -298,15 +278,9 @@ def companies(session: requests.Session | None = None) -> list[Company]:
         org_id = _str(org, "imsOrgId", url, "")
         for company in _list(org, "companies", url):
             company = _dict(company, url)
+            ids = _str(company, "globalCompanyId", url), _str(company, "companyName", url)
             policy = company.get("apiRateLimitPolicy")
-            found.append(
-                Company(
-                    _str(company, "globalCompanyId", url),
-                    _str(company, "companyName", url),
-                    org_id,
-                    policy if isinstance(policy, str) else None,
-                )
-            )
+            found.append(Company(*ids, org_id, policy if isinstance(policy, str) else None))
     return found
 
 
@@ -378,9 +352,6 @@ def report_suites(
             session=session,
         )
     )
-
-
-# -- reports ----------------------------------------------------------------------
 
 
 def date_range(start: date, end: date) -> str:

@@ -22,7 +22,7 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
 from .config import PRESETS, Config
-from .errors import AdobeOAuthError, ProviderError, RateLimited, adobe_error_text
+from .errors import AdobeOAuthError, ProviderError, RateLimited, adobe_error_fields
 from .logs import outage
 from .ratelimit import RateLimiter
 from .tokens import Token
@@ -65,11 +65,12 @@ def _parsed(url: str) -> Url | None:
 
 
 def _error_text(response: requests.Response) -> str | None:
+    """What Adobe's error body says, shortly: ``"401013 Oauth token is not valid"``."""
     try:
-        body = response.json()
+        code, text, _ = adobe_error_fields(response.json())
     except (ValueError, RecursionError):
         return None
-    return adobe_error_text(body)
+    return " ".join(part for part in (code, text) if part) or None
 
 
 #: The back-off after a 429 that names no delay. Adobe's Analytics 2.0 FAQ
@@ -114,33 +115,28 @@ def _named(args: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(_REQUEST_PARAMS, args, strict=False))
 
 
-def _timeout_part(value: Any) -> float:
-    """One number of a caller's ``timeout``: finite seconds above 0, else ValueError.
+def _deadline_seconds(timeout: Any, default: float) -> float:
+    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one limit for the
+    whole call; ValueError for a number that is not finite seconds above 0.
 
     A NaN deadline (``float("nan")`` parses from a user's text) compares false with everything,
     so it would never be "too long" to wait for, nor in order in the deadline watchdog's heap;
     an infinite one ends in OverflowError in the socket layer. requests refuses 0 and below too.
     """
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(
-            "timeout must be a finite number of seconds above 0 (or a (connect, read) pair of them), "
-            f"not {value!r}"
-        )
-    return seconds
-
-
-def _deadline_seconds(timeout: Any, default: float) -> float:
-    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one limit for the whole call."""
-    if timeout is None:
-        return default
-    if isinstance(timeout, tuple):
-        parts = [_timeout_part(t) for t in timeout if t is not None]
-        return sum(parts) if parts else default
-    return _timeout_part(timeout)
+    values = [t for t in (timeout if isinstance(timeout, tuple) else (timeout,)) if t is not None]
+    total = 0.0
+    for value in values:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(
+                "timeout must be a finite number of seconds above 0 (or a (connect, read) pair of them), "
+                f"not {value!r}"
+            )
+        total += seconds
+    return total if values else default
 
 
 def _hook_list(hooks: Any) -> list[Any]:
@@ -176,16 +172,6 @@ def _caller(token: Token) -> str:
     if token.user_id:
         return "u:" + token.user_id
     return "t:" + hashlib.sha256(token.access_token.encode()).hexdigest()[:32]
-
-
-def limiter_for(config: Config) -> RateLimiter | None:
-    """The rate limiter ``config`` asks for (``api_rate_*``), or None for no limit of ours."""
-    limit = config.api_rate_limit
-    if not limit:
-        return None
-    return RateLimiter(
-        *limit, config.api_rate_wait, storage=config.api_rate_storage, waiters=config.api_rate_waiters
-    )
 
 
 def _rebasing(config: Config) -> list[tuple[str, str]]:
@@ -263,9 +249,16 @@ class AdobeSession(requests.Session):
         #: Whether ``api_rate_waiters`` bounds a caller's waiting calls (not the
         #: service credential's: its calls are the requests of many users).
         self._bounded = bound_waiters
+        if limiter is None and config.api_rate_limit:
+            limiter = RateLimiter(
+                *config.api_rate_limit,
+                config.api_rate_wait,
+                storage=config.api_rate_storage,
+                waiters=config.api_rate_waiters,
+            )
         #: Each user's calls to the API host, kept under Adobe's rate (None: not counted):
         #: ``limiter`` when given (one shared with another session), else one of its own.
-        self.limiter = limiter if limiter is not None else limiter_for(config)
+        self.limiter = limiter
         base = _parsed(config.api_base_url)
         self._api_place = _place(base) if base is not None else None
         # The sign-in server's endpoints, which Adobe's API limit does not

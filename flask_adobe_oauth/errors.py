@@ -16,9 +16,8 @@ from typing import Any
 class AdobeOAuthError(Exception):
     """Base class of every error raised by flask-adobe-oauth.
 
-    Two statuses, two meanings: ``status_code`` is what *this app* answers
-    the user with; :attr:`ProviderError.status` is what *Adobe* answered
-    this app with (None when Adobe did not answer).
+    ``status_code`` is what *this app* answers the user with;
+    :attr:`ProviderError.status` is what *Adobe* answered this app with.
     """
 
     #: The HTTP status this app answers with when the error reaches the user.
@@ -41,10 +40,10 @@ class ConfigurationError(AdobeOAuthError, ValueError):
 class OutsideRequest(AdobeOAuthError, RuntimeError):
     """``adobe`` (or the current user's context) was used with no request to bind it to.
 
-    A ``RuntimeError`` too, as Flask's own "working outside of request
-    context" is: werkzeug's proxies answer introspection of an unbound proxy
-    (``isinstance(adobe, Flask)``, which ``flask --app module`` does to every
-    name in the module) with the proxy's own type when the lookup raises one.
+    A ``RuntimeError`` too, as Flask's own "working outside of request context" is:
+    werkzeug's proxies answer introspection of an unbound proxy (``isinstance(adobe,
+    Flask)``, which ``flask --app module`` does to every name in the module) with the
+    proxy's own type when the lookup raises one.
     """
 
     status_code = 500
@@ -77,10 +76,8 @@ class AuthorizationDenied(CallbackError):
     error = "authorization_denied"
 
     def __init__(self, provider_error: str, description: str | None) -> None:
-        text = f"Adobe did not authorize the login: {provider_error}"
-        if description:
-            text += f" ({description})"
-        super().__init__(text)
+        detail = f" ({description})" if description else ""
+        super().__init__(f"Adobe did not authorize the login: {provider_error}{detail}")
         self.provider_error = provider_error
         self.description = description
         self.status_code = 403 if provider_error == "access_denied" else 400
@@ -196,12 +193,11 @@ class CrossSiteRequest(AdobeOAuthError):
 class CookieTooLarge(AdobeOAuthError):
     """The token would make the session cookie too large for browsers to keep.
 
-    Browsers drop a cookie past ~4 KB without a word, which would log the
-    user out for no visible reason; the fix is server-side storage.
-    507 Insufficient Storage (RFC 4918 §11.5): the server cannot store what
-    it needs to complete the request. It is the app's configuration, not the
-    user's request, that is at fault (so no 4xx), and it is not a crash (so
-    no 500): monitoring can tell it apart.
+    Browsers drop a cookie past ~4 KB without a word, which would log the user out for no
+    visible reason; the fix is server-side storage. 507 Insufficient Storage (RFC 4918
+    §11.5): the server cannot store what it needs to complete the request. The app's
+    configuration is at fault, not the user's request (so no 4xx), and it is not a crash
+    (so no 500): monitoring can tell it apart.
     """
 
     status_code = 507
@@ -215,8 +211,6 @@ class StorageUnavailable(AdobeOAuthError):
     error = "storage_unavailable"
 
 
-# -- Adobe's error bodies, and the errors of its Analytics API ----------------------
-
 #: Longest part of an error body quoted in a message.
 MAX_QUOTED = 120
 
@@ -227,9 +221,8 @@ _CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 class ColumnError:
     """A column of a report Adobe could not compute (``RankedColumnError`` in swagger.json).
 
-    ``code`` is Adobe's ``errorCode``: ``unauthorized_metric``,
-    ``not_enabled_metric``, ``unauthorized_dimension`` and so on. The
-    column's numbers in the rows and totals are not data.
+    ``code`` is Adobe's ``errorCode``: ``unauthorized_metric``, ``not_enabled_metric``,
+    ``unauthorized_dimension`` and so on. The column's numbers in the rows and totals are not data.
     """
 
     column_id: str
@@ -243,10 +236,10 @@ class ColumnError:
 class AnalyticsError(ProviderError):
     """The Analytics API answered an error status; ``code`` is Adobe's code for it.
 
-    ``provider_error`` (also ``code``) is the gateway's ``error_code``
-    (``"403025"``) or the API's ``errorCode`` (``"invalid_parameters"``);
-    ``error_id`` is the API's ``errorId``, which Adobe support asks for;
-    ``status`` is the HTTP status.
+    ``provider_error`` (also ``code``) is the gateway's ``error_code`` (``"403025"``) or
+    the API's ``errorCode`` (``"invalid_parameters"``); ``description`` Adobe's own words
+    (``message`` or ``errorDescription``), shortened; ``error_id`` the API's ``errorId``,
+    which Adobe support asks for; ``status`` the HTTP status.
     """
 
     def __init__(
@@ -258,10 +251,7 @@ class AnalyticsError(ProviderError):
         description: str | None = None,
         error_id: str | None = None,
     ) -> None:
-        super().__init__(message, code, status)
-        #: Adobe's own words about the error (``message`` or ``errorDescription``), shortened.
-        self.description = description
-        #: The ``errorId`` of the API's error body, when it sent one.
+        super().__init__(message, code, status, description=description)
         self.error_id = error_id
 
     @property
@@ -320,33 +310,20 @@ def error_code(value: Any) -> str | None:
 
 
 def adobe_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
-    """``(code, message, error_id)`` of an error body Adobe sent, each None when absent.
+    """``(code, message, error_id)`` of an error body (parsed JSON) Adobe sent, each None when absent.
 
-    Reads the three shapes Adobe answers with: the API gateway's
-    ``{"error_code": "429050", "message": "Too many requests"}`` (Adobe's
-    Analytics 2.0 FAQ), the Analytics API's ``{"errorCode", "errorDescription",
-    "errorId"}`` (``ReportErrorStatus`` in swagger.json,
-    ``AnalyticsAsrErrorResponse`` in report-suites.json), and IMS's OAuth
-    ``{"error", "error_description"}`` (RFC 6749 §5.2). Codes must look like
-    codes, messages are cut to :data:`MAX_QUOTED` printable characters.
-    ``body`` is the parsed JSON; anything but an object gives three Nones.
+    Reads the three shapes Adobe answers with: the API gateway's ``{"error_code": "429050",
+    "message": "Too many requests"}`` (Adobe's Analytics 2.0 FAQ), the Analytics API's
+    ``{"errorCode", "errorDescription", "errorId"}`` (``ReportErrorStatus`` in swagger.json,
+    ``AnalyticsAsrErrorResponse`` in report-suites.json), and IMS's OAuth ``{"error",
+    "error_description"}`` (RFC 6749 §5.2). Codes must look like codes, messages are cut to
+    :data:`MAX_QUOTED` printable characters.
     """
     if not isinstance(body, dict):
         return None, None, None
-    for code_key, text_key in (
-        ("error_code", "message"),
-        ("errorCode", "errorDescription"),
-        ("error", "error_description"),
-    ):
+    pairs = (("error_code", "message"), ("errorCode", "errorDescription"), ("error", "error_description"))
+    for code_key, text_key in pairs:
         code, text = error_code(body.get(code_key)), printable_text(body.get(text_key), MAX_QUOTED)
         if code or text:
             return code, text, error_code(body.get("errorId"))
     return None, None, error_code(body.get("errorId"))
-
-
-def adobe_error_text(body: Any) -> str | None:
-    """What Adobe's error ``body`` (parsed JSON) says, shortly:
-    ``"401013 Oauth token is not valid"`` (short printable text only, never
-    the request's token)."""
-    code, text, _ = adobe_error_fields(body)
-    return " ".join(part for part in (code, text) if part) or None

@@ -258,14 +258,9 @@ def is_page_load() -> bool:
 
 
 def wants_json() -> bool:
-    """True when the client prefers JSON to HTML, or is not a browser page load.
-
-    A GET or HEAD gets HTML unless it asks for JSON (``Accept``, or
-    ``X-Requested-With: XMLHttpRequest``). Any other method is an API call,
-    except a browser's form submission (:func:`is_navigation`): the implicit
-    grant's page posting the fragment back, a sign-out button. The user sees
-    that answer as a page, so it is the HTML page unless JSON was asked for.
-    """
+    """True when the client asks for JSON (``Accept``, or ``X-Requested-With: XMLHttpRequest``),
+    or sends another method than GET or HEAD other than from a browser's form (the implicit
+    grant's page posting the fragment back, a sign-out button), which the user sees as a page."""
     if request.headers.get("X-Requested-With", "").lower() == "xmlhttprequest":
         return True
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
@@ -322,13 +317,8 @@ def _render_override(name: str, context: Mapping[str, Any], script: str | None) 
         if script is None or script in html:
             return html
         problem = "it does not carry {{ script }} verbatim"
-    log.error(
-        "the app's template %s (%s) failed, so the built-in page is sent: %s",
-        name,
-        origin,
-        problem,
-        exc_info=failure,
-    )
+    message = "the app's template %s (%s) failed, so the built-in page is sent: %s"
+    log.error(message, name, origin, problem, exc_info=failure)
     return None
 
 
@@ -379,9 +369,6 @@ def error_response(
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return _sealed(response)
-
-
-# -- a missing login ------------------------------------------------------------
 
 
 #: ``func(error)`` answering a missing login instead of the redirect to the login page.
@@ -436,8 +423,6 @@ def silent_sign_in_allowed(blueprint: str) -> bool:
     return config.response_type == "code" and config.prompt is None and "openid" in config.scope
 
 
-# -- the implicit grant's page, the pages with a form -----------------------------------
-
 # Reads the fragment (which never reaches a server), removes it from the
 # address bar and history, and posts it to this same URL.
 FRAGMENT_SCRIPT = (
@@ -475,9 +460,6 @@ def org_page(orgs: list[str], chosen: str | None, action: str) -> Response:
     """The organisation picker (``adobe_oauth/org.html``)."""
     context = {"orgs": orgs, "chosen": chosen, "action": action}
     return _sealed(_page("adobe_oauth/org.html", context, FORM_CSP))
-
-
-# -- where a request comes from ----------------------------------------------------
 
 
 def is_cross_site() -> bool:

@@ -90,19 +90,15 @@ class Token:
         """A copy with some fields replaced."""
         return replace(self, **changes)
 
-    # -- compact storage form ------------------------------------------------
-    # Short keys keep the session cookie small (RFC 6265 §6.1: browsers need
-    # keep only ~4 KB; they drop a cookie past ~4093 bytes without a word). The id_token is never stored.
-
     def to_dict(self, default_scope: frozenset[str] | None = None) -> dict[str, Any]:
-        """A JSON-serialisable dict, as small as possible, for storage backends.
+        """A JSON-serialisable dict, as small as possible, for storage backends; never the id_token.
 
-        When the scope equals ``default_scope`` (the configured one, as it
-        almost always is) only a short tag of it is kept: ``from_dict`` with
-        the same ``default_scope`` restores it, and with another one (the
-        configuration changed since) gives an empty scope rather than a
-        wrong one.
+        When the scope equals ``default_scope`` (the configured one, as it almost always is) only
+        a short tag of it is kept: ``from_dict`` with the same ``default_scope`` restores it, and
+        with another one (the configuration changed since) gives an empty scope, not a wrong one.
         """
+        # Short keys keep the session cookie small (RFC 6265 §6.1: browsers need keep
+        # only ~4 KB; they drop a cookie past ~4093 bytes without a word).
         tagged = bool(self.scope) and self.scope == default_scope
         data = {
             "a": self.access_token,
