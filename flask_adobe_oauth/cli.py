@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import click
 import requests
@@ -39,7 +39,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from .authserver import ProviderClient
-from .config import LOOPBACK_HOSTS, Config, placeholder_problem
+from .config import LOOPBACK_HOSTS, Config
 from .cookies import LOGIN_ROOM, session_cookie_size
 from .errors import AdobeOAuthError, ConfigurationError, ProviderError
 from .extension import EXTENSION_KEY, BlueprintRuntime
@@ -52,17 +52,21 @@ adobe_cli = AppGroup(
     "adobe", help="Sign in with Adobe: a local stand-in Adobe server, and a configuration check."
 )
 
-#: ``flask adobe standin`` listens here unless told otherwise; a fixed port
-#: keeps the printed ``ADOBE_OAUTH_*`` values valid across restarts.
+#: ``flask adobe standin``'s port: a fixed one keeps the printed settings valid across restarts.
 DEFAULT_STANDIN_PORT = 8765
-_STANDIN_HOSTS = ("127.0.0.1", "localhost")
-_FINGERPRINT_COMMAND = "_key-fingerprint"
-_FINGERPRINT_LINE = re.compile(r"^adobe-key-fingerprint: ([0-9a-f]{16}|none)$", re.MULTILINE)
-#: The stand-in's client id (``flask_adobe_oauth.testing.server.DEFAULT_CLIENT_ID``; not
-#: imported, as the stand-in's dependencies load only for ``standin``).
+#: The stand-in's client id (``testing.server.DEFAULT_CLIENT_ID``; not imported: it loads only for ``standin``).
 STANDIN_CLIENT_ID = "standin-client"
 #: Adobe's sign-in hosts: IMS (``ims-na1.adobelogin.com``), and the retired legacy preset's.
 ADOBE_DOMAINS = ("adobelogin.com", "adobe.com", "omniture.com")
+#: The authorization code ``check --online`` sends: made up, so no server has issued it.
+FAKE_CODE = "flask-adobe-check-not-a-real-code"
+#: The line ``flask adobe standin`` tells an app to run: every ``ADOBE_OAUTH_*`` variable, URLs too.
+READ_EVERY_SETTING = (
+    'app.config.update({k: v for k, v in os.environ.items() if k.startswith("ADOBE_OAUTH_")})'
+)
+_FINGERPRINT_COMMAND = "_key-fingerprint"
+_FINGERPRINT_LINE = re.compile(r"^adobe-key-fingerprint: ([0-9a-f]{16}|none)$", re.MULTILINE)
+_CREDENTIAL_KEYS = "ADOBE_OAUTH_CLIENT_ID / ADOBE_OAUTH_CLIENT_SECRET"
 #: Values from tutorials and framework defaults that people deploy as SECRET_KEY.
 # fmt: off
 _COMMON_KEYS = frozenset((
@@ -71,8 +75,19 @@ _COMMON_KEYS = frozenset((
     "mysecretkey", "your-secret-key", "hard to guess string",
 ))
 # fmt: on
-#: The realistic largest Adobe IMS tokens: RS256 JWTs of up to ~1.9 KB each.
-_TOKEN_CHARS = 1900
+_IMS_USER = "4B2C1F3E5F0A4D1B0A490D4C@AdobeID"
+_COLORS = {"ok": "green", "warn": "yellow", "fail": "red"}
+#: A failed call's short cause, by a word of requests' message (not shown: it quotes the whole URL).
+_NETWORK_REASONS = (
+    ("refused", "connection refused"),
+    ("Name or service not known", "host name not found"),
+    ("getaddrinfo", "host name not found"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ("SSL", "TLS error"),
+)
+
+#: What one check found: its level ("ok", "warn" or "fail") and message; the caller names the row.
+Verdict = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -113,7 +128,7 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
     Prints the ADOBE_OAUTH_* settings that point an app at it, as shell
     export lines. Needs no Flask app.
     """
-    if host not in _STANDIN_HOSTS:
+    if host not in ("127.0.0.1", "localhost"):
         raise click.BadParameter(
             f"{host!r} is not a loopback address; the stand-in signs anyone in, so it listens only "
             "on 127.0.0.1 or localhost",
@@ -149,21 +164,13 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
     click.echo("# stand-in stopped")
 
 
-#: The line ``flask adobe standin`` tells an app to run: every ``ADOBE_OAUTH_*``
-#: variable into the config, the URLs as well as the id and secret.
-READ_EVERY_SETTING = (
-    'app.config.update({k: v for k, v in os.environ.items() if k.startswith("ADOBE_OAUTH_")})'
-)
-
-
 def standin_settings(config: Mapping[str, Any]) -> list[str]:
-    """What ``flask adobe standin`` prints after its first line: how to use the
-    settings (as ``#`` comments, so pasting everything into a shell is harmless
-    too), then one ``export`` line per ``ADOBE_OAUTH_*`` setting."""
-    exports = []
-    for key, value in config.items():
-        text = " ".join(value) if isinstance(value, list) else str(value)  # ISSUER: space-separated
-        exports.append(f"export {key}={shlex.quote(text)}")
+    """What ``flask adobe standin`` prints after its first line: how to use the settings
+    (``#`` comments, harmless in a shell), then an ``export`` line per setting."""
+    exports = [  # ISSUER is a list: space-separated
+        f"export {key}={shlex.quote(' '.join(value) if isinstance(value, list) else str(value))}"
+        for key, value in config.items()
+    ]
     return [
         f"# Paste all {len(exports)} export lines below into the shell that runs your app: the URLs "
         "matter as much as the id and secret.",
@@ -190,7 +197,7 @@ def _ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-# -- flask adobe check --------------------------------------------------------------
+# -- flask adobe check, token ---------------------------------------------------------
 
 
 @adobe_cli.command("check", with_appcontext=False)
@@ -242,8 +249,7 @@ def token(as_json: bool) -> None:
     from .service import service_for
 
     try:
-        service = service_for(current_app._get_current_object())  # type: ignore[attr-defined]
-        issued = service.token()
+        issued = service_for(current_app._get_current_object()).token()  # type: ignore[attr-defined]
     except AdobeOAuthError as exc:
         raise click.ClickException(exc.message) from None
     if sys.stdout.isatty():
@@ -252,15 +258,8 @@ def token(as_json: bool) -> None:
             "service account until it expires",
             err=True,
         )
-    if as_json:
-        payload = {
-            "access_token": issued.access_token,
-            "expires_at": issued.expires_at,
-            "scope": sorted(issued.scope),
-        }
-        click.echo(json.dumps(payload))
-    else:
-        click.echo(issued.access_token)
+    payload = dict(access_token=issued.access_token, expires_at=issued.expires_at, scope=sorted(issued.scope))
+    click.echo(json.dumps(payload) if as_json else issued.access_token)
 
 
 @adobe_cli.command(_FINGERPRINT_COMMAND, hidden=True)
@@ -279,10 +278,10 @@ def run_checks(
         with contextlib.redirect_stdout(sys.stderr):  # what the app prints must not spoil --json
             app = info.load_app()
     except (Exception, SystemExit) as exc:
-        where = (
+        during = (
             "registering the Adobe blueprint" if isinstance(exc, ConfigurationError) else "loading the app"
         )
-        return [Row("app", "fail", f"{_describe(exc)} (raised {where}); fix it and check again")]
+        return [Row("app", "fail", f"{_describe(exc)} (raised {during}); fix it and check again")]
     states: dict[str, BlueprintRuntime] = dict(app.extensions.get(EXTENSION_KEY, {}))
     if not states:
         fix = "app.register_blueprint(make_adobe_blueprint(), url_prefix='/adobe')"
@@ -296,13 +295,14 @@ def run_checks(
         with app.app_context():
             redirects = {name: _redirect_uri(app, state) for name, state in states.items()}
             rows += _secret_key_rows(app, info)
-            rows += _cookie_rows(app, states, redirects)
+            rows.append(Row("SESSION_COOKIE_SECURE", *_secure_cookie(app, states, redirects)))
+            rows.append(Row("SESSION_COOKIE_SAMESITE", *_samesite(app.config.get("SESSION_COOKIE_SAMESITE"))))
             for name, state in states.items():
                 own = _blueprint_rows(app, state, *redirects[name])
                 own += _online_rows(state.config, redirects[name][0], timeout) if online else []
                 prefix = f"{name}: " if len(states) > 1 else ""
                 rows += [Row(prefix + row.name, row.level, row.message) for row in own]
-            rows.append(_cookie_budget_row(app, list(states.values())))
+            rows.append(Row("cookie budget", *_cookie_budget(app, list(states.values()))))
     except Exception as exc:  # a check tripping over an unusual app is a row, not a traceback
         rows.append(Row("check", "fail", f"could not finish the checks: {_describe(exc)}"))
     return rows
@@ -326,19 +326,18 @@ def _secret_key_rows(app: Flask, info: ScriptInfo) -> list[Row]:
         return [Row("SECRET_KEY", "fail", f"not set, so sessions cannot be signed; {fix}")]
     raw = _as_bytes(app.secret_key)
     if raw.strip().lower().decode("latin-1") in _COMMON_KEYS:
-        row = Row("SECRET_KEY", "fail", f"a well-known value: anyone can forge a session; {fix}")
+        verdict = "fail", f"a well-known value: anyone can forge a session; {fix}"
     elif len(raw) < 32:
-        row = Row("SECRET_KEY", "warn", f"only {len(raw)} bytes, use 32 random bytes or more; {fix}")
+        verdict = "warn", f"only {len(raw)} bytes, use 32 random bytes or more; {fix}"
     else:
-        row = Row("SECRET_KEY", "ok", f"set, {len(raw)} bytes")
-    return [row, _key_stability_row(raw, info)]
+        verdict = "ok", f"set, {len(raw)} bytes"
+    return [Row("SECRET_KEY", *verdict), Row("SECRET_KEY per process", *_key_stability(raw, info))]
 
 
-def _key_stability_row(key: bytes, info: ScriptInfo) -> Row:
+def _key_stability(key: bytes, info: ScriptInfo) -> Verdict:
     """Load the app again in a subprocess, the same way, and compare key fingerprints."""
-    name = "SECRET_KEY per process"
     if info.app_import_path is None and info.create_app is not None:
-        return Row(name, "warn", "not checked: the app was given as an object, not with --app / FLASK_APP")
+        return "warn", "not checked: the app was given as an object, not with --app / FLASK_APP"
     nonce = secrets.token_hex(16)
     app_option = ["--app", info.app_import_path] if info.app_import_path else []
     command = [sys.executable, "-m", "flask", *app_option, "adobe", _FINGERPRINT_COMMAND, nonce]
@@ -348,71 +347,55 @@ def _key_stability_row(key: bytes, info: ScriptInfo) -> Row:
     except (OSError, subprocess.TimeoutExpired):
         match = None
     if match is None:
-        return Row(name, "warn", "could not be checked: loading the app in a second process failed")
+        return "warn", "could not be checked: loading the app in a second process failed"
     if hmac.compare_digest(match.group(1), _fingerprint(nonce, key)):
-        return Row(name, "ok", "the same when the app is loaded again (compared by salted hash)")
-    return Row(
-        name,
-        "fail",
+        return "ok", "the same when the app is loaded again (compared by salted hash)"
+    return "fail", (
         "differs each time the app is loaded (random per process?): logins fail when the callback reaches "
-        "another worker, and a restart signs everyone out; set one fixed SECRET_KEY from the environment",
+        "another worker, and a restart signs everyone out; set one fixed SECRET_KEY from the environment"
     )
 
 
-def _cookie_rows(
+def _secure_cookie(
     app: Flask, states: Mapping[str, BlueprintRuntime], redirects: Mapping[str, tuple[str, bool]]
-) -> list[Row]:
-    https = any(uri.startswith("https:") for uri, _ in redirects.values())
-    real_adobe = any(not _is_loopback(state.config.authorize_url) for state in states.values())
-    http_configured = [
-        uri for uri, configured in redirects.values() if configured and uri.startswith("http:")
-    ]
-    http_local = [
-        uri
-        for name, (uri, configured) in redirects.items()
-        if not configured and uri.startswith("http:") and _is_loopback(states[name].config.authorize_url)
-    ]
+) -> Verdict:
+    if not app.config.get("SESSION_COOKIE_SECURE"):
+        if any(uri.startswith("https:") for uri, _ in redirects.values()):
+            return "warn", "False, but the site is https: set SESSION_COOKIE_SECURE = True"
+        if not all(_is_loopback(state.config.authorize_url) for state in states.values()):
+            return "warn", "False, but Adobe needs an https site: set SESSION_COOKIE_SECURE = True"
+        return "ok", "False: fine for http on localhost; set True on https"
+    http = {name: redirect for name, redirect in redirects.items() if redirect[0].startswith("http:")}
+    back = [uri for uri, configured in http.values() if configured]
+    local = [uri for name, (uri, _) in http.items() if _is_loopback(states[name].config.authorize_url)]
     # RFC 6265 §5.4 (and RFC 6265bis): a browser sends a Secure cookie only over a secure
     # channel, and refuses to set one from an http page. The pending sign-in lives in the
     # session cookie, so over http the callback finds none ("We couldn't find your sign-in").
     lost = (
         "the browser does not send a Secure cookie over http, so the sign-in in progress is lost "
-        "and the callback says it couldn't find your sign-in"
+        "and the callback says it couldn't find your sign-in; set SESSION_COOKIE_SECURE = False for "
+        "local http, or serve the app over https"
     )
-    fix = "set SESSION_COOKIE_SECURE = False for local http, or serve the app over https"
-    if app.config.get("SESSION_COOKIE_SECURE") and http_configured:
-        secure = Row(
-            "SESSION_COOKIE_SECURE",
-            "fail",
-            f"True, but the sign-in comes back to {http_configured[0]}: {lost}; {fix}",
+    if back:
+        return "fail", f"True, but the sign-in comes back to {back[0]}: {lost}"
+    if local:  # built per request: whether the app is served over http is not known here
+        return "warn", (
+            "True, while the sign-in goes to a local server and comes back to a URL built from the "
+            f"request ({local[0]} here): if you serve the app over plain http (flask run), {lost}"
         )
-    elif app.config.get("SESSION_COOKIE_SECURE") and http_local:
-        secure = Row(
-            "SESSION_COOKIE_SECURE",
-            "warn",
-            f"True, while the sign-in goes to a local server and comes back to a URL built from the request "
-            f"({http_local[0]} here): if you serve the app over plain http (flask run), {lost}; {fix}",
-        )
-    elif app.config.get("SESSION_COOKIE_SECURE"):
-        # RFC 6265 §4.1.2.5: without Secure the cookie, and the token in it, also goes over plain http.
-        secure = Row("SESSION_COOKIE_SECURE", "ok", "True: the session cookie goes over https only")
-    elif https or real_adobe:
-        why = "the site is https" if https else "Adobe needs an https site"
-        secure = Row("SESSION_COOKIE_SECURE", "warn", f"False, but {why}: set SESSION_COOKIE_SECURE = True")
-    else:
-        secure = Row("SESSION_COOKIE_SECURE", "ok", "False: fine for http on localhost; set True on https")
+    # RFC 6265 §4.1.2.5: without Secure the cookie, and the token in it, also goes over plain http.
+    return "ok", "True: the session cookie goes over https only"
+
+
+def _samesite(samesite: Any) -> Verdict:
     # RFC 6265bis, the SameSite attribute: "Lax" keeps the cookie on the top-level redirect from Adobe.
-    samesite = app.config.get("SESSION_COOKIE_SAMESITE")
-    name, value = "SESSION_COOKIE_SAMESITE", str(samesite).lower()
     if samesite is None:
-        same = Row(name, "warn", "not set, so some browsers send the cookie cross-site; set it to 'Lax'")
-    elif value == "lax":
-        same = Row(name, "ok", "'Lax'")
-    elif value == "strict":
-        same = Row(name, "fail", "'Strict' drops the session on the redirect back from Adobe; use 'Lax'")
-    else:
-        same = Row(name, "warn", f"{samesite!r} sends the cookie with cross-site requests; use 'Lax'")
-    return [secure, same]
+        return "warn", "not set, so some browsers send the cookie cross-site; set it to 'Lax'"
+    cross_site = "warn", f"{samesite!r} sends the cookie with cross-site requests; use 'Lax'"
+    return {
+        "lax": ("ok", "'Lax'"),
+        "strict": ("fail", "'Strict' drops the session on the redirect back from Adobe; use 'Lax'"),
+    }.get(str(samesite).lower(), cross_site)
 
 
 def _noise(label: str, size: int) -> bytes:
@@ -425,26 +408,15 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _jwt_like(kind: str, length: int, scope: tuple[str, ...], seed: str) -> str:
-    """An IMS-shaped access ("at") or refresh ("rt") token of about ``length`` characters.
-
-    The claims are those IMS puts in its RS256 JWTs; a hex ``state`` claim
-    pads the token to ``length``. Ids and signature differ with ``seed``, as
-    two real logins' tokens do (identical ones would compress to nothing).
-    """
-    ids, created, user = (
-        _noise(f"{seed}/{kind}", 40).hex(),
-        "1767225600000",
-        "4B2C1F3E5F0A4D1B0A490D4C@AdobeID",
-    )
+def _jwt_like(kind: str, scope: tuple[str, ...], seed: str, length: int = 1900) -> str:
+    """An IMS access ("at") or refresh ("rt") JWT (RS256, up to ~1.9 KB), padded to ``length``; ids and
+    signature differ with ``seed``, as two logins' tokens do (identical ones compress to nothing)."""
+    ids, created = _noise(f"{seed}/{kind}", 40).hex(), "1767225600000"
     header = {"alg": "RS256", "x5u": f"ims_na1-key-{kind}-1.cer", "kid": f"ims_na1-key-{kind}-1", "itt": kind}
-    claims = {
-        "id": f"{created}_{ids[:36]}_ue1",
-        "type": "access_token" if kind == "at" else "refresh_token",
-        "client_id": ids[36:68],
-    }
-    claims.update(user_id=user, aa_id=user, moi=ids[68:76], pba="MedSecNoEV,LowSec", created_at=created)
-    claims.update(expires_in="86400000", scope=",".join(scope), **{"as": "ims-na1"})
+    claims = {"id": f"{created}_{ids[:36]}_ue1", "type": "access_token" if kind == "at" else "refresh_token"}
+    claims.update(client_id=ids[36:68], user_id=_IMS_USER, aa_id=_IMS_USER, moi=ids[68:76])
+    claims.update(pba="MedSecNoEV,LowSec", created_at=created, expires_in="86400000", scope=",".join(scope))
+    claims["as"] = "ims-na1"
     signature = _b64(_noise(f"{seed}/{kind}/signature", 256))  # RS256 with a 2048-bit key
 
     def token() -> str:
@@ -457,53 +429,43 @@ def _jwt_like(kind: str, length: int, scope: tuple[str, ...], seed: str) -> str:
 
 
 def _largest_token(config: Config) -> Token:
-    """What a sign-in may store at worst: IMS access + refresh tokens of ~1.9 KB each.
-
-    Adobe issues a refresh token only with ``offline_access`` in the scope
-    (Adobe Developer Console docs, User Authentication: "Refreshing access
-    tokens"); the legacy Analytics OAuth issues short opaque tokens and none.
-    """
-    if config.provider != "ims":
+    """What a sign-in may store at worst. Adobe issues a refresh token only with ``offline_access``
+    (Adobe Developer Console docs, User Authentication: "Refreshing access tokens")."""
+    scope = config.scope
+    if config.provider != "ims":  # the legacy Analytics OAuth: a short opaque token, no refresh token
         legacy = "1767225600000-" + _noise(config.name, 16).hex()
-        return Token(access_token=legacy, expires_at=time.time() + 3600, scope=frozenset(config.scope))
-    refresh = (
-        _jwt_like("rt", _TOKEN_CHARS, config.scope, config.name) if "offline_access" in config.scope else None
-    )
-    access = _jwt_like("at", _TOKEN_CHARS, config.scope, config.name)
-    user = "4B2C1F3E5F0A4D1B0A490D4C@AdobeID"
-    return Token(access, refresh, time.time() + 86400, frozenset(config.scope), user)
+        return Token(access_token=legacy, expires_at=time.time() + 3600, scope=frozenset(scope))
+    refresh = _jwt_like("rt", scope, config.name) if "offline_access" in scope else None
+    access = _jwt_like("at", scope, config.name)
+    return Token(access, refresh, time.time() + 86400, frozenset(scope), _IMS_USER)
 
 
-def _cookie_budget_row(app: Flask, states: list[BlueprintRuntime]) -> Row:
+def _cookie_budget(app: Flask, states: list[BlueprintRuntime]) -> Verdict:
     """The session cookie with the largest tokens of every cookie-stored blueprint at once."""
-    name = "cookie budget"
-    stores = [state.storage for state in states if isinstance(state.storage, SessionStorage)]
-    if not stores:
-        return Row(name, "ok", "tokens are kept on the server; the cookie holds only a random key")
-    data: dict[str, Any] = {}
-    for state in states:
-        if isinstance(state.storage, SessionStorage):
-            data[state.storage.session_key] = _largest_token(state.config).to_dict(
-                state.storage.default_scope
-            )
+    stored = [(state.storage, state.config) for state in states if isinstance(state.storage, SessionStorage)]
+    if not stored:
+        return "ok", "tokens are kept on the server; the cookie holds only a random key"
+    data = {
+        store.session_key: _largest_token(config).to_dict(store.default_scope) for store, config in stored
+    }
     with app.test_request_context():
         size = session_cookie_size(app, data)
     if size is None:
-        return Row(name, "ok", "sessions are kept on the server; tokens do not count against a cookie")
+        return "ok", "sessions are kept on the server; tokens do not count against a cookie"
     # RFC 6265 §6.1: browsers need keep only 4096 bytes of a cookie (name, value and attributes);
     # a stored token leaves LOGIN_ROOM of the budget for the next pending login.
-    limit = min(store.max_cookie_size for store in stores) - LOGIN_ROOM
+    limit = min(store.max_cookie_size for store, _ in stored) - LOGIN_ROOM
     measured = (
         f"with Adobe's largest tokens the session cookie is ~{size:,} of the {limit:,} bytes a token may use"
     )
     fix = "keep tokens on the server: RedisStorage, CacheStorage or SessionStorage(fallback=...)"
-    if size > limit and all(store.fallback is not None for store in stores):
-        return Row(name, "ok", f"{measured}; larger tokens go to the SessionStorage fallback")
+    if size > limit and all(store.fallback is not None for store, _ in stored):
+        return "ok", f"{measured}; larger tokens go to the SessionStorage fallback"
     if size > limit:
-        return Row(name, "fail", f"{measured}: such sign-ins fail (CookieTooLarge, HTTP 507); {fix}")
+        return "fail", f"{measured}: such sign-ins fail (CookieTooLarge, HTTP 507); {fix}"
     if size > limit * 0.9:
-        return Row(name, "warn", f"{measured}: little room for anything else in the session; {fix}")
-    return Row(name, "ok", f"{measured}, plus what the app keeps in the session")
+        return "warn", f"{measured}: little room for anything else in the session; {fix}"
+    return "ok", f"{measured}, plus what the app keeps in the session"
 
 
 # -- one blueprint ------------------------------------------------------------------
@@ -512,6 +474,11 @@ def _cookie_budget_row(app: Flask, states: list[BlueprintRuntime]) -> Row:
 def _is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _redirect_uri(app: Flask, state: BlueprintRuntime) -> tuple[str, bool]:
@@ -524,183 +491,170 @@ def _redirect_uri(app: Flask, state: BlueprintRuntime) -> tuple[str, bool]:
 
 def _blueprint_rows(app: Flask, state: BlueprintRuntime, uri: str, configured: bool) -> list[Row]:
     config = state.config
-    rows = [_server_row(config), _redirect_row(config, uri, configured)]
+    checks = [("sign-in server", _server(config)), ("redirect URI", _redirect(config, uri, configured))]
     if configured:
-        rows.append(_route_row(app, state, uri))
-    # Never quote the values: a "placeholder" may be a real secret's first characters.
-    values = {"ADOBE_OAUTH_CLIENT_ID": config.client_id, "ADOBE_OAUTH_CLIENT_SECRET": config.client_secret}
-    bad = [key for key, value in values.items() if placeholder_problem(value)]
-    if bad:
-        rows.append(
-            Row("credentials", "fail", f"{', '.join(bad)}: placeholder; copy it from the Developer Console")
-        )
-    else:
-        rows.append(Row("credentials", "ok", "client id and secret are set (not shown)"))
+        checks.append(("redirect URI route", _route(app, state, uri)))
+    # Placeholders are refused when the blueprint is registered (config.resolve); never show the values.
+    checks.append(("credentials", ("ok", "client id and secret are set (not shown)")))
     if config.provider == "ims":
-        rows += _scope_rows(config.scope)
+        checks += [("scope", verdict) for verdict in _scope(config.scope)]
     if config.provider == "legacy":
         # developer.adobe.com/analytics-apis/docs/2.0/guides/migration: the legacy Analytics
         # OAuth and the 1.3 / 1.4 SOAP APIs reached end of life on 18 August 2021.
-        message = (
+        retired = (
             "'legacy': Adobe retired the legacy Analytics OAuth and the 1.3/1.4 SOAP APIs; use "
             "ADOBE_OAUTH_PROVIDER='ims' with an OAuth Web App credential and the 2.0 APIs"
         )
-        rows.append(Row("provider", "warn", message))
-    return rows
+        checks.append(("provider", ("warn", retired)))
+    return [Row(name, *verdict) for name, verdict in checks]
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-
-
-def _is_adobe(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    # IMS (ims-na1.adobelogin.com), and the retired legacy preset's hosts.
-    return any(host == domain or host.endswith("." + domain) for domain in ADOBE_DOMAINS)
-
-
-def _server_row(config: Config) -> Row:
-    """Where the sign-in goes: Adobe, or a stand-in on this machine; and whether
-    the settings agree about it."""
-    name, origin, token_origin = "sign-in server", _origin(config.authorize_url), _origin(config.token_url)
+def _server(config: Config) -> Verdict:
+    """Where the sign-in goes, Adobe or a stand-in on this machine, and whether the settings agree."""
+    origin, token_origin = _origin(config.authorize_url), _origin(config.token_url)
     local = _is_loopback(config.authorize_url)
-    if local != _is_loopback(config.token_url) or (
-        local and urlsplit(origin).port != urlsplit(token_origin).port
-    ):
-        return Row(
-            name,
-            "fail",
+    ports_differ = urlsplit(origin).port != urlsplit(token_origin).port
+    if local != _is_loopback(config.token_url) or (local and ports_differ):
+        return "fail", (
             f"sign-in goes to {origin}, but its code is exchanged at {token_origin}: a code is good only "
             "at the server that issued it; set every ADOBE_OAUTH_*_URL from the same place (all of "
-            "`flask adobe standin`'s lines, or none for Adobe)",
+            "`flask adobe standin`'s lines, or none for Adobe)"
         )
     if local:
-        return Row(name, "ok", f"sign-in goes to a stand-in / local server at {origin}, not Adobe")
+        return "ok", f"sign-in goes to a stand-in / local server at {origin}, not Adobe"
     if config.client_id == STANDIN_CLIENT_ID:
-        return Row(
-            name,
-            "fail",
+        return "fail", (
             f"sign-in goes to {origin} with the stand-in's ADOBE_OAUTH_CLIENT_ID ({STANDIN_CLIENT_ID}): "
             "the app read the id and secret `flask adobe standin` printed, but not its URLs; make it read "
-            f"every ADOBE_OAUTH_* variable, e.g. {READ_EVERY_SETTING}",
+            f"every ADOBE_OAUTH_* variable, e.g. {READ_EVERY_SETTING}"
         )
-    if _is_adobe(config.authorize_url):
-        return Row(name, "ok", f"sign-in goes to {origin} (Adobe)")
-    return Row(name, "ok", f"sign-in goes to {origin}, which is not an Adobe host")
+    host = urlsplit(config.authorize_url).hostname or ""
+    adobe = any(host == domain or host.endswith("." + domain) for domain in ADOBE_DOMAINS)
+    return "ok", f"sign-in goes to {origin}" + (" (Adobe)" if adobe else ", which is not an Adobe host")
 
 
-def _redirect_row(config: Config, uri: str, configured: bool) -> Row:
-    name, how = "redirect URI", "configured" if configured else "built from the request host"
+def _redirect(config: Config, uri: str, configured: bool) -> Verdict:
+    how = "configured" if configured else "built from the request host"
     if _is_loopback(config.authorize_url):
-        return Row(name, "ok", f"{uri} ({how}); the provider is local, so http is fine")
-    https = urlsplit(uri).scheme == "https"
+        return "ok", f"{uri} ({how}); the provider is local, so http is fine"
     # Adobe Developer Console, OAuth Web App credential: redirect URIs must be https, localhost included.
     fix = "set ADOBE_OAUTH_REDIRECT_URI to the https URL registered with Adobe"
-    if configured and not https:
-        return Row(name, "fail", f"{uri} is http, but Adobe takes only https, even for localhost; {fix}")
+    https = urlsplit(uri).scheme == "https"
+    if not https and configured:
+        return "fail", f"{uri} is http, but Adobe takes only https, even for localhost; {fix}"
     if not https:
-        return Row(
-            name,
-            "warn",
+        return "warn", (
             f"{uri} ({how} and scheme), but Adobe takes only https: serve over https (ProxyFix behind a "
-            f"proxy) or {fix}",
+            f"proxy) or {fix}"
         )
     # Adobe Developer Console docs: a redirect_uri matching none of the credential's
     # redirect URI patterns (regexes, dots escaped) is replaced by its default redirect
     # URI; the user lands there and the code exchange then fails.
     pattern = uri.replace(".", "\\.")
-    return Row(
-        name,
-        "ok",
+    return "ok", (
         f"{uri} ({how}); make it the credential's default redirect URI or match it with a "
         f"redirect URI pattern such as {pattern}; otherwise Adobe sends users to the default URI "
-        "and the sign-in fails there",
+        "and the sign-in fails there"
     )
 
 
-def _route_row(app: Flask, state: BlueprintRuntime, uri: str) -> Row:
-    """Whether the configured redirect URI reaches this blueprint's callback in this app.
-
-    Adobe sends the browser back to exactly that URI (RFC 6749 §3.1.2), so a
-    path the app does not route to the callback is a 404 after every sign-in.
-    The path is matched as Flask would match that request: its url_map, with
-    the URI's host and scheme, under APPLICATION_ROOT (the SCRIPT_NAME the
-    app is mounted at; Flask puts it in front of every URL it builds).
-    """
-    name, endpoint = "redirect URI route", f"{state.name}.callback"
-    parts = urlsplit(uri)
-    root = "/" + str(app.config.get("APPLICATION_ROOT") or "/").strip("/")
-    root = "" if root == "/" else root
-    path = parts.path or "/"
+def _route(app: Flask, state: BlueprintRuntime, uri: str) -> Verdict:
+    """Whether the configured redirect URI reaches this blueprint's callback: Adobe sends the
+    browser back to exactly that URI (RFC 6749 §3.1.2), a 404 there fails every sign-in."""
+    endpoint, parts = f"{state.name}.callback", urlsplit(uri)
+    root = str(app.config.get("APPLICATION_ROOT") or "/").strip("/")
+    root, path = "/" + root if root else "", parts.path or "/"
     with app.test_request_context():  # APPLICATION_ROOT applies here, as in _redirect_uri
         right_path = url_for(endpoint)
     right_uri = urlunsplit((parts.scheme, parts.netloc, right_path, "", ""))
-    matched = None
-    if not root or path == root or path.startswith(root + "/"):
-        # Not pushed: only the URL adapter Flask builds for such a request is needed.
-        request_context = app.test_request_context(
-            path[len(root) :] or "/", base_url=f"{parts.scheme}://{parts.netloc}{root}"
+    inside = not root or path == root or path.startswith(root + "/")
+    matched, redirected = _match(app, parts, root) if inside else (None, None)
+    if redirected == right_path:
+        return "warn", (
+            f"{path} is answered with a redirect to {right_path}; set "
+            f"ADOBE_OAUTH_REDIRECT_URI = {right_uri} to spare the extra hop"
         )
-        adapter = request_context.url_adapter
-        if adapter is not None:
-            try:
-                matched, _ = adapter.match(method="GET")
-            except RequestRedirect as redirect:  # a slash added: Flask answers 308 to the right URL
-                if urlsplit(redirect.new_url).path == right_path:
-                    return Row(
-                        name,
-                        "warn",
-                        f"{path} is answered with a redirect to {right_path}; set "
-                        f"ADOBE_OAUTH_REDIRECT_URI = {right_uri} to spare the extra hop",
-                    )
-            except HTTPException:
-                matched = None
     if matched == endpoint:
-        return Row(name, "ok", f"{path} is this app's {endpoint}")
+        return "ok", f"{path} is this app's {endpoint}"
     rule_path = right_path[len(root) :]
     if not root and path.endswith(rule_path) and path != rule_path:
         mount = path[: -len(rule_path)]
-        return Row(
-            name,
-            "warn",
+        return "warn", (
             f"ADOBE_OAUTH_REDIRECT_URI's path {path} reaches {endpoint} only if the app is mounted at "
             f"{mount} (SCRIPT_NAME); if it is, set APPLICATION_ROOT = {mount!r}, else set "
-            f"ADOBE_OAUTH_REDIRECT_URI = {right_uri}",
+            f"ADOBE_OAUTH_REDIRECT_URI = {right_uri}"
         )
-    if root and not (path == root or path.startswith(root + "/")):
-        reached = f"is outside APPLICATION_ROOT {root!r}, where the app is mounted"
-    else:
-        reached = f"routes to {matched}" if matched else "is no page of this app (404)"
+    reached = f"routes to {matched}" if matched else "is no page of this app (404)"
+    reached = reached if inside else f"is outside APPLICATION_ROOT {root!r}, where the app is mounted"
     register = "" if _is_loopback(state.config.authorize_url) else ", and register it with Adobe"
-    return Row(
-        name,
-        "fail",
+    return "fail", (
         f"ADOBE_OAUTH_REDIRECT_URI is {uri}, but its path {path} {reached}: Adobe sends every "
         f"sign-in back there. This app's callback ({endpoint}) is at {right_path}; set "
-        f"ADOBE_OAUTH_REDIRECT_URI = {right_uri}{register}",
+        f"ADOBE_OAUTH_REDIRECT_URI = {right_uri}{register}"
     )
 
 
-def _scope_rows(scope: tuple[str, ...]) -> list[Row]:
+def _match(app: Flask, parts: SplitResult, root: str) -> tuple[Any, str | None]:
+    """What Flask does with a GET of that URL, the app mounted at ``root`` (APPLICATION_ROOT,
+    the SCRIPT_NAME): the endpoint it routes to, or the path it redirects to, or neither (404)."""
+    path = (parts.path or "/")[len(root) :] or "/"
+    # Not pushed: only the URL adapter Flask builds for such a request is needed.
+    context = app.test_request_context(path, base_url=f"{parts.scheme}://{parts.netloc}{root}")
+    try:
+        return (context.url_adapter.match(method="GET")[0] if context.url_adapter else None), None
+    except RequestRedirect as redirect:  # a slash added: Flask answers 308 to the right URL
+        return None, urlsplit(redirect.new_url).path
+    except HTTPException:
+        return None, None
+
+
+def _scope(scope: tuple[str, ...]) -> list[Verdict]:
     """Adobe IMS scopes (Adobe Developer Console docs, User Authentication / IMS)."""
-    rows = []
+    missing = " or ".join(name for name in ("profile", "email") if name not in scope)
+    warnings = []
     if "offline_access" not in scope:
-        message = "users are signed out when the 24 h access token ends (no refresh token)"
-        rows.append(Row("scope", "warn", f"no offline_access: {message}; add it to ADOBE_OAUTH_SCOPE"))
-    missing = [name for name in ("profile", "email") if name not in scope]
+        signed_out = "users are signed out when the 24 h access token ends (no refresh token)"
+        warnings.append(f"no offline_access: {signed_out}; add it to ADOBE_OAUTH_SCOPE")
     if missing:
-        message = "userinfo gives no name or email; add them if the app shows them"
-        rows.append(Row("scope", "warn", f"no {' or '.join(missing)}: {message}"))
+        warnings.append(f"no {missing}: userinfo gives no name or email; add them if the app shows them")
     if "openid" not in scope:
-        rows.append(Row("scope", "warn", "no openid: no id_token, and no user id; add openid"))
-    return rows or [Row("scope", "ok", " ".join(scope))]
+        warnings.append("no openid: no id_token, and no user id; add openid")
+    return [("warn", warning) for warning in warnings] or [("ok", " ".join(scope))]
 
 
 # -- --online -----------------------------------------------------------------------
 
 
-def _jwks_verdict(response: requests.Response) -> tuple[str, str]:
+def _online_rows(config: Config, redirect_uri: str, timeout: float) -> list[Row]:
+    """Reach each endpoint; only the token endpoint gets the client's credentials, as at sign-in."""
+    with requests.Session() as http:
+        harden(http)  # no ~/.netrc credentials, no cookies
+        rows = [Row("online: authorize", *_probe(http, timeout, config.authorize_url, lambda _: ("ok", "")))]
+        if config.jwks_url:
+            rows.append(Row("online: jwks", *_probe(http, timeout, config.jwks_url, _jwks_verdict)))
+    rows.insert(1, Row("online: credentials", *_credentials_online(config, redirect_uri, timeout)))
+    return rows
+
+
+def _probe(
+    http: requests.Session, timeout: float, url: str, verdict: Callable[[requests.Response], Verdict]
+) -> Verdict:
+    shown = f"GET {where(url)}"
+    started = time.perf_counter()
+    try:
+        response = http.request("GET", url, timeout=timeout, allow_redirects=False, **environment_for(url))
+    except requests.Timeout:
+        return "fail", f"{shown}: no answer in {timeout:g} s; check the URL, firewall, HTTPS_PROXY"
+    except requests.RequestException as exc:
+        reason = next((why for word, why in _NETWORK_REASONS if word in str(exc)), type(exc).__name__)
+        return "fail", f"{shown}: unreachable ({reason}); check the URL and network"
+    with response:
+        elapsed = (time.perf_counter() - started) * 1000
+        level, note = verdict(response)
+    return level, f"{shown}: HTTP {response.status_code} in {elapsed:.0f} ms{note}"
+
+
+def _jwks_verdict(response: requests.Response) -> Verdict:
     try:
         keys = response.json().get("keys") if response.status_code == 200 else None
     except (ValueError, AttributeError, RecursionError):
@@ -710,42 +664,17 @@ def _jwks_verdict(response: requests.Response) -> tuple[str, str]:
     return "fail", '; expected 200 with JSON {"keys": [...]} (RFC 7517 §5)'
 
 
-def _online_rows(config: Config, redirect_uri: str, timeout: float) -> list[Row]:
-    """Reach each endpoint; only the token endpoint gets the client's credentials, as at sign-in."""
-    probes = [("online: authorize", "GET", config.authorize_url, lambda _: ("ok", ""))]
-    if config.jwks_url:
-        probes.append(("online: jwks", "GET", config.jwks_url, _jwks_verdict))
-    with requests.Session() as http:
-        harden(http)  # no ~/.netrc credentials, no cookies
-        rows = [_probe(http, timeout, *probe) for probe in probes]
-    rows.insert(1, _credentials_row(config, redirect_uri, timeout))
-    return rows
-
-
-#: The authorization code ``check --online`` sends: made up, so no server has issued it.
-FAKE_CODE = "flask-adobe-check-not-a-real-code"
-_CREDENTIAL_KEYS = "ADOBE_OAUTH_CLIENT_ID / ADOBE_OAUTH_CLIENT_SECRET"
-
-
-def _credentials_row(config: Config, redirect_uri: str, timeout: float) -> Row:
-    """Try the client's id and secret at the token endpoint with a made-up code.
-
-    RFC 6749 §5.2: the token endpoint authenticates the client first and
-    answers ``invalid_client`` (usually HTTP 401) when that fails; with the
-    client authenticated, a code it never issued is ``invalid_grant`` (400).
-    So the answer tells whether the credentials are right, and no token can
-    come of it. The credentials go as the app sends them at every sign-in
-    (the same code, :class:`ProviderClient`: ``client_auth``, no redirects,
-    no ~/.netrc), and only to the token URL; they are never printed.
-    """
-    name, shown = "online: credentials", f"POST {where(config.token_url)}"
+def _credentials_online(config: Config, redirect_uri: str, timeout: float) -> Verdict:
+    """Try the client's id and secret at the token endpoint with a made-up code, sent as the app
+    sends them at every sign-in (:class:`ProviderClient`), only to the token URL; never printed."""
+    shown = f"POST {where(config.token_url)}"
     form = {"grant_type": "authorization_code", "code": FAKE_CODE, "redirect_uri": redirect_uri}
     client = ProviderClient(replace(config, timeout=timeout))
     started = time.perf_counter()
     try:
         response = client._authenticated_post(config.token_url, form)
     except ProviderError as exc:
-        return Row(name, "fail", f"{shown}: {exc.message}; check the URL, firewall, HTTPS_PROXY")
+        return "fail", f"{shown}: {exc.message}; check the URL, firewall, HTTPS_PROXY"
     finally:
         client.http.close()
     elapsed = (time.perf_counter() - started) * 1000
@@ -754,80 +683,37 @@ def _credentials_row(config: Config, redirect_uri: str, timeout: float) -> Row:
     except (ValueError, RecursionError):
         data = None
     code = data.get("error") if isinstance(data, dict) and is_error_code(data.get("error")) else None
-    status = response.status_code
-    answer = f"{shown}: HTTP {status}" + (f" {code}" if code else "") + f" in {elapsed:.0f} ms"
+    answer = f"{shown}: HTTP {response.status_code}" + (f" {code}" if code else "") + f" in {elapsed:.0f} ms"
+    level, meaning = _token_answer(code, response.status_code, _is_loopback(config.token_url))
+    return level, f"{answer}: {meaning}"
+
+
+def _token_answer(code: str | None, status: int, local: bool) -> Verdict:
+    """What the answer to a made-up code says of the credentials. RFC 6749 §5.2: the token endpoint
+    authenticates the client first (else ``invalid_client``, usually 401); then an unknown code is
+    ``invalid_grant`` (400)."""
     if code == "invalid_client" or status == 401:
-        where_from = (
-            "the output of `flask adobe standin`"
-            if _is_loopback(config.token_url)
-            else "the credential (OAuth Web App) in the Adobe Developer Console"
-        )
-        return Row(
-            name,
-            "fail",
-            f"{answer}: the token endpoint refuses {_CREDENTIAL_KEYS} (a typo, a stray space, a secret "
-            f"that was regenerated, or another credential's id); copy both again from {where_from}",
+        console = "the credential (OAuth Web App) in the Adobe Developer Console"
+        source = "the output of `flask adobe standin`" if local else console
+        return "fail", (
+            f"the token endpoint refuses {_CREDENTIAL_KEYS} (a typo, a stray space, a secret that was "
+            f"regenerated, or another credential's id); copy both again from {source}"
         )
     if code == "invalid_grant":
-        return Row(
-            name,
-            "ok",
-            f"{answer}: client id and secret accepted (a made-up code, sent to test them, was refused)",
-        )
+        return "ok", "client id and secret accepted (a made-up code, sent to test them, was refused)"
     if status in (404, 405):
-        return Row(name, "fail", f"{answer}: this is not a token endpoint; check ADOBE_OAUTH_TOKEN_URL")
+        return "fail", "this is not a token endpoint; check ADOBE_OAUTH_TOKEN_URL"
     if status == 200:
-        return Row(name, "fail", f"{answer}: a made-up code was accepted; this is no OAuth token endpoint")
+        return "fail", "a made-up code was accepted; this is no OAuth token endpoint"
     if code == "unauthorized_client":
-        return Row(
-            name,
-            "warn",
-            f"{answer}: the credentials were recognised, but this client may not use the authorization "
-            "code grant (RFC 6749 §5.2); use an OAuth Web App credential",
+        return "warn", (
+            "the credentials were recognised, but this client may not use the authorization "
+            "code grant (RFC 6749 §5.2); use an OAuth Web App credential"
         )
-    return Row(
-        name,
-        "warn",
-        f"{answer}: could not tell whether {_CREDENTIAL_KEYS} are right; a token endpoint answers "
-        "invalid_grant to a made-up code, or invalid_client to wrong credentials (RFC 6749 §5.2)",
+    return "warn", (
+        f"could not tell whether {_CREDENTIAL_KEYS} are right; a token endpoint answers "
+        "invalid_grant to a made-up code, or invalid_client to wrong credentials (RFC 6749 §5.2)"
     )
-
-
-def _probe(
-    http: requests.Session,
-    timeout: float,
-    name: str,
-    method: str,
-    url: str,
-    verdict: Callable[[requests.Response], tuple[str, str]],
-) -> Row:
-    shown = f"{method} {where(url)}"
-    started = time.perf_counter()
-    try:
-        response = http.request(method, url, timeout=timeout, allow_redirects=False, **environment_for(url))
-    except requests.Timeout:
-        return Row(name, "fail", f"{shown}: no answer in {timeout:g} s; check the URL, firewall, HTTPS_PROXY")
-    except requests.RequestException as exc:
-        return Row(name, "fail", f"{shown}: unreachable ({_network_reason(exc)}); check the URL and network")
-    with response:
-        elapsed = (time.perf_counter() - started) * 1000
-        level, note = verdict(response)
-    return Row(name, level, f"{shown}: HTTP {response.status_code} in {elapsed:.0f} ms{note}")
-
-
-def _network_reason(exc: requests.RequestException) -> str:
-    """A short cause; requests' own message is not shown, as it quotes the whole URL."""
-    text = str(exc)
-    for needle, reason in (
-        ("refused", "connection refused"),
-        ("Name or service not known", "host name not found"),
-        ("getaddrinfo", "host name not found"),
-        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
-        ("SSL", "TLS error"),
-    ):
-        if needle in text:
-            return reason
-    return type(exc).__name__
 
 
 # -- output -------------------------------------------------------------------------
@@ -844,9 +730,6 @@ def _describe(exc: BaseException) -> str:
     if not isinstance(exc, (ConfigurationError, click.ClickException)):
         text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= 400 else text[:399] + "…"
-
-
-_COLORS = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
 def _print_table(rows: list[Row]) -> None:
