@@ -21,6 +21,7 @@ without an Analytics product profile (gateway code ``403025``) gets
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -74,11 +75,6 @@ SUITE_EXPANSION = ("name", "currency", "timezoneZoneinfo")
 NO_PROFILE_CODE = "403025"
 
 
-class DateRangeFilter(TypedDict):
-    type: str
-    dateRange: str
-
-
 class _MetricId(TypedDict):
     id: str
 
@@ -88,6 +84,11 @@ class Metric(_MetricId, total=False):
 
     columnId: str
     sort: str
+
+
+class DateRangeFilter(TypedDict):
+    type: str
+    dateRange: str
 
 
 class MetricContainer(TypedDict):
@@ -343,15 +344,10 @@ def report_suites(
     session: requests.Session | None = None,
 ) -> list[ReportSuite]:
     """Every report suite of the company (all pages), in Adobe's order."""
-    return list(
-        iter_report_suites(
-            global_company_id,
-            page_size=page_size,
-            rsids=rsids,
-            rsid_contains=rsid_contains,
-            session=session,
-        )
+    suites = iter_report_suites(
+        global_company_id, page_size=page_size, rsids=rsids, rsid_contains=rsid_contains, session=session
     )
+    return list(suites)
 
 
 def date_range(start: date, end: date) -> str:
@@ -416,12 +412,9 @@ def _column_errors(data: dict[str, Any], metrics: dict[str, str], url: str) -> t
 def ranked_report(
     global_company_id: str, body: RankedReportRequest, *, session: requests.Session | None = None
 ) -> RankedReport:
-    """Run a ranked report (``POST /api/{globalCompanyId}/reports``).
-
-    Metrics without a ``columnId`` get one (their index). When Adobe could
-    not compute some columns it answers HTTP 206: the report then lists
-    them in ``column_errors``, and their numbers are not data.
-    """
+    """Run a ranked report (``POST /api/{globalCompanyId}/reports``); metrics without a
+    ``columnId`` get one (their index). When Adobe could not compute some columns it answers
+    HTTP 206: the report then lists them in ``column_errors``, and their numbers are not data."""
     url = f"/api/{global_company_id}/reports"
     sent, metrics = _with_column_ids(body)
     status, data = _request(session, "POST", url, global_company_id, json=sent)
@@ -464,20 +457,14 @@ def _row_day(row: ReportRow) -> date | None:
 
 
 def page_views_by_day(
-    global_company_id: str,
-    rsid: str,
-    start: date,
-    end: date,
-    *,
-    session: requests.Session | None = None,
+    global_company_id: str, rsid: str, start: date, end: date, *, session: requests.Session | None = None
 ) -> PageViewsByDay:
     """Page views of report suite ``rsid`` for each day from ``start`` to ``end`` (included).
 
-    Days Adobe leaves out (it omits days without data) count as zero, so the
-    result always has one entry per day, in date order. When Adobe could not
-    give page views (HTTP 206 with a column error: the user may not read the
-    metric, or it is not enabled in the suite) :class:`ReportColumnError` is
-    raised rather than a series of zeros.
+    Days Adobe leaves out (it omits days without data) count as zero, so the result has one
+    entry per day, in date order. When Adobe could not give page views (HTTP 206 with a column
+    error: the user may not read the metric, or it is not enabled in the suite)
+    :class:`ReportColumnError` is raised rather than a series of zeros.
     """
     metric = "metrics/pageviews"
     days = (end - start).days + 1
@@ -491,14 +478,13 @@ def page_views_by_day(
     report = ranked_report(global_company_id, body, session=session)
     if report.column_errors:  # one column asked for: whatever failed, it is the page views
         raise _not_reported(metric, rsid, report.column_errors)
-    counts: dict[date, int] = {}
+    counts: Counter[date] = Counter()
     for row in report.rows:
         day = _row_day(row)
         if day is not None and start <= day <= end and row.data:
-            counts[day] = counts.get(day, 0) + int(row.data[0])
-    series = tuple(
-        DayCount(start + timedelta(days=n), counts.get(start + timedelta(days=n), 0)) for n in range(days)
-    )
+            counts[day] += int(row.data[0])
+    dates = (start + timedelta(days=n) for n in range(days))
+    series = tuple(DayCount(day, counts[day]) for day in dates)
     total = int(report.totals[0]) if report.totals else sum(d.page_views for d in series)
     return PageViewsByDay(rsid, start, end, series, total)
 
@@ -506,11 +492,9 @@ def page_views_by_day(
 def _not_reported(metric: str, rsid: str, errors: tuple[ColumnError, ...]) -> ReportColumnError:
     first = errors[0]
     why = f"{first.code}: {first.description}" if first.description else first.code
-    hint = (
-        " Your Adobe Analytics product profile does not include this metric; an administrator can add it."
-        if first.code == "unauthorized_metric"
-        else ""
-    )
-    return ReportColumnError(
-        f"Adobe did not report {metric} for report suite {rsid} ({why}).{hint}", metric, errors
-    )
+    message = f"Adobe did not report {metric} for report suite {rsid} ({why})."
+    if first.code == "unauthorized_metric":
+        message += (
+            " Your Adobe Analytics product profile does not include this metric; an administrator can add it."
+        )
+    return ReportColumnError(message, metric, errors)

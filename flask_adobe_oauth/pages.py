@@ -59,10 +59,7 @@ FORM_CSP = "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'"
 # and independent of the app's loader, so a broken override (even of
 # base.html) cannot break the fallback.
 _builtin = Environment(
-    loader=FileSystemLoader(TEMPLATE_DIR),
-    autoescape=True,
-    undefined=StrictUndefined,
-    auto_reload=False,
+    loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False
 )
 
 # The built-in error page's own markup (its templates' source): the fuzz
@@ -284,12 +281,9 @@ def home_url() -> str:
 
 
 def render_page(name: str, context: Mapping[str, Any], script: str | None = None) -> tuple[str, bool]:
-    """Render the page template ``name`` (``adobe_oauth/...``) with ``context``: the app's
-    override when it has one, else the built-in template (which always extends the built-in
-    layout). An override that fails to render (or, given ``script``, does not carry it
-    verbatim) is logged as an error naming it, and the built-in page is rendered instead: a
-    bad override never turns an error page into a 500. Returns the HTML and whether it is
-    the built-in page."""
+    """The HTML of the page template ``name`` (``adobe_oauth/...``), and whether it is the built-in
+    one: the app's override unless it fails to render (or, given ``script``, does not carry it
+    verbatim), which is logged; a bad override never turns an error page into a 500."""
     html = _render_override(name, context, script)
     if html is not None:
         return html, False
@@ -323,19 +317,15 @@ def _render_override(name: str, context: Mapping[str, Any], script: str | None) 
 
 
 def _page(
-    name: str,
-    context: Mapping[str, Any],
-    csp: str,
-    override_csp: str | None = None,
-    script: str | None = None,
+    name: str, context: Mapping[str, Any], csp: str, own_csp: str | None = None, script: str | None = None
 ) -> Response:
-    """The page ``name`` as a response: the built-in page with ``csp``, an app's own with ``override_csp``."""
+    """The page ``name`` as a response: the built-in page with ``csp``, an app's own with ``own_csp``."""
     html, builtin = render_page(name, {**context, "home_url": home_url()}, script)
     page = Response(html, mimetype="text/html")
-    policy = csp if builtin else override_csp
+    policy = csp if builtin else own_csp
     if policy:
         page.headers["Content-Security-Policy"] = policy
-    return page
+    return _sealed(page)
 
 
 def _sealed(response: Response) -> Response:
@@ -358,7 +348,8 @@ def error_response(
         # HTML-safe JSON (<, >, &, ' as \uXXXX): the message may quote what
         # Adobe sent back (error_description), and a client that drops it into
         # innerHTML must not run it.
-        response = Response(htmlsafe_json_dumps(body, sort_keys=True) + "\n", mimetype="application/json")
+        text = htmlsafe_json_dumps(body, sort_keys=True) + "\n"
+        response = _sealed(Response(text, mimetype="application/json"))
     else:
         key = situation(exc)
         headline, summary = _WORDING[key]
@@ -368,7 +359,7 @@ def error_response(
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
-    return _sealed(response)
+    return response
 
 
 #: ``func(error)`` answering a missing login instead of the redirect to the login page.
@@ -383,10 +374,8 @@ def current_relative_url() -> str:
 
 
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
-    """The answer to a missing login for the blueprint named ``blueprint``: its
-    ``unauthorized_handler`` when it has one, else 302 to the login for a browser's page
-    load, else 401: JSON for an API call, the sign-in page for a browser's form POST
-    (which a redirect could not replay)."""
+    """The answer to a missing login for ``blueprint``: its ``unauthorized_handler``, else 302
+    to the login for a browser's page load, else 401 (a form POST cannot be replayed)."""
     # Read at call time from the app's own blueprint registry (the name is the
     # state's full, dotted name), so a handler set after registration counts.
     handler: UnauthorizedHandler | None = getattr(
@@ -446,20 +435,18 @@ def fragment_page() -> Response:
     URL fragment back to the callback. Any override carries the exact
     script the CSP admits, or the built-in page is sent."""
     context = {"script": Markup(FRAGMENT_SCRIPT)}  # noqa: S704 - a constant
-    page = _page("adobe_oauth/implicit.html", context, FRAGMENT_CSP, FRAGMENT_CSP_OVERRIDE, FRAGMENT_SCRIPT)
-    return _sealed(page)
+    return _page("adobe_oauth/implicit.html", context, FRAGMENT_CSP, FRAGMENT_CSP_OVERRIDE, FRAGMENT_SCRIPT)
 
 
 def logout_page(action: str, signed_in: bool) -> Response:
     """The page of a plain "Sign out" link (``adobe_oauth/logout.html``): a
     button that posts the sign-out; a GET never signs anyone out."""
-    return _sealed(_page("adobe_oauth/logout.html", {"action": action, "signed_in": signed_in}, FORM_CSP))
+    return _page("adobe_oauth/logout.html", {"action": action, "signed_in": signed_in}, FORM_CSP)
 
 
 def org_page(orgs: list[str], chosen: str | None, action: str) -> Response:
     """The organisation picker (``adobe_oauth/org.html``)."""
-    context = {"orgs": orgs, "chosen": chosen, "action": action}
-    return _sealed(_page("adobe_oauth/org.html", context, FORM_CSP))
+    return _page("adobe_oauth/org.html", {"orgs": orgs, "chosen": chosen, "action": action}, FORM_CSP)
 
 
 def is_cross_site() -> bool:
