@@ -394,7 +394,7 @@ def test_a_postgresql_restart_costs_one_503_at_most_and_no_500(
     standin: StandInAdobe, postgres_url: str, engines: Callable[[Engine], Engine]
 ) -> None:
     """Connections the database dropped (a restart, a failover) are replaced:
-    ``from_url`` pings a pooled connection before using it."""
+    a read that meets one is tried again on a new connection."""
     storage = new_storage(postgres_url, engines)
     client = make_app(standin, storage=storage).test_client()
     login(client)

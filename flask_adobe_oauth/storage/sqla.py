@@ -40,7 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
@@ -261,11 +261,12 @@ class SQLAlchemyStorage(ServerSideStorage):
     ) -> SQLAlchemyStorage:
         """A storage on a new engine for ``url`` (``postgresql+psycopg://...``, ``sqlite:///tokens.db``).
 
-        The engine checks a pooled connection before using it
-        (``pool_pre_ping``: a restarted database costs no failed request),
-        and a SQLite one is set up by :func:`use_sqlite_wal`.
+        A SQLite engine is set up by :func:`use_sqlite_wal`. A pooled
+        connection the database dropped (a restart) is replaced when a read
+        meets it, and the read is tried again, so a restarted database costs
+        no failed page load, and no ping (``pool_pre_ping``) before each use.
         """
-        engine = create_engine(url, **{"pool_pre_ping": True, **(engine_options or {})})
+        engine = create_engine(url, **(engine_options or {}))
         return cls(use_sqlite_wal(engine), model, **options)
 
     # -- the database -------------------------------------------------------------------
@@ -330,9 +331,24 @@ class SQLAlchemyStorage(ServerSideStorage):
         query = select(t.c.token).where(
             t.c.key == key, t.c.blueprint == blueprint, t.c.expires_at > _moment(time.time())
         )
-        with self._unavailable_on_error(), self.engine.connect() as connection:
-            raw = connection.execute(query).scalar_one_or_none()
+        with self._unavailable_on_error():
+            try:
+                raw = self._select_one(query)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # A pooled connection the database dropped (a restart, a
+                # failover): SQLAlchemy has replaced the pool's connections.
+                raw = self._select_one(query)
         return raw if isinstance(raw, str) else None
+
+    def _select_one(self, query: Any) -> Any:
+        """The one value ``query`` selects, in one round trip: autocommit, as a
+        single SELECT needs no transaction (no BEGIN, no ROLLBACK)."""
+        with self.engine.connect() as connection:
+            return (
+                connection.execution_options(isolation_level="AUTOCOMMIT").execute(query).scalar_one_or_none()
+            )
 
     def set(self, token: Token) -> None:
         blueprint, session_key, old = self._current()
