@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from flask import current_app, request
@@ -52,7 +53,9 @@ def adobe_login_required(
     have every one of ``products`` there, else 403 (:class:`~flask_adobe_oauth.errors.NotAllowed`).
     Inside the view, ``adobe`` is the sign-in of ``blueprint``.
     """
-    guard = Guard(blueprint, scopes, orgs, products)
+    guard = Guard(
+        blueprint, frozenset(scopes or ()), frozenset(split_scope(orgs)), frozenset(split_scope(products))
+    )
 
     def decorate(func: F) -> F:
         # Flask-Login's way with async views, decided once rather than per request.
@@ -70,21 +73,15 @@ def adobe_login_required(
     return decorate if view is None else decorate(view)
 
 
+@dataclass(frozen=True)
 class Guard:
     """One use of the decorator: the blueprint, the scopes, and the view's own
     ``orgs=`` and ``products=`` within the blueprint's rule."""
 
-    def __init__(
-        self,
-        blueprint: str | None,
-        scopes: Iterable[str] | None,
-        orgs: Iterable[str] | None,
-        products: Iterable[str] | None,
-    ) -> None:
-        self.blueprint = blueprint
-        self.scopes = frozenset(scopes or ())
-        self.orgs = frozenset(split_scope(orgs))
-        self.products = frozenset(split_scope(products))
+    blueprint: str | None
+    scopes: frozenset[str]
+    orgs: frozenset[str]
+    products: frozenset[str]
 
     def enter(self, view: Callable[[], Any]) -> Any:
         ctx = context(self.blueprint)

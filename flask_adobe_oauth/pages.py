@@ -62,12 +62,6 @@ _builtin = Environment(
     loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False
 )
 
-# The built-in error page's own markup (its templates' source): the fuzz
-# tests tell a piece of it ("<p") apart from an echo of the request.
-_PAGE = "".join(
-    (TEMPLATE_DIR / name).read_text(encoding="utf-8") for name in ("adobe_oauth/base.html", ERROR_TEMPLATE)
-)
-
 # What each situation is called on the page, in the user's words: a headline
 # and one sentence. ``situation`` below picks the key; overrides get it too.
 _WORDING: dict[str, tuple[str, str]] = {
