@@ -1,8 +1,7 @@
 """``adobe.session``: calls to Adobe's APIs as the current user.
 
-One :class:`AdobeSession` exists per registered blueprint and process, so
-its connection pool is reused across requests. It keeps nothing about any
-user on itself: every call reads the token of the request it runs in.
+One :class:`AdobeSession` exists per registered blueprint and process, so its connection pool is
+reused across requests. It keeps nothing about any user: every call reads its request's token.
 """
 
 from __future__ import annotations
@@ -45,13 +44,11 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def _parsed(url: str) -> Url | None:
-    """``url`` as urllib3 will connect to it (after requests has prepared it),
-    or None for a URL to refuse outright.
+    """``url`` as urllib3 will connect to it (after requests has prepared it), or None to refuse it.
 
-    Parsers disagree on odd URLs: for ``https://evil\\@analytics.adobe.io/``
-    ``urlsplit`` names analytics.adobe.io while urllib3 connects to ``evil``.
-    So the URL is read the way urllib3 reads it, and URLs with a backslash
-    or credentials, which no Adobe API needs, are refused.
+    Parsers disagree on odd URLs: for ``https://evil\\@analytics.adobe.io/`` ``urlsplit`` names
+    analytics.adobe.io while urllib3 connects to ``evil``. So the URL is read the way urllib3
+    reads it, and URLs with a backslash or credentials, which no Adobe API needs, are refused.
     """
     if "\\" in url:
         return None
@@ -146,7 +143,6 @@ def _hook_list(hooks: Any) -> list[Any]:
     return list(found) if isinstance(found, (list, tuple)) else [found]
 
 
-#: Default ports, left out when URLs are compared.
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -167,18 +163,16 @@ def _under(place: tuple[str, str, str], base: tuple[str, str, str]) -> bool:
 
 
 def _caller(token: Token) -> str:
-    """Whose budget a call counts against: Adobe counts per user, so the
-    token's user id; a token without one (a service token, say) is its own."""
+    """Whose budget a call counts against: Adobe counts per user; a token without one is its own."""
     if token.user_id:
         return "u:" + token.user_id
     return "t:" + hashlib.sha256(token.access_token.encode()).hexdigest()[:32]
 
 
 def _rebasing(config: Config) -> list[tuple[str, str]]:
-    """``(Adobe's URL, the configured one)`` for the preset's API and userinfo URLs, when
-    the app is pointed elsewhere (a stand-in in tests, a proxy): code written against
-    Adobe's own URLs goes there too. Only to another server: an api_base_url under
-    Adobe's own host (a sub-path, say) leaves Adobe's URLs as they are."""
+    """``(Adobe's URL, the configured one)`` for the preset's API and userinfo URLs when the app is
+    pointed at another server (a stand-in, a proxy), so that code written against Adobe's own
+    URLs goes there too; an api_base_url on Adobe's own host (a sub-path) moves nothing."""
     preset = PRESETS[config.provider]
     pairs = [(preset["api_base_url"], config.api_base_url), (preset["userinfo_url"], config.userinfo_url)]
     return [
@@ -189,8 +183,7 @@ def _rebasing(config: Config) -> list[tuple[str, str]]:
 
 
 def _name_org(kwargs: dict[str, Any], org: str | None, parsed: Url | None) -> None:
-    """Add ``x-gw-ims-org-id`` (the organisation the user works in, when known) to a call
-    to an :data:`ORG_SCOPED_HOSTS` API that does not name one already."""
+    """Name the user's organisation (``org``) in a call to an :data:`ORG_SCOPED_HOSTS` API."""
     if org and parsed is not None and (parsed.host or "").lower() in ORG_SCOPED_HOSTS:
         headers = dict(kwargs.get("headers") or {})
         if not any(name.lower() == "x-gw-ims-org-id" for name in headers):
@@ -199,7 +192,7 @@ def _name_org(kwargs: dict[str, Any], org: str | None, parsed: Url | None) -> No
 
 
 class TokenSource(Protocol):
-    """Where :class:`AdobeSession` gets the token it sends: the signed-in user's
+    """Where :class:`AdobeSession` gets its token: the signed-in user's
     (:class:`~flask_adobe_oauth.extension.AdobeContext`) or a service credential's
     (:class:`~flask_adobe_oauth.service.AdobeService`)."""
 
@@ -217,11 +210,10 @@ class AdobeSession(requests.Session):
     """A ``requests.Session`` that sends the current user's Adobe token.
 
     * relative URLs are joined to ``api_base_url``;
-    * ``Authorization: Bearer`` and ``x-api-key`` are added, and only for
-      Adobe's hosts or the configured ones, so the token cannot be sent
-      elsewhere by mistake;
-    * an expired token is refreshed first; an HTTP 401 answer is met with one
-      refresh and one retry, then :class:`LoginRequired`;
+    * ``Authorization: Bearer`` and ``x-api-key`` are added, and only for Adobe's hosts or the
+      configured ones, so the token cannot be sent elsewhere by mistake;
+    * an expired token is refreshed first; an HTTP 401 answer is met with one refresh and one
+      retry, then :class:`LoginRequired`;
     * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user (Adobe's 12 per
       6 s): one over it waits for its turn, at most ``api_rate_wait`` seconds, or raises
       :class:`RateLimited` without being sent (:mod:`~flask_adobe_oauth.ratelimit`), as does
@@ -246,8 +238,7 @@ class AdobeSession(requests.Session):
         self.headers["Accept"] = "application/json"
         self._config = config
         self._source = source
-        #: Whether ``api_rate_waiters`` bounds a caller's waiting calls (not the
-        #: service credential's: its calls are the requests of many users).
+        #: Whether ``api_rate_waiters`` bounds a caller's waiting calls (not a service credential's).
         self._bounded = bound_waiters
         if limiter is None and config.api_rate_limit:
             limiter = RateLimiter(
@@ -261,8 +252,7 @@ class AdobeSession(requests.Session):
         self.limiter = limiter
         base = _parsed(config.api_base_url)
         self._api_place = _place(base) if base is not None else None
-        # The sign-in server's endpoints, which Adobe's API limit does not
-        # count; they share the API's host only on a stand-in or a proxy.
+        # The sign-in server's endpoints, not counted: on the API's host only on a stand-in or proxy.
         self._not_api = [
             _place(parsed)
             for u in (config.userinfo_url, config.token_url, config.revoke_url, config.jwks_url)
@@ -276,8 +266,8 @@ class AdobeSession(requests.Session):
         self._rebase = _rebasing(config)
 
     def absolute(self, url: str) -> str:
-        """``url`` joined to ``api_base_url`` when it has no scheme; a URL on the
-        preset's own Adobe API host moved to the configured one."""
+        """``url`` joined to ``api_base_url`` when relative; a URL on the preset's own Adobe API
+        host moved to the configured one."""
         if not urlsplit(url).scheme:
             return f"{self._config.api_base_url}/{url.lstrip('/')}"
         for adobe_prefix, configured in self._rebase:
@@ -313,8 +303,7 @@ class AdobeSession(requests.Session):
             source.token_rejected("the stored Adobe sign-in is unusable")
         limiter = self.limiter if self._counts(parsed) else None
         if limiter is not None:
-            # The wait for a turn counts against the call's own time limit:
-            # a call that could not be sent in time is not sent at all.
+            # The wait for a turn counts against the call's time limit: one too late is not sent.
             waited = limiter.acquire(_caller(token), where(url), budget, bounded=self._bounded)
             if waited > 0:
                 kwargs["timeout"] = max(0.001, budget - waited)
@@ -345,8 +334,7 @@ class AdobeSession(requests.Session):
     def _token_rejected(self, source: TokenSource, response: requests.Response, url: str) -> NoReturn:
         said = _error_text(response)
         response.close()
-        # Not "you are not signed in": the user was, and Adobe refused
-        # the token (revoked, expired early, or not Adobe's at all).
+        # Not "you are not signed in": the user was, and Adobe refused the token (revoked, expired early...).
         message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
         source.token_rejected(message + (f": {said})" if said else ")"))
 
@@ -360,9 +348,8 @@ class AdobeSession(requests.Session):
             and error.retry_after is not None
             and self.counts_against_limit(response.url or url)
         ):
-            # Another process used this user's budget: none of our calls
-            # would pass before the delay Adobe asked for. (Only Adobe's
-            # API says so: not a host a redirect led to.)
+            # Another process used this user's budget: none of our calls would pass before the
+            # delay Adobe asked for. (Only Adobe's API says so: not a host a redirect led to.)
             limiter.hold(_caller(token), error.retry_after)
         raise error
 

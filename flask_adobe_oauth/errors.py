@@ -1,9 +1,6 @@
-"""The error hierarchy. Every error this package raises derives from
-:class:`AdobeOAuthError` and carries the HTTP status a user should see.
-
-Messages name what went wrong and where (a URL without its query), never a
-secret: no client secret, code, access or refresh token is ever formatted
-into one.
+"""The error hierarchy. Every error this package raises derives from :class:`AdobeOAuthError`
+and carries the HTTP status a user should see. Messages name what went wrong and where (a URL
+without its query), never a secret: no client secret, code, access or refresh token.
 """
 
 from __future__ import annotations
@@ -40,10 +37,9 @@ class ConfigurationError(AdobeOAuthError, ValueError):
 class OutsideRequest(AdobeOAuthError, RuntimeError):
     """``adobe`` (or the current user's context) was used with no request to bind it to.
 
-    A ``RuntimeError`` too, as Flask's own "working outside of request context" is:
-    werkzeug's proxies answer introspection of an unbound proxy (``isinstance(adobe,
-    Flask)``, which ``flask --app module`` does to every name in the module) with the
-    proxy's own type when the lookup raises one.
+    A ``RuntimeError`` too, as Flask's own "working outside of request context" is: werkzeug's
+    proxies answer introspection of an unbound proxy (``isinstance(adobe, Flask)``, which
+    ``flask --app module`` does to every name) with the proxy's own type when the lookup raises one.
     """
 
     status_code = 500
@@ -64,9 +60,8 @@ class StateError(CallbackError):
     def __init__(self, message: str, status_code: int = 400, reason: str = "invalid") -> None:
         super().__init__(message)
         self.status_code = status_code
-        #: Which way the state failed: ``"missing"``, ``"expired"``, ``"used"``
-        #: (unknown or already used), ``"not_started"`` (no sign-in pending in
-        #: this browser) or ``"invalid"``.
+        #: Which way the state failed: ``"missing"``, ``"expired"``, ``"used"`` (unknown or already
+        #: used), ``"not_started"`` (no sign-in pending in this browser) or ``"invalid"``.
         self.reason = reason
 
 
@@ -102,25 +97,20 @@ class ProviderError(AdobeOAuthError):
         self.provider_error = provider_error
         #: Adobe's ``error_description`` (RFC 6749 §5.2), short printable text, when it sent one.
         self.description = description
-        #: The HTTP status *Adobe* answered with (None when it did not answer);
-        #: not :attr:`status_code`, the status this app answers the user with.
+        #: The HTTP status *Adobe* answered with (None when it did not answer), not :attr:`status_code`.
         self.status = status
 
     @property
     def refused(self) -> bool:
-        """Adobe answered and refused the grant (RFC 6749 §5.2: 400 or 401),
-        as opposed to failing or being unreachable."""
+        """Adobe answered and refused the grant (RFC 6749 §5.2: 400 or 401), not failed."""
         return self.status in (400, 401)
 
 
 class IdTokenError(ProviderError):
-    """The id_token in Adobe's token response failed verification (signature,
-    ``iss``, ``aud``, ``exp`` or ``nonce``).
-
-    A 502 like every other unusable token response: the id_token reaches the
-    app over the back channel from the token endpoint, not from the browser,
-    so a bad one means the provider's answer (or the path to it, or this
-    app's configuration of it) is at fault. Nothing is stored.
+    """The id_token in Adobe's token response failed verification (signature, ``iss``, ``aud``,
+    ``exp`` or ``nonce``). A 502 like every other unusable token response: the id_token comes
+    over the back channel from the token endpoint, not from the browser, so the provider's
+    answer (or the path to it, or this app's configuration of it) is at fault. Nothing is stored.
     """
 
     error = "invalid_id_token"
@@ -136,8 +126,8 @@ class LoginRequired(AdobeOAuthError):
         super().__init__(message)
         #: The name of the Adobe blueprint whose login is missing, when known.
         self.blueprint = blueprint
-        #: True when the user was signed in and the sign-in ran out (the refresh
-        #: token expired or was refused): a silent sign-in may renew it.
+        #: True when the sign-in ran out (the refresh token expired or was refused): a silent
+        #: sign-in may renew it.
         self.expired = expired
 
 
@@ -153,10 +143,8 @@ class InsufficientScope(AdobeOAuthError):
 
 
 class NotAllowed(AdobeOAuthError):
-    """The user signed in with Adobe, but may not use this site: not in an
-    allowed organisation, without a required product, an e-mail domain not
-    allowed, or refused by the app's own rule. ``reason`` says which, in
-    words fit for the user (it names no secret)."""
+    """The user signed in with Adobe, but may not use this site (organisation, product, e-mail
+    domain or the app's own rule); ``reason`` says which, in words fit for the user."""
 
     status_code = 403
     error = "not_allowed"
@@ -167,9 +155,8 @@ class NotAllowed(AdobeOAuthError):
 
 
 class RateLimited(AdobeOAuthError):
-    """Adobe answered 429 Too Many Requests, or the call was held back before
-    it went because Adobe would have (``api_rate_limit``); ``retry_after`` is
-    the delay to wait, in seconds."""
+    """Adobe answered 429 Too Many Requests, or the call was held back because Adobe would have
+    (``api_rate_limit``); ``retry_after`` is the delay to wait, in seconds."""
 
     status_code = 429
     error = "rate_limited"
@@ -191,13 +178,11 @@ class CrossSiteRequest(AdobeOAuthError):
 
 
 class CookieTooLarge(AdobeOAuthError):
-    """The token would make the session cookie too large for browsers to keep.
+    """The token would make the session cookie too large for browsers to keep: they drop a cookie
+    past ~4 KB without a word, logging the user out; the fix is server-side storage.
 
-    Browsers drop a cookie past ~4 KB without a word, which would log the user out for no
-    visible reason; the fix is server-side storage. 507 Insufficient Storage (RFC 4918
-    §11.5): the server cannot store what it needs to complete the request. The app's
-    configuration is at fault, not the user's request (so no 4xx), and it is not a crash
-    (so no 500): monitoring can tell it apart.
+    507 Insufficient Storage (RFC 4918 §11.5): the server cannot store what it needs. The app's
+    configuration is at fault (so no 4xx), and it is not a crash (so no 500).
     """
 
     status_code = 507
@@ -219,11 +204,8 @@ _CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 @dataclass(frozen=True)
 class ColumnError:
-    """A column of a report Adobe could not compute (``RankedColumnError`` in swagger.json).
-
-    ``code`` is Adobe's ``errorCode``: ``unauthorized_metric``, ``not_enabled_metric``,
-    ``unauthorized_dimension`` and so on. The column's numbers in the rows and totals are not data.
-    """
+    """A column of a report Adobe could not compute (``RankedColumnError`` in swagger.json); its
+    numbers are not data. ``code`` is Adobe's ``errorCode`` (``unauthorized_metric``...)."""
 
     column_id: str
     #: The metric requested in that column, when the request named it.
@@ -234,12 +216,10 @@ class ColumnError:
 
 
 class AnalyticsError(ProviderError):
-    """The Analytics API answered an error status; ``code`` is Adobe's code for it.
-
-    ``provider_error`` (also ``code``) is the gateway's ``error_code`` (``"403025"``) or
-    the API's ``errorCode`` (``"invalid_parameters"``); ``description`` Adobe's own words
-    (``message`` or ``errorDescription``), shortened; ``error_id`` the API's ``errorId``,
-    which Adobe support asks for; ``status`` the HTTP status.
+    """The Analytics API answered an error status. ``code`` (also ``provider_error``) is the
+    gateway's ``error_code`` (``"403025"``) or the API's ``errorCode`` (``"invalid_parameters"``);
+    ``description`` Adobe's own words, shortened; ``error_id`` the API's ``errorId``, which Adobe
+    support asks for; ``status`` the HTTP status.
     """
 
     def __init__(
@@ -265,19 +245,15 @@ class AnalyticsError(ProviderError):
 
 
 class NoAnalyticsProfile(AnalyticsError):
-    """Adobe's gateway answered ``403025 Profile is not valid``: the user's Adobe ID
-    is in no Adobe Analytics product profile, so it may not use the API. Only an
-    administrator of the organization can fix it, in the Adobe Admin Console."""
+    """Adobe's gateway answered ``403025 Profile is not valid``: the user's Adobe ID is in no Adobe
+    Analytics product profile. Only an administrator can fix it, in the Adobe Admin Console."""
 
     status_code = 403
 
 
 class ReportColumnError(AnalyticsError):
-    """A report answered without the metric that was asked for (HTTP 206, ``columnErrors``).
-
-    Raised instead of reading the column as zeros; ``column_errors`` says
-    which columns failed and why, ``metric_id`` the metric missing.
-    """
+    """A report answered without the metric ``metric_id`` (HTTP 206, ``columnErrors``), raised
+    instead of reading the column as zeros; ``column_errors`` says which columns failed and why."""
 
     def __init__(self, message: str, metric_id: str, column_errors: tuple[ColumnError, ...]) -> None:
         first = column_errors[0] if column_errors else None
@@ -316,8 +292,7 @@ def adobe_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
     "message": "Too many requests"}`` (Adobe's Analytics 2.0 FAQ), the Analytics API's
     ``{"errorCode", "errorDescription", "errorId"}`` (``ReportErrorStatus`` in swagger.json,
     ``AnalyticsAsrErrorResponse`` in report-suites.json), and IMS's OAuth ``{"error",
-    "error_description"}`` (RFC 6749 §5.2). Codes must look like codes, messages are cut to
-    :data:`MAX_QUOTED` printable characters.
+    "error_description"}`` (RFC 6749 §5.2). Messages are cut to :data:`MAX_QUOTED` characters.
     """
     if not isinstance(body, dict):
         return None, None, None

@@ -1,10 +1,9 @@
-"""What the user sees when something goes wrong: a small HTML page or JSON,
-with the right status, the message escaped, and nothing secret in it.
+"""What the user sees when something goes wrong: a small HTML page or JSON, with the right
+status, the message escaped, and nothing secret in it.
 
-The HTML comes from the templates in ``templates/adobe_oauth/``. An app
-restyles a page by putting its own ``adobe_oauth/<name>.html`` in its
-template folder (the app's folder wins over a blueprint's); if that override
-fails to render, the error is logged and the built-in page is sent instead.
+The HTML comes from the templates in ``templates/adobe_oauth/``. An app restyles a page by
+putting its own ``adobe_oauth/<name>.html`` in its template folder (the app's folder wins over a
+blueprint's); if that override fails to render, the error is logged and the built-in page is sent.
 """
 
 from __future__ import annotations
@@ -55,15 +54,13 @@ ERROR_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 #: The built-in pages with a form: no script, no other site, a form posting only here.
 FORM_CSP = "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'"
 
-# The built-in pages render in an environment of their own: always escaped,
-# and independent of the app's loader, so a broken override (even of
-# base.html) cannot break the fallback.
+# The built-in pages render in an environment of their own: always escaped, and independent
+# of the app's loader, so a broken override (even of base.html) cannot break the fallback.
 _builtin = Environment(
     loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=StrictUndefined, auto_reload=False
 )
 
-# What each situation is called on the page, in the user's words: a headline
-# and one sentence. ``situation`` below picks the key; overrides get it too.
+# What each situation is called on the page, in the user's words: a headline and one sentence.
 _WORDING: dict[str, tuple[str, str]] = {
     "cancelled": (
         "You cancelled the sign-in",
@@ -215,10 +212,8 @@ def situation(exc: AdobeOAuthError) -> str:
 
 
 def misconfigured_setting(exc: ProviderError) -> str | None:
-    """The situation of a refusal that names a setting of the site's, not a
-    passing failure: the client's credentials (RFC 6749 §5.2
-    ``invalid_client``), or a redirect URI the credential does not allow
-    (an ``invalid_grant`` whose description names the redirect_uri)."""
+    """The situation of a refusal naming a setting of the site's: the client's credentials (RFC 6749
+    §5.2 ``invalid_client``), or a redirect URI the credential does not allow (``invalid_grant``)."""
     if exc.provider_error == "invalid_client" or (exc.status == 401 and exc.provider_error is None):
         return "provider_credentials"
     if exc.provider_error == "invalid_grant" and "redirect" in (exc.description or "").lower():
@@ -227,14 +222,13 @@ def misconfigured_setting(exc: ProviderError) -> str | None:
 
 
 def is_navigation() -> bool:
-    """True when a browser is loading a page (a link followed, a form
-    submitted), as opposed to a script's ``fetch()`` or XHR, or a non-browser client.
+    """True when a browser is loading a page (a link followed, a form submitted), not a script's
+    ``fetch()`` or XHR, nor a non-browser client.
 
-    Browsers send the W3C Fetch Metadata header ``Sec-Fetch-Mode: navigate``
-    with navigations only, and no script can set a ``Sec-Fetch-*`` header
-    (forbidden request headers, Fetch Standard). They send it only to secure
-    contexts (HTTPS, localhost); elsewhere a navigation is told by its
-    ``Accept``, which names ``text/html`` (``fetch()`` and XHR send ``*/*``).
+    Browsers send the W3C Fetch Metadata header ``Sec-Fetch-Mode: navigate`` with navigations
+    only, and no script can set a ``Sec-Fetch-*`` header (forbidden request headers, Fetch
+    Standard). They send it only to secure contexts (HTTPS, localhost); elsewhere a navigation
+    is told by its ``Accept``, which names ``text/html`` (``fetch()`` and XHR send ``*/*``).
     """
     mode = request.headers.get("Sec-Fetch-Mode")
     if mode is not None:
@@ -339,9 +333,8 @@ def error_response(
         body = {"error": exc.error, "message": exc.message}
         if retry_url:
             body["login_url"] = retry_url
-        # HTML-safe JSON (<, >, &, ' as \uXXXX): the message may quote what
-        # Adobe sent back (error_description), and a client that drops it into
-        # innerHTML must not run it.
+        # HTML-safe JSON (<, >, &, ' as \uXXXX): the message may quote what Adobe sent back
+        # (error_description), and a client that drops it into innerHTML must not run it.
         text = htmlsafe_json_dumps(body, sort_keys=True) + "\n"
         response = _sealed(Response(text, mimetype="application/json"))
     else:
@@ -370,8 +363,8 @@ def current_relative_url() -> str:
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     """The answer to a missing login for ``blueprint``: its ``unauthorized_handler``, else 302
     to the login for a browser's page load, else 401 (a form POST cannot be replayed)."""
-    # Read at call time from the app's own blueprint registry (the name is the
-    # state's full, dotted name), so a handler set after registration counts.
+    # Read at call time from the app's blueprints (by the full, dotted name), so a handler
+    # set after registration counts.
     handler: UnauthorizedHandler | None = getattr(
         current_app.blueprints.get(blueprint), "unauthorized_callback", None
     )
@@ -383,11 +376,9 @@ def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
         # JSON for every client but a browser (a page load, a form it submits).
         return error_response(exc, retry_url=login_url, as_json=None if page_load else True)
     if exc.expired and silent_sign_in_allowed(blueprint):
-        # The sign-in ran out (IMS refresh tokens last 14 days): ask Adobe
-        # without showing the user anything first (OpenID Connect Core
-        # §3.1.2.1, prompt=none). If the user is still signed in at Adobe
-        # they are back on this page at once; if Adobe needs them, the
-        # callback goes on to the ordinary sign-in, keeping ``next``.
+        # The sign-in ran out (IMS refresh tokens last 14 days): ask Adobe without showing the
+        # user anything (OpenID Connect Core §3.1.2.1, prompt=none). A user still signed in at
+        # Adobe is back here at once; else the callback goes on to the ordinary sign-in.
         login_url = url_for(f"{blueprint}.login", next=current_relative_url(), prompt="none", renew="1")
     return redirect(login_url, 302)
 
@@ -406,8 +397,8 @@ def silent_sign_in_allowed(blueprint: str) -> bool:
     return config.response_type == "code" and config.prompt is None and "openid" in config.scope
 
 
-# Reads the fragment (which never reaches a server), removes it from the
-# address bar and history, and posts it to this same URL.
+# Reads the fragment (which never reaches a server), removes it from the address bar and
+# history, and posts it to this same URL.
 FRAGMENT_SCRIPT = (
     "(function(){var h=location.hash.slice(1);history.replaceState(null,'',location.pathname);"
     "var f=document.createElement('form');f.method='post';f.action=location.pathname;"
@@ -416,25 +407,23 @@ FRAGMENT_SCRIPT = (
     "document.body.appendChild(f);f.submit();})();"
 )
 SCRIPT_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(FRAGMENT_SCRIPT.encode()).digest()).decode() + "'"
-# The built-in page: nothing but this script (a W3C CSP Level 3 hash-source)
-# and inline styles; it may post only to this site.
+# The built-in page: nothing but this script (a W3C CSP Level 3 hash-source) and inline styles;
+# it may post only to this site.
 FRAGMENT_CSP = f"default-src 'none'; form-action 'self'; script-src {SCRIPT_HASH}; style-src 'unsafe-inline'"
-# An app's own page keeps what protects the token in the fragment (no other
-# script runs, the form posts only here) and may load the app's stylesheets.
+# An app's own page keeps what protects the token in the fragment (no other script runs, the
+# form posts only here) and may load the app's stylesheets.
 FRAGMENT_CSP_OVERRIDE = f"form-action 'self'; script-src {SCRIPT_HASH}"
 
 
 def fragment_page() -> Response:
-    """The implicit grant's page (``adobe_oauth/implicit.html``): posts the
-    URL fragment back to the callback. Any override carries the exact
-    script the CSP admits, or the built-in page is sent."""
+    """The implicit grant's page (``adobe_oauth/implicit.html``): posts the URL fragment back to
+    the callback. Any override carries the exact script the CSP admits, or the built-in page is sent."""
     context = {"script": Markup(FRAGMENT_SCRIPT)}  # noqa: S704 - a constant
     return _page("adobe_oauth/implicit.html", context, FRAGMENT_CSP, FRAGMENT_CSP_OVERRIDE, FRAGMENT_SCRIPT)
 
 
 def logout_page(action: str, signed_in: bool) -> Response:
-    """The page of a plain "Sign out" link (``adobe_oauth/logout.html``): a
-    button that posts the sign-out; a GET never signs anyone out."""
+    """The page of a plain "Sign out" link (``adobe_oauth/logout.html``): a button that posts the sign-out."""
     return _page("adobe_oauth/logout.html", {"action": action, "signed_in": signed_in}, FORM_CSP)
 
 

@@ -2,17 +2,15 @@
 
 Adobe has answered token requests in three shapes over the years:
 
-* legacy ``api.omniture.com/token``: ``expires`` is an *absolute* Unix time in
-  seconds; no ``token_type``, no ``expires_in``, no refresh token;
-* IMS ``/ims/token/v3`` and RFC 6749 §5.1: ``expires_in`` in *seconds*,
-  ``token_type`` ``bearer`` (Adobe writes it lower-case);
-* IMS ``/ims/token/v1``: ``expires_in`` in *milliseconds* (3 599 000 is
-  one hour).
+* legacy ``api.omniture.com/token``: ``expires`` is an *absolute* Unix time in seconds; no
+  ``token_type``, no ``expires_in``, no refresh token;
+* IMS ``/ims/token/v3`` and RFC 6749 §5.1: ``expires_in`` in *seconds*, ``token_type``
+  ``bearer`` (Adobe writes it lower-case);
+* IMS ``/ims/token/v1``: ``expires_in`` in *milliseconds* (3 599 000 is one hour).
 
-The unit is decided by the endpoint (``Config.expires_in_unit``, derived
-from the token URL unless set), never by the number's size: a short-lived
-token answered in milliseconds and a long-lived one in seconds can carry the
-same number.
+The unit is decided by the endpoint (``Config.expires_in_unit``, derived from the token URL
+unless set), never by the number's size: a short-lived token answered in milliseconds and a
+long-lived one in seconds can carry the same number.
 """
 
 from __future__ import annotations
@@ -51,11 +49,8 @@ def parse_scope(value: str | Iterable[str] | None) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Token:
-    """An Adobe access token and what is known about it.
-
-    Secret fields are left out of ``repr`` so that a token printed in a log or
-    a traceback shows no secret.
-    """
+    """An Adobe access token and what is known about it. Secret fields are left out of ``repr``,
+    so that a token printed in a log or a traceback shows no secret."""
 
     access_token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
@@ -65,15 +60,12 @@ class Token:
     user_id: str | None = None
     #: Only present right after the exchange; never stored.
     id_token: str | None = field(default=None, repr=False, compare=False)
-    #: The Adobe organisations (IMS org ids, ``...@AdobeOrg``) the user was
-    #: admitted for at sign-in, and checked again at each refresh: empty when
-    #: the blueprint has no rule about who may enter (``allowed_orgs`` and the like).
+    #: The Adobe organisations (IMS org ids, ``...@AdobeOrg``) the user was admitted for at sign-in
+    #: and at each refresh: empty when the blueprint has no rule about who may enter (``allowed_orgs``...).
     orgs: frozenset[str] = frozenset()
-    #: The products (Adobe ``serviceCode`` values, ``dma_analytics`` for
-    #: Analytics) the user has in those organisations.
+    #: The products (Adobe ``serviceCode`` values, ``dma_analytics`` for Analytics) the user has there.
     products: frozenset[str] = frozenset()
-    #: The user's name and e-mail address, as Adobe gave them at sign-in
-    #: (the verified id_token, the profile or userinfo), when it did.
+    #: The user's name and e-mail address, as Adobe gave them at sign-in, when it did.
     name: str | None = None
     email: str | None = None
 
@@ -177,13 +169,10 @@ def token_from_response(
     *,
     expires_in_ms: bool = False,
 ) -> Token:
-    """Normalise a token endpoint's JSON answer into a :class:`Token`.
-
-    ``expires_in_ms``: the endpoint answers ``expires_in`` in milliseconds
-    (IMS ``/ims/token/v1``). Raises :class:`ProviderError` when the answer is not a usable bearer token
-    (RFC 6749 §5.1: ``access_token`` is required; §7.1: only a token type the
-    client understands may be used).
-    """
+    """Normalise a token endpoint's JSON answer into a :class:`Token`; ``expires_in_ms``: the
+    endpoint answers ``expires_in`` in milliseconds (IMS ``/ims/token/v1``). Raises
+    :class:`ProviderError` when the answer is not a usable bearer token (RFC 6749 §5.1:
+    ``access_token`` is required; §7.1: only a token type the client understands may be used)."""
     raw_scope, refresh, user_id = data.get("scope"), data.get("refresh_token"), data.get("user_id")
     id_token = data.get("id_token")
     return Token(
@@ -224,9 +213,8 @@ def _expires_at(data: Mapping[str, Any], now: float, expires_in_ms: bool) -> flo
 class Storage(Protocol):
     """Where a blueprint keeps the current user's token (same shape as Flask-Dance's).
 
-    Each method acts for the user of the current request; one storage object
-    serves every request, so it keeps nothing request-specific on itself.
-    :mod:`flask_adobe_oauth.storage` has the implementations.
+    Each method acts for the user of the current request; one storage object serves every
+    request, so it keeps nothing request-specific. :mod:`flask_adobe_oauth.storage` has them.
     """
 
     def get(self) -> Token | None:
