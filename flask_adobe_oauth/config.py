@@ -3,7 +3,7 @@
 Every option of :func:`make_adobe_blueprint` may come from the argument or
 from ``app.config["ADOBE_OAUTH_<NAME>"]``; an explicit argument wins. All
 checks run when the blueprint is registered, so a wrong setting fails at
-start-up with the config key named, not at the first login.
+start-up with the config key named.
 """
 
 from __future__ import annotations
@@ -22,12 +22,9 @@ from .tokens import Storage, split_scope
 CONFIG_PREFIX = "ADOBE_OAUTH_"
 
 IMS_HOST = "https://ims-na1.adobelogin.com"
-#: The issuers an Adobe IMS id_token may name. IMS's discovery document
-#: (``/ims/.well-known/openid-configuration``, Adobe Developer Console docs,
-#: User Authentication API reference) says ``https://ims-na1.adobelogin.com``;
-#: the Console's Admin Authentication API reference says id_tokens always carry
-#: ``https://ims-na1.adobelogin.com/ims``. Both are accepted, so a real login
-#: cannot fail on which of the two Adobe's tokens carry.
+#: The issuers an Adobe IMS id_token may name: IMS's discovery document
+#: (User Authentication API reference) says ``https://ims-na1.adobelogin.com``,
+#: the Admin Authentication API reference says ``.../ims``. Both are accepted.
 IMS_ISSUERS = (IMS_HOST, f"{IMS_HOST}/ims")
 
 #: Endpoints and default scope of each provider preset (Adobe's Analytics OAuth guide and the Adobe Developer Console IMS docs).
@@ -40,8 +37,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "jwks_url": f"{IMS_HOST}/ims/keys",
         "issuer": IMS_ISSUERS,
         "logout_url": f"{IMS_HOST}/ims/logout/v1",
-        # Adobe Developer Console docs, User Authentication API reference,
-        # "Profile": the user's organisations and product contexts.
+        # User Authentication API reference, "Profile": organisations and product contexts.
         "profile_url": f"{IMS_HOST}/ims/profile/v1",
         "api_base_url": "https://analytics.adobe.io",
         # Analytics 2.0 APIs FAQ, "Rate limits": 12 requests every 6 seconds per user.
@@ -69,8 +65,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Values people leave in place of a real credential: "...", "changeme",
-#: "your-client-id", "<client id>", "xxxx" and the like.
 _PLACEHOLDER_WORDS = frozenset(
     {"changeme", "change-me", "change_me", "todo", "tbd", "fixme", "none", "null", "placeholder", "secret"}
 )
@@ -81,8 +75,7 @@ def placeholder_problem(value: Any) -> str | None:
     """Why ``value`` looks like a placeholder rather than a real credential, or None."""
     if not isinstance(value, (str, bytes)):
         return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
     if not text:
         return "it is empty"
     if text.lower() in _PLACEHOLDER_WORDS or _PLACEHOLDER.match(text):
@@ -91,30 +84,17 @@ def placeholder_problem(value: Any) -> str | None:
     return None
 
 
-_URL_OPTIONS = (
-    "authorize_url",
-    "token_url",
-    "revoke_url",
-    "userinfo_url",
-    "jwks_url",
-    "logout_url",
-    "profile_url",
-    "api_base_url",
-)
-#: ``prompt`` values Adobe IMS's authorize endpoint takes (Adobe Developer
-#: Console docs, User Authentication API reference, "Authorize Request").
+_URL_OPTIONS = tuple(name for name in PRESETS["ims"] if name.endswith("_url"))
+#: ``prompt`` values Adobe IMS's authorize endpoint takes (User Authentication
+#: API reference, "Authorize Request").
 PROMPTS = frozenset({"none", "login"})
 #: Hosts where plain http is allowed: this machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _option(default: Any, doc: str, *, config_key: bool = True, repr: bool = True) -> Any:
-    """A field of :class:`Config` that is an option of :func:`make_adobe_blueprint`.
-
-    ``default`` is the option's default (None: from the provider preset, or
-    derived); ``doc`` is its line in the docs; ``config_key`` says whether
-    ``ADOBE_OAUTH_<NAME>`` may set it.
-    """
+    """A field of :class:`Config` that is an option of :func:`make_adobe_blueprint`
+    (``default`` None: from the preset, or derived)."""
     return field(default=default, repr=repr, metadata={"doc": doc, "config_key": config_key})
 
 
@@ -123,9 +103,8 @@ class Config:
     """The resolved, checked options of one registered blueprint.
 
     Each option is declared here, once: :func:`make_adobe_blueprint`'s
-    keywords and docstring, the defaults and the ``ADOBE_OAUTH_*`` keys are
-    all derived from these fields (:data:`OPTIONS`, :data:`DEFAULTS`,
-    :data:`CONFIG_KEYS`).
+    keywords and docstring, :data:`OPTIONS`, :data:`DEFAULTS` and
+    :data:`CONFIG_KEYS` are derived from these fields.
     """
 
     client_id: str = _option(None, "the credential's client ID (Adobe Developer Console). Required.")
@@ -167,10 +146,7 @@ class Config:
     state_max_age: int = _option(600, "seconds a started login stays valid.")
     max_pending_logins: int = _option(5, "logins that may be pending at once per browser.")
     timeout: float = _option(10.0, "seconds for each whole call to the authorization server.")
-    #: Seconds for each call through ``adobe.session`` (Analytics reports may take up to 60 s).
     api_timeout: float = _option(60.0, "seconds for each whole call through ``adobe.session``.")
-    #: ``(calls, seconds)`` per user for calls to ``api_base_url``'s host, kept
-    #: on our side (:mod:`~flask_adobe_oauth.ratelimit`), or None for no limit.
     api_rate_limit: tuple[int, float] | None = _option(
         None,
         "``(calls, seconds)`` per user kept for calls to ``api_base_url`` (Adobe's ``(12, 6)`` "
@@ -232,12 +208,11 @@ class Config:
     name: str = _option(
         "adobe", "the blueprint's name; an argument only (it is needed before any app).", config_key=False
     )
-    #: Every issuer a callback's ``iss`` or an id_token's ``iss`` may name (derived from ``issuer``).
+    #: Every issuer a callback's or an id_token's ``iss`` may name (derived from ``issuer``).
     issuers: tuple[str, ...] = ()
 
     @property
     def expires_in_ms(self) -> bool:
-        """True when the token endpoint answers ``expires_in`` in milliseconds."""
         return self.expires_in_unit == "milliseconds"
 
     @property
@@ -247,7 +222,6 @@ class Config:
 
 
 _OPTION_FIELDS = tuple(f for f in fields(Config) if "doc" in f.metadata)
-#: The options of :func:`make_adobe_blueprint`, in declaration order.
 OPTIONS: tuple[str, ...] = tuple(f.name for f in _OPTION_FIELDS)
 #: Option name -> default (None for "from the preset" or "derived").
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in _OPTION_FIELDS}
@@ -266,15 +240,13 @@ def _key(name: str) -> str:
     return CONFIG_PREFIX + name.upper()
 
 
-#: Every ``ADOBE_OAUTH_*`` key an option may be read from, in declaration order.
 CONFIG_KEYS: tuple[str, ...] = tuple(_key(f.name) for f in _OPTION_FIELDS if f.metadata["config_key"])
-
-
-#: The keys of the service credential (OAuth Server-to-Server, ``service.py``):
-#: its own client id, secret and scope, when they differ from the web credential's.
+#: The service credential's own keys (OAuth Server-to-Server, ``service.py``).
 SERVICE_KEYS: tuple[str, ...] = tuple(
     _key(name) for name in ("service_client_id", "service_client_secret", "service_scope")
 )
+#: What a blueprint's configuration is resolved from.
+SNAPSHOT_KEYS: tuple[str, ...] = (*CONFIG_KEYS, "SECRET_KEY", "SESSION_COOKIE_SAMESITE")
 
 
 def check_unknown_keys(app_config: Mapping[str, Any]) -> None:
@@ -288,39 +260,26 @@ def check_unknown_keys(app_config: Mapping[str, Any]) -> None:
             raise ConfigurationError(f"{key} is not an option of flask-adobe-oauth{hint}")
 
 
-#: What a blueprint's configuration is resolved from.
-SNAPSHOT_KEYS: tuple[str, ...] = (*CONFIG_KEYS, "SECRET_KEY", "SESSION_COOKIE_SAMESITE")
-
-
 def config_snapshot(app_config: Mapping[str, Any]) -> tuple[Any, ...]:
     """The values of :data:`SNAPSHOT_KEYS`, to notice later changes."""
     return tuple(map(app_config.get, SNAPSHOT_KEYS))
 
 
+_TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
+
+
 def _as_bool(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in {
-        "1",
-        "true",
-        "yes",
-        "on",
-        "0",
-        "false",
-        "no",
-        "off",
-    }:
-        return value.strip().lower() in {"1", "true", "yes", "on"}
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
     raise ConfigurationError(f"{_key(name)} must be true or false, not {value!r}")
 
 
 def _as_number(name: str, value: Any, minimum: float) -> float:
-    """The one place a number is read from the configuration: a finite one.
-
-    ``float()`` takes "inf" and "nan" (from an environment variable, say);
-    an infinite timeout makes every call fail with OverflowError, and int() of
-    one raises it at once, so both are refused here with the key named.
-    """
+    """A finite number: ``float()`` takes "inf" and "nan" (from an environment
+    variable, say), and an infinite timeout makes every call fail with OverflowError."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -347,7 +306,6 @@ def _check_url(name: str, value: Any) -> str:
 
 
 def _issuers(value: Any) -> tuple[str, ...]:
-    """The accepted issuers: one string (several separated by spaces) or a list of strings."""
     if value is None:
         return ()
     items = value.split() if isinstance(value, str) else value
@@ -356,16 +314,11 @@ def _issuers(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i.strip() for i in items))
 
 
-#: Token endpoints known to answer ``expires_in`` in milliseconds: Adobe IMS's
-#: older ``/ims/token/v1`` (its v3 answers in seconds, as RFC 6749 §5.1 says).
-_MILLISECOND_TOKEN_PATHS = ("/ims/token/v1",)
-
-
 def _expires_in_unit(value: Any, token_url: str) -> str:
-    """``"seconds"`` or ``"milliseconds"``: as configured, else by the token endpoint."""
     if value is None:
-        path = urlsplit(token_url).path.rstrip("/")
-        return "milliseconds" if path.endswith(_MILLISECOND_TOKEN_PATHS) else "seconds"
+        # Adobe IMS's older /ims/token/v1 answers expires_in in milliseconds
+        # (its v3 in seconds, as RFC 6749 §5.1 says).
+        return "milliseconds" if urlsplit(token_url).path.rstrip("/").endswith("/ims/token/v1") else "seconds"
     if value not in ("seconds", "milliseconds"):
         raise ConfigurationError(
             f"{_key('expires_in_unit')} must be 'seconds' or 'milliseconds', not {value!r}"
@@ -373,16 +326,12 @@ def _expires_in_unit(value: Any, token_url: str) -> str:
     return str(value)
 
 
-#: The longest ``api_rate_wait`` may be.
 MAX_RATE_WAIT = 60.0
-
-#: Values of ``api_rate_limit`` that turn the limiter off.
 _OFF = frozenset({"off", "none", "false", "0", "no"})
 
 
 def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int, float] | None:
-    """``api_rate_limit`` as ``(calls, seconds)``, or None for none: ``(12, 6)``,
-    ``"12/6"``, or ``False``/``"off"``; unset is the preset's (Adobe's 12 per 6 s)."""
+    """``(12, 6)``, ``"12/6"``, or ``False``/``"off"`` for none; unset is the preset's."""
     if value is None:
         return preset_value
     if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
@@ -401,18 +350,12 @@ def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int
     return calls, seconds
 
 
-#: The schemes of ``api_rate_storage`` (Flask-Limiter's storage URIs for them).
-_RATE_STORAGES = ("memory", "redis", "rediss", "redis+unix")
-
-
 def _rate_storage(value: Any) -> str:
-    """``api_rate_storage``: ``memory://``, or a Redis URL (redis-py reads it
-    when the limiter is made). A wrong value is shown by its scheme only: a
-    URL may carry a password."""
+    """``memory://`` or a Redis URL; a wrong one is shown by its scheme only (it may carry a password)."""
     scheme = value.partition("://")[0].strip().lower() if isinstance(value, str) and "://" in value else ""
     if scheme == "memory":
         return "memory://"
-    if scheme in _RATE_STORAGES:
+    if scheme in ("redis", "rediss", "redis+unix"):
         return str(value).strip()
     shown = f"a {scheme}:// URL" if scheme else f"a {type(value).__name__}"
     raise ConfigurationError(
@@ -421,23 +364,24 @@ def _rate_storage(value: Any) -> str:
     )
 
 
+_GENERATE_KEY = (
+    "Generate one with `python -c 'import secrets; print(secrets.token_hex(32))'` "
+    "and load it from the environment"
+)
+
+
 def check_app(app_config: Mapping[str, Any], secret_key: Any) -> None:
-    """The app-wide checks a blueprint's sign-in depends on: a real
-    ``SECRET_KEY`` (the login is bound to the signed session), no unknown
-    ``ADOBE_OAUTH_*`` key, and a session cookie that survives the redirect
-    back from Adobe."""
+    """The app-wide checks: a real ``SECRET_KEY`` (the login is bound to the
+    signed session), no unknown ``ADOBE_OAUTH_*`` key, and a session cookie
+    that survives the redirect back from Adobe."""
     if not secret_key:
         raise ConfigurationError(
-            "SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session. Generate one "
-            "with `python -c 'import secrets; print(secrets.token_hex(32))'` and load it from the environment"
+            "SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session. "
+            + _GENERATE_KEY
         )
     problem = placeholder_problem(secret_key)
-    if problem:
-        # Anyone could sign a session with it, and so plant a token in it.
-        raise ConfigurationError(
-            f"SECRET_KEY is not a secret: {problem}. Generate one with "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'` and load it from the environment"
-        )
+    if problem:  # anyone could sign a session with it, and so plant a token in it
+        raise ConfigurationError(f"SECRET_KEY is not a secret: {problem}. {_GENERATE_KEY}")
     check_unknown_keys(app_config)
     samesite = app_config.get("SESSION_COOKIE_SAMESITE")
     if isinstance(samesite, str) and samesite.lower() == "strict":
@@ -450,8 +394,7 @@ Pick = Callable[[str], Any]
 
 
 def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config:
-    """Merge arguments, ``app.config`` and the preset, and check the result
-    (each value's check names its ``ADOBE_OAUTH_*`` key)."""
+    """Merge arguments, ``app.config`` and the preset, and check the result."""
 
     def pick(name: str) -> Any:
         if options.get(name) is not None:
@@ -506,22 +449,16 @@ def _endpoints(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in _URL_OPTIONS:
         value = pick(name)
-        if value is None:
-            value = preset[name]
+        value = preset[name] if value is None else value
         values[name] = None if value is None else _check_url(name, value)
     values["api_base_url"] = values["api_base_url"].rstrip("/")
-    if (
-        pick("profile_url") is None
-        and preset["profile_url"]
-        and _origin(values["token_url"]) != _origin(preset["token_url"])
-    ):
+    if pick("profile_url") is None and _origin(values["token_url"]) != _origin(preset["token_url"]):
         # The sign-in is another server's (a stand-in, another provider):
         # Adobe's own profile endpoint would not know its tokens.
         values["profile_url"] = None
     issuer = pick("issuer")
     issuers = _issuers(issuer if issuer is not None else preset["issuer"])
-    values["issuers"] = issuers
-    values["issuer"] = issuers[0] if issuers else None
+    values["issuers"], values["issuer"] = issuers, issuers[0] if issuers else None
     if values["jwks_url"] and not issuers:
         # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
         raise ConfigurationError(f"{_key('jwks_url')} is set without {_key('issuer')}: id_tokens need both")
@@ -542,8 +479,7 @@ def _choice(pick: Pick, name: str, allowed: Iterable[str | None]) -> Any:
 def _login(pick: Pick, preset: Mapping[str, Any], explicit_pkce: Any) -> dict[str, Any]:
     """What the login asks for and where it goes afterwards."""
     scope = pick("scope")
-    if scope is None:
-        scope = preset["scope"]
+    scope = preset["scope"] if scope is None else scope
     if not isinstance(scope, (str, list, tuple)):
         raise ConfigurationError(f"{_key('scope')} must be a string or a list of strings")
     values: dict[str, Any] = {"scope": tuple(split_scope(scope))}
@@ -566,18 +502,22 @@ def _login(pick: Pick, preset: Mapping[str, Any], explicit_pkce: Any) -> dict[st
 
 def _limits(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
     """The numbers: lifetimes, timeouts, sizes and the rate limit."""
-    wait = pick("api_rate_wait")
+
+    def number(name: str, minimum: float) -> float:
+        return _as_number(name, pick(name), minimum)
+
     values: dict[str, Any] = {
-        "state_max_age": int(_as_number("state_max_age", pick("state_max_age"), 1)),
-        "max_pending_logins": int(_as_number("max_pending_logins", pick("max_pending_logins"), 1)),
-        "timeout": _as_number("timeout", pick("timeout"), 0.001),
-        "api_timeout": _as_number("api_timeout", pick("api_timeout"), 0.001),
+        "state_max_age": int(number("state_max_age", 1)),
+        "max_pending_logins": int(number("max_pending_logins", 1)),
+        "timeout": number("timeout", 0.001),
+        "api_timeout": number("api_timeout", 0.001),
         "api_rate_limit": _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"]),
-        "api_rate_wait": _as_number("api_rate_wait", wait, 0),
+        "api_rate_wait": number("api_rate_wait", 0),
         "api_rate_storage": _rate_storage(pick("api_rate_storage")),
-        "api_rate_waiters": int(_as_number("api_rate_waiters", pick("api_rate_waiters"), 0)),
-        "max_response_bytes": int(_as_number("max_response_bytes", pick("max_response_bytes"), 1024)),
+        "api_rate_waiters": int(number("api_rate_waiters", 0)),
+        "max_response_bytes": int(number("max_response_bytes", 1024)),
     }
+    wait = pick("api_rate_wait")
     if isinstance(wait, bool) or not values["api_rate_wait"] <= MAX_RATE_WAIT:
         # A request would hold its worker that long; past a minute, answer 429.
         raise ConfigurationError(
@@ -598,10 +538,9 @@ def _names(
     value = pick(name)
     if value is None:
         return ()
-    items = split_scope(value) if isinstance(value, (str, list, tuple, set, frozenset)) else None
-    if items is None:
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
         raise ConfigurationError(f"{_key(name)} must be a list, or one string separated by commas or spaces")
-    found = tuple(dict.fromkeys(item.lower() if lower else item for item in items))
+    found = tuple(dict.fromkeys(item.lower() if lower else item for item in split_scope(value)))
     bad = [item for item in found if not pattern.match(item)]
     if bad:
         raise ConfigurationError(f"{_key(name)} has {bad[0]!r}, which is not {what}")
@@ -610,26 +549,23 @@ def _names(
 
 def _access(pick: Pick, values: Mapping[str, Any]) -> dict[str, Any]:
     """Who may enter: the organisations, products, e-mail domains and the app's own rule."""
-    found: dict[str, Any] = {
-        "allowed_orgs": _names(pick, "allowed_orgs", _ORG_ID, "an IMS organisation id (ABC123@AdobeOrg)"),
-        "required_products": _names(
-            pick, "required_products", _SERVICE_CODE, "a product code (such as dma_analytics)"
-        ),
-        "allowed_email_domains": _names(
-            pick, "allowed_email_domains", _DOMAIN, "an e-mail domain (example.com)", lower=True
-        ),
-    }
+    orgs = _names(pick, "allowed_orgs", _ORG_ID, "an IMS organisation id (ABC123@AdobeOrg)")
+    products = _names(pick, "required_products", _SERVICE_CODE, "a product code (such as dma_analytics)")
+    domains = _names(pick, "allowed_email_domains", _DOMAIN, "an e-mail domain (example.com)", lower=True)
     rule = pick("authorize")
     if rule is not None and not callable(rule):
         raise ConfigurationError(f"{_key('authorize')} must be a function of the user's identity")
-    found["authorize"] = rule
-    decides = any(found.values())
-    if decides and not values["profile_url"] and (found["allowed_orgs"] or found["required_products"]):
+    if (orgs or products) and not values["profile_url"]:
         raise ConfigurationError(
             f"{_key('allowed_orgs')} and {_key('required_products')} need {_key('profile_url')}: "
             "the organisations and products are read from the user's Adobe profile"
         )
-    return found
+    return {
+        "allowed_orgs": orgs,
+        "required_products": products,
+        "allowed_email_domains": domains,
+        "authorize": rule,
+    }
 
 
 def _origin(url: str) -> str:
