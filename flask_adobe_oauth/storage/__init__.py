@@ -2,20 +2,17 @@
 
 A storage is any object with ``get() -> Token | None``, ``set(token)`` and
 ``delete()``, each acting for the user of the current request. One storage
-object serves every request of the app, so it must keep nothing
-request-specific on itself.
+object serves every request of the app, so it keeps nothing request-specific.
 
 * :class:`SessionStorage` (the default) keeps the token in Flask's session,
-  which is the signed cookie unless the app uses server-side sessions. It
-  refuses to make the cookie larger than browsers keep (RFC 6265 §6.1).
-* :class:`RedisStorage` and :class:`CacheStorage` keep the token on the
-  server; the session holds only a random key, a fresh one at every
+  refusing to make the cookie larger than browsers keep (RFC 6265 §6.1).
+* :class:`RedisStorage` and :class:`CacheStorage` keep it on the server; the
+  session holds only a random key, a fresh one at every
   :meth:`~ServerSideStorage.set`. Subclass :class:`ServerSideStorage` for any
   other store.
-* :class:`SQLAlchemyStorage` keeps them in a table
-  of the app's own database (the ``sqlalchemy`` extra; its module,
-  :mod:`flask_adobe_oauth.storage.sqla`, is imported on first use of the
-  name, so nothing else needs SQLAlchemy).
+* :class:`SQLAlchemyStorage` keeps them in a table of the app's own database
+  (the ``sqlalchemy`` extra; :mod:`flask_adobe_oauth.storage.sqla` is
+  imported on first use of the name, so nothing else needs SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -23,14 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..tokens import Storage
-from .base import (
-    DEFAULT_TTL,
-    TOKEN_KEY,
-    CacheStorage,
-    RedisStorage,
-    ServerSideStorage,
-    SessionStorage,
-)
+from .base import DEFAULT_TTL, TOKEN_KEY, CacheStorage, RedisStorage, ServerSideStorage, SessionStorage
 
 if TYPE_CHECKING:
     from .sqla import TABLE_NAME, AdobeTokenMixin, SQLAlchemyStorage, token_table
@@ -49,13 +39,10 @@ __all__ = [
     "token_table",
 ]
 
-#: Names of :mod:`.sqla`, the only module that imports SQLAlchemy: loaded on first use.
-_SQL_NAMES = frozenset({"TABLE_NAME", "AdobeTokenMixin", "SQLAlchemyStorage", "token_table"})
-
 
 def __getattr__(name: str) -> Any:
-    if name in _SQL_NAMES:
-        from . import sqla
+    if name in {"TABLE_NAME", "AdobeTokenMixin", "SQLAlchemyStorage", "token_table"}:
+        from . import sqla  # the only module that imports SQLAlchemy
 
         return getattr(sqla, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,6 @@
 """The storages without extra dependencies: the session, and the
 server-side ones (Redis, cachelib, or any store through
-:class:`ServerSideStorage`). :mod:`flask_adobe_oauth.storage` is where
-users import them from."""
+:class:`ServerSideStorage`). Users import them from :mod:`flask_adobe_oauth.storage`."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import secrets
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from flask import current_app, session
 
@@ -25,39 +24,35 @@ from ..errors import CookieTooLarge, StorageUnavailable
 from ..logs import outage
 from ..tokens import Storage, Token
 
+log = logging.getLogger("flask_adobe_oauth.storage")
+
 #: The session key of the default blueprint's token (``<key>_<name>`` for
 #: another blueprint name); tests and apps read it instead of spelling it.
 TOKEN_KEY = "_ao_t"
-
-if TYPE_CHECKING:
-    from flask import Flask
-
-
-log = logging.getLogger("flask_adobe_oauth.storage")
-
-
 #: Longest a server-side record lives: Adobe IMS refresh tokens last 14 days.
 DEFAULT_TTL = 14 * 86400
-
 #: How long a replaced record still leads to its successor, so that a request
 #: that raced a refresh in another worker finds the refreshed token.
 MOVED_GRACE = 30
-
 #: Seconds a request whose refresh Adobe refused waits for another worker's
 #: refreshed token to appear in a server-side store (:class:`ServerSideStorage`).
 SUCCESSOR_WAIT = 2.0
 #: The longest ``successor_wait`` may be (a request holds its worker that long).
 MAX_SUCCESSOR_WAIT = 30.0
+PREFIX = "flask-adobe-oauth:"
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 _MAX_HOPS = 4
 
 
+def finite_number(value: Any) -> bool:
+    """True for an int or float that is neither a bool, NaN nor infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def blueprint_key(key: str, blueprint: str | None) -> str:
-    """The session key under which blueprint ``blueprint`` keeps what a storage
-    stores under ``key``: ``key`` itself for the default blueprint (``adobe``,
-    or a storage used outside any), ``<key>_<name>`` for another, so two
-    blueprints given one storage object never read each other's login."""
+    """``key`` for the default blueprint (``adobe``, or none), ``<key>_<name>``
+    for another, so two blueprints given one storage never read each other's login."""
     return key if blueprint is None or blueprint == "adobe" else f"{key}_{blueprint}"
 
 
@@ -95,8 +90,7 @@ class SessionStorage:
         self.default_scope: frozenset[str] | None = None
 
     def with_default_scope(self, scope: frozenset[str]) -> SessionStorage:
-        """A copy of this storage that stores tokens of ``scope`` compactly
-        (the blueprint's configured scope); this one is left unchanged."""
+        """A copy of this storage that stores tokens of ``scope`` compactly."""
         twin = copy.copy(self)
         twin.default_scope = scope
         return twin
@@ -112,12 +106,9 @@ class SessionStorage:
         return float(getattr(self.fallback, "successor_wait", 0.0) or 0.0)
 
     def for_blueprint(self, name: str) -> SessionStorage:
-        """This storage for blueprint ``name`` (the blueprint asks when it is
-        registered): a copy keeping the token under :func:`blueprint_key`
-        (``<key>_<name>``, the key itself for ``adobe``), whose ``fallback``
-        is the fallback's own copy for ``name`` when it has ``for_blueprint``.
-        One storage object given to two blueprints thus keeps two logins, as
-        the default storage does. A storage already bound is itself."""
+        """A copy for blueprint ``name`` keeping the token under
+        :func:`blueprint_key`, with the fallback's own copy for ``name`` when
+        it has ``for_blueprint``; itself when it is bound already."""
         if self.blueprint is not None:
             return self
         twin = copy.copy(self)
@@ -139,23 +130,20 @@ class SessionStorage:
 
     def set(self, token: Token) -> None:
         data = token.to_dict(self.default_scope)
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         candidate = {**dict(session), self.session_key: data}
-        if fits_session_cookie(app, candidate, self.max_cookie_size - LOGIN_ROOM):
+        if fits_session_cookie(current_app, candidate, self.max_cookie_size - LOGIN_ROOM):
             session[self.session_key] = data
             if self.fallback is not None:
                 self.fallback.delete()
             return
-        where = "server-side storage instead" if self.fallback is not None else "nowhere: login refused"
-        size = session_cookie_size(app, candidate)
         log.warning(
             "the Adobe token would make the session cookie %s bytes, more than the %d browsers keep "
             "less %d for a later sign-in; storing it in %s. Fix: use server-side token storage "
             "(flask_adobe_oauth.storage.RedisStorage or CacheStorage, or SessionStorage(fallback=...))",
-            size,
+            session_cookie_size(current_app, candidate),
             self.max_cookie_size,
             LOGIN_ROOM,
-            where,
+            "server-side storage instead" if self.fallback is not None else "nowhere: login refused",
         )
         if self.fallback is None:
             raise CookieTooLarge(
@@ -174,15 +162,9 @@ class SessionStorage:
         return f"SessionStorage(session_key={self.session_key!r}, fallback={self.fallback!r})"
 
 
-# -- server-side storage ---------------------------------------------------------
-
-
 def _adobe_refresh_expiry(refresh_token: str) -> float | None:
-    """When an Adobe IMS refresh token expires, read from its (unverified) claims.
-
-    IMS tokens are JWTs whose payload has ``created_at`` and ``expires_in``,
-    both in milliseconds. Other providers' tokens give None.
-    """
+    """When an Adobe IMS refresh token expires, from its (unverified) JWT
+    claims ``created_at`` and ``expires_in``, in milliseconds; None for other tokens."""
     parts = refresh_token.split(".")
     if len(parts) != 3:
         return None
@@ -209,16 +191,11 @@ def load_record(raw: Any) -> dict[str, Any] | None:
 def record_token(data: Mapping[str, Any]) -> Token | None:
     """The token of a stored record (:meth:`Token.to_dict`'s form), or None
     when a field has a type that form never has: a record written by
-    something else is no login, never a 500 later (a number for the refresh
-    token, say, failing the refresh)."""
+    something else is no login, never a 500 later."""
     access, expires = data.get("a"), data.get("e")
-    if not (isinstance(access, str) and access):
+    if not (isinstance(access, str) and access) or not (expires is None or finite_number(expires)):
         return None
     if any(data.get(name) is not None and not isinstance(data.get(name), str) for name in "rsSuopnm"):
-        return None
-    if expires is not None and (
-        isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires)
-    ):
         return None
     try:
         return Token.from_dict(data)
@@ -233,12 +210,8 @@ def parse_record(raw: Any) -> Token | None:
 
 
 def record_ttl(token: Token, maximum: int, now: float | None = None) -> int:
-    """Seconds a server-side record of ``token`` is worth keeping.
-
-    As long as the token can be used or refreshed: the refresh token's
-    lifetime when it is known, else the access token's, never more than
-    ``maximum`` and never less than one second.
-    """
+    """Seconds a server-side record of ``token`` is worth keeping: the refresh
+    token's lifetime when it is known, else the access token's, within 1..``maximum``."""
     now = time.time() if now is None else now
     end = _adobe_refresh_expiry(token.refresh_token) if token.refresh_token else token.expires_at
     if end is None or not math.isfinite(end - now):
@@ -254,7 +227,7 @@ class ServerSideStorage:
     token. :meth:`delete` removes the record itself, so a copy of an old
     cookie replayed after logout finds nothing ("logout everywhere").
 
-    A replaced record becomes, for :data:`MOVED_GRACE` seconds, a pointer to
+    A replaced record becomes, for ``moved_grace`` seconds, a pointer to
     its successor when both belong to the same user: a request that raced a
     refresh done by another worker then finds the refreshed token.
 
@@ -263,13 +236,11 @@ class ServerSideStorage:
     refusal can arrive before the winner has stored its token; the request
     then reads the store again for up to this many seconds (2) before it
     signs the user out. A refusal for another reason (a revoked grant) costs
-    that long. Stores that only this browser's request can change (the
-    session cookie) have none.
+    that long.
 
     Each blueprint the storage is given to works on its own copy
     (:meth:`for_blueprint`), holding its key in the session under
-    ``session_key`` (blueprint ``adobe``) or ``<session_key>_<name>``: one
-    storage object serves several blueprints, each with its own login.
+    ``session_key`` (blueprint ``adobe``) or ``<session_key>_<name>``.
 
     Subclasses implement :meth:`_read`, :meth:`_write` and :meth:`_remove`
     on ``str`` keys and values; they raise :class:`StorageUnavailable` when
@@ -278,6 +249,9 @@ class ServerSideStorage:
 
     #: The blueprint this copy stores for (:meth:`for_blueprint`); None: not bound yet.
     blueprint: str | None = None
+    #: What the backend raises when it fails, and its name for messages.
+    _errors: tuple[type[Exception], ...] = (Exception,)
+    _backend = "the token store"
 
     def __init__(
         self,
@@ -290,19 +264,12 @@ class ServerSideStorage:
         if isinstance(successor_wait, bool) or not 0 <= successor_wait <= MAX_SUCCESSOR_WAIT:
             raise ValueError(f"successor_wait must be seconds from 0 to {MAX_SUCCESSOR_WAIT:g}")
         for name, seconds in (("ttl", ttl), ("moved_grace", moved_grace)):
-            # NaN or inf reach the store as an expiry it refuses; 0 is "never" to cachelib.
-            if isinstance(seconds, bool) or not (
-                isinstance(seconds, (int, float)) and 1 <= seconds < math.inf
-            ):
+            if not (finite_number(seconds) and seconds >= 1):  # 0 is "never" to cachelib
                 raise ValueError(f"{name} must be a finite number of seconds, at least 1, not {seconds!r}")
         self.session_key = session_key
         self.ttl = ttl
         self.moved_grace = moved_grace
         self.successor_wait = float(successor_wait)
-
-    #: What the backend raises when it fails, and its name for messages.
-    _errors: tuple[type[Exception], ...] = (Exception,)
-    _backend = "the token store"
 
     @contextmanager
     def _unavailable_on_error(self) -> Iterator[None]:
@@ -312,22 +279,15 @@ class ServerSideStorage:
         try:
             yield
         except self._errors as exc:
-            outage(
-                log,
-                f"storage:{self._backend}",
-                "token storage failed: %s (%s)",
-                self._backend,
-                type(exc).__name__,
-            )
-            raise StorageUnavailable(f"{self._backend} failed: {type(exc).__name__}") from None
+            name = type(exc).__name__
+            outage(log, f"storage:{self._backend}", "token storage failed: %s (%s)", self._backend, name)
+            raise StorageUnavailable(f"{self._backend} failed: {name}") from None
 
     def _make_room(self, session_key: str, key: str) -> None:
         """Raise :class:`CookieTooLarge` unless the session cookie has room for
-        ``key`` under ``session_key``. Only a cookie session the app has filled
-        lacks it: a Set-Cookie past RFC 6265 §6.1's size would be dropped,
+        ``key``: a Set-Cookie past RFC 6265 §6.1's size would be dropped,
         losing the sign-in silently."""
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        if not fits_session_cookie(app, {**dict(session), session_key: key}):
+        if not fits_session_cookie(current_app, {**dict(session), session_key: key}):
             log.warning(
                 "the session cookie has no room for the token's key: the app's session data fills it. "
                 "Fix: keep sessions on the server (Flask-Session)"
@@ -336,8 +296,6 @@ class ServerSideStorage:
                 "the Adobe sign-in worked, but this site's session cookie has no room left for it; "
                 "the site needs server-side sessions"
             )
-
-    # -- what a backend implements ---------------------------------------------
 
     def _read(self, key: str) -> str | None:
         raise NotImplementedError
@@ -348,13 +306,10 @@ class ServerSideStorage:
     def _remove(self, *keys: str) -> None:
         raise NotImplementedError
 
-    # -- which blueprint -------------------------------------------------------
-
     def for_blueprint(self, name: str) -> ServerSideStorage:
-        """This storage for blueprint ``name`` (the blueprint asks when it is
-        registered): a copy whose key in the session is the blueprint's own
-        (:func:`blueprint_key`); itself when it is bound already. The client,
-        cache or engine is shared."""
+        """A copy for blueprint ``name``, whose key in the session is the
+        blueprint's own (:func:`blueprint_key`); itself when it is bound
+        already. The client, cache or engine is shared."""
         if self.blueprint is not None:
             return self
         twin = copy.copy(self)
@@ -362,10 +317,7 @@ class ServerSideStorage:
         return twin
 
     def _session_key(self) -> str:
-        """Where the session holds this blueprint's record key."""
         return blueprint_key(self.session_key, self.blueprint)
-
-    # -- the storage interface -------------------------------------------------
 
     def _resolve(self) -> tuple[list[str], Token | None]:
         """The keys from the session's key to the live record, and its token."""
@@ -376,10 +328,9 @@ class ServerSideStorage:
             data = load_record(self._read(key))
             if data is None:  # gone, or not a record of ours: no login
                 break
-            if "moved" in data:
-                key = data["moved"]
-                continue
-            return seen, record_token(data)
+            if "moved" not in data:
+                return seen, record_token(data)
+            key = data["moved"]
         return seen, None
 
     def get(self) -> Token | None:
@@ -391,14 +342,12 @@ class ServerSideStorage:
         self._make_room(session_key, key)
         self._write(key, json.dumps(token.to_dict(), separators=(",", ":")), record_ttl(token, self.ttl))
         old_keys, old = self._resolve()
-        if old_keys:
-            if old is not None and old.user_id is not None and old.user_id == token.user_id:
-                # A refresh (same user): lead racing requests to the new record.
-                moved = json.dumps({"moved": key})
-                for old_key in old_keys:
-                    self._write(old_key, moved, self.moved_grace)
-            else:
-                self._remove(*old_keys)
+        if old is not None and old.user_id is not None and old.user_id == token.user_id:
+            # A refresh (same user): lead racing requests to the new record.
+            for old_key in old_keys:
+                self._write(old_key, json.dumps({"moved": key}), self.moved_grace)
+        elif old_keys:
+            self._remove(*old_keys)
         session[session_key] = key
 
     def delete(self) -> None:
@@ -406,12 +355,6 @@ class ServerSideStorage:
         if keys:
             self._remove(*keys)
         session.pop(self._session_key(), None)
-
-
-class _RedisClient(Protocol):
-    def get(self, name: str) -> Any: ...
-    def set(self, name: str, value: str, ex: int | None = None) -> Any: ...
-    def delete(self, *names: str) -> Any: ...
 
 
 class RedisStorage(ServerSideStorage):
@@ -424,28 +367,18 @@ class RedisStorage(ServerSideStorage):
         app.register_blueprint(make_adobe_blueprint(storage=storage), url_prefix="/adobe")
 
     Records are named ``prefix + key`` and expire after the token's refresh
-    lifetime, or ``ttl`` seconds if that is shorter.
+    lifetime, or ``ttl`` seconds if that is shorter. The keyword options
+    (``session_key``, ``moved_grace``, ``successor_wait``) are :class:`ServerSideStorage`'s.
     """
 
     def __init__(
-        self,
-        redis_client: _RedisClient,
-        prefix: str = "flask-adobe-oauth:",
-        ttl: int = DEFAULT_TTL,
-        *,
-        session_key: str = "_ao_k",
-        moved_grace: int = MOVED_GRACE,
-        successor_wait: float = SUCCESSOR_WAIT,
+        self, redis_client: Any, prefix: str = PREFIX, ttl: int = DEFAULT_TTL, **options: Any
     ) -> None:
-        super().__init__(
-            session_key=session_key, ttl=ttl, moved_grace=moved_grace, successor_wait=successor_wait
-        )
+        super().__init__(ttl=ttl, **options)
         from redis.exceptions import RedisError  # the extra "redis"; imported only when used
 
-        self.redis = redis_client
-        self.prefix = prefix
-        self._errors = (RedisError,)
-        self._backend = "Redis"
+        self.redis, self.prefix = redis_client, prefix
+        self._errors, self._backend = (RedisError,), "Redis"
 
     @classmethod
     def from_url(
@@ -482,35 +415,18 @@ class RedisStorage(ServerSideStorage):
         return f"RedisStorage(prefix={self.prefix!r}, ttl={self.ttl})"
 
 
-class _Cache(Protocol):
-    def get(self, key: str) -> Any: ...
-    def set(self, key: str, value: Any, timeout: int | None = None) -> Any: ...
-    def delete_many(self, *keys: str) -> Any: ...
-
-
 class CacheStorage(ServerSideStorage):
-    """Tokens in any ``cachelib`` cache (Redis, Memcached, files, …).
+    """Tokens in any ``cachelib`` cache (Redis, Memcached, files, …), named
+    ``prefix + key``; the options are :class:`RedisStorage`'s.
 
     A cache shared by every worker is needed when there are several;
     ``cachelib.SimpleCache`` lives in one process and suits only tests and
     single-process servers.
     """
 
-    def __init__(
-        self,
-        cache: _Cache,
-        prefix: str = "flask-adobe-oauth:",
-        ttl: int = DEFAULT_TTL,
-        *,
-        session_key: str = "_ao_k",
-        moved_grace: int = MOVED_GRACE,
-        successor_wait: float = SUCCESSOR_WAIT,
-    ) -> None:
-        super().__init__(
-            session_key=session_key, ttl=ttl, moved_grace=moved_grace, successor_wait=successor_wait
-        )
-        self.cache = cache
-        self.prefix = prefix
+    def __init__(self, cache: Any, prefix: str = PREFIX, ttl: int = DEFAULT_TTL, **options: Any) -> None:
+        super().__init__(ttl=ttl, **options)
+        self.cache, self.prefix = cache, prefix
         self._backend = f"the cache {type(cache).__name__}"
 
     def _read(self, key: str) -> str | None:
@@ -522,7 +438,7 @@ class CacheStorage(ServerSideStorage):
         with self._unavailable_on_error():
             stored = self.cache.set(self.prefix + key, value, timeout=ttl)
         if not stored:
-            raise StorageUnavailable(f"the cache {type(self.cache).__name__} did not store the token")
+            raise StorageUnavailable(f"{self._backend} did not store the token")
 
     def _remove(self, *keys: str) -> None:
         with self._unavailable_on_error():
