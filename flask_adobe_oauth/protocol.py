@@ -1,19 +1,16 @@
 """The pure protocol of a login: state, PKCE, the authorize URL, pending-login
 records, the checks of the authorization response (:func:`check_callback`)
-and the ``next`` check. Nothing here knows Flask: the blueprint reads the
-request and the session, calls these, writes back and answers.
+and the ``next`` check. Nothing here knows Flask.
 
 A pending login is one record ``[state, expires_at, next]`` kept in the
 user's own signed session, so a state is bound to the browser that started
 the login (RFC 6749 §10.12, RFC 9700 §4.7): an attacker's state, however
-validly produced, is not in the victim's session. Several records may be
-pending at once (tabs); their number is capped so the cookie cannot grow
-without bound.
+validly produced, is not in the victim's session. Their number is capped so
+the cookie cannot grow without bound.
 
-The PKCE verifier (RFC 7636) is not stored: it is derived as
-HMAC-SHA256(SECRET_KEY, state). It is fresh per attempt because the state
-is, and unknowable to whoever sees the state in a URL because they lack the
-key. This keeps five pending logins under 600 bytes of cookie.
+The PKCE verifier (RFC 7636) is not stored: it is HMAC-SHA256(SECRET_KEY,
+state), fresh per attempt because the state is, and unknowable to whoever
+sees the state in a URL because they lack the key.
 """
 
 from __future__ import annotations
@@ -45,23 +42,30 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _derive(key: bytes, label: bytes, state: str) -> str:
+    return _b64(
+        hmac.new(key, b"flask-adobe-oauth/" + label + b"\x00" + state.encode(), hashlib.sha256).digest()
+    )
+
+
 def pkce_verifier(key: bytes, state: str) -> str:
     """The PKCE code_verifier bound to ``state`` (43 characters, RFC 7636 §4.1)."""
-    return _b64(hmac.new(key, b"flask-adobe-oauth/pkce\x00" + state.encode(), hashlib.sha256).digest())
+    return _derive(key, b"pkce", state)
 
 
 def oidc_nonce(key: bytes, state: str) -> str:
-    """The OpenID Connect ``nonce`` bound to ``state`` (OIDC Core §3.1.2.1).
-
-    Derived like :func:`pkce_verifier`, under another label, so nothing more
-    goes into the cookie and the two values are unrelated.
-    """
-    return _b64(hmac.new(key, b"flask-adobe-oauth/nonce\x00" + state.encode(), hashlib.sha256).digest())
+    """The OpenID Connect ``nonce`` bound to ``state`` (OIDC Core §3.1.2.1):
+    derived like :func:`pkce_verifier` under another label, so the two are unrelated."""
+    return _derive(key, b"nonce", state)
 
 
 def pkce_challenge(verifier: str) -> str:
     """The S256 code_challenge of ``verifier`` (RFC 7636 §4.2)."""
     return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def _with_query(base: str, params: Mapping[str, str]) -> str:
+    return base + ("&" if urlsplit(base).query else "?") + urlencode(params)
 
 
 def authorize_url(
@@ -83,24 +87,21 @@ def authorize_url(
         "redirect_uri": redirect_uri,
         "state": state,
     }
-    if scope:
-        params["scope"] = scope
-    if code_challenge:
-        params["code_challenge"] = code_challenge
-        params["code_challenge_method"] = "S256"
-    if nonce:
-        params["nonce"] = nonce
-    if prompt:
-        params["prompt"] = prompt
-    separator = "&" if urlsplit(base).query else "?"
-    return base + separator + urlencode(params)
+    optional = {
+        "scope": scope,
+        "code_challenge": code_challenge,
+        "code_challenge_method": "S256" if code_challenge else None,
+        "nonce": nonce,
+        "prompt": prompt,
+    }
+    params.update({name: value for name, value in optional.items() if value})
+    return _with_query(base, params)
 
 
 def logout_url(base: str, *, client_id: str, redirect_uri: str) -> str:
     """The URL that ends the user's sign-in at Adobe IMS (``/ims/logout/v1``) and
     comes back to ``redirect_uri``. No token goes into it: URLs end up in logs."""
-    separator = "&" if urlsplit(base).query else "?"
-    return base + separator + urlencode({"client_id": client_id, "redirect_uri": redirect_uri})
+    return _with_query(base, {"client_id": client_id, "redirect_uri": redirect_uri})
 
 
 @dataclass(frozen=True)
@@ -117,19 +118,15 @@ class Pending:
 
 def load_pending(raw: Any) -> list[Pending]:
     """Records from their session form; anything malformed is dropped."""
-    records: list[Pending] = []
-    if not isinstance(raw, list):
-        return records
-    for item in raw:
-        if (
-            isinstance(item, list)
-            and len(item) == 3
-            and isinstance(item[0], str)
-            and isinstance(item[1], int)
-            and isinstance(item[2], str)
-        ):
-            records.append(Pending(item[0], item[1], item[2] or None))
-    return records
+    return [
+        Pending(item[0], item[1], item[2] or None)
+        for item in (raw if isinstance(raw, list) else ())
+        if isinstance(item, list)
+        and len(item) == 3
+        and isinstance(item[0], str)
+        and isinstance(item[1], int)
+        and isinstance(item[2], str)
+    ]
 
 
 def add_pending(
@@ -137,19 +134,16 @@ def add_pending(
 ) -> list[Pending]:
     """``records`` without expired ones, plus ``record``, keeping the newest ``cap``."""
     now = time.time() if now is None else now
-    live = [r for r in records if r.expires_at > now]
-    live.append(record)
-    return live[-cap:]
+    return [*(r for r in records if r.expires_at > now), record][-cap:]
 
 
 def take_pending(
     records: Sequence[Pending], state: str, now: float | None = None
 ) -> tuple[Pending | None, bool, list[Pending]]:
-    """Find and remove the record of ``state``.
+    """Find and remove the record of ``state``: ``(record, expired, remaining)``.
 
-    Returns ``(record, expired, remaining)``. Every record is compared in
-    constant time (RFC 9700 §4.7), and expired records are dropped from
-    ``remaining`` either way.
+    Every record is compared in constant time (RFC 9700 §4.7), and expired
+    records are dropped from ``remaining`` either way.
     """
     now = time.time() if now is None else now
     found: Pending | None = None
@@ -160,9 +154,7 @@ def take_pending(
             found = record
         elif record.expires_at > now:
             remaining.append(record)
-    if found is None:
-        return None, False, remaining
-    return found, found.expires_at <= now, remaining
+    return found, found is not None and found.expires_at <= now, remaining
 
 
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -188,13 +180,11 @@ def is_safe_next(target: str | None) -> bool:
     for candidate in (target, unquote(target), unquote(unquote(target))):
         if "\\" in candidate or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in candidate):
             return False
-        if candidate.startswith("//") or candidate.startswith("/\\"):
+        if candidate.startswith(("//", "/\\")):
             return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
 
-
-# -- the authorization response ------------------------------------------------------
 
 #: RFC 6749 Appendix A.11: ``code = 1*VSCHAR``, printable ASCII only.
 _CODE = re.compile(r"^[\x20-\x7E]+$")
@@ -238,6 +228,24 @@ def _single(params: Params, name: str) -> str | None:
     return values[0] if values else None
 
 
+def _unknown_state(started: bool) -> StateError:
+    if not started:
+        # The usual causes: a SECRET_KEY that differs between workers, or a
+        # host name that differs between the app and redirect_uri.
+        return StateError(
+            "no sign-in was started in this browser session. If you did start one, the session "
+            "cookie was lost on the way: check that SECRET_KEY is the same in every worker and "
+            "that the app is reached under the same host name as its redirect_uri",
+            status_code=403,
+            reason="not_started",
+        )
+    return StateError(
+        "this sign-in is unknown or was already used; it may have been started in another browser",
+        status_code=403,
+        reason="used",
+    )
+
+
 def _consume_state(
     params: Params, records: Sequence[Pending], now: float
 ) -> tuple[Pending | None, list[Pending], AdobeOAuthError | None]:
@@ -245,49 +253,45 @@ def _consume_state(
     the state is refused (None when it is fine)."""
     values = list(params.get("state") or ())
     if not any(values):
-        return (
-            None,
-            list(records),
-            StateError("the callback has no state; start the sign-in again", reason="missing"),
-        )
-    none_pending = not records
-    found: Pending | None = None
-    expired = False
-    remaining = list(records)
+        error = StateError("the callback has no state; start the sign-in again", reason="missing")
+        return None, list(records), error
+    found, expired, remaining = None, False, list(records)
     for value in values:  # a repeated state consumes every record it names
         record, was_expired, remaining = take_pending(remaining, value, now)
         if record is not None and found is None:
             found, expired = record, was_expired
     if len(values) > 1:
         return None, remaining, CallbackError("the callback repeats the 'state' parameter")
-    if found is None and none_pending:
-        # The usual causes: a SECRET_KEY that differs between workers, or a
-        # host name that differs between the app and redirect_uri.
-        return (
-            None,
-            remaining,
-            StateError(
-                "no sign-in was started in this browser session. If you did start one, the session "
-                "cookie was lost on the way: check that SECRET_KEY is the same in every worker and "
-                "that the app is reached under the same host name as its redirect_uri",
-                status_code=403,
-                reason="not_started",
-            ),
-        )
     if found is None:
-        return (
-            None,
-            remaining,
-            StateError(
-                "this sign-in is unknown or was already used; it may have been started in another browser",
-                status_code=403,
-                reason="used",
-            ),
-        )
+        return None, remaining, _unknown_state(started=bool(records))
     if expired:
         error = StateError("this sign-in took too long and expired; start it again", reason="expired")
         return None, remaining, error
     return found, remaining, None
+
+
+def _read_answer(params: Params, issuers: Sequence[str], expect_code: bool) -> str | None:
+    """The authorization code (None without ``expect_code``), or raise why the answer is refused."""
+    issuer = _single(params, "iss")
+    if issuer is not None and issuers and issuer not in issuers:
+        raise CallbackError("the callback names a different issuer than the configured one")
+    adobe_error = _single(params, "error")
+    if adobe_error is not None:
+        description = _single(params, "error_description")
+        raise AuthorizationDenied(
+            adobe_error if is_error_code(adobe_error) else "invalid_error",
+            description[:MAX_DESCRIPTION_LENGTH] if description else None,
+        )
+    if not expect_code:
+        return None
+    code = _single(params, "code")
+    if not code:
+        raise CallbackError("the callback has no authorization code")
+    if len(code) > MAX_CODE_LENGTH:
+        raise CallbackError("the authorization code is too long")
+    if not _CODE.match(code):
+        raise CallbackError("the authorization code has characters no code can have")
+    return code
 
 
 def check_callback(
@@ -307,35 +311,13 @@ def check_callback(
     one well-formed ``code`` (§4.1.2, Appendix A.11). Never raises: the
     outcome, refusal included, is in the returned :class:`CallbackCheck`.
     """
-    now = time.time() if now is None else now
-    pending, remaining, error = _consume_state(params, records, now)
-    kept = tuple(remaining)
-    if error is not None:
-        return CallbackCheck(kept, error=error)
-    assert pending is not None
+    pending, remaining, error = _consume_state(params, records, time.time() if now is None else now)
+    if pending is None:
+        return CallbackCheck(tuple(remaining), error=error)
     try:
-        issuer = _single(params, "iss")
-        if issuer is not None and issuers and issuer not in issuers:
-            raise CallbackError("the callback names a different issuer than the configured one")
-        adobe_error = _single(params, "error")
-        if adobe_error is not None:
-            description = _single(params, "error_description")
-            raise AuthorizationDenied(
-                adobe_error if is_error_code(adobe_error) else "invalid_error",
-                description[:MAX_DESCRIPTION_LENGTH] if description else None,
-            )
-        code = None
-        if expect_code:
-            code = _single(params, "code")
-            if not code:
-                raise CallbackError("the callback has no authorization code")
-            if len(code) > MAX_CODE_LENGTH:
-                raise CallbackError("the authorization code is too long")
-            if not _CODE.match(code):
-                raise CallbackError("the authorization code has characters no code can have")
+        code = _read_answer(params, issuers, expect_code)
     except AdobeOAuthError as exc:
-        # The login this callback ended, refused: its ``next`` still says where
-        # the user was going (a silent sign-in that Adobe answered
-        # ``login_required`` goes on interactively from there).
-        return CallbackCheck(kept, pending, error=exc)
-    return CallbackCheck(kept, pending, code)
+        # Refused, but its ``next`` still says where the user was going (a silent
+        # sign-in that Adobe answered ``login_required`` goes on from there).
+        return CallbackCheck(tuple(remaining), pending, error=exc)
+    return CallbackCheck(tuple(remaining), pending, code)
