@@ -388,25 +388,17 @@ def _with_column_ids(body: RankedReportRequest) -> tuple[dict[str, Any], dict[st
 def _column_errors(data: dict[str, Any], metrics: dict[str, str], url: str) -> tuple[ColumnError, ...]:
     columns = data.get("columns")
     raw = columns.get("columnErrors") if isinstance(columns, dict) else None
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
+    if raw is not None and not isinstance(raw, list):
         raise ProviderError(f"Adobe's answer from {url} has columns.columnErrors that is not a list")
-    found = []
-    for entry in raw:
-        entry = _dict(entry, url)
-        column = entry.get("columnId")
-        column_id = str(column) if isinstance(column, (str, int)) and not isinstance(column, bool) else ""
-        found.append(
-            ColumnError(
-                column_id,
-                metrics.get(column_id),
-                error_code(entry.get("errorCode")) or "unknown",
-                printable_text(entry.get("errorDescription"), MAX_QUOTED) or "",
-                error_code(entry.get("errorId")),
-            )
-        )
-    return tuple(found)
+    return tuple(_column_error(_dict(entry, url), metrics) for entry in raw or ())
+
+
+def _column_error(entry: dict[str, Any], metrics: dict[str, str]) -> ColumnError:
+    column = entry.get("columnId")
+    column_id = str(column) if isinstance(column, (str, int)) and not isinstance(column, bool) else ""
+    code = error_code(entry.get("errorCode")) or "unknown"
+    description = printable_text(entry.get("errorDescription"), MAX_QUOTED) or ""
+    return ColumnError(column_id, metrics.get(column_id), code, description, error_code(entry.get("errorId")))
 
 
 def ranked_report(

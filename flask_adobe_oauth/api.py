@@ -343,13 +343,10 @@ class AdobeSession(requests.Session):
     ) -> NoReturn:
         error = rate_limited(response, where(url))
         response.close()
-        if (
-            limiter is not None
-            and error.retry_after is not None
-            and self.counts_against_limit(response.url or url)
-        ):
+        if limiter is not None and self.counts_against_limit(response.url or url):
             # Another process used this user's budget: none of our calls would pass before the
             # delay Adobe asked for. (Only Adobe's API says so: not a host a redirect led to.)
+            assert error.retry_after is not None  # rate_limited() always names a delay
             limiter.hold(_caller(token), error.retry_after)
         raise error
 

@@ -257,13 +257,10 @@ class ReportColumnError(AnalyticsError):
 
     def __init__(self, message: str, metric_id: str, column_errors: tuple[ColumnError, ...]) -> None:
         first = column_errors[0] if column_errors else None
-        super().__init__(
-            message,
-            first.code if first else None,
-            206,
-            description=first.description if first else None,
-            error_id=first.error_id if first else None,
+        code, description, error_id = (
+            (first.code, first.description, first.error_id) if first else (None, None, None)
         )
+        super().__init__(message, code, 206, description=description, error_id=error_id)
         self.metric_id = metric_id
         self.column_errors = column_errors
         # The user's access (or the suite's set-up) is at fault, not Adobe's service.

@@ -264,10 +264,6 @@ def no_store(response: R) -> R:
     return response
 
 
-def home_url() -> str:
-    return request.script_root + "/"
-
-
 def render_page(name: str, context: Mapping[str, Any], script: str | None = None) -> tuple[str, bool]:
     """The HTML of the page template ``name`` (``adobe_oauth/...``), and whether it is the built-in
     one: the app's override unless it fails to render (or, given ``script``, does not carry it
@@ -308,7 +304,7 @@ def _page(
     name: str, context: Mapping[str, Any], csp: str, own_csp: str | None = None, script: str | None = None
 ) -> Response:
     """The page ``name`` as a response: the built-in page with ``csp``, an app's own with ``own_csp``."""
-    html, builtin = render_page(name, {**context, "home_url": home_url()}, script)
+    html, builtin = render_page(name, {**context, "home_url": request.script_root + "/"}, script)
     page = Response(html, mimetype="text/html")
     policy = csp if builtin else own_csp
     if policy:
