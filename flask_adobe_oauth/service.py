@@ -35,20 +35,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import secrets
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from flask import current_app
 
 from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import Config, resolve
 from .errors import ConfigurationError, ProviderError
 from .ratelimit import SHARED_SCHEMES, RateLimiter, redis_client, storage_scheme
-from .storage.base import load_record
+from .storage.base import finite_number, load_record
 from .tokens import Token
 from .transport import where
 
@@ -84,67 +85,51 @@ class SharedStore(Protocol):
     def release(self, key: str, value: str) -> None: ...
 
 
-class _RedisStore:
-    """A redis-py client as a :class:`SharedStore` (``SET NX PX`` to claim)."""
+class _ClientStore:
+    """A redis-py client (``SET NX PX`` to claim) or a cachelib cache (``add``) as a :class:`SharedStore`."""
 
     def __init__(self, client: Any) -> None:
-        self.redis = client
+        self.client = client
+        self.is_redis = hasattr(client, "pipeline")
 
     def get(self, key: str) -> str | None:
-        value = self.redis.get(key)
-        return value.decode() if isinstance(value, bytes) else value
-
-    def put(self, key: str, value: str, ttl: float) -> None:
-        self.redis.set(key, value, px=max(1, int(ttl * 1000)))
-
-    def claim(self, key: str, value: str, ttl: float) -> bool:
-        return bool(self.redis.set(key, value, nx=True, px=max(1, int(ttl * 1000))))
-
-    def release(self, key: str, value: str) -> None:
-        if self.get(key) == value:  # only our own claim (a late one may belong to another)
-            self.redis.delete(key)
-
-
-class _CacheStore:
-    """A cachelib cache as a :class:`SharedStore` (``add`` to claim)."""
-
-    def __init__(self, cache: Any) -> None:
-        self.cache = cache
-
-    def get(self, key: str) -> str | None:
-        value = self.cache.get(key)
+        value = self.client.get(key)
+        value = value.decode() if isinstance(value, bytes) else value
         return value if isinstance(value, str) else None
 
     def put(self, key: str, value: str, ttl: float) -> None:
-        self.cache.set(key, value, timeout=max(1, int(ttl)))
+        if self.is_redis:
+            self.client.set(key, value, px=max(1, int(ttl * 1000)))
+        else:
+            self.client.set(key, value, timeout=max(1, int(ttl)))
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
-        return bool(self.cache.add(key, value, timeout=max(1, int(ttl))))
+        if self.is_redis:
+            return bool(self.client.set(key, value, nx=True, px=max(1, int(ttl * 1000))))
+        return bool(self.client.add(key, value, timeout=max(1, int(ttl))))
 
     def release(self, key: str, value: str) -> None:
-        if self.cache.get(key) == value:
-            self.cache.delete(key)
+        if self.get(key) == value:  # only our own claim (a late one may belong to another)
+            self.client.delete(key)
 
 
 def _shared_token(raw: Any) -> Token | None:
     """The token of a shared record, or None for anything else.
 
-    The store is shared with other processes (and whatever else writes to
-    that Redis or cache), so each field is checked before use: a string
-    expiry, a number for the token or a record that is not an object would
-    otherwise fail every call of every process (TypeError, AttributeError)
-    until the key expired. A record that is not a token is replaced by a
-    fresh mint.
+    Other processes (and whatever else writes to that Redis or cache) share
+    the store, so each field is checked: a string expiry or a number for the
+    token would otherwise fail every call of every process until the key
+    expired. A record that is not a token is replaced by a fresh mint.
     """
-    data = load_record(raw)
-    if data is None:
-        return None
+    data: dict[str, Any] = load_record(raw) or {}
     access, expires, scope = data.get("a"), data.get("e"), data.get("s")
     if not (isinstance(access, str) and access and access.isascii() and access.isprintable()):
         return None
-    if isinstance(expires, bool) or not isinstance(expires, (int, float)) or not math.isfinite(expires):
-        return None
-    if not (isinstance(scope, list) and all(isinstance(name, str) for name in scope)):
+    if (
+        not finite_number(expires)
+        or not isinstance(scope, list)
+        or not all(isinstance(s, str) for s in scope)
+    ):
         return None
     try:
         return Token(access, expires_at=float(expires), scope=frozenset(scope))
@@ -156,9 +141,7 @@ def _lock_deadline(value: Any) -> float:
     """The Unix time until which a minting lock's holder may mint (the lock's
     value is ``<claim>.<deadline in ms>``); 0 for a value of another shape."""
     claim, _, until = value.partition(".") if isinstance(value, str) else ("", "", "")
-    if not (claim and until.isascii() and until.isdigit()):
-        return 0.0
-    return int(until) / 1000.0
+    return int(until) / 1000.0 if claim and until.isascii() and until.isdigit() else 0.0
 
 
 def shared_store(store: Any) -> SharedStore | None:
@@ -176,10 +159,8 @@ def shared_store(store: Any) -> SharedStore | None:
     inner = getattr(store, "redis", None) or getattr(store, "cache", None) or store
     if hasattr(inner, "claim") and hasattr(inner, "put"):
         return inner  # type: ignore[no-any-return]
-    if hasattr(inner, "pipeline"):  # redis-py
-        return _RedisStore(inner)
-    if hasattr(inner, "add") and hasattr(inner, "set"):  # cachelib
-        return _CacheStore(inner)
+    if hasattr(inner, "pipeline") or (hasattr(inner, "add") and hasattr(inner, "set")):
+        return _ClientStore(inner)
     raise ConfigurationError(
         "the service token store must be Redis, a cachelib cache or a RedisStorage, CacheStorage "
         "or SQLAlchemyStorage"
@@ -227,9 +208,7 @@ class AdobeService:
     ) -> None:
         if config.provider != "ims":
             raise ConfigurationError("a service credential needs the 'ims' provider (client_credentials)")
-        if isinstance(refresh_ahead, bool) or not (
-            isinstance(refresh_ahead, (int, float)) and 0 <= refresh_ahead < math.inf
-        ):
+        if not (finite_number(refresh_ahead) and refresh_ahead >= 0):
             # NaN would make every token fresh forever; inf none, so each call would mint.
             raise ValueError(
                 f"refresh_ahead must be a finite number of seconds, at least 0, not {refresh_ahead!r}"
@@ -246,9 +225,8 @@ class AdobeService:
         self._raw: str | None = None
         # The key names the credential by a digest of its client id AND secret:
         # a process configured with another secret (rotated, or wrong) never
-        # takes a token minted with this one, and meets Adobe's verdict on its
-        # own. The secret is never stored, only in a SHA-256 digest, truncated,
-        # which a long random client secret keeps unguessable.
+        # takes a token minted with this one. The secret is never stored, only
+        # in a truncated SHA-256 digest, which a long random secret keeps unguessable.
         credential = hashlib.sha256("\0".join((config.client_id, config.client_secret)).encode()).hexdigest()
         fingerprint = "\0".join((config.token_url, config.client_id, ",".join(config.scope), credential[:32]))
         self._key = "adobe_oauth:service:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
@@ -257,35 +235,27 @@ class AdobeService:
         #: Tokens this process minted (for tests and logs; Adobe's count is the stand-in's).
         self.mints = 0
 
-    # -- the token ---------------------------------------------------------------------
-
-    def _fresh(self, token: Token | None) -> bool:
-        if token is None:
-            return False
-        if token.expires_at is None:
-            return True
-        return token.expires_at - time.time() > self.refresh_ahead
+    def _fresh(self, token: Token) -> bool:
+        return token.expires_at is None or token.expires_at - time.time() > self.refresh_ahead
 
     def token(self) -> Token:
         """A token with more than ``refresh_ahead`` seconds to live; minted (once,
         for every thread and, with a store, every process) when there is none."""
         token = self._token
-        if self._fresh(token):
-            assert token is not None
+        if token is not None and self._fresh(token):
             return token
         with self._lock:  # single flight: the others wait for this fetch
-            if self._fresh(self._token):
-                assert self._token is not None
-                return self._token
             previous = self._token
+            if previous is not None and self._fresh(previous):
+                return previous
             try:
                 token, self._raw = self._shared_or_minted()
             except ProviderError as exc:
-                if previous is not None and not previous.expired:
-                    # Adobe is failing, but the token in hand still works: use it.
-                    log.warning("could not renew the service token ahead of expiry: %s", exc)
-                    return previous
-                raise
+                if previous is None or previous.expired:
+                    raise
+                # Adobe is failing, but the token in hand still works: use it.
+                log.warning("could not renew the service token ahead of expiry: %s", exc)
+                return previous
             self._token = token
             return token
 
@@ -295,8 +265,7 @@ class AdobeService:
             current = self._token
             if token is None or (current is not None and current.access_token == token.access_token):
                 # The shared copy goes too, unless another process already replaced
-                # it: compared as it was read, however it was spelt (another
-                # process's JSON may differ from ours, and never matched).
+                # it: compared as it was read (another process's JSON may differ from ours).
                 stale = self._raw if self._raw is not None else self._stored_value(token or current)
                 self._token, self._raw = None, None
                 self._store_safely(lambda store: store.release(self._key, stale))
@@ -314,10 +283,9 @@ class AdobeService:
 
     def _drop_stale_lock(self, lock_key: str) -> bool:
         """Delete the minting lock when nobody could still be minting under it:
-        it names no deadline of ours (a lock left without expiry by something
-        else), or one past, or one further ahead than a mint can take. A lock
-        without a TTL is thus honoured no longer than its holder needs, not
-        until someone deletes it. True when one was deleted."""
+        its deadline is not ours, past, or further ahead than a mint can take
+        (a lock without a TTL is thus honoured no longer than its holder
+        needs). True when one was deleted."""
         held = self._store_safely(lambda store: store.get(lock_key))
         if held is None:
             return False
@@ -328,7 +296,7 @@ class AdobeService:
         self._store_safely(lambda store: store.release(lock_key, held))
         return True
 
-    def _store_safely(self, action: Any) -> Any:
+    def _store_safely(self, action: Callable[[SharedStore], Any]) -> Any:
         """Run ``action(store)``; a failing store costs sharing, never the token."""
         if self._store is None:
             return None
@@ -339,6 +307,27 @@ class AdobeService:
                 "the shared service token store failed (%s); minting in this process", type(exc).__name__
             )
             return None
+
+    def _claim(self, lock_key: str, claim: str, hold: float) -> tuple[Token, str | None] | None:
+        """None once this process holds the minting lock; else the token to use:
+        another process's, or one minted here when the store fails or the holder is stuck."""
+        wait_until = time.monotonic() + min(SHARED_WAIT, self.config.timeout + 2)
+        takeovers = 0
+        while True:
+            claimed = self._store_safely(lambda store: store.claim(lock_key, claim, hold))
+            if claimed is None:  # the store failed: mint here, unshared
+                return self._mint(), None
+            if claimed:
+                return None
+            shared = self._read_shared()  # another process is minting: wait for its token
+            if shared is not None:
+                return shared
+            if takeovers < MAX_TAKEOVERS and self._drop_stale_lock(lock_key):
+                takeovers += 1
+            elif time.monotonic() > wait_until:
+                return self._mint(), None  # it is stuck: mint here rather than fail
+            else:
+                time.sleep(0.05)
 
     def _shared_or_minted(self) -> tuple[Token, str | None]:
         """A fresh token and its shared record (None when it is not shared)."""
@@ -352,36 +341,20 @@ class AdobeService:
         # (a store that ignores it, a hand-made key) is not honoured forever.
         claim = f"{secrets.token_hex(8)}.{int((time.time() + hold) * 1000)}"
         lock_key = self._key + ":minting"
-        wait_until = time.monotonic() + min(SHARED_WAIT, self.config.timeout + 2)
-        takeovers = 0
-        while True:
-            claimed = self._store_safely(lambda store: store.claim(lock_key, claim, hold))
-            if claimed is None:  # the store failed: mint here, unshared
-                return self._mint(), None
-            if claimed:
-                break
-            shared = self._read_shared()  # another process is minting: wait for its token
-            if shared is not None:
-                return shared
-            if takeovers < MAX_TAKEOVERS and self._drop_stale_lock(lock_key):
-                takeovers += 1
-                continue
-            if time.monotonic() > wait_until:
-                return self._mint(), None  # it is stuck: mint here rather than fail
-            time.sleep(0.05)
+        waited = self._claim(lock_key, claim, hold)
+        if waited is not None:
+            return waited
         try:
             shared = self._read_shared()  # minted while we were claiming
             if shared is not None:
                 return shared
             token = self._mint()
-            if token.expires_at is not None:
-                ttl = token.expires_at - time.time() - self.refresh_ahead
-                if ttl > 1:
-                    # Written over whatever the key held (a malformed record too).
-                    value = self._stored_value(token)
-                    self._store_safely(lambda store: store.put(self._key, value, ttl))
-                    return token, value
-            return token, None
+            ttl = token.expires_at - time.time() - self.refresh_ahead if token.expires_at is not None else 0
+            if ttl <= 1:
+                return token, None
+            value = self._stored_value(token)  # written over whatever the key held
+            self._store_safely(lambda store: store.put(self._key, value, ttl))
+            return token, value
         finally:
             self._store_safely(lambda store: store.release(lock_key, claim))
 
@@ -401,7 +374,7 @@ class AdobeService:
         self.mints += 1
         return token
 
-    # -- TokenSource, for the session ------------------------------------------------------
+    # -- TokenSource, for the session
 
     def usable_token(self) -> Token:
         return self.token()
@@ -417,17 +390,13 @@ class AdobeService:
     def session(self) -> AdobeSession:
         """An :class:`~flask_adobe_oauth.api.AdobeSession` sending this service's token
         (one per service, pooled; safe to share between threads)."""
-        if self._session is None:
-            with self._session_lock:
-                if self._session is None:
-                    # The credential's calls are many users' requests: api_rate_waiters
-                    # (one user's waiting calls) does not bound them.
-                    self._session = AdobeSession(
-                        self.config,
-                        lambda: self,
-                        limiter=self._limiter,
-                        bound_waiters=False,
-                    )
+        with self._session_lock:
+            if self._session is None:
+                # The credential's calls are many users' requests: api_rate_waiters
+                # (one user's waiting calls) does not bound them.
+                self._session = AdobeSession(
+                    self.config, lambda: self, limiter=self._limiter, bound_waiters=False
+                )
         return self._session
 
 
@@ -446,18 +415,11 @@ def service_for(app: Flask | None = None, *, store: Any = None) -> AdobeService:
     (``api_rate_storage``); with the session cookie and ``memory://`` each
     process mints its own. Its calls count in the blueprint's rate limiter
     (with Redis, every process's), counted by its token, which the processes share."""
-    if app is None:
-        from flask import current_app
-
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-    assert app is not None
-    service = app.extensions.get(EXTENSION_KEY)
-    if service is None:
-        with _made:
-            service = app.extensions.get(EXTENSION_KEY)
-            if service is None:
-                service = app.extensions[EXTENSION_KEY] = _new_service(app, store)
-    assert isinstance(service, AdobeService)
+    app = current_app if app is None else app
+    with _made:
+        if EXTENSION_KEY not in app.extensions:
+            app.extensions[EXTENSION_KEY] = _new_service(app, store)
+        service: AdobeService = app.extensions[EXTENSION_KEY]
     return service
 
 
@@ -467,22 +429,14 @@ def _new_service(app: Flask, store: Any) -> AdobeService:
 
     config = service_config(app.config)
     runtimes = list(app.extensions.get(BLUEPRINTS, {}).values())
+    sqla = sys.modules.get("flask_adobe_oauth.storage.sqla")
+    server_side = (RedisStorage, CacheStorage, *((sqla.SQLAlchemyStorage,) if sqla is not None else ()))
     if store is None:
-        sqla = sys.modules.get("flask_adobe_oauth.storage.sqla")
-        server_side: tuple[type, ...] = (RedisStorage, CacheStorage)
-        if sqla is not None:
-            server_side += (sqla.SQLAlchemyStorage,)
         store = next((r.storage for r in runtimes if isinstance(r.storage, server_side)), None)
     if store is None:
-        uri = next(
-            (
-                r.config.api_rate_storage
-                for r in runtimes
-                if storage_scheme(r.config.api_rate_storage) in SHARED_SCHEMES
-            ),
-            config.api_rate_storage,
-        )
-        if storage_scheme(uri) in SHARED_SCHEMES:
+        shared = [r.config.api_rate_storage for r in runtimes] + [config.api_rate_storage]
+        uri = next((u for u in shared if storage_scheme(u) in SHARED_SCHEMES), None)
+        if uri is not None:
             store = redis_client(uri)  # the rate limit's Redis, shared by every process already
     # One limiter for the users' calls and the service's (the same Adobe API):
     # one count, in the storage the blueprint was given (api_rate_storage).
