@@ -1,26 +1,15 @@
-"""Verifying the OpenID Connect id_token that comes with a token response.
+"""Verifying the OpenID Connect id_token of a token response (OIDC Core §3.1.3.7):
+the signature against the provider's JWKS, ``iss``, ``aud`` (and ``azp``),
+``exp`` (with :data:`LEEWAY`) and the ``nonce``, derived from ``SECRET_KEY``
+and the state (:func:`flask_adobe_oauth.protocol.oidc_nonce`).
 
-When ``jwks_url`` is configured and the token response carries an
-``id_token``, it is checked as OpenID Connect Core §3.1.3.7 asks: the
-signature against the provider's published keys (JWKS), ``iss`` equal to
-the configured issuer, ``aud`` containing the client_id (and ``azp`` equal
-to it when there are several audiences), ``exp`` not past (with
-:data:`LEEWAY` for clock skew), and ``nonce`` equal to the one sent with
-the authorize request.
+The JWKS is kept per process and URL for :data:`JWKS_MAX_AGE` and fetched
+again for a key id it lacks (key rotation, OIDC Core §10.1.1), but at most
+once per :data:`JWKS_MIN_REFETCH` seconds and URL, so id_tokens naming keys
+that do not exist cannot make every callback call the provider.
 
-The nonce is not stored anywhere: like the PKCE verifier it is derived from
-``SECRET_KEY`` and the state (:func:`flask_adobe_oauth.protocol.oidc_nonce`).
-
-The JWKS is fetched with the provider client's conventions (timeout, no
-redirects, ``Accept: application/json``, failures as
-:class:`ProviderError`), kept per process and URL for :data:`JWKS_MAX_AGE`,
-and fetched again when a token names a key id the cached set lacks (the
-provider rotated its keys, OIDC Core §10.1.1) — but at most once per
-:data:`JWKS_MIN_REFETCH` seconds and URL, so id_tokens naming keys that do
-not exist cannot make every callback call the provider.
-
-Needs PyJWT with ``cryptography`` (the ``jwt`` extra). Without it the
-id_token is not checked and a warning is logged once per process.
+Needs PyJWT with ``cryptography`` (the ``jwt`` extra); without it id_tokens
+are not checked and a warning is logged once per process.
 """
 
 from __future__ import annotations
@@ -39,6 +28,7 @@ from .errors import IdTokenError
 
 if TYPE_CHECKING:
     from .authserver import ProviderClient
+    from .config import Config
 
 log = logging.getLogger("flask_adobe_oauth.signin")
 
@@ -46,18 +36,20 @@ log = logging.getLogger("flask_adobe_oauth.signin")
 LEEWAY = 60
 #: Seconds a fetched JWKS is used before it is fetched again.
 JWKS_MAX_AGE = 3600.0
-#: Seconds between two fetches of one JWKS for key ids it lacks: an unknown
-#: kid within this time after such a fetch is rejected without another.
+#: Seconds between two fetches of one JWKS for key ids it lacks.
 JWKS_MIN_REFETCH = 60.0
 #: Signature algorithms accepted. Asymmetric only: never ``none``, never an
 #: HMAC keyed with a public key (the classic JWT algorithm confusion).
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
+_UNKNOWN_KEY = "the id_token is signed with a key the provider does not publish"
+_MALFORMED = "the id_token is not a well-formed JWT"
+
 #: The clock the cache ages by (monotonic; tests move it).
 _clock: Callable[[], float] = time.monotonic
 
 _lock = threading.Lock()
-#: jwks_url -> (fetched at, by _clock; keys by kid)
+#: jwks_url -> (fetched at, keys by kid)
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
 #: jwks_url -> when it was last fetched for a key id the cache lacked
 _refetched: dict[str, float] = {}
@@ -92,12 +84,10 @@ def clear_cache() -> None:
 def _fetch_keys(client: ProviderClient, url: str) -> dict[str, Any]:
     import jwt
 
-    response = client.send("GET", url)
-    data = client.read_json(url, response)
-    keys: dict[str, Any] = {}
-    raw_keys = data.get("keys")
+    raw_keys = client.read_json(url, client.send("GET", url)).get("keys")
     if not isinstance(raw_keys, list):
         raise IdTokenError(f"{url} did not answer a JWKS (no 'keys' list)")
+    keys: dict[str, Any] = {}
     for item in raw_keys:
         if not isinstance(item, dict) or item.get("use", "sig") != "sig":
             continue
@@ -116,18 +106,14 @@ def _pick(keys: dict[str, Any], kid: str) -> Any:
     """The key named ``kid``, or the only key when the token names none; else None."""
     if kid in keys:
         return keys[kid]
-    if not kid and len(keys) == 1:
-        return next(iter(keys.values()))
-    return None
+    return next(iter(keys.values())) if not kid and len(keys) == 1 else None
 
 
 def _cached(url: str) -> dict[str, Any] | None:
     """The cached keys of ``url`` while they are younger than JWKS_MAX_AGE."""
     with _lock:
         cached = _cache.get(url)
-    if cached is not None and _clock() - cached[0] < JWKS_MAX_AGE:
-        return cached[1]
-    return None
+    return cached[1] if cached is not None and _clock() - cached[0] < JWKS_MAX_AGE else None
 
 
 def _key_for(client: ProviderClient, url: str, kid: str) -> Any:
@@ -135,7 +121,7 @@ def _key_for(client: ProviderClient, url: str, kid: str) -> Any:
     if keys is not None and (key := _pick(keys, kid)) is not None:
         return key
     with _lock:
-        fetching = _fetching.setdefault(url, threading.Lock())  # one per configured URL
+        fetching = _fetching.setdefault(url, threading.Lock())
     with fetching:  # one fetch at a time; who waited looks at its result first
         keys = _cached(url)
         if keys is not None:
@@ -147,58 +133,43 @@ def _key_for(client: ProviderClient, url: str, kid: str) -> Any:
             with _lock:
                 last = _refetched.get(url)
                 if last is not None and _clock() - last < JWKS_MIN_REFETCH:
-                    raise IdTokenError("the id_token is signed with a key the provider does not publish")
+                    raise IdTokenError(_UNKNOWN_KEY)
                 _refetched[url] = _clock()
         keys = _fetch_keys(client, url)  # first use, too old, or a key id we have not seen
     key = _pick(keys, kid)
     if key is None:
-        raise IdTokenError("the id_token is signed with a key the provider does not publish")
+        raise IdTokenError(_UNKNOWN_KEY)
     return key
 
 
 def _header(id_token: str) -> dict[str, Any]:
     """The JOSE header of ``id_token`` (RFC 7515 §4), read only to choose the key
-    and algorithm; ``jwt.decode`` then parses and checks the whole token with
-    them. Read here rather than with ``jwt.get_unverified_header``, which
-    parses and checks all three segments too: one full parse per login, not two."""
+    and algorithm; ``jwt.decode`` then checks the whole token (one full parse
+    per login, where ``jwt.get_unverified_header`` would make it two)."""
     head, dot, _ = id_token.partition(".")
     if not dot or not head or len(head) > 4096 or id_token.count(".") != 2:
-        raise IdTokenError("the id_token is not a well-formed JWT")
+        raise IdTokenError(_MALFORMED)
     try:
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     except (binascii.Error, ValueError, RecursionError):
-        raise IdTokenError("the id_token is not a well-formed JWT") from None
+        raise IdTokenError(_MALFORMED) from None
     if not isinstance(header, dict):
-        raise IdTokenError("the id_token is not a well-formed JWT")
+        raise IdTokenError(_MALFORMED)
     return header
 
 
-def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) -> dict[str, Any]:
-    """The verified claims of ``id_token``; :class:`IdTokenError` if it fails a check.
-
-    ``nonce`` is the value sent with the authorize request (None when none
-    was sent).
-    """
+def _decode(id_token: str, key: Any, alg: str, client_id: str) -> dict[str, Any]:
+    """The claims, once the signature, ``aud`` and ``exp`` are checked."""
     import jwt
 
-    cfg = client.config
-    if not cfg.jwks_url or not cfg.issuers:
-        raise IdTokenError("id_token verification needs jwks_url and issuer")
-    header = _header(id_token)
-    alg, kid = header.get("alg"), header.get("kid")
-    if alg not in ALGORITHMS:
-        raise IdTokenError("the id_token uses a signature algorithm that is not accepted")
-    key = _key_for(client, cfg.jwks_url, kid if isinstance(kid, str) else "")
-    if key.algorithm_name != alg:
-        raise IdTokenError("the id_token's algorithm does not match its key")
     try:
         claims: dict[str, Any] = jwt.decode(
             id_token,
-            key.key,
+            key,
             algorithms=[alg],
-            audience=cfg.client_id,
+            audience=client_id,
             leeway=LEEWAY,
-            # iss is compared below against every accepted issuer (Adobe names two).
+            # iss is compared by _check_claims against every accepted issuer (Adobe names two).
             options={"require": ["iss", "aud", "exp", "sub"], "verify_iss": False},
         )
     except jwt.ExpiredSignatureError:
@@ -209,6 +180,10 @@ def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) ->
         raise IdTokenError("the id_token's signature is invalid") from None
     except jwt.PyJWTError as exc:
         raise IdTokenError(f"the id_token is invalid ({type(exc).__name__})") from None
+    return claims
+
+
+def _check_claims(claims: dict[str, Any], cfg: Config, nonce: str | None) -> None:
     # OIDC Core §3.1.3.7: iss must exactly match an issuer of the provider.
     if claims.get("iss") not in cfg.issuers:
         raise IdTokenError("the id_token names a different issuer than the configured one")
@@ -221,4 +196,23 @@ def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) ->
             got.encode("utf-8", "surrogatepass"), nonce.encode("utf-8", "surrogatepass")
         ):
             raise IdTokenError("the id_token's nonce does not match this sign-in")
+
+
+def verify_id_token(client: ProviderClient, id_token: str, nonce: str | None) -> dict[str, Any]:
+    """The verified claims of ``id_token``; :class:`IdTokenError` if it fails a check.
+
+    ``nonce`` is the value sent with the authorize request (None when none was sent).
+    """
+    cfg = client.config
+    if not cfg.jwks_url or not cfg.issuers:
+        raise IdTokenError("id_token verification needs jwks_url and issuer")
+    header = _header(id_token)
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in ALGORITHMS:
+        raise IdTokenError("the id_token uses a signature algorithm that is not accepted")
+    key = _key_for(client, cfg.jwks_url, kid if isinstance(kid, str) else "")
+    if key.algorithm_name != alg:
+        raise IdTokenError("the id_token's algorithm does not match its key")
+    claims = _decode(id_token, key.key, alg, cfg.client_id)
+    _check_claims(claims, cfg, nonce)
     return claims
