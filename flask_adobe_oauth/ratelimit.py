@@ -2,42 +2,34 @@
 
 Adobe's Analytics 2.0 APIs allow each user 12 calls every 6 seconds (the
 API FAQ, "Rate limits"); the 13th gets HTTP 429 with
-``{"error_code":"429050"}`` and no ``Retry-After``. Rather than send a call
-Adobe will refuse, :class:`RateLimiter` counts each user's recent calls on
-a sliding window and, when the window is full, makes the call wait for the
-next free slot, briefly (at most ``max_wait`` seconds); a call that would
-wait longer is refused here, at once, with :class:`RateLimited` and the
-time to wait, and Adobe never sees it. After Adobe answers 429 anyway,
-:meth:`RateLimiter.hold` keeps that user's calls from Adobe until the delay
-it asked for is over.
-
-Calls are counted when they are sent; Adobe counts them when they arrive,
-a network hop later, so each call is kept in the window ``slack`` seconds
-longer than the limit's own period, so that jitter in that hop does not
-bring two calls closer at Adobe than they left here.
+``{"error_code":"429050"}`` and no ``Retry-After``. :class:`RateLimiter`
+counts each user's recent calls on a sliding window; when it is full, a call
+waits for the next free slot (at most ``max_wait`` seconds) or is refused
+here, at once, with :class:`RateLimited` and the time to wait. After a 429
+anyway, :meth:`RateLimiter.hold` keeps that user's calls from Adobe until
+the delay it asked for is over. Each call stays in the window ``slack``
+seconds longer than the limit's period: Adobe counts calls when they arrive,
+a network hop after they were counted here.
 
 Where the count is kept (``storage``, the ``api_rate_storage`` option, a
-storage URI in the form Flask-Limiter uses):
+storage URI as Flask-Limiter spells it):
 
 * ``memory://`` (the default): in this process. With several workers each
   keeps its own count, and Adobe's one budget per user is spent several
   times over.
 * ``redis://``, ``rediss://`` or ``redis+unix://``: in Redis, one count per
-  user for every worker on every machine that uses the same Redis. Each
-  turn is one Lua script (``EVALSHA``): Redis runs a script atomically, so
-  two processes can never both take the last slot, and taking a turn costs
-  one round trip. The window is counted on the Redis server's clock
-  (``TIME``), the one clock every machine shares.
+  user for every worker on every machine using that Redis. Each turn is one
+  atomic Lua script (``EVALSHA``, one round trip), counted on the Redis
+  server's clock (``TIME``), the one clock every machine shares.
 
 When the shared store fails (down, unreachable, slower than
 :data:`SHARED_TIMEOUT`), calls are never refused nor turned into errors for
-it: for :data:`RETRY_SHARED` seconds this process counts its own calls, as
-with ``memory://``, with a warning in the log, then tries the store again.
+it: for :data:`RETRY_SHARED` seconds this process counts its own calls, with
+a warning in the log, then tries the store again.
 
-Waiting calls hold a thread each. So that one user flooding the app cannot
+Waiting calls hold a thread each: so that one user flooding the app cannot
 tie up every thread of a worker, a user may have at most ``waiters`` calls
-waiting for their turn in one process (``api_rate_waiters``); a call that
-would have to wait beyond them is refused at once with :class:`RateLimited`.
+waiting in one process (``api_rate_waiters``); one more is refused at once.
 """
 
 from __future__ import annotations
@@ -50,6 +42,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigurationError, RateLimited
@@ -69,83 +62,77 @@ DEFAULT_WAITERS = 2
 RETRY_SHARED = 5.0
 #: How long one command to the shared store may take (to connect, and to answer).
 SHARED_TIMEOUT = 0.5
-#: How long a user's count outlives its last call in the shared store. The
-#: window is read from the calls' times, not from the key's expiry, which only
-#: collects users who stopped calling; the margin covers a clock given by a test.
+#: How long a user's count outlives its last call in the shared store (the
+#: expiry only collects users who stopped calling; the margin covers a test's clock).
 _EXPIRE_MARGIN = 60.0
 #: Where the shared count lives in Redis: ``<prefix>{<user digest>}:w`` (the
 #: calls) and ``:h`` (a hold); the braces keep both in one Redis Cluster slot.
 SHARED_PREFIX = "adobe_oauth:rate:"
+#: The URI schemes of a shared count, as Flask-Limiter spells them.
+SHARED_SCHEMES = ("redis", "rediss", "redis+unix")
 
 #: The clock and the sleep the limiter uses (monotonic; tests replace them).
 _clock: Callable[[], float] = time.monotonic
 _sleep: Callable[[float], None] = time.sleep
 #: The clock of the shared count: None is the Redis server's own (``TIME``).
-#: Tests replace it with a stopped clock shared with :data:`_clock`.
 _shared_clock: Callable[[], float] | None = None
 
-# One user's turn in the shared count, atomically (Redis runs a script
-# without interleaving any other command). KEYS: the user's calls (a sorted
-# set of the times they go out, scored in seconds) and their hold (the time
-# until which Adobe asked us to wait). ARGV: calls, span, the longest wait
-# allowed, a unique member for this call, and the time now ('' for the
-# server's TIME). The same steps as RateLimiter._reserve_here: forget the
-# calls out of the window, start no earlier than the hold, and when the
-# window is full no earlier than the oldest call of the last `calls` leaves
-# it. Returns {taken (1/0), the wait in seconds (a string: Lua numbers are
-# truncated to integers on the way back), held (1/0)}.
-_ACQUIRE = """
-local calls = tonumber(ARGV[1])
-local span = tonumber(ARGV[2])
-local max_wait = tonumber(ARGV[3])
-local now = tonumber(ARGV[5])
+# Both scripts start with ARGV[1], the time now ('' for the server's TIME),
+# and ARGV[2], how long a key outlives its use. Redis runs a script without
+# interleaving any other command, so two processes never take one slot.
+_NOW = """
+local now = tonumber(ARGV[1])
 if not now then
   if redis.replicate_commands then redis.replicate_commands() end
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
+local margin = tonumber(ARGV[2])
+"""
+
+# One user's turn, the steps of RateLimiter._reserve_here. KEYS: the user's
+# calls (a sorted set of the times they go out) and their hold (the time until
+# which Adobe asked us to wait). ARGV[3..6]: calls, span, the longest wait
+# allowed, a unique member. Returns {taken, the wait (a string: Lua numbers
+# come back as integers), held}.
+_ACQUIRE = (
+    _NOW
+    + """
+local calls, span, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-local start = now
-local held = 0
+local start, held = now, 0
 local held_until = tonumber(redis.call('GET', KEYS[2]) or '')
 if held_until and held_until > now then
-  start = held_until
-  held = 1
+  start, held = held_until, 1
 end
 local count = redis.call('ZCARD', KEYS[1])
 if count >= calls then
   local oldest = redis.call('ZRANGE', KEYS[1], count - calls, count - calls, 'WITHSCORES')
-  local free = tonumber(oldest[2]) + span
-  if free > start then start = free end
+  start = math.max(start, tonumber(oldest[2]) + span)
 end
 local wait = start - now
 if wait > max_wait then
   return {0, tostring(wait), held}
 end
-redis.call('ZADD', KEYS[1], start, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], math.ceil((wait + span + tonumber(ARGV[6])) * 1000))
+redis.call('ZADD', KEYS[1], start, ARGV[6])
+redis.call('PEXPIRE', KEYS[1], math.ceil((wait + span + margin) * 1000))
 return {1, tostring(wait), 0}
 """
+)
 
-# Adobe answered 429: hold the user's calls until now + ARGV[1] seconds (never
-# shortening a longer hold). ARGV[2] is the time now ('' for the server's).
-_HOLD = """
-local seconds = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-if not now then
-  if redis.replicate_commands then redis.replicate_commands() end
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
+# Adobe answered 429: hold the user's calls for ARGV[3] seconds (never
+# shortening a longer hold).
+_HOLD = (
+    _NOW
+    + """
+local seconds = tonumber(ARGV[3])
 local held_until = tonumber(redis.call('GET', KEYS[1]) or '') or 0
 if now + seconds > held_until then
-  redis.call('SET', KEYS[1], tostring(now + seconds), 'PX', math.ceil((seconds + tonumber(ARGV[3])) * 1000))
+  redis.call('SET', KEYS[1], tostring(now + seconds), 'PX', math.ceil((seconds + margin) * 1000))
 end
 return 1
 """
-
-#: The URI schemes of a shared count, as Flask-Limiter spells them.
-SHARED_SCHEMES = ("redis", "rediss", "redis+unix")
+)
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -161,9 +148,8 @@ def redis_client(uri: str) -> Any:
     every limiter using it (and the service token's store); it connects at
     its first command, not here."""
     with _clients_lock:
-        client = _clients.get(uri)
-        if client is not None:
-            return client
+        if uri in _clients:
+            return _clients[uri]
         try:
             import redis  # the "redis" extra; imported only for a shared count
         except ImportError:
@@ -171,9 +157,8 @@ def redis_client(uri: str) -> Any:
                 "ADOBE_OAUTH_API_RATE_STORAGE names Redis, and redis-py is not installed: "
                 "pip install 'flask-adobe-oauth[redis]'"
             ) from None
-        scheme = storage_scheme(uri)
         # Flask-Limiter's redis+unix:///path/to/socket is redis-py's unix:///path/to/socket.
-        url = "unix" + uri[uri.index("://") :] if scheme == "redis+unix" else uri
+        url = "unix" + uri[uri.index("://") :] if storage_scheme(uri) == "redis+unix" else uri
         try:
             client = redis.Redis.from_url(
                 url, socket_timeout=SHARED_TIMEOUT, socket_connect_timeout=SHARED_TIMEOUT
@@ -199,27 +184,32 @@ class _SharedCount:
         self._outage = False
         self._lock = threading.Lock()
 
+    def _run(self, script: Any, keys: list[str], *args: Any) -> Any:
+        now = "" if _shared_clock is None else repr(float(_shared_clock()))
+        answer = script(keys=keys, args=[now, repr(_EXPIRE_MARGIN), *args])
+        if self._outage:
+            with self._lock:
+                was, self._outage = self._outage, False
+            if was:
+                log.warning("the shared rate limit store %s answers again", self.shown)
+        return answer
+
     def _keys(self, key: str) -> list[str]:
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # any user id makes a short, plain key
         return [f"{self.prefix}{{{digest}}}:w", f"{self.prefix}{{{digest}}}:h"]
-
-    @staticmethod
-    def _now() -> str:
-        return "" if _shared_clock is None else repr(float(_shared_clock()))
 
     def usable(self) -> bool:
         return time.monotonic() >= self._down_until
 
     def reserve(self, key: str, calls: int, span: float, may_wait: float) -> tuple[bool, float, bool]:
         member = secrets.token_hex(8)  # two calls at the same instant are two members
-        args = [calls, repr(span), repr(may_wait), member, self._now(), repr(_EXPIRE_MARGIN)]
-        taken, wait, held = self._acquire(keys=self._keys(key), args=args)
-        self._answered()
+        taken, wait, held = self._run(
+            self._acquire, self._keys(key), calls, repr(span), repr(may_wait), member
+        )
         return bool(int(taken)), float(wait), bool(int(held))
 
     def hold(self, key: str, seconds: float) -> None:
-        self._hold(keys=self._keys(key)[1:], args=[repr(seconds), self._now(), repr(_EXPIRE_MARGIN)])
-        self._answered()
+        self._run(self._hold, self._keys(key)[1:], repr(seconds))
 
     def failed(self, exc: Exception) -> None:
         """The store did not answer: count in this process for a while, said once per outage."""
@@ -235,22 +225,13 @@ class _SharedCount:
                 RETRY_SHARED,
             )
 
-    def _answered(self) -> None:
-        if self._outage:
-            with self._lock:
-                was, self._outage = self._outage, False
-            if was:
-                log.warning("the shared rate limit store %s answers again", self.shown)
 
-
+@dataclass
 class _Window:
     """One user's calls: when each recent (or reserved) call goes out, oldest first."""
 
-    __slots__ = ("held_until", "times")
-
-    def __init__(self) -> None:
-        self.times: deque[float] = deque()
-        self.held_until = 0.0
+    times: deque[float] = field(default_factory=deque)
+    held_until: float = 0.0
 
 
 class RateLimiter:
@@ -284,10 +265,7 @@ class RateLimiter:
             raise ValueError("calls ≥ 1, seconds > 0, and finite max_wait, slack and max_hold ≥ 0 are needed")
         if waiters is not None and (isinstance(waiters, bool) or waiters < 0):
             raise ValueError("waiters must be a number of calls, 0 or more (or None for no bound)")
-        self.max_hold = max_hold
-        self.calls = calls
-        self.seconds = seconds
-        self.max_wait = max_wait
+        self.calls, self.seconds, self.max_wait, self.max_hold = calls, seconds, max_wait, max_hold
         self.waiters = waiters
         #: How long a call stays in the window: the period, and the slack.
         self.span = seconds + slack
@@ -298,15 +276,12 @@ class RateLimiter:
         #: Calls of each key waiting for their turn in this process now.
         self._waiting: dict[str, int] = {}
         scheme = storage_scheme(storage)
-        if scheme in SHARED_SCHEMES:
-            self._shared: _SharedCount | None = _SharedCount(storage, prefix)
-        elif scheme == "memory":
-            self._shared = None
-        else:
+        if scheme not in (*SHARED_SCHEMES, "memory"):
             raise ConfigurationError(
                 f"the rate limit storage must be memory:// or a redis://, rediss:// or redis+unix:// URL, "
                 f"not {scheme}://"
             )
+        self._shared = _SharedCount(storage, prefix) if scheme in SHARED_SCHEMES else None
 
     @property
     def shared(self) -> bool:
@@ -323,30 +298,32 @@ class RateLimiter:
         ``waiters`` calls waiting in this process (unless not ``bounded``:
         the service credential's calls, which are many users' requests)."""
         allowed = self.max_wait if max_wait is None else min(max_wait, self.max_wait)
-        place = self._enter(key, bounded)  # a place among the key's waiting calls, if one is free
+        with self._lock:  # a place among the key's waiting calls, if one is free
+            waiting = self._waiting.get(key, 0)
+            place = not bounded or self.waiters is None or waiting < self.waiters
+            if place:
+                self._waiting[key] = waiting + 1
         try:
             taken, wait, held = self._reserve(key, allowed if place else 0.0)
             if not taken:
                 if held:
                     why = "Adobe answered 429 to this user's calls a moment ago"
                 elif not place and wait <= allowed:
-                    why = (
-                        f"this user already has {self.waiters} call{'s' if self.waiters != 1 else ''} "
-                        "waiting for a turn under Adobe's limit"
-                    )
+                    calls = f"{self.waiters} call{'s' if self.waiters != 1 else ''}"
+                    why = f"this user already has {calls} waiting for a turn under Adobe's limit"
                 else:
                     why = f"this user's calls would go past Adobe's limit of {self.calls} per {self.seconds:g} s"
-                raise RateLimited(
-                    where,
-                    wait,
-                    message=f"the call to {where} was held back: {why}; retry after {wait:.1f} s",
-                )
+                message = f"the call to {where} was held back: {why}; retry after {wait:.1f} s"
+                raise RateLimited(where, wait, message=message)
             if wait > 0:
                 _sleep(wait)
             return wait
         finally:
             if place:
-                self._leave(key)
+                with self._lock:
+                    self._waiting[key] -= 1
+                    if not self._waiting[key]:
+                        del self._waiting[key]
 
     def hold(self, key: str, seconds: float) -> None:
         """Adobe answered 429 for ``key``: send none of its calls for ``seconds``,
@@ -364,8 +341,6 @@ class RateLimiter:
                 shared.hold(key, seconds)
             except Exception as exc:  # redis-py's errors, OSError: the store failed
                 shared.failed(exc)
-
-    # -- the count ----------------------------------------------------------------------
 
     def _reserve(self, key: str, may_wait: float) -> tuple[bool, float, bool]:
         """``(taken, wait, held)``: whether a slot at most ``may_wait`` seconds
@@ -395,30 +370,12 @@ class RateLimiter:
         times.append(start)
         return True, wait, False
 
-    def _enter(self, key: str, bounded: bool = True) -> bool:
-        """Take one of ``key``'s places for a waiting call; False when none is free."""
-        with self._lock:
-            waiting = self._waiting.get(key, 0)
-            if bounded and self.waiters is not None and waiting >= self.waiters:
-                return False
-            self._waiting[key] = waiting + 1
-            return True
-
-    def _leave(self, key: str) -> None:
-        with self._lock:
-            left = self._waiting.get(key, 1) - 1
-            if left > 0:
-                self._waiting[key] = left
-            else:
-                self._waiting.pop(key, None)
-
     def _window(self, key: str, now: float) -> _Window:
         """``key``'s window, made when new; old windows are dropped on the way."""
         windows = self._windows
-        window = windows.get(key)
-        if window is not None:
+        if key in windows:
             windows.move_to_end(key)
-            return window
+            return windows[key]
         while windows:
             oldest_key, oldest = next(iter(windows.items()))
             over = not oldest.times or oldest.times[-1] <= now - self.span
