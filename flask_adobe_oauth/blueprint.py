@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
+from . import pages, protocol
 from .config import OPTIONS, PROMPTS, check_app, config_snapshot, options_doc, resolve
 from .cookies import MAX_COOKIE_SIZE, fit_pending_logins
 from .errors import (
@@ -44,31 +45,7 @@ from .extension import EXTENSION_KEY, BlueprintRuntime, adobe, context, get_runt
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
 from .logs import hide_secrets_in_access_logs, outage
-from .pages import (
-    SILENT_REFUSALS,
-    UnauthorizedHandler,
-    error_response,
-    fragment_page,
-    is_cross_site,
-    login_required_response,
-    logout_page,
-    misconfigured_setting,
-    no_store,
-    org_page,
-)
-from .protocol import (
-    Pending,
-    add_pending,
-    authorize_url,
-    check_callback,
-    is_safe_next,
-    load_pending,
-    logout_url,
-    new_state,
-    oidc_nonce,
-    pkce_challenge,
-    pkce_verifier,
-)
+from .pages import UnauthorizedHandler
 from .signals import logged_in, logged_out, login_failed, provider_error, rate_limited, send, storage_failed
 from .storage import SessionStorage
 from .tokens import Token, token_from_response
@@ -80,24 +57,19 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 
 class AdobeBlueprint(Blueprint):
-    """The blueprint :func:`make_adobe_blueprint` returns: a Flask blueprint
-    with an :meth:`unauthorized_handler` hook.
+    """The blueprint :func:`make_adobe_blueprint` returns. Its template folder
+    holds the extension's pages (``adobe_oauth/*.html``); an app overrides one
+    with a file of the same name in its own template folder."""
 
-    Its template folder holds the extension's pages (``adobe_oauth/*.html``);
-    an app overrides one by putting a file of the same name in its own
-    template folder.
-    """
-
-    #: Answers a missing login instead of the 302 to the login page (or the
-    #: 401 JSON); set with :meth:`unauthorized_handler`.
+    #: Set with :meth:`unauthorized_handler`.
     unauthorized_callback: UnauthorizedHandler | None = None
 
     def unauthorized_handler(self, func: H) -> H:
         """Decorator: ``func(error: LoginRequired)`` answers every missing
         login of this blueprint (``@adobe_login_required``, or a
         :class:`LoginRequired` escaping a view) instead of the redirect to
-        the login page. Its return value is anything a view may return.
-        May be set before or after the blueprint is registered.
+        the login page; it returns anything a view may return. May be set
+        before or after the blueprint is registered.
         """
         self.unauthorized_callback = func
         return func
@@ -119,28 +91,7 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
         raise TypeError(f"make_adobe_blueprint() got an unexpected keyword argument {unknown[0]!r}{hint}")
     options = {key: value for key, value in options.items() if value is not None}
     bp = AdobeBlueprint(options.get("name") or "adobe", __name__, template_folder="templates")
-
-    def setup(setup_state: BlueprintSetupState) -> None:
-        app = setup_state.app
-        full_name = f"{setup_state.name_prefix}.{setup_state.name}".lstrip(".")
-
-        def build() -> BlueprintRuntime:
-            check_app(app.config, app.secret_key)
-            config = resolve({**options, "name": full_name}, app.config)
-            runtime = BlueprintRuntime(config)
-            runtime.snapshot = config_snapshot(app.config)
-            runtime.rebuild = build
-            return runtime
-
-        states = app.extensions.setdefault(EXTENSION_KEY, {})
-        states[full_name] = build()
-        if AdobeOAuthError not in app.error_handler_spec[None][None]:
-            app.register_error_handler(AdobeOAuthError, _handle_error)
-            # ``adobe`` in the app's templates, as Flask-Login gives them ``current_user``.
-            app.context_processor(_template_names)
-            hide_secrets_in_access_logs()  # the callback's code and state, in the server's access log
-
-    bp.record(setup)
+    bp.record(lambda setup_state: _register(setup_state, options))
     bp.before_request(_reject_undecodable_query)
     bp.add_url_rule("/login", "login", login, methods=["GET"])
     bp.add_url_rule("/callback", "callback", callback, methods=["GET", "POST"])
@@ -149,12 +100,30 @@ def make_adobe_blueprint(**options: Any) -> AdobeBlueprint:
     return bp
 
 
-# The options are declared once, as the fields of Config; their docs are added
-# here, to the docstring as cleandoc gives it (Python 3.13 strips a docstring's
-# indentation when compiling, older ones keep it: cleaned, both read the same).
+# The options' docs come from Config's fields, added to the docstring as cleandoc
+# gives it (Python 3.13 strips a docstring's indentation, older ones keep it).
 make_adobe_blueprint.__doc__ = (
     inspect.cleandoc(make_adobe_blueprint.__doc__ or "") + "\n\n" + options_doc("    ") + "\n"
 )
+
+
+def _register(setup_state: BlueprintSetupState, options: Mapping[str, Any]) -> None:
+    app = setup_state.app
+    full_name = f"{setup_state.name_prefix}.{setup_state.name}".lstrip(".")
+
+    def build() -> BlueprintRuntime:
+        check_app(app.config, app.secret_key)
+        runtime = BlueprintRuntime(resolve({**options, "name": full_name}, app.config))
+        runtime.snapshot = config_snapshot(app.config)
+        runtime.rebuild = build
+        return runtime
+
+    app.extensions.setdefault(EXTENSION_KEY, {})[full_name] = build()
+    if AdobeOAuthError not in app.error_handler_spec[None][None]:
+        app.register_error_handler(AdobeOAuthError, _handle_error)
+        # ``adobe`` in the app's templates, as Flask-Login gives them ``current_user``.
+        app.context_processor(lambda: {"adobe": adobe})
+        hide_secrets_in_access_logs()  # the callback's code and state, in the server's access log
 
 
 #: The signal for each kind of failure operators watch.
@@ -171,13 +140,11 @@ _SETTINGS = {
 
 
 def report(app: Flask, exc: AdobeOAuthError, blueprint: str | None) -> None:
-    """Tell the app's operators about a failure answered to a user: a log line
-    (WARNING for what they must fix or watch: a misconfigured setting, Adobe
-    or the store failing; INFO for what users do), the failure's signal, and,
-    for a 5xx answer, Flask's ``got_request_exception``, which error trackers
-    (Sentry and the like) listen to: the extension answers its errors
-    itself, so Flask would not send it."""
-    setting = misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
+    """Tell operators about a failure answered to a user: a log line (WARNING
+    for what they must fix or watch, INFO for what users do), its signal, and
+    for a 5xx Flask's ``got_request_exception``, which error trackers listen
+    to (Flask would not send it: the extension answers its errors itself)."""
+    setting = pages.misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
     if setting is not None:
         log.warning("Adobe refused this app's configuration: %s; check %s", exc.message, _SETTINGS[setting])
     elif isinstance(exc, (ProviderError, StorageUnavailable)) or exc.status_code >= 500:
@@ -191,35 +158,31 @@ def report(app: Flask, exc: AdobeOAuthError, blueprint: str | None) -> None:
         got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=exc)
 
 
-def _template_names() -> dict[str, Any]:
-    return {"adobe": adobe}
-
-
 def _reject_undecodable_query() -> BaseResponse | None:
-    """A 400 for a query string with raw bytes that are not UTF-8.
-
-    Browsers percent-encode, but a hand-made request line may carry raw
-    bytes, and Werkzeug's ``request.args`` then raises UnicodeDecodeError
-    (a 500) instead of parsing.
-    """
+    """A 400, not a 500, for a hand-made query string with raw bytes that are
+    not UTF-8 (``request.args`` raises UnicodeDecodeError on it)."""
     try:
         request.args  # noqa: B018 - parsing is the check
     except UnicodeDecodeError:
-        return error_response(CallbackError("the URL's query string is not valid UTF-8"))
+        return pages.error_response(CallbackError("the URL's query string is not valid UTF-8"))
     return None
+
+
+def _app() -> Flask:
+    return cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
     """App-wide: an AdobeOAuthError escaping any view becomes a 4xx/5xx page;
     a lost login in an unguarded view is answered as the decorator would."""
-    report(current_app._get_current_object(), exc, None)  # type: ignore[attr-defined]
+    report(_app(), exc, None)
     if isinstance(exc, LoginRequired):
         try:
             name = get_runtime(exc.blueprint).name
         except AdobeOAuthError:
-            return error_response(exc)
-        return login_required_response(name, exc)
-    return error_response(exc)
+            return pages.error_response(exc)
+        return pages.login_required_response(name, exc)
+    return pages.error_response(exc)
 
 
 def _secret_key() -> bytes:
@@ -244,10 +207,9 @@ def _resolve_target(target: str, option: str) -> str:
 
 
 def _renew_session_id() -> None:
-    """A new session id after login and logout, when sessions are kept on the
-    server (Flask-Session's ``regenerate``): an id planted in the browser
-    before the login (session fixation) then names nothing. A cookie session
-    has no id to renew: its content is the session."""
+    """A new server-side session id (Flask-Session's ``regenerate``) after login
+    and logout, so an id planted before the login (session fixation) names
+    nothing. A cookie session has no id to renew."""
     regenerate = getattr(current_app.session_interface, "regenerate", None)
     if callable(regenerate):
         regenerate(session)
@@ -258,24 +220,26 @@ def login() -> BaseResponse:
     runtime = get_runtime()
     cfg = runtime.config
     target = request.args.get("next")
-    if target is not None and not is_safe_next(target):
+    if target is not None and not protocol.is_safe_next(target):
         log.info("ignored an unsafe next target at login")
         target = None
-    value = new_state()
+    value = protocol.new_state()
     if request.args.get("renew") == "1" and _prompt(cfg.prompt) == "none":
         # A silent renewal of a sign-in that ran out: if Adobe needs the user,
         # the callback goes on to the ordinary sign-in (see _check).
         session[RENEW_KEY] = value
-    record = Pending(value, int(time.time()) + cfg.state_max_age, target)
-    records = add_pending(load_pending(session.get(runtime.pending_key)), record, cfg.max_pending_logins)
+    record = protocol.Pending(value, int(time.time()) + cfg.state_max_age, target)
+    records = protocol.add_pending(
+        protocol.load_pending(session.get(runtime.pending_key)), record, cfg.max_pending_logins
+    )
     limit = (
         runtime.storage.max_cookie_size if isinstance(runtime.storage, SessionStorage) else MAX_COOKIE_SIZE
     )
     session[runtime.pending_key] = [r.dump() for r in fit_pending_logins(runtime.pending_key, records, limit)]
     challenge = None
     if cfg.use_pkce and cfg.response_type == "code":
-        challenge = pkce_challenge(pkce_verifier(_secret_key(), value))
-    url = authorize_url(
+        challenge = protocol.pkce_challenge(protocol.pkce_verifier(_secret_key(), value))
+    url = protocol.authorize_url(
         cfg.authorize_url,
         client_id=cfg.client_id,
         redirect_uri=_redirect_uri(runtime),
@@ -286,7 +250,7 @@ def login() -> BaseResponse:
         nonce=_nonce(runtime, value),
         prompt=_prompt(cfg.prompt),
     )
-    return no_store(redirect(url, 302))
+    return pages.no_store(redirect(url, 302))
 
 
 def _prompt(configured: str | None) -> str | None:
@@ -300,18 +264,18 @@ def _nonce(runtime: BlueprintRuntime, value: str) -> str | None:
     """The OIDC nonce of the login with state ``value``, when id_tokens are checked."""
     cfg = runtime.config
     if cfg.response_type == "code" and cfg.jwks_url and "openid" in cfg.scope:
-        return oidc_nonce(_secret_key(), value)
+        return protocol.oidc_nonce(_secret_key(), value)
     return None
 
 
 def _check(
     runtime: BlueprintRuntime, params: MultiDict[str, str], expect_code: bool
-) -> tuple[Pending, str | None]:
+) -> tuple[protocol.Pending, str | None]:
     """Run the core's checks on a callback; the pending logins left go back to the
     session whatever the outcome (a refused callback consumes its state too)."""
-    result = check_callback(
+    result = protocol.check_callback(
         params.to_dict(flat=False),
-        load_pending(session.get(runtime.pending_key)),
+        protocol.load_pending(session.get(runtime.pending_key)),
         issuers=runtime.config.issuers,
         expect_code=expect_code,
     )
@@ -323,7 +287,7 @@ def _check(
     renewing = session.pop(RENEW_KEY, None)
     if (
         isinstance(refusal, AuthorizationDenied)
-        and refusal.provider_error in SILENT_REFUSALS
+        and refusal.provider_error in pages.SILENT_REFUSALS
         and result.pending is not None
         and renewing == result.pending.state  # our silent renewal, not an app's own prompt=none
         and runtime.config.prompt != "none"  # else the ordinary sign-in would be silent again
@@ -344,7 +308,7 @@ class _SilentSignInRefused(Exception):
         self.next = next_url
 
 
-def _identify(runtime: BlueprintRuntime, token: Token, pending: Pending) -> Token:
+def _identify(runtime: BlueprintRuntime, token: Token, pending: protocol.Pending) -> Token:
     """Check the id_token when there is one, and learn the user's id."""
     cfg = runtime.config
     if token.id_token and cfg.jwks_url and id_token_checks_available():
@@ -375,22 +339,21 @@ def _with_names(token: Token, claims: Mapping[str, Any]) -> Token:
     )
 
 
-def _complete_code_login(runtime: BlueprintRuntime) -> tuple[Token, Pending]:
+def _complete_code_login(runtime: BlueprintRuntime) -> tuple[Token, protocol.Pending]:
     cfg = runtime.config
     pending, code = _check(runtime, request.args, expect_code=True)
     assert code is not None
-    verifier = pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
+    verifier = protocol.pkce_verifier(_secret_key(), pending.state) if cfg.use_pkce else None
     token = runtime.client.exchange_code(code, _redirect_uri(runtime), verifier)
     return _identify(runtime, token, pending), pending
 
 
-def _complete_implicit_login(runtime: BlueprintRuntime) -> tuple[Token, Pending]:
-    """The implicit grant (seed: ``response_type=token``): the page from
-    :func:`fragment_page` posted the URL fragment here."""
+def _complete_implicit_login(runtime: BlueprintRuntime) -> tuple[Token, protocol.Pending]:
+    """The implicit grant (``response_type=token``): the fragment page posted the URL fragment here."""
     if request.method != "POST":
         _check(runtime, request.args, expect_code=False)  # consumes the state; Adobe's error= is shown
         raise CallbackError("the implicit grant's answer must arrive in the URL fragment")
-    if is_cross_site():
+    if pages.is_cross_site():
         raise CrossSiteRequest("the sign-in answer must be posted by this site's own page")
     params = request.form
     pending, _ = _check(runtime, params, expect_code=False)
@@ -417,8 +380,8 @@ def callback() -> BaseResponse:
     if not implicit and request.method not in ("GET", "HEAD"):
         return Response(status=405, headers={"Allow": "GET, HEAD, OPTIONS"})
     if implicit and request.method == "GET" and not request.args:
-        return fragment_page()
-    app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+        return pages.fragment_page()
+    app = _app()
     try:
         token, pending = _complete_implicit_login(runtime) if implicit else _complete_code_login(runtime)
         token = runtime.client.admit(token)  # who may enter: NotAllowed (403) after revoking the token
@@ -427,13 +390,13 @@ def callback() -> BaseResponse:
         _renew_session_id()
     except _SilentSignInRefused as exc:
         # Adobe needs the user after all: the ordinary sign-in, to the same page.
-        return no_store(redirect(url_for(f"{runtime.name}.login", next=exc.next), 302))
+        return pages.no_store(redirect(url_for(f"{runtime.name}.login", next=exc.next), 302))
     except AdobeOAuthError as exc:
         report(app, exc, runtime.name)
         send(login_failed, app, error=exc, blueprint=runtime.name)
-        setting = misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
+        setting = pages.misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
         # Trying again repeats a setting's failure: no "Try again" then.
-        return error_response(exc, retry_url=None if setting else url_for(f"{runtime.name}.login"))
+        return pages.error_response(exc, retry_url=None if setting else url_for(f"{runtime.name}.login"))
     # Receivers see the token stored (they may call adobe.session); one that
     # returns False keeps it out of storage (the app stores it its own way).
     answers = send(logged_in, app, token=token, blueprint=runtime.name)
@@ -441,8 +404,8 @@ def callback() -> BaseResponse:
         context(runtime.name).forget()
     elif len(token.orgs) > 1 and context(runtime.name).org_id is None:
         # Admitted for several organisations: the user chooses one first.
-        target = url_for(f"{runtime.name}.org", next=target if is_safe_next(target) else None)
-    return no_store(redirect(target, 303 if request.method == "POST" else 302))
+        target = url_for(f"{runtime.name}.org", next=target if protocol.is_safe_next(target) else None)
+    return pages.no_store(redirect(target, 303 if request.method == "POST" else 302))
 
 
 def choose_org() -> BaseResponse:
@@ -451,22 +414,24 @@ def choose_org() -> BaseResponse:
     runtime = get_runtime()
     ctx = context(runtime.name)
     if ctx.token is None or not ctx.token.orgs:
-        return login_required_response(
+        return pages.login_required_response(
             runtime.name, LoginRequired("you are not signed in with Adobe", runtime.name)
         )
     target = request.args.get("next")
-    if target is None or not is_safe_next(target):
+    if target is None or not protocol.is_safe_next(target):
         target = _resolve_target(runtime.config.redirect_to, "redirect_to")
     if request.method == "POST":
-        if is_cross_site():
-            return error_response(CrossSiteRequest("the organisation must be chosen on this site's own page"))
+        if pages.is_cross_site():
+            return pages.error_response(
+                CrossSiteRequest("the organisation must be chosen on this site's own page")
+            )
         try:
             ctx.choose_org(request.form.get("org", ""))
         except NotAllowed as exc:
-            return error_response(exc)
-        return no_store(redirect(target, 303))
+            return pages.error_response(exc)
+        return pages.no_store(redirect(target, 303))
     action = url_for(f"{runtime.name}.org", next=target)
-    return org_page(sorted(ctx.token.orgs), ctx.org_id, action)
+    return pages.org_page(sorted(ctx.token.orgs), ctx.org_id, action)
 
 
 def logout() -> BaseResponse:
@@ -474,9 +439,9 @@ def logout() -> BaseResponse:
     (a plain "Sign out" link) shows a page with the button that posts it."""
     runtime = get_runtime()
     if request.method in ("GET", "HEAD"):
-        return logout_page(url_for(f"{runtime.name}.logout"), context(runtime.name).token is not None)
-    if is_cross_site():
-        return error_response(CrossSiteRequest("sign-out must come from a page of this site"))
+        return pages.logout_page(url_for(f"{runtime.name}.logout"), context(runtime.name).token is not None)
+    if pages.is_cross_site():
+        return pages.error_response(CrossSiteRequest("sign-out must come from a page of this site"))
     target = _resolve_target(runtime.config.logout_redirect_to, "logout_redirect_to")
     ctx = context(runtime.name)
     token = ctx.token
@@ -484,10 +449,10 @@ def logout() -> BaseResponse:
     _renew_session_id()
     if token is not None:
         runtime.client.revoke(token)
-    send(logged_out, current_app._get_current_object(), blueprint=runtime.name)  # type: ignore[attr-defined]
+    send(logged_out, _app(), blueprint=runtime.name)
     cfg = runtime.config
     if cfg.end_adobe_session and cfg.logout_url:
         # Also end the sign-in at Adobe, so the next login asks who the user is.
         back = urljoin(request.host_url, target)
-        target = logout_url(cfg.logout_url, client_id=cfg.client_id, redirect_uri=back)
-    return no_store(redirect(target, 303))
+        target = protocol.logout_url(cfg.logout_url, client_id=cfg.client_id, redirect_uri=back)
+    return pages.no_store(redirect(target, 303))
