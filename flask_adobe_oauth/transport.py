@@ -43,11 +43,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .errors import ProviderError
 
-#: The default cap on an answer's body after decompression (8 MiB): far above
-#: any token or report answer, far below what would hurt a worker.
-DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 #: Bodies are read (and decompressed) this much at a time.
 CHUNK = 64 * 1024
+USER_AGENT = "flask-adobe-oauth"
 
 
 class ResponseTooLarge(ProviderError):
@@ -126,21 +124,12 @@ class Deadline:
         """Seconds left, never less than a millisecond (a zero timeout means "no wait")."""
         return max(0.001, self.at - time.monotonic())
 
-    def attach(self, connection: HTTPConnection) -> None:
-        """Cut ``connection`` (and the socket it has now) when the deadline passes."""
-        sock = getattr(connection, "sock", None)
+    def watch(self, sock: socket.socket | None, connection: HTTPConnection | None = None) -> None:
+        """Cut ``sock``, and the socket ``connection`` has then, when the deadline passes."""
         with self._lock:
             if not self.expired:
-                self._connections.append(connection)
-                if sock is not None:
-                    self._sockets.append(sock)
-                return
-        _cut(sock)
-
-    def attach_socket(self, sock: socket.socket | None) -> None:
-        """Cut ``sock`` (a connection's newly opened socket) when the deadline passes."""
-        with self._lock:
-            if not self.expired:
+                if connection is not None:
+                    self._connections.append(connection)
                 if sock is not None:
                     self._sockets.append(sock)
                 return
@@ -157,40 +146,28 @@ class Deadline:
     def close(self) -> None:
         _watchdog.disarm(self._ident)
         with self._lock:
-            self._connections = []
-            self._sockets = []
+            self._connections, self._sockets = [], []
 
 
 def _cut(sock: socket.socket | None) -> None:
     """End whatever read is blocked on ``sock``."""
-    if sock is None:
-        return
-    with suppress(OSError):  # already closed
-        sock.shutdown(socket.SHUT_RDWR)
+    if sock is not None:
+        with suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 _active = threading.local()
 
 
-def _attach(connection: HTTPConnection) -> None:
-    deadline: Deadline | None = getattr(_active, "deadline", None)
-    if deadline is not None:
-        deadline.attach(connection)
-
-
-def _attach_socket(sock: socket.socket | None) -> None:
-    deadline: Deadline | None = getattr(_active, "deadline", None)
-    if deadline is not None:
-        deadline.attach_socket(sock)
-
-
 class _WatchedHTTPConnection(HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        _attach_socket(self.sock)
+        if getattr(_active, "deadline", None) is not None:
+            _active.deadline.watch(self.sock)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
+        if getattr(_active, "deadline", None) is not None:
+            _active.deadline.watch(getattr(self, "sock", None), self)
         super().request(*args, **kwargs)
 
 
@@ -223,12 +200,6 @@ class WatchedAdapter(HTTPAdapter):
         return manager
 
 
-def mount_watched(session: requests.Session) -> None:
-    """Route ``session``'s http and https calls through :class:`WatchedAdapter`."""
-    for prefix in ("http://", "https://"):
-        session.mount(prefix, WatchedAdapter())
-
-
 @contextmanager
 def deadline(seconds: float, shown: str) -> Iterator[Deadline]:
     """Run the calls in the block under one wall-clock limit of ``seconds``.
@@ -239,19 +210,20 @@ def deadline(seconds: float, shown: str) -> Iterator[Deadline]:
     limit = Deadline(seconds)
     outer = getattr(_active, "deadline", None)
     _active.deadline = limit
+    late = f"{shown} did not answer within {seconds:g} s"
     try:
         yield limit
     except (requests.RequestException, OSError, ProviderError):
         # A cut connection surfaces as whatever the read was doing (a reset, a
         # broken chunk, "could not connect"): name the real cause.
         if limit.expired:
-            raise ProviderError(f"{shown} did not answer within {seconds:g} s") from None
+            raise ProviderError(late) from None
         raise
     else:
         # Cut while reading headers, http.client may take the end of the stream
         # for the end of the headers and hand back a truncated "answer".
         if limit.expired:
-            raise ProviderError(f"{shown} did not answer within {seconds:g} s")
+            raise ProviderError(late)
     finally:
         _active.deadline = outer
         limit.close()
@@ -264,26 +236,20 @@ def read_capped(response: requests.Response, max_bytes: int, shown: str) -> None
         return
     declared = response.headers.get("Content-Length", "")
     encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+    too_large = f"{shown} answered more than {max_bytes:,} bytes"
     if declared.isdigit() and int(declared) > max_bytes and not encoded:
         response.close()
-        raise ResponseTooLarge(f"{shown} answered more than {max_bytes:,} bytes", status=response.status_code)
+        raise ResponseTooLarge(too_large, status=response.status_code)
     chunks: list[bytes] = []
     total = 0
     for chunk in response.iter_content(CHUNK):
         total += len(chunk)
         if total > max_bytes:
             response.close()
-            raise ResponseTooLarge(
-                f"{shown} answered more than {max_bytes:,} bytes", status=response.status_code
-            )
+            raise ResponseTooLarge(too_large, status=response.status_code)
         chunks.append(chunk)
     response._content = b"".join(chunks)
     response._content_consumed = True  # type: ignore[attr-defined]
-
-
-# -- sessions shared between users, and what messages may say of a URL ---------------
-
-USER_AGENT = "flask-adobe-oauth"
 
 
 def harden(session: requests.Session) -> None:
@@ -296,12 +262,13 @@ def harden(session: requests.Session) -> None:
       that host, sending a password to the API and losing the user's token.
       Proxy and CA-bundle variables are still honoured, through
       :func:`environment_for`, read once per host.
-    * Its connections can be cut by a call's :class:`~.transport.Deadline`.
+    * Its connections can be cut by a call's :class:`Deadline`.
     """
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = USER_AGENT
     session.trust_env = False
-    mount_watched(session)  # deadlines can cut its connections (transport.py)
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, WatchedAdapter())
 
 
 @lru_cache(maxsize=128)
@@ -314,7 +281,7 @@ def _environment(scheme: str, netloc: str) -> tuple[tuple[tuple[str, str], ...],
 def environment_for(url: str) -> dict[str, Any]:
     """``proxies`` and ``verify`` for ``url`` as requests would take them from
     the environment (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...),
-    read once per host rather than on every call (it cost 0.1–0.2 ms a call)."""
+    read once per host rather than on every call."""
     parts = urlsplit(url)
     proxies, verify = _environment(parts.scheme, parts.netloc)
     return {"proxies": dict(proxies), "verify": verify}
@@ -349,8 +316,7 @@ _URL_AUTHORITY = re.compile(r"(?<![\w+.-])([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#]*
 
 def hide_credentials(text: str) -> str:
     """``text`` with the ``user:password`` of every URL in it shown as ``***``
-    (``redis://:p@ss@cache/0`` as ``redis://***@cache/0``). The one helper
-    for messages that may quote a URL; :func:`where` splits the same way."""
+    (``redis://:p@ss@cache/0`` as ``redis://***@cache/0``)."""
 
     def hide(match: re.Match[str]) -> str:
         host = _without_userinfo(match.group(2))
@@ -362,4 +328,4 @@ def hide_credentials(text: str) -> str:
 def where(url: str) -> str:
     """``url`` without credentials, query or fragment, for messages."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{_without_userinfo(parts.netloc)}{parts.path}"  # never user:password@
+    return f"{parts.scheme}://{_without_userinfo(parts.netloc)}{parts.path}"
