@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -248,6 +249,13 @@ class SQLAlchemyStorage(ServerSideStorage):
         missing = [name for name in COLUMNS if name not in self.table.c]
         if missing:
             raise TypeError(f"the table {self.table.name!r} lacks the columns {', '.join(missing)}")
+        t = self.table
+        # Built once: making the statement anew costs more than the round trip.
+        self._read_query = select(t.c.token).where(
+            t.c.key == bindparam("key"),
+            t.c.blueprint == bindparam("blueprint"),
+            t.c.expires_at > bindparam("now"),
+        )
         self.model = model
         self.blueprint = blueprint
         self.row_values = row_values
@@ -327,27 +335,26 @@ class SQLAlchemyStorage(ServerSideStorage):
         return None if key is None else _parse(self._read_row(key, blueprint))
 
     def _read_row(self, key: str, blueprint: str) -> str | None:
-        t = self.table
-        query = select(t.c.token).where(
-            t.c.key == key, t.c.blueprint == blueprint, t.c.expires_at > _moment(time.time())
-        )
+        params = {"key": key, "blueprint": blueprint, "now": _moment(time.time())}
         with self._unavailable_on_error():
             try:
-                raw = self._select_one(query)
+                raw = self._select_one(params)
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
                 # A pooled connection the database dropped (a restart, a
                 # failover): SQLAlchemy has replaced the pool's connections.
-                raw = self._select_one(query)
+                raw = self._select_one(params)
         return raw if isinstance(raw, str) else None
 
-    def _select_one(self, query: Any) -> Any:
-        """The one value ``query`` selects, in one round trip: autocommit, as a
+    def _select_one(self, params: dict[str, Any]) -> Any:
+        """The token the read query selects, in one round trip: autocommit, as a
         single SELECT needs no transaction (no BEGIN, no ROLLBACK)."""
         with self.engine.connect() as connection:
             return (
-                connection.execution_options(isolation_level="AUTOCOMMIT").execute(query).scalar_one_or_none()
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                .execute(self._read_query, params)
+                .scalar_one_or_none()
             )
 
     def set(self, token: Token) -> None:
