@@ -219,14 +219,11 @@ class BlueprintRuntime:
     def keep_unstored(self, replaced: Token, fresh: Token) -> None:
         """Keep ``fresh``, the refresh of ``replaced`` that the storage failed
         to store, until its access token expires (at least
-        REFRESH_REUSE_SECONDS), bounded by MAX_UNSTORED.
-
-        Adobe rotated ``replaced``'s refresh token (RFC 9700 §4.14.2), so the
-        store still holds a token that can never be refreshed again: the next
-        request of this user reads it, and :meth:`refresh` hands it ``fresh``
-        instead of sending Adobe the rotated-away token (``invalid_grant``, a
-        forced sign-in), and that request stores it. Only this process holds
-        it: a request that another worker serves still finds the old token.
+        REFRESH_REUSE_SECONDS; at most MAX_UNSTORED of them): the store still
+        holds ``replaced``, whose refresh token Adobe rotated away, and
+        :meth:`refresh` hands ``fresh`` to this user's next request in this
+        process instead of sending Adobe that token. (Other processes find
+        it in the session cookie: :meth:`AdobeContext.refresh`.)
         """
         assert replaced.refresh_token
         key = _hash(replaced.refresh_token)
