@@ -2,8 +2,7 @@
 
 RFC 6265 §6.1 lets a browser cap a cookie (name, value and attributes) at
 4096 bytes and drop a larger one without a word, which looks to the user
-like being signed out. Used by :class:`~flask_adobe_oauth.storage.SessionStorage`
-when it stores a token and by the login view when it adds a pending login.
+like being signed out.
 """
 
 from __future__ import annotations
@@ -24,47 +23,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flask_adobe_oauth.signin")
 
-#: The session cookie's budget: its whole Set-Cookie (name, value and
-#: attributes), which RFC 6265 §6.1 lets a browser cap at 4096 bytes; past
-#: that the cookie is dropped without a word. Stay a little below.
+#: The budget of the session's whole Set-Cookie: a little below RFC 6265 §6.1's 4096.
 MAX_COOKIE_SIZE = 4000
 
-#: Room a token stored in the cookie leaves free for one pending login, so
-#: that a user whose token fills the cookie can still start the next login:
-#: its ``[state, expires_at, ""]`` record adds 70 to 100 bytes to the signed,
-#: compressed cookie (up to ~150 under a long blueprint name; the login page
-#: answers CookieTooLarge rather than overflow when it does not fit).
+#: Room a token stored in the cookie leaves for one pending login, so a user
+#: whose token fills the cookie can still start the next login: its
+#: ``[state, expires_at, ""]`` record adds 70 to 100 bytes to the signed,
+#: compressed cookie (up to ~150 under a long blueprint name).
 LOGIN_ROOM = 160
 
 
 def session_cookie_size(app: Flask, data: dict[str, Any]) -> int | None:
-    """The length of the ``Set-Cookie`` header Flask would send for ``data``:
-    the cookie's name, its value (the session serialized, maybe compressed,
-    signed and timestamped, exactly as the app's session interface does it)
-    and its attributes, which RFC 6265 §6.1 counts too.
-
-    None when the app's sessions are not kept in a signed cookie (for
-    example with Flask-Session, whose cookie holds only a session id).
-    """
+    """The length of the ``Set-Cookie`` header Flask would send for session
+    ``data`` (serialized and signed as the app's session interface does); None
+    when sessions are not kept in a signed cookie (Flask-Session, say)."""
     serializer = _signing_serializer(app)
-    if serializer is None:
-        return None
-    return _set_cookie_length(app, serializer.dumps(data))
+    return None if serializer is None else _set_cookie_length(app, serializer.dumps(data))
 
 
 def session_cookie_bound(app: Flask, data: dict[str, Any]) -> int | None:
-    """A length the ``Set-Cookie`` header of ``data`` cannot exceed (at least
-    :func:`session_cookie_size`), found without compressing or signing the
-    session: half the work. None when it cannot be known that way (not a
-    signed cookie, or a serializer or signer other than itsdangerous's).
+    """A length the ``Set-Cookie`` header of ``data`` cannot exceed, found
+    without compressing or signing (half the work); None when it cannot be
+    known that way (not itsdangerous's serializer and signer).
 
-    The value Flask sends is the session's JSON (as its serializer writes
-    it), base64-encoded, compressed first only when that makes it shorter,
-    then the signer's timestamp and signature, whose length does not depend
-    on what is signed; cookie values of those characters are never quoted.
-    So a value of ``4 * ceil(len(json) / 3)`` characters plus the length of
-    an empty value's signature is never shorter than the real one, and the
-    header with it never shorter than the real header.
+    Flask's value is the session's JSON, base64-encoded (compressed first only
+    when that is shorter), then a timestamp and signature whose length does not
+    depend on what is signed. So ``4 * ceil(len(json) / 3)`` characters plus an
+    empty value's signature is never shorter than the real value.
     """
     serializer = _signing_serializer(app)
     if (
@@ -78,26 +63,19 @@ def session_cookie_bound(app: Flask, data: dict[str, Any]) -> int | None:
         return None
     # The JSON before compression and base64 (the mixin's own dump_payload compresses).
     json = super(URLSafeSerializerMixin, serializer).dump_payload(data)
-    value = 4 * ((len(json) + 2) // 3) + len(signer.sign(b""))
-    return _set_cookie_length(app, "a" * value)
+    return _set_cookie_length(app, "a" * (4 * ((len(json) + 2) // 3) + len(signer.sign(b""))))
 
 
 def _signing_serializer(app: Flask) -> Any:
     get_serializer = getattr(app.session_interface, "get_signing_serializer", None)
-    if get_serializer is None:
-        return None
-    return get_serializer(app)  # None without SECRET_KEY: Flask will refuse the session anyway
+    # None without SECRET_KEY too: Flask will refuse the session anyway.
+    return None if get_serializer is None else get_serializer(app)
 
 
 def _set_cookie_length(app: Flask, value: str) -> int:
-    """The length of the session's ``Set-Cookie`` header with ``value``."""
     interface = app.session_interface
-    # Flask 3.1 added partitioned cookies (CHIPS), with Werkzeug 3.1's
-    # dump_cookie(partitioned=); on Flask 3.0 / Werkzeug 3.0 neither exists,
-    # so the keyword is passed only when the app asks for one.
-    extra = (
-        {"partitioned": True} if getattr(interface, "get_cookie_partitioned", lambda app: False)(app) else {}
-    )
+    # Partitioned cookies (CHIPS) exist from Flask 3.1 / Werkzeug 3.1 only.
+    partitioned = getattr(interface, "get_cookie_partitioned", lambda app: False)(app)
     header = dump_cookie(
         interface.get_cookie_name(app),
         value,
@@ -108,21 +86,16 @@ def _set_cookie_length(app: Flask, value: str) -> int:
         httponly=interface.get_cookie_httponly(app),
         samesite=interface.get_cookie_samesite(app),
         max_size=0,  # no werkzeug warning: the caller decides what to do
-        **extra,
+        **({"partitioned": True} if partitioned else {}),
     )
     return len(header.encode("latin-1", "replace"))
 
 
 def fits_session_cookie(app: Flask, data: dict[str, Any], limit: int = MAX_COOKIE_SIZE) -> bool:
     """True when the session ``data`` gives a Set-Cookie of at most ``limit`` bytes
-    (always True when sessions are not kept in a signed cookie).
-
-    Exact: when :func:`session_cookie_bound` does not already say it fits
-    (the usual case, at half the cost), ``data`` is serialized and signed as
-    Flask will and measured (tens of microseconds): an estimate from its
-    JSON alone misses what Flask's tagged serializer, compression and the
-    cookie's attributes add.
-    """
+    (always when sessions are not kept in a signed cookie). Exact: unless
+    :func:`session_cookie_bound` already says it fits, ``data`` is signed as
+    Flask will and measured."""
     bound = session_cookie_bound(app, data)
     if bound is not None and bound <= limit:
         return True
@@ -131,13 +104,10 @@ def fits_session_cookie(app: Flask, data: dict[str, Any], limit: int = MAX_COOKI
 
 
 def fit_pending_logins(key: str, records: list[Pending], limit: int = MAX_COOKIE_SIZE) -> list[Pending]:
-    """``records`` (the pending logins kept under the session's ``key``), trimmed
-    so the whole session cookie stays within ``limit`` bytes, the
-    budget (RFC 6265 §6.1: a larger Set-Cookie is silently dropped, losing
-    the new pending login and anything else the cookie gained). Older pending
-    logins go first, then the new one's ``next`` (long ``next`` targets are
-    what can overflow it). When not even the new login fits, the app's
-    session holds too much for a cookie: :class:`CookieTooLarge` (507)."""
+    """``records`` (the pending logins under the session's ``key``) trimmed so the
+    session cookie stays within ``limit`` bytes: older pending logins go
+    first, then the new one's ``next``. When not even the new login fits,
+    :class:`CookieTooLarge` (507)."""
     app = cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
     base = dict(session)
 
