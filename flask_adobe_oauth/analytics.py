@@ -287,12 +287,9 @@ def companies(session: requests.Session | None = None) -> list[Company]:
 
 def _suite(item: Any, url: str) -> ReportSuite:
     item = _dict(item, url)
-    return ReportSuite(
-        _str(item, "rsid", url),
-        _str(item, "name", url, ""),
-        _str(item, "timezoneZoneinfo", url, ""),
-        _str(item, "currency", url, ""),
-    )
+    rsid = _str(item, "rsid", url)
+    name, timezone, currency = (_str(item, key, url, "") for key in ("name", "timezoneZoneinfo", "currency"))
+    return ReportSuite(rsid, name, timezone, currency)
 
 
 def iter_report_suites(
@@ -367,21 +364,20 @@ def _with_column_ids(body: RankedReportRequest) -> tuple[dict[str, Any], dict[st
     if not isinstance(container, dict) or not isinstance(metrics, list):
         return sent, {}
     taken = {m["columnId"] for m in metrics if isinstance(m, dict) and isinstance(m.get("columnId"), str)}
-    filled: list[Any] = []
+    metrics = [dict(m) if isinstance(m, dict) else m for m in metrics]
     columns: dict[str, str] = {}
     for index, metric in enumerate(metrics):
-        if isinstance(metric, dict):
-            metric = dict(metric)
-            if not isinstance(metric.get("columnId"), str):
-                column = str(index)
-                while column in taken:
-                    column += "_"
-                taken.add(column)
-                metric["columnId"] = column
-            if isinstance(metric.get("id"), str):
-                columns[metric["columnId"]] = metric["id"]
-        filled.append(metric)
-    sent["metricContainer"] = {**container, "metrics": filled}
+        if not isinstance(metric, dict):
+            continue
+        if not isinstance(metric.get("columnId"), str):
+            column = str(index)
+            while column in taken:
+                column += "_"
+            taken.add(column)
+            metric["columnId"] = column
+        if isinstance(metric.get("id"), str):
+            columns[metric["columnId"]] = metric["id"]
+    sent["metricContainer"] = {**container, "metrics": metrics}
     return sent, columns
 
 

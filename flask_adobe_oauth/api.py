@@ -88,8 +88,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if value.isascii() and value.isdigit():
         return min(float(value), MAX_RETRY_AFTER)
     try:
-        when = email.utils.parsedate_to_datetime(value)
-        delay = when.timestamp() - time.time()
+        delay = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
     except (TypeError, ValueError, OverflowError):
         return None
     return min(max(0.0, delay), MAX_RETRY_AFTER)
@@ -104,12 +103,6 @@ def rate_limited(response: requests.Response, shown: str) -> RateLimited:
 
 #: ``requests.Session.request``'s parameters after ``method`` and ``url``, in order.
 _REQUEST_PARAMS = tuple(inspect.signature(requests.Session.request).parameters)[3:]
-
-
-def _named(args: tuple[Any, ...]) -> dict[str, Any]:
-    if len(args) > len(_REQUEST_PARAMS):
-        raise TypeError("too many positional arguments for request()")
-    return dict(zip(_REQUEST_PARAMS, args, strict=False))
 
 
 def _deadline_seconds(timeout: Any, default: float) -> float:
@@ -147,8 +140,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _place(parsed: Url) -> tuple[str, str, str]:
-    """``(scheme, host[:port], path)`` of a :func:`_parsed` URL, as compared: lower-cased,
-    without a default port, ``/`` for no path."""
     scheme, netloc = (parsed.scheme or "").lower(), (parsed.host or "").lower()
     if parsed.port is not None and parsed.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{parsed.port}"
@@ -253,16 +244,10 @@ class AdobeSession(requests.Session):
         base = _parsed(config.api_base_url)
         self._api_place = _place(base) if base is not None else None
         # The sign-in server's endpoints, not counted: on the API's host only on a stand-in or proxy.
-        self._not_api = [
-            _place(parsed)
-            for u in (config.userinfo_url, config.token_url, config.revoke_url, config.jwks_url)
-            if u and (parsed := _parsed(u)) is not None
-        ]
-        self._trusted = {
-            _origin(u)
-            for u in (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
-            if u
-        }
+        sign_in = (config.userinfo_url, config.token_url, config.revoke_url, config.jwks_url)
+        self._not_api = [_place(parsed) for u in sign_in if u and (parsed := _parsed(u)) is not None]
+        trusted = (config.api_base_url, config.userinfo_url, config.token_url, config.authorize_url)
+        self._trusted = {_origin(u) for u in trusted if u}
         self._rebase = _rebasing(config)
 
     def absolute(self, url: str) -> str:
@@ -292,7 +277,9 @@ class AdobeSession(requests.Session):
         """:meth:`requests.Session.request` as the user, by the rules above; a URL on
         a host not allowed to see the token raises :class:`AdobeOAuthError`."""
         url, parsed = self._target(url)
-        kwargs.update(_named(args))  # one way to read every argument below
+        if len(args) > len(_REQUEST_PARAMS):
+            raise TypeError("too many positional arguments for request()")
+        kwargs.update(zip(_REQUEST_PARAMS, args, strict=False))  # one way to read every argument below
         # The call's time limit, checked before anything waits or is sent (a refresh included).
         budget = _deadline_seconds(kwargs.get("timeout"), self._config.api_timeout)
         source = self._source()
@@ -324,7 +311,6 @@ class AdobeSession(requests.Session):
         return response
 
     def _target(self, url: str | bytes) -> tuple[str, Url | None]:
-        """``url`` made absolute, and as it will be connected to (for the host check and the rate limit)."""
         url = self.absolute(url.decode() if isinstance(url, bytes) else url)
         parsed = _parsed(url)
         if not self._may_carry(parsed):

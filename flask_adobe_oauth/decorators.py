@@ -75,9 +75,6 @@ def adobe_login_required(
 
 @dataclass(frozen=True)
 class Guard:
-    """One use of the decorator: the blueprint, the scopes, and the view's own
-    ``orgs=`` and ``products=`` within the blueprint's rule."""
-
     blueprint: str | None
     scopes: frozenset[str]
     orgs: frozenset[str]
@@ -87,8 +84,7 @@ class Guard:
         ctx = context(self.blueprint)
         try:
             token = ctx.usable_token()
-            missing = token.has_scopes(self.scopes)
-            if missing:
+            if missing := token.has_scopes(self.scopes):
                 return error_response(InsufficientScope(missing))
             if self.orgs or self.products:
                 self.check(ctx.runtime.config, token)

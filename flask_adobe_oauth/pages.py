@@ -303,7 +303,6 @@ def _render_override(name: str, context: Mapping[str, Any], script: str | None) 
 def _page(
     name: str, context: Mapping[str, Any], csp: str, own_csp: str | None = None, script: str | None = None
 ) -> Response:
-    """The page ``name`` as a response: the built-in page with ``csp``, an app's own with ``own_csp``."""
     html, builtin = render_page(name, {**context, "home_url": request.script_root + "/"}, script)
     page = Response(html, mimetype="text/html")
     policy = csp if builtin else own_csp
@@ -430,10 +429,7 @@ def org_page(orgs: list[str], chosen: str | None, action: str) -> Response:
 
 def is_cross_site() -> bool:
     """True when the request comes from another site's page (CSRF)."""
-    site = request.headers.get("Sec-Fetch-Site")
+    site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
     if site is not None:
         return site not in ("same-origin", "none")
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        return origin.rstrip("/") != request.host_url.rstrip("/")
-    return False
+    return origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")
