@@ -1,19 +1,13 @@
 """Who may enter: the rules a blueprint applies to a user Adobe signed in.
 
 Any Adobe ID can be made in a minute, so a dashboard for one company must
-decide who may look, not only who signed in. Adobe IMS says who the user is
-and where they belong in its profile (Adobe Developer Console docs, User
-Authentication API reference, ``GET /ims/profile/v1``): with the scope
-``additional_info.projectedProductContext`` it lists the user's product
-contexts, each ``{"prodCtx": {"serviceCode", "owningEntity", "label", ...}}``
-where ``owningEntity`` is the organisation (``...@AdobeOrg``) and
-``serviceCode`` the product (``dma_analytics`` for Adobe Analytics); with
-``additional_info.roles`` it lists the user's roles, each naming its
-``organization``.
-
-:func:`decide` applies a blueprint's rules (``allowed_orgs``,
-``required_products``, ``allowed_email_domains``, ``authorize``) to an
-:class:`AdobeIdentity` read from that profile. It needs no Flask.
+decide who may look, not only who signed in. Adobe IMS's profile (User
+Authentication API reference, ``GET /ims/profile/v1``) lists, with the scope
+``additional_info.projectedProductContext``, the user's product contexts
+``{"prodCtx": {"serviceCode", "owningEntity", ...}}`` (``owningEntity`` the
+organisation, ``...@AdobeOrg``; ``serviceCode`` the product, ``dma_analytics``
+for Analytics), and with ``additional_info.roles`` roles naming their
+``organization``. :func:`decide` applies the rules to what it says.
 """
 
 from __future__ import annotations
@@ -51,36 +45,26 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def identity_from_profile(profile: Mapping[str, Any]) -> AdobeIdentity:
     """Read an IMS profile; fields of the wrong shape are left out, never trusted."""
-    orgs: set[str] = set()
-    products: set[tuple[str, str]] = set()
-    contexts = profile.get("projectedProductContext")
-    for item in contexts if isinstance(contexts, list) else ():
-        context = item.get("prodCtx") if isinstance(item, dict) else None
-        if not isinstance(context, dict):
-            continue
-        org, code = _text(context.get("owningEntity")), _text(context.get("serviceCode"))
-        if org:
-            orgs.add(org)
-            if code:
-                products.add((org, code))
-    roles = profile.get("roles")
-    for role in roles if isinstance(roles, list) else ():
-        org = _text(role.get("organization")) if isinstance(role, dict) else None
-        if org:
-            orgs.add(org)
-    # IMS's profile says emailVerified (as a string or a boolean); OpenID
-    # Connect's userinfo says email_verified.
+    contexts = [item.get("prodCtx") for item in _dicts(profile.get("projectedProductContext"))]
+    pairs = [(_text(c.get("owningEntity")), _text(c.get("serviceCode"))) for c in _dicts(contexts)]
+    roles = [_text(role.get("organization")) for role in _dicts(profile.get("roles"))]
+    orgs = {org for org, _ in pairs if org} | {org for org in roles if org}
+    # IMS's profile says emailVerified ("true"/"false" as strings in some answers,
+    # booleans in others); OpenID Connect's userinfo says email_verified.
     verified = profile.get("emailVerified", profile.get("email_verified"))
     return AdobeIdentity(
         user_id=_text(profile.get("userId")) or _text(profile.get("sub")),
         email=_text(profile.get("email")),
-        # IMS sends "true"/"false" as strings in some answers, booleans in others.
         email_verified=verified is True or (isinstance(verified, str) and verified.lower() == "true"),
         name=_text(profile.get("name")) or _text(profile.get("displayName")),
         orgs=frozenset(orgs),
-        products=frozenset(products),
+        products=frozenset((org, code) for org, code in pairs if org and code),
         profile=dict(profile),
     )
 
