@@ -11,6 +11,7 @@ problem but never a secret.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -26,14 +27,6 @@ from .transport import deadline, environment_for, harden, read_capped, transport
 log = logging.getLogger("flask_adobe_oauth.signin")
 
 
-def _oauth_error(data: Any) -> str | None:
-    if isinstance(data, dict):
-        code = data.get("error")
-        if is_error_code(code):
-            return code
-    return None
-
-
 class ProviderClient:
     """The calls this extension makes to the authorization server."""
 
@@ -41,8 +34,6 @@ class ProviderClient:
         self.config = config
         self.http = requests.Session()
         harden(self.http)
-
-    # -- plumbing -------------------------------------------------------------
 
     def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One call, within ``timeout`` seconds in all (not per read), never
@@ -80,17 +71,18 @@ class ProviderClient:
             raise ProviderError(
                 f"{where(url)} did not answer JSON (HTTP {status}, {kind})", status=status
             ) from None
-        code = _oauth_error(data)
+        if not isinstance(data, dict):
+            if status != 200:
+                raise ProviderError(f"{where(url)} refused the request (HTTP {status})", status=status)
+            raise ProviderError(f"{where(url)} answered JSON that is not an object")
+        code = data.get("error") if is_error_code(data.get("error")) else None
         if status != 200 or code:
-            described = data.get("error_description") if isinstance(data, dict) else None
             raise ProviderError(
                 f"{where(url)} refused the request (HTTP {status}" + (f", {code})" if code else ")"),
                 provider_error=code,
                 status=status,
-                description=printable_text(described, MAX_QUOTED) if code else None,
+                description=printable_text(data.get("error_description"), MAX_QUOTED) if code else None,
             )
-        if not isinstance(data, dict):
-            raise ProviderError(f"{where(url)} answered JSON that is not an object")
         return data
 
     def _authenticated_post(self, url: str, form: dict[str, str]) -> requests.Response:
@@ -101,34 +93,36 @@ class ProviderClient:
             # §2.3.1: each part is form-urlencoded before Basic encoding.
             auth = (quote_plus(cfg.client_id), quote_plus(cfg.client_secret))
             return self.send("POST", url, data=form, auth=auth)
-        form = {**form, "client_id": cfg.client_id, "client_secret": cfg.client_secret}
-        return self.send("POST", url, data=form)
+        return self.send(
+            "POST", url, data={**form, "client_id": cfg.client_id, "client_secret": cfg.client_secret}
+        )
 
-    def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+    def _token_request(
+        self, form: dict[str, str], scope: Iterable[str] | None = None, previous: str | None = None
+    ) -> Token:
         cfg = self.config
-        response = self._authenticated_post(cfg.token_url, form)
         try:
-            return self.read_json(cfg.token_url, response)
+            data = self.read_json(cfg.token_url, self._authenticated_post(cfg.token_url, form))
         except ProviderError as exc:
             log.warning("token request failed: %s", exc)
             raise
-
-    # -- the calls ------------------------------------------------------------
+        scope = cfg.scope if scope is None else scope
+        return token_from_response(
+            data, scope, previous_refresh_token=previous, expires_in_ms=cfg.expires_in_ms
+        )
 
     def client_credentials(self) -> Token:
         """A token for the client itself (RFC 6749 §4.4), as Adobe's OAuth
-        Server-to-Server credential issues it. Adobe's examples send the
-        scope comma-separated."""
-        data = self._token_request({"grant_type": "client_credentials", "scope": ",".join(self.config.scope)})
-        return token_from_response(data, self.config.scope, expires_in_ms=self.config.expires_in_ms)
+        Server-to-Server credential issues it, the scope comma-separated as
+        in Adobe's examples."""
+        return self._token_request({"grant_type": "client_credentials", "scope": ",".join(self.config.scope)})
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None) -> Token:
         """Trade an authorization code for a token (RFC 6749 §4.1.3)."""
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         if code_verifier:
             form["code_verifier"] = code_verifier
-        data = self._token_request(form)
-        return token_from_response(data, self.config.scope, expires_in_ms=self.config.expires_in_ms)
+        return self._token_request(form)
 
     def refresh(self, token: Token) -> Token:
         """A new token from ``token.refresh_token`` (RFC 6749 §6).
@@ -138,13 +132,8 @@ class ProviderClient:
         """
         if not token.refresh_token:
             raise ProviderError("the token has no refresh token")
-        data = self._token_request({"grant_type": "refresh_token", "refresh_token": token.refresh_token})
-        fresh = token_from_response(
-            data,
-            token.scope,
-            previous_refresh_token=token.refresh_token,
-            expires_in_ms=self.config.expires_in_ms,
-        )
+        form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
+        fresh = self._token_request(form, token.scope, token.refresh_token)
         if fresh.user_id is None and token.user_id:
             fresh = fresh.with_changes(user_id=token.user_id)
         # The same user: what the sign-in learnt stays (admit() decides again
@@ -159,41 +148,33 @@ class ProviderClient:
         The refresh token is revoked when there is one (RFC 7009 §2.1: that
         also ends its access tokens), else the access token.
         """
-        cfg = self.config
-        if not cfg.revoke_url:
+        url = self.config.revoke_url
+        if not url:
             return False
         if token.refresh_token:
             form = {"token": token.refresh_token, "token_type_hint": "refresh_token"}
         else:
             form = {"token": token.access_token, "token_type_hint": "access_token"}
         try:
-            response = self._authenticated_post(cfg.revoke_url, form)
+            status = self._authenticated_post(url, form).status_code
         except ProviderError as exc:
             log.warning("token revocation failed: %s", exc)
             return False
-        if not 200 <= response.status_code < 300:
-            log.warning(
-                "token revocation failed: %s answered HTTP %s", where(cfg.revoke_url), response.status_code
-            )
-            return False
-        return True
+        revoked = 200 <= status < 300
+        if not revoked:
+            log.warning("token revocation failed: %s answered HTTP %s", where(url), status)
+        return revoked
 
-    def profile(self, token: Token) -> dict[str, Any]:
-        """The user's IMS profile (organisations, product contexts, roles)."""
-        url = self.config.profile_url
-        if not url:
-            raise ProviderError("no profile_url is configured")
+    def _get_json(self, url: str, token: Token) -> dict[str, Any]:
         response = self.send("GET", url, headers={"Authorization": f"Bearer {token.access_token}"})
         return self.read_json(url, response)
 
     def identity(self, token: Token) -> AdobeIdentity:
-        """What Adobe says about the user: the profile when there is one, else
-        the OpenID Connect userinfo, else what the token itself says."""
-        if self.config.profile_url:
-            return identity_from_profile(self.profile(token))
-        if self.config.userinfo_url:
-            return identity_from_profile(self.userinfo(token))
-        return identity_from_profile({"userId": token.user_id})
+        """What Adobe says about the user: the IMS profile (organisations,
+        product contexts, roles) when there is one, else the OpenID Connect
+        userinfo, else what the token itself says."""
+        url = self.config.profile_url or self.config.userinfo_url
+        return identity_from_profile(self._get_json(url, token) if url else {"userId": token.user_id})
 
     def admit(self, token: Token) -> Token:
         """``token`` with the organisations and products its user is admitted
@@ -216,8 +197,6 @@ class ProviderClient:
 
     def userinfo(self, token: Token) -> dict[str, Any]:
         """The OpenID Connect userinfo of the token's user."""
-        url = self.config.userinfo_url
-        if not url:
+        if not self.config.userinfo_url:
             raise ProviderError("no userinfo_url is configured")
-        response = self.send("GET", url, headers={"Authorization": f"Bearer {token.access_token}"})
-        return self.read_json(url, response)
+        return self._get_json(self.config.userinfo_url, token)
