@@ -44,6 +44,7 @@ from .cookies import LOGIN_ROOM, session_cookie_size
 from .errors import AdobeOAuthError, ConfigurationError, ProviderError
 from .extension import EXTENSION_KEY, BlueprintRuntime
 from .protocol import is_error_code
+from .ratelimit import SHARED_SCHEMES, storage_scheme
 from .storage import SessionStorage
 from .tokens import Token
 from .transport import environment_for, harden, hide_credentials, where
@@ -506,7 +507,32 @@ def _blueprint_rows(app: Flask, state: BlueprintRuntime, uri: str, configured: b
             "ADOBE_OAUTH_PROVIDER='ims' with an OAuth Web App credential and the 2.0 APIs"
         )
         checks.append(("provider", ("warn", retired)))
+    checks += [
+        ("several workers: rate limit", _rate_storage(config)),
+        ("several workers: tokens", _tokens(state)),
+    ]
     return [Row(name, *verdict) for name, verdict in checks]
+
+
+def _rate_storage(config: Config) -> Verdict:
+    """Where each user's Adobe rate limit is counted: one count for every
+    worker and machine, or one per process."""
+    if storage_scheme(config.api_rate_storage) in SHARED_SCHEMES:
+        return "ok", f"counted once for every worker, in {hide_credentials(config.api_rate_storage)}"
+    return "ok", (
+        "counted in each process (memory://), right for one worker; with several workers or machines "
+        "set ADOBE_OAUTH_API_RATE_STORAGE = 'redis://...', or Adobe sees each worker's share as one user's"
+    )
+
+
+def _tokens(state: BlueprintRuntime) -> Verdict:
+    """Where users' tokens are kept, and what that means behind several workers."""
+    if isinstance(state.storage, SessionStorage) and state.storage.fallback is None:
+        return "ok", (
+            "in the session cookie, which every worker reads; with several workers a server-side "
+            "storage (RedisStorage, SQLAlchemyStorage) keeps one copy, and one service token for all"
+        )
+    return "ok", f"kept by {type(state.storage).__name__}, one copy every worker reads"
 
 
 def _server(config: Config) -> Verdict:

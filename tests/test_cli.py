@@ -905,3 +905,22 @@ def test_a_url_password_with_an_at_sign_is_hidden_whole(url: str, shown: str) ->
 
     assert hide_credentials(url) == shown
     assert where(url) == where(shown).replace("***@", "")  # the same split
+
+
+def test_check_says_what_several_workers_share(standin: StandInAdobe) -> None:
+    """The rate limit and the tokens: counted and kept per process, or shared,
+    and what to set with several workers; a Redis password is never shown."""
+    alone = rows_of(check(make_app(standin.config()), "--json"))
+    assert "memory://" in alone["several workers: rate limit"][0]["message"]
+    assert "ADOBE_OAUTH_API_RATE_STORAGE" in alone["several workers: rate limit"][0]["message"]
+    assert "session cookie" in alone["several workers: tokens"][0]["message"]
+
+    shared = make_app(
+        {**standin.config(), "ADOBE_OAUTH_API_RATE_STORAGE": "redis://:hunter2-secret@127.0.0.1:6399/0"},
+        {"storage": CacheStorage(SimpleCache())},
+    )
+    result = check(shared, "--json")
+    rows = rows_of(result)
+    assert rows["several workers: rate limit"][0]["message"].startswith("counted once for every worker")
+    assert "CacheStorage" in rows["several workers: tokens"][0]["message"]
+    assert "hunter2-secret" not in result.stdout
