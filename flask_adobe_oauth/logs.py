@@ -24,8 +24,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("flask_adobe_oauth")
-
 #: The least time between two WARNINGs of one kind of outage, in seconds.
 OUTAGE_LOG_INTERVAL = 60.0
 #: The clock outages are spaced by (monotonic; tests move it).
@@ -35,26 +33,24 @@ _lock = threading.Lock()
 _outages: dict[str, tuple[float, int]] = {}
 
 
-def outage(logger: logging.Logger, kind: str, message: str, *args: Any) -> bool:
+def outage(logger: logging.Logger, kind: str, message: str, *args: Any) -> None:
     """Log ``message % args`` at WARNING unless ``kind`` was logged less than
-    :data:`OUTAGE_LOG_INTERVAL` ago (then count it); True when logged."""
+    :data:`OUTAGE_LOG_INTERVAL` ago (then count it)."""
     now = _clock()
     with _lock:
         last, missed = _outages.get(kind, (float("-inf"), 0))
         if now - last < OUTAGE_LOG_INTERVAL:
             _outages[kind] = (last, missed + 1)
-            return False
+            return
         _outages[kind] = (now, 0)
         if len(_outages) > 1000:  # kinds name places; never let them grow without bound
             _outages.clear()
     if missed:
         message += f" ({missed} more since the last warning)"
     logger.warning(message, *args)
-    return True
 
 
-def clear_outages() -> None:
-    """Forget which outages were logged (tests)."""
+def clear_outages() -> None:  # for tests
     with _lock:
         _outages.clear()
 
@@ -68,7 +64,11 @@ _SECRET_PARAMETER = re.compile(
 
 def hide_secret_parameters(text: str) -> str:
     """``text`` with the values of code, state and token parameters as ``***``."""
-    return _SECRET_PARAMETER.sub(r"\1***", text) if "=" in text else text
+    return _SECRET_PARAMETER.sub(r"\1***", text)
+
+
+def _hidden(value: Any) -> Any:
+    return hide_secret_parameters(value) if isinstance(value, str) else value
 
 
 class HideSecretParameters(logging.Filter):
@@ -77,27 +77,21 @@ class HideSecretParameters(logging.Filter):
     access log passes a dict of its fields)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = hide_secret_parameters(record.msg)
-        args = record.args
-        if isinstance(args, tuple):
-            record.args = tuple(hide_secret_parameters(a) if isinstance(a, str) else a for a in args)
-        elif isinstance(args, dict):
-            record.args = {k: hide_secret_parameters(v) if isinstance(v, str) else v for k, v in args.items()}
+        record.msg = _hidden(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_hidden(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _hidden(v) for k, v in record.args.items()}
         return True
 
 
 #: The access logs of the servers Flask apps run under: Werkzeug's
 #: development server and gunicorn.
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
-_installed = threading.Event()
 
 
 def hide_secrets_in_access_logs() -> None:
-    """Add :class:`HideSecretParameters` to the access loggers, once per process."""
-    if _installed.is_set():
-        return
-    _installed.set()
+    """Add :class:`HideSecretParameters` to the access loggers, once."""
     for name in ACCESS_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, HideSecretParameters) for f in logger.filters):
