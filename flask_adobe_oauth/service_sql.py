@@ -1,23 +1,18 @@
 """The service token shared through the app's SQL database.
 
-:class:`~flask_adobe_oauth.service.AdobeService` shares one token between
-processes through a store with four operations (``get``, ``put``,
-``claim``, ``release``: :class:`~flask_adobe_oauth.service.SharedStore`).
-Redis and cachelib have them; :class:`SQLSharedStore` gives an app whose
-tokens live in SQL (:class:`~flask_adobe_oauth.storage.SQLAlchemyStorage`)
-the same, in a small table of the same database, so that every worker and
-machine of the app mints one service token per expiry, not one each.
+:class:`SQLSharedStore` gives :class:`~flask_adobe_oauth.service.AdobeService`
+the four operations of a shared store (``get``, ``put``, ``claim``,
+``release``) in a small table of the database of a
+:class:`~flask_adobe_oauth.storage.SQLAlchemyStorage`, so that every worker
+and machine of the app mints one service token per expiry, not one each.
 
 One row per key (``adobe_oauth_shared``): the shared token's record, and
-the claim of the process minting it. A claim is an ``INSERT`` of the
-key's row: the primary key lets exactly one of racing processes in, and the
-others wait for its token. Each row carries its expiry (Unix time in
-milliseconds), past which it is ignored, and a claim past it is taken over;
-the service's own lock deadline covers a holder that died.
-
-Like the storage, it works with SQLAlchemy Core on connections and
-transactions of its own, never the app's ORM session. It is imported only
-by an app that uses SQLAlchemy (the ``sqlalchemy`` extra).
+the claim of the process minting it. A claim is an ``INSERT`` of the key's
+row: the primary key lets exactly one of racing processes in, and the others
+wait for its token. Each row carries its expiry (Unix time in milliseconds),
+past which it is ignored, and a claim past it is taken over; the service's
+own lock deadline covers a holder that died. It uses SQLAlchemy Core on
+connections of its own, never the app's ORM session.
 """
 
 from __future__ import annotations
@@ -27,19 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    MetaData,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    inspect,
-    select,
-    update,
-)
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -49,14 +32,14 @@ __all__ = ["SHARED_TABLE", "SQLSharedStore", "shared_table"]
 SHARED_TABLE = "adobe_oauth_shared"
 
 
-def shared_table(metadata: MetaData, name: str = SHARED_TABLE) -> Table:
+def shared_table(metadata: sa.MetaData, name: str = SHARED_TABLE) -> sa.Table:
     """The shared table in ``metadata``: a key, its value and when it expires."""
-    return Table(
+    return sa.Table(
         name,
         metadata,
-        Column("key", String(255), primary_key=True),
-        Column("value", Text, nullable=False),
-        Column("expires_at", BigInteger, nullable=False),  # Unix time, in milliseconds
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("expires_at", sa.BigInteger, nullable=False),  # Unix time, in milliseconds
     )
 
 
@@ -65,23 +48,18 @@ def _ms(seconds: float) -> int:
 
 
 class SQLSharedStore:
-    """A :class:`~flask_adobe_oauth.service.SharedStore` in a SQL table.
+    """A :class:`~flask_adobe_oauth.service.SharedStore` in the SQL table ``table``.
 
-    Args:
-        engine: an :class:`~sqlalchemy.engine.Engine`, a callable returning
-            one, or anything with an ``engine`` attribute (a
-            :class:`~flask_adobe_oauth.storage.SQLAlchemyStorage`,
-            Flask-SQLAlchemy's ``db``), read at each use.
-        table: the table's name.
-
-    The table is created at first use when it does not exist (or by
-    :meth:`create_table`, at deployment, where the app's database user may
-    not create tables).
+    ``engine``: an :class:`~sqlalchemy.engine.Engine`, a callable returning
+    one, or anything with an ``engine`` attribute (a ``SQLAlchemyStorage``,
+    Flask-SQLAlchemy's ``db``), read at each use. The table is created at
+    first use (or by :meth:`create_table`, at deployment, where the app's
+    database user may not create tables).
     """
 
     def __init__(self, engine: Engine | Callable[[], Engine] | Any, table: str = SHARED_TABLE) -> None:
         self._source = engine
-        self.metadata = MetaData()
+        self.metadata = sa.MetaData()
         self.table = shared_table(self.metadata, table)
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -109,7 +87,7 @@ class SQLSharedStore:
             self.table.create(engine, checkfirst=True)
         except SQLAlchemyError:
             # Another process created it between the check and the CREATE.
-            if not inspect(engine).has_table(self.table.name):
+            if not sa.inspect(engine).has_table(self.table.name):
                 raise
 
     def _engine(self) -> Engine:
@@ -121,11 +99,9 @@ class SQLSharedStore:
                     self._ready = True
         return engine
 
-    # -- SharedStore --------------------------------------------------------------------
-
     def get(self, key: str) -> str | None:
         t = self.table
-        query = select(t.c.value).where(t.c.key == key, t.c.expires_at > _ms(time.time()))
+        query = sa.select(t.c.value).where(t.c.key == key, t.c.expires_at > _ms(time.time()))
         with self._engine().connect() as connection:
             value = connection.execute(query).scalar_one_or_none()
         return value if isinstance(value, str) else None
@@ -135,24 +111,24 @@ class SQLSharedStore:
         values = {"value": value, "expires_at": _ms(time.time() + ttl)}
         engine = self._engine()
         with engine.begin() as connection:
-            if connection.execute(update(t).where(t.c.key == key).values(**values)).rowcount:
+            if connection.execute(sa.update(t).where(t.c.key == key).values(**values)).rowcount:
                 return
         try:
             with engine.begin() as connection:
-                connection.execute(insert(t).values(key=key, **values))
+                connection.execute(sa.insert(t).values(key=key, **values))
         except IntegrityError:  # another process inserted it first: ours is the newer
             with engine.begin() as connection:
-                connection.execute(update(t).where(t.c.key == key).values(**values))
+                connection.execute(sa.update(t).where(t.c.key == key).values(**values))
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
         t = self.table
         now = time.time()
         engine = self._engine()
         with engine.begin() as connection:  # a claim past its expiry is nobody's
-            connection.execute(delete(t).where(t.c.key == key, t.c.expires_at <= _ms(now)))
+            connection.execute(sa.delete(t).where(t.c.key == key, t.c.expires_at <= _ms(now)))
         try:
             with engine.begin() as connection:
-                connection.execute(insert(t).values(key=key, value=value, expires_at=_ms(now + ttl)))
+                connection.execute(sa.insert(t).values(key=key, value=value, expires_at=_ms(now + ttl)))
         except IntegrityError:  # the key's row exists: another process holds the claim
             return False
         return True
@@ -160,7 +136,7 @@ class SQLSharedStore:
     def release(self, key: str, value: str) -> None:
         t = self.table
         with self._engine().begin() as connection:  # only our own (a late one may be another's)
-            connection.execute(delete(t).where(t.c.key == key, t.c.value == value))
+            connection.execute(sa.delete(t).where(t.c.key == key, t.c.value == value))
 
     def __repr__(self) -> str:  # no engine URL: it may hold a password
         return f"SQLSharedStore(table={self.table.name!r})"
