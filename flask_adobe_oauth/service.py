@@ -1,8 +1,8 @@
 """Adobe data without a signed-in user: an OAuth Server-to-Server credential.
 
-A company dashboard often lets users in with their own Adobe login but reads
-the data as the company's technical account, and a scheduled job has no user
-at all. Adobe's way for both is the OAuth Server-to-Server credential:
+A company dashboard may let users in with their own Adobe login but read the
+data as the company's technical account; a scheduled job has no user at all.
+Adobe's way for both is the OAuth Server-to-Server credential:
 ``grant_type=client_credentials`` at IMS's token endpoint, scopes
 comma-separated, a bearer token of about 24 h and no refresh token (Adobe
 Developer Console docs, Server-to-Server authentication: implementation
@@ -16,17 +16,12 @@ guide and API reference; JWT credentials reached end of life in 2025)::
     def company():
         return {"companies": [c.name for c in companies(service_session())]}  # the data: the company's
 
-:class:`AdobeService` fetches the token, caches it, fetches the next one
-ahead of expiry, lets one thread fetch while the others wait (single
-flight), and, given a shared store (Redis, a cachelib cache, a table of the
-app's SQL database), shares it between processes: ``gunicorn -w 8`` mints
-one token, not eight. :func:`service_for` finds that store itself: the
-blueprint's token storage when it keeps tokens on the server, else the
-rate limit's Redis (``api_rate_storage``).
+:class:`AdobeService` caches the token and fetches the next one ahead of
+expiry, one thread at a time (single flight); given a shared store (Redis, a
+cachelib cache, the app's SQL database, found by :func:`service_for`) it
+shares it between processes: ``gunicorn -w 8`` mints one token, not eight.
 :meth:`AdobeService.session` is an :class:`~flask_adobe_oauth.api.AdobeSession`
-with that token: Adobe hosts only, ``x-api-key``, one refetch and retry
-after a 401, :class:`~flask_adobe_oauth.errors.RateLimited` on 429, deadlines and
-size caps. It works inside a request and outside one (a CLI, a scheduler, a
+with that token, inside a request or outside one (a CLI, a scheduler, a
 Celery or RQ worker).
 """
 
@@ -125,23 +120,12 @@ def _shared_token(raw: Any) -> Token | None:
     access, expires, scope = data.get("a"), data.get("e"), data.get("s")
     if not (isinstance(access, str) and access and access.isascii() and access.isprintable()):
         return None
-    if (
-        not finite_number(expires)
-        or not isinstance(scope, list)
-        or not all(isinstance(s, str) for s in scope)
-    ):
+    if not (finite_number(expires) and isinstance(scope, list) and all(isinstance(s, str) for s in scope)):
         return None
     try:
         return Token(access, expires_at=float(expires), scope=frozenset(scope))
     except (TypeError, ValueError):
         return None
-
-
-def _lock_deadline(value: Any) -> float:
-    """The Unix time until which a minting lock's holder may mint (the lock's
-    value is ``<claim>.<deadline in ms>``); 0 for a value of another shape."""
-    claim, _, until = value.partition(".") if isinstance(value, str) else ("", "", "")
-    return int(until) / 1000.0 if claim and until.isascii() and until.isdigit() else 0.0
 
 
 def shared_store(store: Any) -> SharedStore | None:
@@ -289,8 +273,10 @@ class AdobeService:
         held = self._store_safely(lambda store: store.get(lock_key))
         if held is None:
             return False
+        claim, _, until = held.partition(".") if isinstance(held, str) else ("", "", "")  # <claim>.<ms>
+        deadline = int(until) / 1000.0 if claim and until.isascii() and until.isdigit() else 0.0
         now = time.time()
-        if now < _lock_deadline(held) <= now + self.config.timeout + 5 + LOCK_SKEW:
+        if now < deadline <= now + self.config.timeout + 5 + LOCK_SKEW:
             return False  # a live claim: wait for its token
         log.warning("the service token's minting lock was stale (no expiry, or past it); taking it over")
         self._store_safely(lambda store: store.release(lock_key, held))
