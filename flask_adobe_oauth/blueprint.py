@@ -26,21 +26,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
-from . import pages, protocol
+from . import errors, pages, protocol
 from .config import OPTIONS, PROMPTS, check_app, config_snapshot, options_doc, resolve
 from .cookies import MAX_COOKIE_SIZE, fit_pending_logins
-from .errors import (
-    AdobeOAuthError,
-    AuthorizationDenied,
-    CallbackError,
-    ConfigurationError,
-    CrossSiteRequest,
-    LoginRequired,
-    NotAllowed,
-    ProviderError,
-    RateLimited,
-    StorageUnavailable,
-)
 from .extension import EXTENSION_KEY, BlueprintRuntime, adobe, context, get_runtime
 from .idtoken import available as id_token_checks_available
 from .idtoken import verify_id_token
@@ -65,11 +53,10 @@ class AdobeBlueprint(Blueprint):
     unauthorized_callback: UnauthorizedHandler | None = None
 
     def unauthorized_handler(self, func: H) -> H:
-        """Decorator: ``func(error: LoginRequired)`` answers every missing
-        login of this blueprint (``@adobe_login_required``, or a
-        :class:`LoginRequired` escaping a view) instead of the redirect to
-        the login page; it returns anything a view may return. May be set
-        before or after the blueprint is registered.
+        """Decorator: ``func(error: LoginRequired)`` answers every missing login of
+        this blueprint (``@adobe_login_required``, or a :class:`LoginRequired`
+        escaping a view) instead of the redirect to the login page; it returns
+        anything a view may return. May be set before or after registering.
         """
         self.unauthorized_callback = func
         return func
@@ -119,8 +106,8 @@ def _register(setup_state: BlueprintSetupState, options: Mapping[str, Any]) -> N
         return runtime
 
     app.extensions.setdefault(EXTENSION_KEY, {})[full_name] = build()
-    if AdobeOAuthError not in app.error_handler_spec[None][None]:
-        app.register_error_handler(AdobeOAuthError, _handle_error)
+    if errors.AdobeOAuthError not in app.error_handler_spec[None][None]:
+        app.register_error_handler(errors.AdobeOAuthError, _handle_error)
         # ``adobe`` in the app's templates, as Flask-Login gives them ``current_user``.
         app.context_processor(lambda: {"adobe": adobe})
         hide_secrets_in_access_logs()  # the callback's code and state, in the server's access log
@@ -128,9 +115,9 @@ def _register(setup_state: BlueprintSetupState, options: Mapping[str, Any]) -> N
 
 #: The signal for each kind of failure operators watch.
 _FAILURE_SIGNALS = (
-    (ProviderError, provider_error),
-    (RateLimited, rate_limited),
-    (StorageUnavailable, storage_failed),
+    (errors.ProviderError, provider_error),
+    (errors.RateLimited, rate_limited),
+    (errors.StorageUnavailable, storage_failed),
 )
 #: Settings a refusal names, for the log.
 _SETTINGS = {
@@ -139,15 +126,15 @@ _SETTINGS = {
 }
 
 
-def report(app: Flask, exc: AdobeOAuthError, blueprint: str | None) -> None:
+def report(app: Flask, exc: errors.AdobeOAuthError, blueprint: str | None) -> None:
     """Tell operators about a failure answered to a user: a log line (WARNING
     for what they must fix or watch, INFO for what users do), its signal, and
     for a 5xx Flask's ``got_request_exception``, which error trackers listen
     to (Flask would not send it: the extension answers its errors itself)."""
-    setting = pages.misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
+    setting = pages.misconfigured_setting(exc) if isinstance(exc, errors.ProviderError) else None
     if setting is not None:
         log.warning("Adobe refused this app's configuration: %s; check %s", exc.message, _SETTINGS[setting])
-    elif isinstance(exc, (ProviderError, StorageUnavailable)) or exc.status_code >= 500:
+    elif isinstance(exc, (errors.ProviderError, errors.StorageUnavailable)) or exc.status_code >= 500:
         outage(log, f"answered:{type(exc).__name__}", "answered HTTP %s: %s", exc.status_code, exc.message)
     else:
         log.info("answered HTTP %s: %s", exc.status_code, exc.error)
@@ -164,7 +151,7 @@ def _reject_undecodable_query() -> BaseResponse | None:
     try:
         request.args  # noqa: B018 - parsing is the check
     except UnicodeDecodeError:
-        return pages.error_response(CallbackError("the URL's query string is not valid UTF-8"))
+        return pages.error_response(errors.CallbackError("the URL's query string is not valid UTF-8"))
     return None
 
 
@@ -172,14 +159,14 @@ def _app() -> Flask:
     return cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
 
 
-def _handle_error(exc: AdobeOAuthError) -> BaseResponse:
+def _handle_error(exc: errors.AdobeOAuthError) -> BaseResponse:
     """App-wide: an AdobeOAuthError escaping any view becomes a 4xx/5xx page;
     a lost login in an unguarded view is answered as the decorator would."""
     report(_app(), exc, None)
-    if isinstance(exc, LoginRequired):
+    if isinstance(exc, errors.LoginRequired):
         try:
             name = get_runtime(exc.blueprint).name
-        except AdobeOAuthError:
+        except errors.AdobeOAuthError:
             return pages.error_response(exc)
         return pages.login_required_response(name, exc)
     return pages.error_response(exc)
@@ -201,7 +188,7 @@ def _resolve_target(target: str, option: str) -> str:
     try:
         return url_for(target)
     except BuildError:
-        raise ConfigurationError(
+        raise errors.ConfigurationError(
             f"ADOBE_OAUTH_{option.upper()} names no endpoint of this app: {target!r}"
         ) from None
 
@@ -286,7 +273,7 @@ def _check(
     refusal = result.error
     renewing = session.pop(RENEW_KEY, None)
     if (
-        isinstance(refusal, AuthorizationDenied)
+        isinstance(refusal, errors.AuthorizationDenied)
         and refusal.provider_error in pages.SILENT_REFUSALS
         and result.pending is not None
         and renewing == result.pending.state  # our silent renewal, not an app's own prompt=none
@@ -320,7 +307,7 @@ def _identify(runtime: BlueprintRuntime, token: Token, pending: protocol.Pending
     if not token.user_id and cfg.userinfo_url and "openid" in (token.scope | set(cfg.scope)):
         try:
             info = runtime.client.userinfo(token)
-        except ProviderError as exc:
+        except errors.ProviderError as exc:
             log.warning("could not read the user's identity: %s", exc)
         else:
             subject = info.get("sub")
@@ -352,9 +339,9 @@ def _complete_implicit_login(runtime: BlueprintRuntime) -> tuple[Token, protocol
     """The implicit grant (``response_type=token``): the fragment page posted the URL fragment here."""
     if request.method != "POST":
         _check(runtime, request.args, expect_code=False)  # consumes the state; Adobe's error= is shown
-        raise CallbackError("the implicit grant's answer must arrive in the URL fragment")
+        raise errors.CallbackError("the implicit grant's answer must arrive in the URL fragment")
     if pages.is_cross_site():
-        raise CrossSiteRequest("the sign-in answer must be posted by this site's own page")
+        raise errors.CrossSiteRequest("the sign-in answer must be posted by this site's own page")
     params = request.form
     pending, _ = _check(runtime, params, expect_code=False)
     # The fragment passed through the user's browser, so the user could have
@@ -364,7 +351,7 @@ def _complete_implicit_login(runtime: BlueprintRuntime) -> tuple[Token, protocol
     for name in ("access_token", "token_type", "expires_in", "expires", "scope"):
         values = params.getlist(name)
         if len(values) > 1:
-            raise CallbackError(f"the callback repeats the {name!r} parameter")
+            raise errors.CallbackError(f"the callback repeats the {name!r} parameter")
         if values:
             fields[name] = values[0]
     token = token_from_response(fields, runtime.config.scope)
@@ -391,10 +378,10 @@ def callback() -> BaseResponse:
     except _SilentSignInRefused as exc:
         # Adobe needs the user after all: the ordinary sign-in, to the same page.
         return pages.no_store(redirect(url_for(f"{runtime.name}.login", next=exc.next), 302))
-    except AdobeOAuthError as exc:
+    except errors.AdobeOAuthError as exc:
         report(app, exc, runtime.name)
         send(login_failed, app, error=exc, blueprint=runtime.name)
-        setting = pages.misconfigured_setting(exc) if isinstance(exc, ProviderError) else None
+        setting = pages.misconfigured_setting(exc) if isinstance(exc, errors.ProviderError) else None
         # Trying again repeats a setting's failure: no "Try again" then.
         return pages.error_response(exc, retry_url=None if setting else url_for(f"{runtime.name}.login"))
     # Receivers see the token stored (they may call adobe.session); one that
@@ -415,7 +402,7 @@ def choose_org() -> BaseResponse:
     ctx = context(runtime.name)
     if ctx.token is None or not ctx.token.orgs:
         return pages.login_required_response(
-            runtime.name, LoginRequired("you are not signed in with Adobe", runtime.name)
+            runtime.name, errors.LoginRequired("you are not signed in with Adobe", runtime.name)
         )
     target = request.args.get("next")
     if target is None or not protocol.is_safe_next(target):
@@ -423,11 +410,11 @@ def choose_org() -> BaseResponse:
     if request.method == "POST":
         if pages.is_cross_site():
             return pages.error_response(
-                CrossSiteRequest("the organisation must be chosen on this site's own page")
+                errors.CrossSiteRequest("the organisation must be chosen on this site's own page")
             )
         try:
             ctx.choose_org(request.form.get("org", ""))
-        except NotAllowed as exc:
+        except errors.NotAllowed as exc:
             return pages.error_response(exc)
         return pages.no_store(redirect(target, 303))
     action = url_for(f"{runtime.name}.org", next=target)
@@ -441,7 +428,7 @@ def logout() -> BaseResponse:
     if request.method in ("GET", "HEAD"):
         return pages.logout_page(url_for(f"{runtime.name}.logout"), context(runtime.name).token is not None)
     if pages.is_cross_site():
-        return pages.error_response(CrossSiteRequest("sign-out must come from a page of this site"))
+        return pages.error_response(errors.CrossSiteRequest("sign-out must come from a page of this site"))
     target = _resolve_target(runtime.config.logout_redirect_to, "logout_redirect_to")
     ctx = context(runtime.name)
     token = ctx.token

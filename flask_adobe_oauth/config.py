@@ -111,8 +111,7 @@ class Config:
     client_secret: str = _option(None, "the credential's client secret. Required.", repr=False)
     provider: str = _option(
         "ims",
-        '``"ims"`` (Adobe IMS) or ``"legacy"`` (the original Analytics OAuth, '
-        "retired by Adobe): the preset of URLs and scope.",
+        '``"ims"`` (Adobe IMS) or ``"legacy"`` (the retired Analytics OAuth): the preset of URLs and scope.',
     )
     authorize_url: str = _option(None, "overrides the preset's authorization endpoint.")
     token_url: str = _option(None, "overrides the preset's token endpoint.")
@@ -122,15 +121,13 @@ class Config:
     #: The first of :attr:`issuers` (None when no issuer is configured).
     issuer: str | None = _option(
         None,
-        "the issuer(s) a callback's and an id_token's ``iss`` may name "
-        "(a string, several separated by spaces, or a list).",
+        "the issuers a callback's and an id_token's ``iss`` may name (a string, space-separated, or a list).",
     )
     logout_url: str | None = _option(
         None, "where ``end_adobe_session`` sends the browser (IMS ``/ims/logout/v1``)."
     )
     profile_url: str | None = _option(
-        None,
-        "overrides the preset's profile endpoint (IMS ``/ims/profile/v1``), read when a rule decides who may enter.",
+        None, "overrides the preset's profile endpoint (IMS ``/ims/profile/v1``), read by the access rules."
     )
     api_base_url: str = _option(None, "where ``adobe.session`` sends relative URLs (Analytics 2.0).")
     scope: tuple[str, ...] = _option(None, "a string (comma- or space-separated) or a list of scope names.")
@@ -154,25 +151,21 @@ class Config:
     )
     api_rate_wait: float = _option(
         7.0,
-        "the longest a call waits for its turn under ``api_rate_limit`` before "
-        ":class:`~flask_adobe_oauth.errors.RateLimited` is raised (one window of Adobe's, and the "
-        "slack kept for network jitter; 0 to 60).",
+        "seconds (0 to 60) a call may wait for its turn under ``api_rate_limit`` before "
+        ":class:`~flask_adobe_oauth.errors.RateLimited` (Adobe's 6 s window plus slack for jitter).",
     )
     api_rate_storage: str = _option(
         "memory://",
-        "where ``api_rate_limit`` counts each user's calls, a storage URI as Flask-Limiter writes "
-        'them: ``"memory://"``, each process its own count, or ``"redis://host:6379/0"`` (or '
-        "``rediss://``, ``redis+unix://``), one count for every worker on every machine using that "
-        "Redis, as Adobe counts. Set a Redis URL whenever the app runs more than one worker (the "
-        "Production guide); if Redis fails, each process counts alone until it answers again.",
+        'where ``api_rate_limit`` counts, as a Flask-Limiter storage URI: ``"memory://"`` (each process '
+        'its own count) or ``"redis://host:6379/0"`` (or ``rediss://``, ``redis+unix://``: one count for '
+        "every worker, as Adobe counts; use one with more than one worker, see the Production guide). "
+        "If Redis fails, each process counts alone until it answers again.",
         repr=False,  # a URL may carry a password
     )
     api_rate_waiters: int = _option(
         2,
-        "how many of one user's calls may wait for their turn under ``api_rate_limit`` at once, in "
-        "each process; the user's further calls that would wait get "
-        ":class:`~flask_adobe_oauth.errors.RateLimited` at once, so one user cannot tie up every "
-        "thread.",
+        "how many of one user's calls may wait under ``api_rate_limit`` at once, per process; the "
+        "rest get :class:`~flask_adobe_oauth.errors.RateLimited` at once, so one user cannot tie up every thread.",
     )
     max_response_bytes: int = _option(
         8 * 1024 * 1024, "the largest answer body accepted, after decompression."
@@ -201,9 +194,8 @@ class Config:
     )
     authorize: Callable[[Any], Any] | None = _option(
         None,
-        "a rule of the app's own, ``authorize(identity)``: given what Adobe said about the user "
-        "(:class:`~flask_adobe_oauth.access.AdobeIdentity`), return True to admit, or False or a "
-        "reason (a string) to refuse.",
+        "the app's own rule, ``authorize(identity)`` (an :class:`~flask_adobe_oauth.access.AdobeIdentity`): "
+        "True admits; False or a reason (a string) refuses.",
     )
     name: str = _option(
         "adobe", "the blueprint's name; an argument only (it is needed before any app).", config_key=False

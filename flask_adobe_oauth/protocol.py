@@ -121,11 +121,7 @@ def load_pending(raw: Any) -> list[Pending]:
     return [
         Pending(item[0], item[1], item[2] or None)
         for item in (raw if isinstance(raw, list) else ())
-        if isinstance(item, list)
-        and len(item) == 3
-        and isinstance(item[0], str)
-        and isinstance(item[1], int)
-        and isinstance(item[2], str)
+        if isinstance(item, list) and len(item) == 3 and all(map(isinstance, item, (str, int, str)))
     ]
 
 
