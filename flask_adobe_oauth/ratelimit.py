@@ -237,14 +237,11 @@ class _Window:
 class RateLimiter:
     """At most ``calls`` calls per ``seconds`` for each key (a user), waiting
     at most ``max_wait`` seconds for a slot, with at most ``waiters`` calls of
-    one key waiting at once in this process (None: no such bound).
-
-    ``storage`` is where the count is kept: ``memory://`` (this process) or a
-    Redis URL (every process using that Redis; see the module's docstring).
+    one key waiting at once in this process (None: no such bound), counted in
+    ``storage``: ``memory://`` or a Redis URL (see the module's docstring).
 
     Thread-safe; in memory it remembers at most ``max_keys`` users (the least
-    recently seen are forgotten first, and only once their window is over,
-    or when the table is full).
+    recently seen go first, once their window is over or the table is full).
     """
 
     def __init__(
@@ -290,13 +287,11 @@ class RateLimiter:
 
     def acquire(self, key: str, where: str, max_wait: float | None = None, *, bounded: bool = True) -> float:
         """Take a slot for one call of ``key`` to ``where`` (a URL as shown in
-        messages): returns at once when the window has room, else sleeps until
-        the next slot, and returns the seconds waited. Raises
-        :class:`RateLimited` (without waiting, and taking no slot) when the
-        slot is more than ``max_wait`` seconds away (the limiter's, or the
-        call's own when that is shorter), or when ``key`` already has
-        ``waiters`` calls waiting in this process (unless not ``bounded``:
-        the service credential's calls, which are many users' requests)."""
+        messages), sleeping until it comes; returns the seconds waited. Raises
+        :class:`RateLimited` at once, taking no slot, when the slot is more
+        than ``max_wait`` away (the limiter's, or the call's own if shorter),
+        or when ``key`` already has ``waiters`` calls waiting here (unless not
+        ``bounded``: the service credential's calls are many users')."""
         allowed = self.max_wait if max_wait is None else min(max_wait, self.max_wait)
         with self._lock:  # a place among the key's waiting calls, if one is free
             waiting = self._waiting.get(key, 0)
@@ -343,9 +338,8 @@ class RateLimiter:
                 shared.failed(exc)
 
     def _reserve(self, key: str, may_wait: float) -> tuple[bool, float, bool]:
-        """``(taken, wait, held)``: whether a slot at most ``may_wait`` seconds
-        away was taken for ``key``, the wait for it, and whether a 429's hold
-        is what keeps it back."""
+        """``(taken, wait, held)``: a slot at most ``may_wait`` seconds away
+        taken for ``key``, the wait for it, and whether a 429's hold keeps it back."""
         shared = self._shared
         if shared is not None and shared.usable():
             try:

@@ -157,12 +157,11 @@ def service_config(app_config: Mapping[str, Any], **options: Any) -> Config:
     the web credential's id and secret and :data:`DEFAULT_SERVICE_SCOPE`; the
     token URL, API base URL, timeouts and size cap as for the web login.
     ``options`` win over both."""
+    get = app_config.get
     wanted: dict[str, Any] = {
-        "client_id": app_config.get("ADOBE_OAUTH_SERVICE_CLIENT_ID")
-        or app_config.get("ADOBE_OAUTH_CLIENT_ID"),
-        "client_secret": app_config.get("ADOBE_OAUTH_SERVICE_CLIENT_SECRET")
-        or app_config.get("ADOBE_OAUTH_CLIENT_SECRET"),
-        "scope": app_config.get("ADOBE_OAUTH_SERVICE_SCOPE") or list(DEFAULT_SERVICE_SCOPE),
+        "client_id": get("ADOBE_OAUTH_SERVICE_CLIENT_ID") or get("ADOBE_OAUTH_CLIENT_ID"),
+        "client_secret": get("ADOBE_OAUTH_SERVICE_CLIENT_SECRET") or get("ADOBE_OAUTH_CLIENT_SECRET"),
+        "scope": get("ADOBE_OAUTH_SERVICE_SCOPE") or list(DEFAULT_SERVICE_SCOPE),
         "client_auth": "client_secret_post",  # as Adobe's Server-to-Server examples send it
         "use_pkce": False,
         "name": "adobe_service",

@@ -1,22 +1,13 @@
-"""HTTP plumbing for every call to Adobe: hard limits (a wall-clock deadline
-and a body-size cap), sessions safe to share between users, and URLs in
-messages without their credentials.
+"""HTTP plumbing for every call to Adobe: hard limits, sessions safe to share
+between users, and URLs in messages without their credentials.
 
 ``requests``' ``timeout`` bounds each socket operation, not the call: a
 server sending a few bytes just before every read timeout keeps a worker
-busy for as long as it likes, and a small gzip body may inflate to hundreds
-of megabytes. Here every call gets
-
-* a **deadline**: when it passes, the connections the call is using are shut
-  down from a watchdog thread, which ends any read in progress (headers or
-  body, on every redirect hop), and the call fails with :class:`ProviderError`
-  saying so;
-* a **size cap** on the body *after* decompression, read in bounded chunks
-  (urllib3 decompresses with a length limit), so an oversized answer is
-  dropped at the cap instead of filling memory.
-
-One watchdog thread serves every deadline of the process; arming and
-disarming one costs a heap operation, not a thread.
+busy as long as it likes, and a small gzip body may inflate to hundreds of
+megabytes. So every call gets a **deadline**, past which one watchdog thread
+(for the whole process) shuts down the call's connections, ending any read in
+progress, and a **size cap** on the body after decompression, read in
+bounded chunks.
 """
 
 from __future__ import annotations
@@ -109,7 +100,6 @@ class Deadline:
             # A NaN in the watchdog's heap breaks its order (every deadline
             # after it may fire late), and an infinite one its wait.
             raise ValueError(f"a deadline must be a finite number of seconds, not {seconds!r}")
-        self.seconds = seconds
         self.at = time.monotonic() + seconds
         self.expired = False
         self._lock = threading.Lock()
@@ -253,17 +243,12 @@ def read_capped(response: requests.Response, max_bytes: int, shown: str) -> None
 
 
 def harden(session: requests.Session) -> None:
-    """Make ``session`` safe to share between users.
-
-    * It stores no cookies, so a cookie set by one response cannot ride
-      along with another user's call.
-    * It does not read the environment on each call (``trust_env``): with
-      it, requests replaces a Bearer header by ``~/.netrc`` credentials for
-      that host, sending a password to the API and losing the user's token.
-      Proxy and CA-bundle variables are still honoured, through
-      :func:`environment_for`, read once per host.
-    * Its connections can be cut by a call's :class:`Deadline`.
-    """
+    """Make ``session`` safe to share between users: it stores no cookies (one
+    response's cookie never rides along with another user's call), and does
+    not read the environment on each call (with ``trust_env``, requests
+    replaces a Bearer header by ``~/.netrc`` credentials for that host; proxy
+    and CA-bundle variables are still honoured, by :func:`environment_for`).
+    Its connections can be cut by a call's :class:`Deadline`."""
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = USER_AGENT
     session.trust_env = False

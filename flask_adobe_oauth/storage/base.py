@@ -59,17 +59,13 @@ def blueprint_key(key: str, blueprint: str | None) -> str:
 class SessionStorage:
     """Keeps the token in Flask's session (the signed cookie by default).
 
-    Only the compact form of :meth:`Token.to_dict` is stored; the id_token
-    never is. The whole session cookie must stay within ``max_cookie_size``
-    bytes with :data:`LOGIN_ROOM` to spare, so that a later login (switching
-    accounts, say) can still add its pending record. When the token would
-    leave less, a warning is logged and the token goes to ``fallback`` (a
-    server-side storage) if one is given; otherwise the login fails with
-    :class:`~flask_adobe_oauth.errors.CookieTooLarge` rather than with a cookie the
-    browser silently drops.
-
-    A blueprint not named ``adobe`` keeps its token under ``<key>_<name>``
-    (:meth:`for_blueprint`), so one object may serve several blueprints.
+    Only the compact form of :meth:`Token.to_dict` is stored, never the
+    id_token. The cookie must stay within ``max_cookie_size`` bytes with
+    :data:`LOGIN_ROOM` to spare for a later login's pending record; a token
+    that would leave less goes to ``fallback`` (a server-side storage), or
+    the login fails with :class:`~flask_adobe_oauth.errors.CookieTooLarge`
+    rather than with a cookie the browser silently drops. A blueprint not
+    named ``adobe`` keeps its token under ``<key>_<name>`` (:meth:`for_blueprint`).
     """
 
     #: The blueprint this copy stores for (:meth:`for_blueprint`); None: not bound yet.
@@ -224,27 +220,21 @@ class ServerSideStorage:
 
     Every :meth:`set` makes a fresh 256-bit key, so a key planted in a
     victim's session before the login (session fixation) never names their
-    token. :meth:`delete` removes the record itself, so a copy of an old
-    cookie replayed after logout finds nothing ("logout everywhere").
+    token; :meth:`delete` removes the record, so an old cookie replayed after
+    logout finds nothing. A record replaced by the same user's refreshed
+    token leads to it for ``moved_grace`` seconds, for requests that raced
+    the refresh in another worker.
 
-    A replaced record becomes, for ``moved_grace`` seconds, a pointer to
-    its successor when both belong to the same user: a request that raced a
-    refresh done by another worker then finds the refreshed token.
+    ``successor_wait``: Adobe's refusal of a refresh that lost to another
+    worker's (the refresh token rotates) can arrive before the winner stored
+    its token; the request reads the store again for up to this many seconds
+    before it signs the user out (a revoked grant costs that long too).
 
-    ``successor_wait``: when Adobe refuses a request's refresh because another
-    worker's refresh of the same token won (the refresh token rotates), the
-    refusal can arrive before the winner has stored its token; the request
-    then reads the store again for up to this many seconds (2) before it
-    signs the user out. A refusal for another reason (a revoked grant) costs
-    that long.
-
-    Each blueprint the storage is given to works on its own copy
-    (:meth:`for_blueprint`), holding its key in the session under
-    ``session_key`` (blueprint ``adobe``) or ``<session_key>_<name>``.
-
+    Each blueprint works on its own copy (:meth:`for_blueprint`), its key in
+    the session under ``session_key`` or ``<session_key>_<name>``.
     Subclasses implement :meth:`_read`, :meth:`_write` and :meth:`_remove`
-    on ``str`` keys and values; they raise :class:`StorageUnavailable` when
-    the store fails.
+    on ``str`` keys and values, raising :class:`StorageUnavailable` when the
+    store fails.
     """
 
     #: The blueprint this copy stores for (:meth:`for_blueprint`); None: not bound yet.
@@ -384,13 +374,10 @@ class RedisStorage(ServerSideStorage):
     def from_url(
         cls, url: str, *, socket_timeout: float = 2.0, connect_timeout: float = 1.0, **options: Any
     ) -> RedisStorage:
-        """A storage on a new client for ``url`` (``redis://host:port/db``).
-
-        A Redis that stops answering (frozen, or behind a dropped network)
-        costs each request at most ``connect_timeout`` to connect and
-        ``socket_timeout`` per command, then a 503, whatever redis-py's own
-        defaults are in the installed version (some wait forever).
-        """
+        """A storage on a new client for ``url`` (``redis://host:port/db``). A
+        Redis that stops answering costs each request at most ``connect_timeout``
+        to connect and ``socket_timeout`` per command, then a 503, whatever
+        redis-py's defaults (some wait forever)."""
         import redis
 
         client = redis.Redis.from_url(
