@@ -1,16 +1,11 @@
-"""The pure protocol of a login: state, PKCE, the authorize URL, pending-login
-records, the checks of the authorization response (:func:`check_callback`)
-and the ``next`` check. Nothing here knows Flask.
+"""The pure protocol of a login (nothing here knows Flask): state, PKCE, the
+authorize URL, pending-login records, :func:`check_callback` and the ``next`` check.
 
-A pending login is one record ``[state, expires_at, next]`` kept in the
-user's own signed session, so a state is bound to the browser that started
-the login (RFC 6749 §10.12, RFC 9700 §4.7): an attacker's state, however
-validly produced, is not in the victim's session. Their number is capped so
-the cookie cannot grow without bound.
-
-The PKCE verifier (RFC 7636) is not stored: it is HMAC-SHA256(SECRET_KEY,
-state), fresh per attempt because the state is, and unknowable to whoever
-sees the state in a URL because they lack the key.
+A pending login ``[state, expires_at, next]`` is kept in the user's own
+signed session, binding the state to the browser that started the login
+(RFC 6749 §10.12, RFC 9700 §4.7): an attacker's state is not in the
+victim's session. The PKCE verifier (RFC 7636) is not stored: it is
+HMAC-SHA256(SECRET_KEY, state), fresh per attempt and unknowable without the key.
 """
 
 from __future__ import annotations
@@ -195,14 +190,10 @@ Params = Mapping[str, Sequence[str]]
 
 @dataclass(frozen=True)
 class CallbackCheck:
-    """What :func:`check_callback` found.
-
-    ``remaining`` are the pending logins to keep, whatever the outcome: the
-    state a callback names is consumed even when the callback is refused
-    (RFC 6749 §10.12: one-time). Then either ``error`` says why the callback
-    is refused, or ``pending`` is the login it completes and ``code`` its
-    authorization code (None for the implicit grant).
-    """
+    """What :func:`check_callback` found: the pending logins to keep whatever the
+    outcome (a refused callback consumes its state too, RFC 6749 §10.12), then
+    either ``error``, or the login it completes and its ``code`` (None for the
+    implicit grant)."""
 
     remaining: tuple[Pending, ...]
     pending: Pending | None = None
