@@ -136,12 +136,9 @@ def _hook_list(hooks: Any) -> list[Any]:
     return list(found) if isinstance(found, (list, tuple)) else [found]
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
 def _place(parsed: Url) -> tuple[str, str, str]:
     scheme, netloc = (parsed.scheme or "").lower(), (parsed.host or "").lower()
-    if parsed.port is not None and parsed.port != _DEFAULT_PORTS.get(scheme):
+    if parsed.port is not None and parsed.port != {"http": 80, "https": 443}.get(scheme):
         netloc = f"{netloc}:{parsed.port}"
     return scheme, netloc, parsed.path or "/"
 
@@ -371,7 +368,8 @@ class AdobeSession(requests.Session):
     ) -> requests.Response:
         """One call with the token, within the call's deadline (for the whole call and every
         redirect), its body read up to ``max_response_bytes`` unless the caller asked to ``stream``."""
-        headers = {**(kwargs.get("headers") or {}), "Authorization": f"Bearer {access_token}"}
+        headers = dict(kwargs.get("headers") or {})
+        headers["Authorization"] = f"Bearer {access_token}"
         headers.setdefault("x-api-key", self._config.client_id)
         kwargs = {**kwargs, "headers": headers}
         kwargs.update({k: v for k, v in environment_for(url).items() if kwargs.get(k) is None})

@@ -47,7 +47,6 @@ from .extension import get_runtime
 log = logging.getLogger("flask_adobe_oauth.signin")
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-ERROR_TEMPLATE = "adobe_oauth/error.html"
 
 #: The built-in error page's CSP: no script, no external resource at all.
 ERROR_CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -337,7 +336,7 @@ def error_response(
         headline, summary = _WORDING[key]
         context: dict[str, Any] = dict(headline=headline, summary=summary, situation=key, message=exc.message)
         context.update(code=exc.error, status=status, error=exc, retry_url=retry_url, retry_after=retry_after)
-        response = _page(ERROR_TEMPLATE, context, ERROR_CSP)
+        response = _page("adobe_oauth/error.html", context, ERROR_CSP)
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
