@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from werkzeug.local import LocalProxy
 from .api import AdobeSession
 from .authserver import ProviderClient
 from .config import SNAPSHOT_KEYS, Config, config_snapshot
-from .cookies import fits_session_cookie
+from .cookies import LOGIN_ROOM, MAX_COOKIE_SIZE, fits_session_cookie
 from .errors import (
     AdobeOAuthError,
     LoginRequired,
@@ -141,8 +141,9 @@ class BlueprintRuntime:
         #: Adobe, and its answer.
         self._refused: dict[str, tuple[float, ProviderError]] = {}
 
-    def refresh(self, token: Token) -> Token:
-        """Refresh ``token`` once per process, however many requests race on it.
+    def refresh(self, token: Token) -> tuple[Token, bool]:
+        """Refresh ``token`` once per process, however many requests race on it;
+        the new token, and whether this call was the one that asked Adobe.
 
         Adobe rotates refresh tokens (RFC 9700 §4.14.2), so of two refreshes
         with the same one the second fails with ``invalid_grant`` (RFC 6749
@@ -165,7 +166,7 @@ class BlueprintRuntime:
                     del self._recent[stale]
                 recent = self._recent.get(key)
                 if recent is not None:
-                    return recent[1]
+                    return recent[1], False
                 refused = self._refused.get(key)
                 if refused is not None:
                     if refused[0] > now:
@@ -178,10 +179,10 @@ class BlueprintRuntime:
                 if flight is None:
                     flight = self._locks[key] = _Refresh()
             if leading:
-                return self._lead(key, flight, token)
+                return self._lead(key, flight, token), True
             flight.done.wait()
             if flight.token is not None:
-                return flight.token
+                return flight.token, False
             if flight.error is not None:
                 raise _copy_of(flight.error)
             # The refresh died of something else (a bug, an interrupt): not
@@ -333,6 +334,8 @@ class AdobeContext:
     def __init__(self, runtime: BlueprintRuntime) -> None:
         self._runtime = runtime
         self._token: Token | None = None
+        #: What the storage holds (the token, unless one was handed over).
+        self._stored: Token | None = None
         self._loaded = False
 
     @property
@@ -344,8 +347,10 @@ class AdobeContext:
     def token(self) -> Token | None:
         """The stored token, or None. Read once per request."""
         if not self._loaded:
-            self._token = self._runtime.storage.get()
+            self._token = self._stored = self._runtime.storage.get()
             self._loaded = True
+            if self._runtime.handover_key in session:
+                self._take_over()
         return self._token
 
     @property
@@ -396,7 +401,8 @@ class AdobeContext:
     def store(self, token: Token) -> None:
         """Store ``token`` as the user's token."""
         self._runtime.storage.set(token)
-        self._token, self._loaded = token, True
+        self._token = self._stored = token
+        self._loaded = True
 
     def store_login(self, token: Token) -> None:
         """Store the token of a new sign-in. The previous sign-in's record is
@@ -405,6 +411,7 @@ class AdobeContext:
         a storage that updates a record in place for the same user (a
         refresh, :meth:`store`) must never do so across two sign-ins."""
         self._runtime.storage.delete()
+        session.pop(self._runtime.handover_key, None)
         self.store(token)
 
     def forget(self) -> None:
@@ -437,15 +444,6 @@ class AdobeContext:
         log.warning("%s; the user must sign in again", message)
         raise LoginRequired(message + "; sign in again", self._runtime.name)
 
-    def _in_cookie(self) -> bool:
-        """The user's token is kept in the session cookie itself (not in a
-        :class:`SessionStorage`'s server-side fallback, nor elsewhere)."""
-        storage = self._runtime.storage
-        if not isinstance(storage, SessionStorage):
-            return False
-        data = session.get(storage.session_key)
-        return isinstance(data, dict) and "a" in data
-
     def _successor(self, token: Token) -> Token | None:
         """After Adobe refused to refresh ``token``: the token another worker's
         refresh stored in its place, if one appears within the storage's
@@ -469,23 +467,31 @@ class AdobeContext:
         return None
 
     def refresh(self) -> Token:
-        """Refresh the stored token now and store the result.
+        """Refresh the token now and store the result.
 
-        An Adobe refusal (``invalid_grant`` and the like) forgets the token
-        and raises :class:`LoginRequired`; a transport failure raises
-        :class:`ProviderError` and keeps the token, since a network blip is
-        no reason to log the user out.
+        An Adobe refusal (``invalid_grant`` and the like) raises
+        :class:`LoginRequired`; a transport failure raises
+        :class:`ProviderError`, since a network blip is no reason to log the
+        user out. Either way the stored token and the cookie are left alone:
+        a refusal may be a lost race, whose winner's answer carries the new
+        token (see :meth:`_refreshed`).
         """
         token = self.token
         if token is None or not token.refresh_token:
             raise LoginRequired("your Adobe session expired", self._runtime.name)
-        handed = self._handed_over(token)
-        if handed is not None and not handed.expired:
-            fresh = handed  # an earlier request's refresh, whichever worker served it
-        else:
-            fresh = self._refreshed(token, handed)
-            if fresh is self._token:
-                return fresh  # another worker's refresh, found in the store
+        fresh, led = self._refreshed(token)
+        if fresh is self._stored:
+            return fresh  # another worker's refresh, found in the store
+        try:
+            self._keep(fresh)
+        finally:
+            if led:  # once per refresh Adobe made, stored or not
+                app = current_app._get_current_object()  # type: ignore[attr-defined]
+                send(token_refreshed, app, token=fresh, blueprint=self._runtime.name)
+        return fresh
+
+    def _keep(self, fresh: Token) -> None:
+        """Store ``fresh``, the refresh of the stored token."""
         try:
             self.store(fresh)
         except StorageUnavailable:
@@ -496,23 +502,21 @@ class AdobeContext:
             # machine serves it. With it there, this request goes on with
             # it; without (no room in the cookie), it answers 503, the
             # storage's failure, never a sign-in.
-            self._runtime.keep_unstored(token, fresh)
-            if fresh is not handed and not self._hand_over(token, fresh):
+            stored = self._stored
+            assert stored is not None
+            self._runtime.keep_unstored(stored, fresh)
+            if not self._hand_over(stored, fresh):
                 raise
-            self._token, self._loaded = fresh, True
-            return fresh
+            self._token = fresh
+            return
         session.pop(self._runtime.handover_key, None)
-        if fresh is not handed:
-            app = current_app._get_current_object()  # type: ignore[attr-defined]
-            send(token_refreshed, app, token=fresh, blueprint=self._runtime.name)
-        return fresh
 
-    def _refreshed(self, token: Token, handed: Token | None) -> Token:
-        """Adobe's refresh of ``token`` (of ``handed``, its unstored
-        successor, when there is one); a refusal forgets the token unless it
-        may be a lost race, and raises :class:`LoginRequired`."""
+    def _refreshed(self, token: Token) -> tuple[Token, bool]:
+        """Adobe's refresh of ``token`` (and whether this request asked Adobe),
+        or the token another worker's refresh stored in its place;
+        :class:`LoginRequired` when Adobe refuses."""
         try:
-            return self._runtime.refresh(handed or token)
+            return self._runtime.refresh(token)
         except NotAllowed:
             self.forget()  # no longer admitted (the new token was revoked): signed out
             raise
@@ -521,55 +525,65 @@ class AdobeContext:
                 raise
             again = self._successor(token)
             if again is not None:
-                self._token, self._loaded = again, True
-                return again
-            if self._in_cookie():
-                # The refusal may be a lost race: several requests of one
-                # user sent this cookie at once, and another worker's refresh
-                # rotated the refresh token first (RFC 9700 §4.14.2). Its
-                # answer carries the new token in its Set-Cookie; a cookie
-                # without the token from this answer, arriving last, would
-                # sign the user out. So this request answers "signed out"
-                # without touching the cookie, and the browser keeps the
-                # winner's. The cost: a refresh token that is truly dead
-                # stays in the cookie until the next sign-in replaces it;
-                # each process sends it to Adobe once, then remembers the
-                # refusal for REFUSED_MEMORY_SECONDS (BlueprintRuntime.refresh)
-                # and answers "signed out" without asking Adobe again.
-                self._token, self._loaded = None, True
-            else:
-                self.forget()
+                self._token = self._stored = again
+                return again, False
+            # The refusal may be a lost race: several requests of one user
+            # sent this token at once, and another worker's refresh rotated
+            # the refresh token first (RFC 9700 §4.14.2). With the cookie
+            # session its answer carries the new token in its Set-Cookie, and
+            # a cookie without the token from this answer, arriving last,
+            # would sign the user out; with a store that refused the winner's
+            # write, its answer hands the new token over in the cookie, and
+            # deleting the record here would lose it. So this request answers
+            # "signed out" and changes nothing. The cost: a refresh token that
+            # is truly dead stays until the next sign-in replaces it; each
+            # process sends it to Adobe once, then remembers the refusal for
+            # REFUSED_MEMORY_SECONDS (BlueprintRuntime.refresh).
+            self._token = None
             raise LoginRequired(
                 "your Adobe session expired and could not be renewed", self._runtime.name, expired=True
             ) from None
 
     def _hand_over(self, replaced: Token, fresh: Token) -> bool:
         """Put ``fresh``, which the storage failed to store, in the session
-        cookie for the next request to store, if the cookie has room for it;
-        bound to ``replaced``'s refresh token, so it is used only while the
-        store still holds ``replaced``. The cookie is signed, as it is when
-        it keeps the token itself (the default storage)."""
+        cookie for the next request to store, if the cookie has room for it
+        (leaving room for a sign-in, as a token in the cookie does); bound to
+        ``replaced``'s refresh token, so it is used only while the store
+        still holds ``replaced``. The cookie is signed, as it is when it
+        keeps the token itself (the default storage)."""
         assert replaced.refresh_token
         record = [_hash(replaced.refresh_token), fresh.to_dict()]
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        if not fits_session_cookie(app, {**dict(session), self._runtime.handover_key: record}):
+        limit = getattr(self._runtime.storage, "max_cookie_size", MAX_COOKIE_SIZE) - LOGIN_ROOM
+        if not fits_session_cookie(current_app, {**dict(session), self._runtime.handover_key: record}, limit):
             log.warning("a refreshed Adobe token could not be stored and has no room in the session cookie")
             return False
         session[self._runtime.handover_key] = record
         return True
 
-    def _handed_over(self, token: Token) -> Token | None:
-        """The token :meth:`_hand_over` left in the session for ``token``, if any."""
-        record = session.get(self._runtime.handover_key)
-        if not (isinstance(record, list) and len(record) == 2 and isinstance(record[1], dict)):
+    def _take_over(self) -> None:
+        """Use the token an earlier request handed over (:meth:`_hand_over`),
+        and store it; drop the handover if it is not for the stored token."""
+        handed = self._handed_over()
+        if handed is None:
+            session.pop(self._runtime.handover_key, None)
+            return
+        self._token = handed
+        with suppress(StorageUnavailable):  # still down: the cookie keeps it for the next request
+            self.store(handed)
+            session.pop(self._runtime.handover_key, None)
+
+    def _handed_over(self) -> Token | None:
+        """The token handed over in the session, if it replaced the stored one."""
+        stored, record = self._stored, session.get(self._runtime.handover_key)
+        if stored is None or not stored.refresh_token or not (isinstance(record, list) and len(record) == 2):
             return None
-        if token.refresh_token is None or record[0] != _hash(token.refresh_token):
+        if record[0] != _hash(stored.refresh_token):
             return None
         try:
             handed = Token.from_dict(record[1])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, KeyError, AttributeError):
             return None
-        return handed if handed.user_id == token.user_id else None
+        return handed if handed.user_id == stored.user_id else None
 
 
 def context(name: str | None = None) -> AdobeContext:

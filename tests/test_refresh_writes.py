@@ -19,8 +19,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_adobe_oauth import extension
+from flask_adobe_oauth.cookies import LOGIN_ROOM
 from flask_adobe_oauth.extension import get_runtime
-from flask_adobe_oauth.storage import RedisStorage
+from flask_adobe_oauth.signals import token_refreshed
+from flask_adobe_oauth.storage import RedisStorage, SessionStorage
 from flask_adobe_oauth.testing import StandInAdobe, login_as
 from flask_adobe_oauth.tokens import Token
 
@@ -191,7 +193,7 @@ def test_unstored_tokens_are_bounded_in_count(standin: StandInAdobe, monkeypatch
         runtime.keep_unstored(old, Token(f"a{n}'", refresh_token=f"r{n}'", expires_at=time.time() + 3600))
     assert len(runtime._recent) == 2
     # The newest are kept.
-    assert runtime.refresh(Token("a4", refresh_token="r4")).access_token == "a4'"
+    assert runtime.refresh(Token("a4", refresh_token="r4"))[0].access_token == "a4'"
 
 
 # -- the cookie session behind several workers --------------------------------------------
@@ -264,3 +266,100 @@ def stored_refresh_token(app: Flask, client: FlaskClient) -> str | None:
         session.update(sess)
         token = get_runtime(app=app).storage.get()
     return token.refresh_token if token is not None else None
+
+
+# -- the handover's edges (a security review of it) ----------------------------------------
+
+
+def redis_storage(url: str, **options: Any) -> RedisStorage:
+    return RedisStorage(redis.Redis.from_url(url), prefix=PREFIX, **options)
+
+
+def test_a_request_refused_during_the_outage_leaves_the_winners_handover_working(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    """Two requests of one user at once on two workers while Redis refuses
+    writes: the first refreshes and hands the token over in its cookie; the
+    second sends the rotated-away refresh token, is refused, and must not
+    delete the record the handover is bound to (Redis allows DEL when full)."""
+    first, second = (make_app(standin, storage=redis_storage(redis_url, successor_wait=0)) for _ in range(2))
+    browser = first.test_client()
+    store_expired(browser, login_as(browser))
+    sent_together = cookie_value(browser)
+    refusing_writes.config_set("maxmemory", 1)
+    assert browser.get("/dashboard").status_code == 200  # the winner, with the handover
+    loser = second.test_client()
+    loser.set_cookie("session", sent_together)
+    lost = loser.get("/dashboard", headers={"Accept": "application/json"})
+    assert lost.status_code == 401 and "Set-Cookie" not in lost.headers
+    refusing_writes.config_set("maxmemory", 0)
+    kept = second.test_client()  # the browser kept the winner's cookie
+    kept.set_cookie("session", cookie_value(browser))
+    assert kept.get("/dashboard").status_code == 200
+    assert [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"] == [200, 400]
+
+
+def test_token_refreshed_is_sent_once_per_refresh_even_when_it_could_not_be_stored(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    app = make_app(standin, storage=redis_storage(redis_url))
+    sent: list[Token] = []
+
+    def on_refresh(sender: Flask, token: Token) -> None:
+        sent.append(token)
+
+    browser = app.test_client()
+    store_expired(browser, login_as(browser))
+    with token_refreshed.connected_to(on_refresh, app):
+        refusing_writes.config_set("maxmemory", 1)
+        assert browser.get("/dashboard").status_code == 200
+        refusing_writes.config_set("maxmemory", 0)
+        assert browser.get("/dashboard").status_code == 200  # stores the handed-over token
+    assert len(sent) == 1 == len(refresh_calls(standin))
+    assert sent[0].refresh_token == stored_refresh_token(app, browser)
+
+
+def test_a_new_sign_in_drops_the_previous_accounts_handover(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    app = make_app(standin, storage=redis_storage(redis_url))
+    browser = app.test_client()
+    store_expired(browser, login_as(browser))
+    refusing_writes.config_set("maxmemory", 1)
+    assert browser.get("/dashboard").status_code == 200
+    refusing_writes.config_set("maxmemory", 0)
+    assert handover(browser) is not None
+    assert login(browser).status_code == 302  # another sign-in in this browser
+    assert handover(browser) is None  # the old account's live tokens are out of the cookie
+
+
+def test_sign_out_revokes_the_handed_over_token(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    app = make_app(standin, storage=redis_storage(redis_url))
+    browser = app.test_client()
+    real = login_as(browser)
+    store_expired(browser, real)
+    refusing_writes.config_set("maxmemory", 1)
+    assert browser.get("/dashboard").status_code == 200
+    held = handover(browser)
+    assert browser.post("/adobe/logout").status_code == 303
+    refusing_writes.config_set("maxmemory", 0)
+    # The live refresh token is the handed-over one, not the rotated-away one the store held.
+    assert standin.is_revoked(held[1]["r"])
+    assert handover(browser) is None
+
+
+def test_the_handover_leaves_room_for_a_sign_in_and_keeps_the_storages_cookie_size(
+    standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
+) -> None:
+    app = make_app(standin, storage=SessionStorage(fallback=redis_storage(redis_url), max_cookie_size=700))
+    browser = app.test_client()
+    store_expired(browser, login_as(browser))  # too big for 700 bytes: in Redis
+    refusing_writes.config_set("maxmemory", 1)
+    during = browser.get("/dashboard")
+    assert during.status_code == 503  # no room under the storage's own 700 bytes: kept in the process
+    assert handover(browser) is None and len(during.headers.get("Set-Cookie", "")) <= 700 - LOGIN_ROOM
+    refusing_writes.config_set("maxmemory", 0)
+    assert browser.get("/dashboard").status_code == 200  # the same process hands it on
+    assert len(refresh_calls(standin)) == 1

@@ -431,7 +431,10 @@ def test_a_refresh_refused_for_good_signs_the_user_out_after_the_successor_wait(
     standin: StandInAdobe, backend: Backend
 ) -> None:
     """No other worker refreshed (the grant was revoked at Adobe): nothing
-    comes, and after ``successor_wait`` the user is asked to sign in."""
+    comes, and after ``successor_wait`` the user is asked to sign in. The
+    record is left alone (the refusal may be a lost race whose winner could
+    not store its token and handed it over in its cookie), and the refused
+    refresh token is not sent to Adobe again."""
     storage = backend.make()
     storage.successor_wait = 0.3
     app = make_app(standin, storage=storage)
@@ -444,7 +447,9 @@ def test_a_refresh_refused_for_good_signs_the_user_out_after_the_successor_wait(
     response = client.get("/me", headers={"Accept": "application/json"})
     assert response.status_code == 401
     assert time.monotonic() - began >= 0.3
-    assert live_tokens(backend) == []
+    assert [token.refresh_token for token in live_tokens(backend)] == [stale.refresh_token]
+    assert client.get("/me", headers={"Accept": "application/json"}).status_code == 401
+    assert [c.status for c in standin.token_calls() if c.grant_type == "refresh_token"] == [400]
 
 
 def test_an_unreachable_redis_fails_the_login_with_a_clear_page(standin: StandInAdobe) -> None:
