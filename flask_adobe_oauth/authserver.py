@@ -125,11 +125,8 @@ class ProviderClient:
         return self._token_request(form)
 
     def refresh(self, token: Token) -> Token:
-        """A new token from ``token.refresh_token`` (RFC 6749 §6).
-
-        Adobe rotates refresh tokens: the answer's refresh token replaces the
-        old one; when an answer has none, the old one is kept.
-        """
+        """A new token from ``token.refresh_token`` (RFC 6749 §6). Adobe rotates
+        refresh tokens: the answer's replaces the old one, kept when it has none."""
         if not token.refresh_token:
             raise ProviderError("the token has no refresh token")
         form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
@@ -143,11 +140,8 @@ class ProviderClient:
         )
 
     def revoke(self, token: Token) -> bool:
-        """Ask Adobe to revoke the token (RFC 7009). True when Adobe said 2xx.
-
-        The refresh token is revoked when there is one (RFC 7009 §2.1: that
-        also ends its access tokens), else the access token.
-        """
+        """Ask Adobe to revoke the token (RFC 7009); True when Adobe said 2xx. The refresh
+        token when there is one (§2.1: that ends its access tokens too), else the access token."""
         url = self.config.revoke_url
         if not url:
             return False

@@ -1,18 +1,14 @@
 """What the extension tells operators, and what it keeps out of their logs.
 
-Loggers, one per part, so an operator can tune them apart: ``flask_adobe_oauth``
-(and below it ``.signin``, ``.api``, ``.storage``, ``.service``).
+Loggers: ``flask_adobe_oauth`` and below it ``.signin``, ``.api``, ``.storage``, ``.service``.
+An outage of Adobe or of the token store is logged at WARNING at most once a
+minute per kind and place (:func:`outage`), with how many more happened
+meanwhile: a failing dependency fills no disk, and is never silent.
 
-* An outage of Adobe (a call that fails, times out, or is answered 5xx) or
-  of the token store is logged at WARNING, at most once a minute per kind
-  and place (:func:`outage`), with how many more happened meanwhile: a
-  failing dependency fills no disk, and is never silent. Messages name
-  where (a URL without its query or password), never a secret.
-* A callback's URL carries the authorization code (RFC 6749 §4.1.2) and the
-  state; Werkzeug's and gunicorn's access logs print request lines whole.
-  :class:`HideSecretParameters`, added to those loggers when a blueprint
-  is registered, prints them as ``code=***`` (RFC 9700 §4.2.4: codes must
-  not leak, through logs or otherwise).
+A callback's URL carries the authorization code (RFC 6749 §4.1.2) and the
+state, and Werkzeug's and gunicorn's access logs print request lines whole:
+:class:`HideSecretParameters`, added to those loggers when a blueprint is
+registered, prints them as ``code=***`` (RFC 9700 §4.2.4: codes must not leak).
 """
 
 from __future__ import annotations

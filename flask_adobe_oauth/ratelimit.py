@@ -14,13 +14,11 @@ a network hop after they were counted here.
 Where the count is kept (``storage``, the ``api_rate_storage`` option, a
 storage URI as Flask-Limiter spells it):
 
-* ``memory://`` (the default): in this process. With several workers each
-  keeps its own count, and Adobe's one budget per user is spent several
-  times over.
+* ``memory://`` (the default): in this process; with several workers Adobe's
+  one budget per user is spent several times over.
 * ``redis://``, ``rediss://`` or ``redis+unix://``: in Redis, one count per
-  user for every worker on every machine using that Redis. Each turn is one
-  atomic Lua script (``EVALSHA``, one round trip), counted on the Redis
-  server's clock (``TIME``), the one clock every machine shares.
+  user for every worker using that Redis. Each turn is one atomic Lua script
+  (one round trip) on the Redis server's clock, which every machine shares.
 
 When the shared store fails (down, unreachable, slower than
 :data:`SHARED_TIMEOUT`), calls are never refused nor turned into errors for
@@ -77,7 +75,7 @@ _sleep: Callable[[float], None] = time.sleep
 #: The clock of the shared count: None is the Redis server's own (``TIME``).
 _shared_clock: Callable[[], float] | None = None
 
-# Both scripts start with ARGV[1], the time now ('' for the server's TIME),
+# Both scripts start with _NOW: ARGV[1], the time now ('' for the server's TIME),
 # and ARGV[2], how long a key outlives its use. Redis runs a script without
 # interleaving any other command, so two processes never take one slot.
 _NOW = """
@@ -95,9 +93,7 @@ local margin = tonumber(ARGV[2])
 # which Adobe asked us to wait). ARGV[3..6]: calls, span, the longest wait
 # allowed, a unique member. Returns {taken, the wait (a string: Lua numbers
 # come back as integers), held}.
-_ACQUIRE = (
-    _NOW
-    + """
+_ACQUIRE = """
 local calls, span, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local start, held = now, 0
@@ -118,13 +114,10 @@ redis.call('ZADD', KEYS[1], start, ARGV[6])
 redis.call('PEXPIRE', KEYS[1], math.ceil((wait + span + margin) * 1000))
 return {1, tostring(wait), 0}
 """
-)
 
 # Adobe answered 429: hold the user's calls for ARGV[3] seconds (never
 # shortening a longer hold).
-_HOLD = (
-    _NOW
-    + """
+_HOLD = """
 local seconds = tonumber(ARGV[3])
 local held_until = tonumber(redis.call('GET', KEYS[1]) or '') or 0
 if now + seconds > held_until then
@@ -132,14 +125,12 @@ if now + seconds > held_until then
 end
 return 1
 """
-)
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
 def storage_scheme(uri: str) -> str:
-    """The scheme of a storage URI, lower-cased (``memory``, ``redis``...)."""
     return uri.partition("://")[0].strip().lower()
 
 
@@ -178,8 +169,8 @@ class _SharedCount:
         client = redis_client(uri)
         self.shown = hide_credentials(uri)
         self.prefix = prefix
-        self._acquire = client.register_script(_ACQUIRE)
-        self._hold = client.register_script(_HOLD)
+        self._acquire = client.register_script(_NOW + _ACQUIRE)
+        self._hold = client.register_script(_NOW + _HOLD)
         self._down_until = 0.0
         self._outage = False
         self._lock = threading.Lock()
@@ -321,10 +312,9 @@ class RateLimiter:
                         del self._waiting[key]
 
     def hold(self, key: str, seconds: float) -> None:
-        """Adobe answered 429 for ``key``: send none of its calls for ``seconds``,
-        at most :attr:`max_hold` (a ``Retry-After`` of a day, or an HTTP-date
-        read with a skewed clock, holds a minute; Adobe then answers again).
-        With a shared store, every process holds."""
+        """Adobe answered 429 for ``key``: send none of its calls (from any
+        process, with a shared store) for ``seconds``, at most :attr:`max_hold`
+        (a ``Retry-After`` of a day, or read with a skewed clock, holds a minute)."""
         seconds = min(seconds, self.max_hold) if math.isfinite(seconds) else self.max_hold
         with self._lock:  # here too, for the times the shared store fails
             now = _clock()

@@ -173,12 +173,10 @@ def service_config(app_config: Mapping[str, Any], **options: Any) -> Config:
 class AdobeService:
     """A client-credentials token, cached, refreshed ahead of expiry, shared.
 
-    ``store`` (optional) shares the token between processes: a redis-py
-    client, a cachelib cache, or a ``RedisStorage`` / ``CacheStorage`` /
-    ``SQLAlchemyStorage`` (a table next to its tokens:
-    :class:`~flask_adobe_oauth.service_sql.SQLSharedStore`).
-    ``limiter`` (optional) is the rate limiter its calls count in (the app's
-    blueprint's, by :func:`service_for`); else one of its own, as ``config`` says.
+    ``store`` (optional) shares the token between processes: a redis-py client,
+    a cachelib cache, or a ``RedisStorage``, ``CacheStorage`` or ``SQLAlchemyStorage``.
+    ``limiter`` (optional) is the rate limiter its calls count in (the
+    blueprint's, by :func:`service_for`); else its own.
     """
 
     def __init__(
@@ -206,10 +204,9 @@ class AdobeService:
         #: The shared record ``_token`` was read from or written as, exactly:
         #: what :meth:`invalidate` deletes (compare-and-delete).
         self._raw: str | None = None
-        # The key names the credential by a digest of its client id AND secret:
-        # a process configured with another secret (rotated, or wrong) never
-        # takes a token minted with this one. The secret is never stored, only
-        # in a truncated SHA-256 digest, which a long random secret keeps unguessable.
+        # The key names the credential by its client id AND secret, so a process
+        # with another secret (rotated, or wrong) never takes this one's token;
+        # the secret only as a truncated SHA-256 digest, unguessable for a long random secret.
         credential = hashlib.sha256("\0".join((config.client_id, config.client_secret)).encode()).hexdigest()
         fingerprint = "\0".join((config.token_url, config.client_id, ",".join(config.scope), credential[:32]))
         self._key = "adobe_oauth:service:" + hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
@@ -265,10 +262,9 @@ class AdobeService:
         return (token, raw) if token is not None and self._fresh(token) else None
 
     def _drop_stale_lock(self, lock_key: str) -> bool:
-        """Delete the minting lock when nobody could still be minting under it:
-        its deadline is not ours, past, or further ahead than a mint can take
-        (a lock without a TTL is thus honoured no longer than its holder
-        needs). True when one was deleted."""
+        """Delete the minting lock when nobody could still be minting under it: its
+        deadline is unreadable, past, or further ahead than a mint takes (a lock
+        without a TTL is honoured no longer than its holder needs). True when deleted."""
         held = self._store_safely(lambda store: store.get(lock_key))
         if held is None:
             return False
@@ -359,9 +355,7 @@ class AdobeService:
         self.mints += 1
         return token
 
-    # -- TokenSource, for the session
-
-    def usable_token(self) -> Token:
+    def usable_token(self) -> Token:  # this and the next two: the session's TokenSource
         return self.token()
 
     def replacement(self, refused: Token) -> Token | None:
@@ -390,16 +384,14 @@ _made = threading.Lock()
 
 
 def service_for(app: Flask | None = None, *, store: Any = None) -> AdobeService:
-    """The :class:`AdobeService` of ``app`` (the current app by default), made on
-    first use from its ``ADOBE_OAUTH_*`` keys, once per app and process however
-    many threads ask at once.
+    """The :class:`AdobeService` of ``app`` (the current app by default), made
+    once per app and process from its ``ADOBE_OAUTH_*`` keys.
 
-    Without ``store``, tokens are shared between processes through the Adobe
-    blueprint's storage when it keeps tokens on the server (Redis, a cache,
-    SQL: a table next to the tokens'), else through the rate limit's Redis
-    (``api_rate_storage``); with the session cookie and ``memory://`` each
-    process mints its own. Its calls count in the blueprint's rate limiter
-    (with Redis, every process's), counted by its token, which the processes share."""
+    Without ``store``, the token is shared between processes through the
+    blueprint's server-side token storage (Redis, a cache, SQL), else the rate
+    limit's Redis (``api_rate_storage``); with the session cookie and
+    ``memory://`` each process mints its own. Its calls count in the
+    blueprint's rate limiter."""
     app = current_app if app is None else app
     with _made:
         if EXTENSION_KEY not in app.extensions:

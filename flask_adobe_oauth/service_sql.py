@@ -67,15 +67,12 @@ class SQLSharedStore:
     @property
     def engine(self) -> Engine:
         source = self._source
-        if isinstance(source, Engine):
-            return source
-        bound = getattr(source, "engine", None)  # a storage's engine, or Flask-SQLAlchemy's
-        if isinstance(bound, Engine):
-            return bound
-        if callable(source):
-            made = source()
-            if isinstance(made, Engine):
-                return made
+        # An Engine, a storage's engine or Flask-SQLAlchemy's, or what a callable gives.
+        engine = source if isinstance(source, Engine) else getattr(source, "engine", None)
+        if not isinstance(engine, Engine) and callable(source):
+            engine = source()
+        if isinstance(engine, Engine):
+            return engine
         raise TypeError(
             f"SQLSharedStore needs an Engine, or something that gives one; got {type(source).__name__}"
         )
@@ -86,7 +83,6 @@ class SQLSharedStore:
         try:
             self.table.create(engine, checkfirst=True)
         except SQLAlchemyError:
-            # Another process created it between the check and the CREATE.
             if not sa.inspect(engine).has_table(self.table.name):
                 raise
 

@@ -1,18 +1,14 @@
 """Where tokens live between requests.
 
 A storage is any object with ``get() -> Token | None``, ``set(token)`` and
-``delete()``, each acting for the user of the current request. One storage
-object serves every request of the app, so it keeps nothing request-specific.
-
-* :class:`SessionStorage` (the default) keeps the token in Flask's session,
-  refusing to make the cookie larger than browsers keep (RFC 6265 §6.1).
-* :class:`RedisStorage` and :class:`CacheStorage` keep it on the server; the
-  session holds only a random key, a fresh one at every
-  :meth:`~ServerSideStorage.set`. Subclass :class:`ServerSideStorage` for any
-  other store.
-* :class:`SQLAlchemyStorage` keeps them in a table of the app's own database
-  (the ``sqlalchemy`` extra; :mod:`flask_adobe_oauth.storage.sqla` is
-  imported on first use of the name, so nothing else needs SQLAlchemy).
+``delete()``, each acting for the user of the current request; one object
+serves every request, so it keeps nothing request-specific.
+:class:`SessionStorage` (the default) keeps the token in Flask's session,
+within what browsers keep (RFC 6265 §6.1). :class:`RedisStorage`,
+:class:`CacheStorage` and any :class:`ServerSideStorage` keep it on the
+server, the session holding only a random key. :class:`SQLAlchemyStorage`
+keeps it in a table of the app's database (:mod:`flask_adobe_oauth.storage.sqla`,
+imported on first use of the name, so nothing else needs SQLAlchemy).
 """
 
 from __future__ import annotations

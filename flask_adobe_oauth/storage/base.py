@@ -93,18 +93,16 @@ class SessionStorage:
 
     @property
     def successor_wait(self) -> float:
-        """How long a refused refresh waits for another worker's token: the
-        fallback's when the token is there; none when it is in the cookie,
-        which only this browser's request can change."""
+        """How long a refused refresh waits for another worker's token: none when
+        it is in the cookie, which only this browser's request changes; else the fallback's."""
         data = session.get(self.session_key)
         if self.fallback is None or (isinstance(data, dict) and "a" in data):
             return 0.0
         return float(getattr(self.fallback, "successor_wait", 0.0) or 0.0)
 
     def for_blueprint(self, name: str) -> SessionStorage:
-        """A copy for blueprint ``name`` keeping the token under
-        :func:`blueprint_key`, with the fallback's own copy for ``name`` when
-        it has ``for_blueprint``; itself when it is bound already."""
+        """A copy for blueprint ``name`` keeping the token under :func:`blueprint_key`,
+        with the fallback's own copy for ``name``; itself when it is bound already."""
         if self.blueprint is not None:
             return self
         twin = copy.copy(self)
@@ -297,9 +295,8 @@ class ServerSideStorage:
         raise NotImplementedError
 
     def for_blueprint(self, name: str) -> ServerSideStorage:
-        """A copy for blueprint ``name``, whose key in the session is the
-        blueprint's own (:func:`blueprint_key`); itself when it is bound
-        already. The client, cache or engine is shared."""
+        """A copy for blueprint ``name``, its key in the session the blueprint's own
+        (:func:`blueprint_key`), sharing the client; itself when it is bound already."""
         if self.blueprint is not None:
             return self
         twin = copy.copy(self)
