@@ -134,13 +134,18 @@ def test_concurrent_requests_with_one_expired_token_refresh_once(
 
 
 def test_cookie_does_not_grow_with_each_refresh(signed_in: FlaskClient, standin: StandInAdobe) -> None:
-    sizes = []
+    sizes, keys = [], []
     for _ in range(5):
         expire_locally(signed_in)
         assert signed_in.get("/dashboard").status_code == 200
         sizes.append(len(cookie_value(signed_in)))
+        with signed_in.session_transaction() as sess:
+            keys.append(sorted(sess))
     assert len(refresh_calls(standin)) == 5
-    assert max(sizes) - min(sizes) <= 16
+    assert all(k == keys[0] for k in keys)  # nothing piles up in the session
+    # Random tokens compress a little differently each time (tens of bytes);
+    # keeping anything of the previous token would add hundreds.
+    assert max(sizes) - min(sizes) <= 64
 
 
 def test_api_401_is_met_with_one_refresh_and_one_retry(signed_in: FlaskClient, standin: StandInAdobe) -> None:
