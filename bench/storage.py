@@ -35,11 +35,8 @@ import gc
 import json
 import os
 import re
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -128,52 +125,15 @@ def environment(**values: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
-    """A ``redis-server`` on a free port of 127.0.0.1, persisting nothing (as
-    ``tests/redis_fixture.py`` starts it); its URL."""
-    from flask_adobe_oauth.testing.live import free_port
-    from tests.redis_fixture import REDIS_SERVER, stop_process
+    """``tests/redis_fixture.py``'s redis-server (127.0.0.1, persisting nothing); its URL."""
+    from tests.redis_fixture import ServerMissing
+    from tests.redis_fixture import redis_server as started
 
-    binary = REDIS_SERVER if shutil.which(REDIS_SERVER) else shutil.which("redis-server")
-    if binary is None:
-        raise BenchError("redis-server is not installed (apt-get install redis-server, or make system-deps)")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="ao-bench-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(url, socket_timeout=2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise BenchError(f"redis-server did not start on 127.0.0.1:{port}") from None
-                time.sleep(0.05)
-        client.close()
-        yield url
-    finally:
-        stop_process(process, timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with started() as url:
+            yield url
+    except ServerMissing as exc:
+        raise BenchError(str(exc)) from None
 
 
 @dataclass
@@ -187,65 +147,16 @@ class Postgres:
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[Postgres]:
-    """PostgreSQL on a free port of 127.0.0.1, its data in a temporary directory,
-    as ``tests/postgres_fixture.py`` starts it (as the ``postgres`` user under
-    root; fsync off: a throwaway server); stopped and removed at the end."""
-    import pwd
+    """``tests/postgres_fixture.py``'s PostgreSQL (127.0.0.1, fsync off: a
+    throwaway server), stopped and removed at the end."""
+    from tests.postgres_fixture import postgres_server as started
+    from tests.redis_fixture import ServerMissing
 
-    from sqlalchemy import create_engine, text
-
-    from flask_adobe_oauth.testing.live import free_port
-    from tests.postgres_fixture import _as_server_user, find_bindir
-
-    bindir = find_bindir()
-    if bindir is None:
-        raise BenchError(
-            "PostgreSQL's server is not installed (apt-get install postgresql, or make system-deps)"
-        )
-    workdir = tempfile.mkdtemp(prefix="ao-bench-postgres-")
-    data, sockets, logfile = Path(workdir, "data"), Path(workdir, "run"), Path(workdir, "server.log")
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        for path in (workdir, sockets):
-            os.chown(path, user.pw_uid, user.pw_gid)
-    port = free_port()
-    ctl = str(Path(bindir, "pg_ctl"))
-
-    def run(args: list[str], timeout: float) -> None:
-        done = subprocess.run(
-            _as_server_user(args), capture_output=True, text=True, timeout=timeout, check=False
-        )
-        if done.returncode != 0:
-            raise BenchError(f"{Path(args[0]).name} failed: {(done.stdout + done.stderr)[-2000:]}")
-
-    started = False
     try:
-        initdb = str(Path(bindir, "initdb"))
-        run([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], 60)
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-        )
-        run([ctl, "-D", str(data), "-o", options, "-l", str(logfile), "-w", "-t", "60", "start"], 90)
-        started = True
-        admin = create_engine(
-            f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-        admin.dispose()
-        base = f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DATABASE}"
-        yield Postgres(base, base + "?application_name=bench-admin", logfile)
-    finally:
-        if started:
-            subprocess.run(
-                _as_server_user([ctl, "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop"]),
-                capture_output=True,
-                timeout=90,
-                check=False,
-            )
-        shutil.rmtree(workdir, ignore_errors=True)
+        with started(max_connections=100) as (base, logfile):
+            yield Postgres(base, base + "?application_name=bench-admin", logfile)
+    except ServerMissing as exc:
+        raise BenchError(str(exc)) from None
 
 
 def create_token_table(url: str) -> None:

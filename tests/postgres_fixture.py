@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from flask_adobe_oauth.testing.live import free_port
+
+from .redis_fixture import ServerMissing
 
 DATABASE = "adobe_oauth_test"
 
@@ -77,7 +80,7 @@ def _run(args: list[str], timeout: float = 60) -> None:
         _as_server_user(args), capture_output=True, text=True, timeout=timeout, check=False
     )
     if result.returncode != 0:
-        pytest.fail(f"{Path(args[0]).name} failed: {(result.stdout + result.stderr)[-2000:]}")
+        raise RuntimeError(f"{Path(args[0]).name} failed: {(result.stdout + result.stderr)[-2000:]}")
 
 
 def _missing(reason: str) -> None:
@@ -87,45 +90,40 @@ def _missing(reason: str) -> None:
     pytest.skip(f"{reason} (apt-get install postgresql, or make system-deps)")
 
 
-@pytest.fixture(scope="session", name="postgres_server")
-def _postgres_server_fixture() -> Iterator[str]:
-    """A PostgreSQL server started for this session; yields the SQLAlchemy URL
-    of its database ``adobe_oauth_test`` (``postgresql+psycopg://``)."""
+@contextmanager
+def postgres_server(max_connections: int = 300) -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL server on a free port of 127.0.0.1, its data in a temporary
+    directory (fsync off: a throwaway server), stopped and removed at the
+    end; the SQLAlchemy URL of its database ``adobe_oauth_test``
+    (``postgresql+psycopg://``) and the server's log file.
+    :class:`ServerMissing` when it is not installed or does not start."""
     bindir = find_bindir()
     if bindir is None:
-        _missing("PostgreSQL's server (initdb, pg_ctl, postgres) is not installed")
-    assert bindir is not None
+        raise ServerMissing("PostgreSQL's server (initdb, pg_ctl, postgres) is not installed")
+    server_user = None
     if os.geteuid() == 0:
         try:
             server_user = pwd.getpwnam("postgres")
         except KeyError:
-            _missing("running as root, and there is no postgres user to run the server as")
+            raise ServerMissing(
+                "running as root, and there is no postgres user to run the server as"
+            ) from None
     workdir = tempfile.mkdtemp(prefix="ao-postgres-")
     data, sockets, logfile = Path(workdir, "data"), Path(workdir, "run"), Path(workdir, "server.log")
     sockets.mkdir()
-    if os.geteuid() == 0:
+    if server_user is not None:
         for path in (workdir, sockets):
             os.chown(path, server_user.pw_uid, server_user.pw_gid)
     port = free_port()
     ctl = str(Path(bindir, "pg_ctl"))
     started = False
     try:
-        _run(
-            [
-                str(Path(bindir, "initdb")),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",  # a throwaway server, reachable only from this machine
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ]
-        )
+        initdb = str(Path(bindir, "initdb"))
+        # --auth=trust: a throwaway server, reachable only from this machine.
+        _run([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections={max_connections}"
         )
         _run([ctl, "-D", str(data), "-o", options, "-l", str(logfile), "-w", "-t", "60", "start"], timeout=90)
         started = True
@@ -135,7 +133,7 @@ def _postgres_server_fixture() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f"CREATE DATABASE {DATABASE}"))
         admin.dispose()
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DATABASE}"
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DATABASE}", logfile
     finally:
         if started:
             subprocess.run(
@@ -145,6 +143,18 @@ def _postgres_server_fixture() -> Iterator[str]:
                 check=False,
             )
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", name="postgres_server")
+def _postgres_server_fixture() -> Iterator[str]:
+    """A PostgreSQL server started for this session; yields the SQLAlchemy URL
+    of its database ``adobe_oauth_test`` (``postgresql+psycopg://``)."""
+    with ExitStack() as stack:
+        try:
+            url, _ = stack.enter_context(postgres_server())
+        except ServerMissing as exc:
+            _missing(str(exc))
+        yield url
 
 
 @pytest.fixture(name="postgres_url")

@@ -53,7 +53,7 @@ def test_a_refreshed_token_the_store_refused_is_not_lost(
 ) -> None:
     now = [1000.0]
     monkeypatch.setattr(extension, "_clock", lambda: now[0])
-    app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    app = make_app(standin, storage=redis_storage(redis_url))
     client = app.test_client()
     real = login_as(client)
     assert real.refresh_token
@@ -88,10 +88,7 @@ def test_the_unstored_token_reaches_another_worker_in_the_cookie(
 ) -> None:
     """Two apps on one Redis stand for two gunicorn workers (or machines):
     the second has no memory of the first's refresh, only the cookie."""
-    first, second = (
-        make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
-        for _ in range(2)
-    )
+    first, second = (make_app(standin, storage=redis_storage(redis_url)) for _ in range(2))
     browser = first.test_client()
     real = login_as(browser)
     store_expired(browser, real)
@@ -113,19 +110,17 @@ def test_the_unstored_token_reaches_another_worker_in_the_cookie(
 def test_an_unstored_token_past_its_expiry_is_refreshed_with_its_own_refresh_token(
     standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
 ) -> None:
-    app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    app = make_app(standin, storage=redis_storage(redis_url))
     browser = app.test_client()
     real = login_as(browser)
     store_expired(browser, real)
-    refusing_writes.config_set("maxmemory", 1)
-    assert browser.get("/dashboard").status_code == 200
-    refusing_writes.config_set("maxmemory", 0)
+    refresh_during_outage(browser, refusing_writes)
     held = handover(browser)
     assert held is not None
     with browser.session_transaction() as sess:  # its access token expired in the meantime
         key = get_runtime(app=app).handover_key
         sess[key] = [held[0], {**held[1], "e": int(time.time()) - 10}]
-    fresh_app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    fresh_app = make_app(standin, storage=redis_storage(redis_url))
     other = fresh_app.test_client()
     other.set_cookie("session", cookie_value(browser))
     assert other.get("/dashboard").status_code == 200
@@ -139,18 +134,14 @@ def test_a_handover_is_bound_to_the_stored_token(
 ) -> None:
     """A handover from an old cookie does nothing once the store holds
     another token (a later refresh, or a new sign-in)."""
-    app = make_app(standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX))
+    app = make_app(standin, storage=redis_storage(redis_url))
     browser = app.test_client()
     real = login_as(browser)
     store_expired(browser, real)
-    refusing_writes.config_set("maxmemory", 1)
-    assert browser.get("/dashboard").status_code == 200
-    refusing_writes.config_set("maxmemory", 0)
+    refresh_during_outage(browser, refusing_writes)
     old_cookie = cookie_value(browser)
     assert browser.post("/adobe/logout").status_code == 303
-    replay = make_app(
-        standin, storage=RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX)
-    ).test_client()
+    replay = make_app(standin, storage=redis_storage(redis_url)).test_client()
     replay.set_cookie("session", old_cookie)
     assert replay.get("/dashboard").status_code == 302  # signed out stays signed out
 
@@ -158,7 +149,7 @@ def test_a_handover_is_bound_to_the_stored_token(
 def test_one_failed_write_keeps_the_fresh_token_past_the_reuse_window(
     standin: StandInAdobe, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = RedisStorage(redis.Redis.from_url(redis_url), prefix=PREFIX)
+    storage = redis_storage(redis_url)
     app = make_app(standin, storage=storage)
     client = app.test_client()
     real = login_as(client)
@@ -252,6 +243,14 @@ def test_a_dead_refresh_token_in_the_cookie_is_sent_to_adobe_once_per_process(
     assert signed_in.get("/dashboard").status_code == 200
 
 
+def refresh_during_outage(browser: FlaskClient, refusing_writes: redis.Redis) -> None:
+    """A request that refreshes ``browser``'s due token while Redis refuses
+    writes: served, with the new token handed over in the cookie; then healed."""
+    refusing_writes.config_set("maxmemory", 1)
+    assert browser.get("/dashboard").status_code == 200
+    refusing_writes.config_set("maxmemory", 0)
+
+
 def handover(client: FlaskClient) -> Any:
     """The unstored token the session cookie carries for the next request, or None."""
     with client.session_transaction() as sess:
@@ -325,9 +324,7 @@ def test_a_new_sign_in_drops_the_previous_accounts_handover(
     app = make_app(standin, storage=redis_storage(redis_url))
     browser = app.test_client()
     store_expired(browser, login_as(browser))
-    refusing_writes.config_set("maxmemory", 1)
-    assert browser.get("/dashboard").status_code == 200
-    refusing_writes.config_set("maxmemory", 0)
+    refresh_during_outage(browser, refusing_writes)
     assert handover(browser) is not None
     assert login(browser).status_code == 302  # another sign-in in this browser
     assert handover(browser) is None  # the old account's live tokens are out of the cookie
