@@ -1,45 +1,35 @@
-"""Typed calls to the Adobe Analytics 2.0 API as the signed-in user.
-
-::
-
-    from flask_adobe_oauth.analytics import companies, report_suites, page_views_by_day
+"""Typed calls to the Adobe Analytics 2.0 API as the signed-in user, through ``adobe.session``
+unless given another session::
 
     company = companies()[0]
-    suites = report_suites(company.global_company_id)          # every page
+    suites = report_suites(company.global_company_id)  # every page
     series = page_views_by_day(company.global_company_id, suites[0].rsid, start, end)
 
-Each function uses ``adobe.session`` unless another session is given, so the token,
-``x-api-key``, refreshes and ``RateLimited`` come from there. An answer Adobe should not
-have given (an error status, a body of the wrong shape, no connection) raises
-:class:`ProviderError`, naming the URL but never the token. Errors Adobe explains
-(:func:`adobe_error_fields`) become an :class:`AnalyticsError` carrying its code; a user
-without an Analytics product profile (gateway code ``403025``) gets
-:class:`NoAnalyticsProfile`, and a report column Adobe could not compute (HTTP 206 with
-``columns.columnErrors``, "Partial Responses" in Adobe's reports/overview.md) is never read as zeros.
+A wrong-shaped answer, or none, raises :class:`ProviderError` naming the URL, never the token;
+an error Adobe explains (:func:`adobe_error_fields`) an :class:`AnalyticsError` with its code
+(:class:`NoAnalyticsProfile` for ``403025``). A column Adobe could not compute (HTTP 206,
+"Partial Responses" in Adobe's reports/overview.md) is never read as zeros.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 import requests
 
 from .api import rate_limited
 from .errors import (
-    MAX_QUOTED,
     AnalyticsError,
     ColumnError,
     NoAnalyticsProfile,
     ProviderError,
     ReportColumnError,
     adobe_error_fields,
-    error_code,
-    printable_text,
 )
 from .transport import where
 
@@ -73,6 +63,7 @@ MAX_PAGES = 1000
 SUITE_EXPANSION = ("name", "currency", "timezoneZoneinfo")
 #: The gateway's code for a user whose Adobe ID has no Analytics product profile.
 NO_PROFILE_CODE = "403025"
+T = TypeVar("T")
 
 
 class _MetricId(TypedDict):
@@ -143,12 +134,9 @@ class ReportRow:
 
 @dataclass(frozen=True)
 class RankedReport:
-    """A ranked report: its rows and the totals of each metric.
-
-    ``column_ids`` name the columns of ``data`` and ``totals`` in order;
-    ``column_errors`` lists the columns Adobe failed to compute (it answers
-    HTTP 206 then), whose numbers must not be read as zeros.
-    """
+    """A ranked report: its rows and the totals of each metric. ``column_ids`` name the columns
+    of ``data`` and ``totals`` in order; ``column_errors`` are the columns Adobe failed to compute
+    (it answers HTTP 206 then), whose numbers must not be read as zeros."""
 
     rows: tuple[ReportRow, ...]
     totals: tuple[float, ...]
@@ -195,26 +183,23 @@ def _error_for(response: requests.Response, shown: str) -> AnalyticsError:
         code, text, error_id = adobe_error_fields(response.json())
     except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
         code = text = error_id = None
-    detail = ": ".join(p for p in (code, text) if p)
-    if error_id:
-        detail += f"{'; ' if detail else ''}error id {error_id}"
-    error: type[AnalyticsError] = AnalyticsError
-    message = f"Adobe answered HTTP {status}{f' ({detail})' if detail else ''} to {shown}"
     if code == NO_PROFILE_CODE:
-        error = NoAnalyticsProfile
         message = (
             f"Your Adobe ID has no Adobe Analytics product profile, so Adobe refused {shown} "
             f"(HTTP {status}: {' '.join(p for p in (code, text) if p)}). An administrator of your "
             "Adobe organization must add you to an Analytics product profile in the Adobe Admin Console."
         )
-    return error(message, code, status, description=text, error_id=error_id)
+        return NoAnalyticsProfile(message, code, status, description=text, error_id=error_id)
+    said = ": ".join(p for p in (code, text) if p)
+    detail = "; ".join(p for p in (said, error_id and f"error id {error_id}") if p)
+    message = f"Adobe answered HTTP {status}{f' ({detail})' if detail else ''} to {shown}"
+    return AnalyticsError(message, code, status, description=text, error_id=error_id)
 
 
 def _request(
     session: requests.Session | None, method: str, url: str, company: str | None = None, **kwargs: Any
 ) -> tuple[int, Any]:
-    """``method url`` through ``session`` (else ``adobe.session``): the status and JSON body
-    of a 2xx answer, else an error."""
+    """The status and JSON body of a 2xx answer to ``method url``, else an error."""
     if session is None:
         from .extension import adobe  # Flask is imported only when needed
 
@@ -227,7 +212,7 @@ def _request(
             f"could not reach Adobe for {where(url) if '://' in url else url}: {type(exc).__name__}"
         ) from None
     shown = where(response.url or url)
-    try:
+    with response:
         if response.status_code == 429:  # adobe.session raises this itself; a plain session gets here
             raise rate_limited(response, shown)
         if not 200 <= response.status_code < 300:
@@ -238,21 +223,13 @@ def _request(
             raise ProviderError(
                 f"Adobe answered something that is not JSON to {shown}", status=response.status_code
             ) from None
-    finally:
-        response.close()
 
 
-def _str(data: Mapping[str, Any], key: str, url: str, default: str | None = None) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise ProviderError(f"Adobe's answer from {url} lacks the text field {key!r}")
-    return value
-
-
-def _list(data: Any, key: str, url: str) -> list[Any]:
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, list):
-        raise ProviderError(f"Adobe's answer from {url} lacks the list {key!r}")
+def _field(data: Any, key: str, kind: type[T], url: str, default: T | None = None) -> T:
+    value = data.get(key, default) if isinstance(data, dict) else None
+    if not isinstance(value, kind):
+        what = "list" if kind is list else "text field"
+        raise ProviderError(f"Adobe's answer from {url} lacks the {what} {key!r}")
     return value
 
 
@@ -274,12 +251,12 @@ def companies(session: requests.Session | None = None) -> list[Company]:
     url = "/discovery/me"
     _, data = _request(session, "GET", url)
     found: list[Company] = []
-    for org in _list(data, "imsOrgs", url):
+    for org in _field(data, "imsOrgs", list, url):
         org = _dict(org, url)
-        org_id = _str(org, "imsOrgId", url, "")
-        for company in _list(org, "companies", url):
+        org_id = _field(org, "imsOrgId", str, url, "")
+        for company in _field(org, "companies", list, url):
             company = _dict(company, url)
-            ids = _str(company, "globalCompanyId", url), _str(company, "companyName", url)
+            ids = _field(company, "globalCompanyId", str, url), _field(company, "companyName", str, url)
             policy = company.get("apiRateLimitPolicy")
             found.append(Company(*ids, org_id, policy if isinstance(policy, str) else None))
     return found
@@ -287,8 +264,10 @@ def companies(session: requests.Session | None = None) -> list[Company]:
 
 def _suite(item: Any, url: str) -> ReportSuite:
     item = _dict(item, url)
-    rsid = _str(item, "rsid", url)
-    name, timezone, currency = (_str(item, key, url, "") for key in ("name", "timezoneZoneinfo", "currency"))
+    rsid = _field(item, "rsid", str, url)
+    name, timezone, currency = (
+        _field(item, key, str, url, "") for key in ("name", "timezoneZoneinfo", "currency")
+    )
     return ReportSuite(rsid, name, timezone, currency)
 
 
@@ -300,13 +279,10 @@ def iter_report_suites(
     rsid_contains: str | None = None,
     session: requests.Session | None = None,
 ) -> Iterator[ReportSuite]:
-    """Every report suite of the company, reading Adobe's pages one after another.
-
-    Asks for the fields read (``expansion=name,currency,timezoneZoneinfo``); ``rsids`` and
-    ``rsid_contains`` are Adobe's filters of the same names. Adobe answers a page object
-    (``content``, ``totalPages``, ``lastPage``...); the bare JSON array of the example in
-    Adobe's report-suites.md is read too: a page shorter than ``page_size`` is the last.
-    """
+    """Every report suite of the company, page after page; ``rsids`` and ``rsid_contains`` are
+    Adobe's filters of the same names. Adobe answers a page object (``content``, ``totalPages``,
+    ``lastPage``...); the bare JSON array of the example in Adobe's report-suites.md is read too:
+    a page shorter than ``page_size`` is the last."""
     url = f"/api/{global_company_id}/reportsuites/collections/suites"
     params: dict[str, Any] = {"limit": page_size, "expansion": ",".join(SUITE_EXPANSION)}
     if rsids is not None:
@@ -316,19 +292,15 @@ def iter_report_suites(
     seen: set[str] = set()
     for page in range(MAX_PAGES):
         _, data = _request(session, "GET", url, global_company_id, params={**params, "page": page})
-        if isinstance(data, list):  # a bare array of suites
-            suites = [_suite(item, url) for item in data]
-            if any(s.rsid in seen for s in suites):
-                raise ProviderError(f"Adobe's answer from {url} repeats a page: it ignores 'page'")
-            seen.update(s.rsid for s in suites)
-            yield from suites
-            if len(suites) < page_size:
-                return
-            continue
-        content = _list(data, "content", url)
-        yield from (_suite(item, url) for item in content)
-        total_pages, last = data.get("totalPages"), data.get("lastPage")
-        if not content or last is True or (isinstance(total_pages, int) and page + 1 >= total_pages):
+        bare = isinstance(data, list)  # a bare array of suites
+        suites = [_suite(item, url) for item in (data if bare else _field(data, "content", list, url))]
+        if bare and any(s.rsid in seen for s in suites):
+            raise ProviderError(f"Adobe's answer from {url} repeats a page: it ignores 'page'")
+        seen.update(s.rsid for s in suites)
+        yield from suites
+        total = None if bare else data.get("totalPages")
+        last = len(suites) < page_size if bare else not suites or data.get("lastPage") is True
+        if last or (isinstance(total, int) and page + 1 >= total):
             return
 
 
@@ -341,10 +313,11 @@ def report_suites(
     session: requests.Session | None = None,
 ) -> list[ReportSuite]:
     """Every report suite of the company (all pages), in Adobe's order."""
-    suites = iter_report_suites(
-        global_company_id, page_size=page_size, rsids=rsids, rsid_contains=rsid_contains, session=session
+    return list(
+        iter_report_suites(
+            global_company_id, page_size=page_size, rsids=rsids, rsid_contains=rsid_contains, session=session
+        )
     )
-    return list(suites)
 
 
 def date_range(start: date, end: date) -> str:
@@ -359,42 +332,23 @@ def _with_column_ids(body: RankedReportRequest) -> tuple[dict[str, Any], dict[st
     """``body`` with a ``columnId`` on every metric (as in Adobe's reports/overview.md
     examples), and the metric id of each column id."""
     sent: dict[str, Any] = dict(body)
-    container = sent.get("metricContainer")
+    container: Any = sent.get("metricContainer")
     metrics = container.get("metrics") if isinstance(container, dict) else None
-    if not isinstance(container, dict) or not isinstance(metrics, list):
+    if not isinstance(metrics, list):
         return sent, {}
-    taken = {m["columnId"] for m in metrics if isinstance(m, dict) and isinstance(m.get("columnId"), str)}
     metrics = [dict(m) if isinstance(m, dict) else m for m in metrics]
-    columns: dict[str, str] = {}
+    taken = {m["columnId"] for m in metrics if isinstance(m, dict) and isinstance(m.get("columnId"), str)}
     for index, metric in enumerate(metrics):
-        if not isinstance(metric, dict):
-            continue
-        if not isinstance(metric.get("columnId"), str):
+        if isinstance(metric, dict) and not isinstance(metric.get("columnId"), str):
             column = str(index)
             while column in taken:
                 column += "_"
             taken.add(column)
             metric["columnId"] = column
-        if isinstance(metric.get("id"), str):
-            columns[metric["columnId"]] = metric["id"]
     sent["metricContainer"] = {**container, "metrics": metrics}
-    return sent, columns
-
-
-def _column_errors(data: dict[str, Any], metrics: dict[str, str], url: str) -> tuple[ColumnError, ...]:
-    columns = data.get("columns")
-    raw = columns.get("columnErrors") if isinstance(columns, dict) else None
-    if raw is not None and not isinstance(raw, list):
-        raise ProviderError(f"Adobe's answer from {url} has columns.columnErrors that is not a list")
-    return tuple(_column_error(_dict(entry, url), metrics) for entry in raw or ())
-
-
-def _column_error(entry: dict[str, Any], metrics: dict[str, str]) -> ColumnError:
-    column = entry.get("columnId")
-    column_id = str(column) if isinstance(column, (str, int)) and not isinstance(column, bool) else ""
-    code = error_code(entry.get("errorCode")) or "unknown"
-    description = printable_text(entry.get("errorDescription"), MAX_QUOTED) or ""
-    return ColumnError(column_id, metrics.get(column_id), code, description, error_code(entry.get("errorId")))
+    return sent, {
+        m["columnId"]: m["id"] for m in metrics if isinstance(m, dict) and isinstance(m.get("id"), str)
+    }
 
 
 def ranked_report(
@@ -406,27 +360,36 @@ def ranked_report(
     url = f"/api/{global_company_id}/reports"
     sent, metrics = _with_column_ids(body)
     status, data = _request(session, "POST", url, global_company_id, json=sent)
-    rows = tuple(_row(row, url) for row in _list(data, "rows", url))
-    summary = data.get("summaryData")
+    rows = tuple(_row(row, url) for row in _field(data, "rows", list, url))
+    summary, columns = data.get("summaryData"), data.get("columns")
     totals = summary.get("totals") if isinstance(summary, dict) else None
     if not isinstance(totals, list):
         raise ProviderError(f"Adobe's answer from {url} lacks summaryData.totals")
-    column_errors = _column_errors(data, metrics, url)
+    raw = columns.get("columnErrors") if isinstance(columns, dict) else None
+    if raw is not None and not isinstance(raw, list):
+        raise ProviderError(f"Adobe's answer from {url} has columns.columnErrors that is not a list")
+    column_errors: list[ColumnError] = []
+    for item in raw or ():  # RankedColumnError in swagger.json: the errorCode / errorDescription shape
+        entry = _dict(item, url)
+        column = entry.get("columnId")
+        column_id = str(column) if isinstance(column, (str, int)) and not isinstance(column, bool) else ""
+        code, text, error_id = adobe_error_fields(entry)
+        column_errors.append(
+            ColumnError(column_id, metrics.get(column_id), code or "unknown", text or "", error_id)
+        )
     if status == 206 and not column_errors:
         raise ProviderError(f"Adobe answered a partial report (HTTP 206) to {url} without saying what failed")
-    columns = data.get("columns")
     ids = columns.get("columnIds") if isinstance(columns, dict) else None
-    column_ids = (
-        tuple(ids) if isinstance(ids, list) and all(isinstance(i, str) for i in ids) else tuple(metrics)
-    )
-    return RankedReport(rows, _numbers(totals, "a summaryData total", url), column_ids, column_errors)
+    if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+        ids = list(metrics)
+    return RankedReport(rows, _numbers(totals, "a summaryData total", url), tuple(ids), tuple(column_errors))
 
 
 def _row(row: Any, url: str) -> ReportRow:
     row = _dict(row, url)
-    values = _numbers(_list(row, "data", url), "a row whose data", url)
+    values = _numbers(_field(row, "data", list, url), "a row whose data", url)
     item = row.get("itemId", "")
-    return ReportRow(str(item) if item is not None else "", _str(row, "value", url, ""), values)
+    return ReportRow(str(item) if item is not None else "", _field(row, "value", str, url, ""), values)
 
 
 def _row_day(row: ReportRow) -> date | None:
@@ -447,13 +410,10 @@ def _row_day(row: ReportRow) -> date | None:
 def page_views_by_day(
     global_company_id: str, rsid: str, start: date, end: date, *, session: requests.Session | None = None
 ) -> PageViewsByDay:
-    """Page views of report suite ``rsid`` for each day from ``start`` to ``end`` (included).
-
-    Days Adobe leaves out (it omits days without data) count as zero, so the result has one
-    entry per day, in date order. When Adobe could not give page views (HTTP 206 with a column
-    error: the user may not read the metric, or it is not enabled in the suite)
-    :class:`ReportColumnError` is raised rather than a series of zeros.
-    """
+    """Page views of report suite ``rsid`` for each day from ``start`` to ``end`` (included), one
+    entry per day in date order: days Adobe leaves out (it omits days without data) count as zero.
+    When Adobe could not give page views (HTTP 206 with a column error: the user may not read the
+    metric, or the suite lacks it) :class:`ReportColumnError` is raised rather than zeros."""
     metric = "metrics/pageviews"
     days = (end - start).days + 1
     body: RankedReportRequest = {
@@ -465,7 +425,12 @@ def page_views_by_day(
     }
     report = ranked_report(global_company_id, body, session=session)
     if report.column_errors:  # one column asked for: whatever failed, it is the page views
-        raise _not_reported(metric, rsid, report.column_errors)
+        first = report.column_errors[0]
+        why = f"{first.code}: {first.description}" if first.description else first.code
+        message = f"Adobe did not report {metric} for report suite {rsid} ({why})."
+        if first.code == "unauthorized_metric":
+            message += " Your Analytics product profile lacks this metric; an administrator can add it."
+        raise ReportColumnError(message, metric, report.column_errors)
     counts: Counter[date] = Counter()
     for row in report.rows:
         day = _row_day(row)
@@ -475,14 +440,3 @@ def page_views_by_day(
     series = tuple(DayCount(day, counts[day]) for day in dates)
     total = int(report.totals[0]) if report.totals else sum(d.page_views for d in series)
     return PageViewsByDay(rsid, start, end, series, total)
-
-
-def _not_reported(metric: str, rsid: str, errors: tuple[ColumnError, ...]) -> ReportColumnError:
-    first = errors[0]
-    why = f"{first.code}: {first.description}" if first.description else first.code
-    message = f"Adobe did not report {metric} for report suite {rsid} ({why})."
-    if first.code == "unauthorized_metric":
-        message += (
-            " Your Adobe Analytics product profile does not include this metric; an administrator can add it."
-        )
-    return ReportColumnError(message, metric, errors)
