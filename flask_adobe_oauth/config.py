@@ -1,9 +1,8 @@
 """Options, provider presets, and resolving them against ``app.config``.
 
-Every option of :func:`make_adobe_blueprint` may come from the argument or
-from ``app.config["ADOBE_OAUTH_<NAME>"]``; an explicit argument wins. All
-checks run when the blueprint is registered, so a wrong setting fails at
-start-up with the config key named.
+Every option of :func:`make_adobe_blueprint` may come from the argument or from
+``app.config["ADOBE_OAUTH_<NAME>"]``; an explicit argument wins. All checks run when the blueprint is
+registered, so a wrong setting fails at start-up with the config key named.
 """
 
 from __future__ import annotations
@@ -11,9 +10,9 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
@@ -22,9 +21,8 @@ from .tokens import Storage, split_scope
 CONFIG_PREFIX = "ADOBE_OAUTH_"
 
 IMS_HOST = "https://ims-na1.adobelogin.com"
-#: The issuers an Adobe IMS id_token may name: IMS's discovery document
-#: (User Authentication API reference) says ``https://ims-na1.adobelogin.com``,
-#: the Admin Authentication API reference says ``.../ims``. Both are accepted.
+#: The issuers an Adobe IMS id_token may name: IMS's discovery document (User Authentication API
+#: reference) says ``https://ims-na1.adobelogin.com``, the Admin Authentication API reference ``.../ims``.
 IMS_ISSUERS = (IMS_HOST, f"{IMS_HOST}/ims")
 
 #: Endpoints and default scope of each provider preset (Adobe's Analytics OAuth guide and the Adobe Developer Console IMS docs).
@@ -51,23 +49,29 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
     },
     "legacy": {
+        **dict.fromkeys(
+            ("userinfo_url", "jwks_url", "issuer", "logout_url", "profile_url", "api_rate_limit")
+        ),
         "authorize_url": "https://marketing.adobe.com/authorize",
         "token_url": "https://api.omniture.com/token",
         "revoke_url": "https://api.omniture.com/token/revoke",
-        "userinfo_url": None,
-        "jwks_url": None,
-        "issuer": None,
-        "logout_url": None,
-        "profile_url": None,
         "api_base_url": "https://api.omniture.com",
-        "api_rate_limit": None,
         "scope": ("ReportSuite", "Report", "Company"),
     },
 }
 
-_PLACEHOLDER_WORDS = frozenset(
-    {"changeme", "change-me", "change_me", "todo", "tbd", "fixme", "none", "null", "placeholder", "secret"}
-)
+_PLACEHOLDER_WORDS = {
+    "changeme",
+    "change-me",
+    "change_me",
+    "todo",
+    "tbd",
+    "fixme",
+    "none",
+    "null",
+    "placeholder",
+    "secret",
+}
 _PLACEHOLDER = re.compile(r"^(?:[.\-_*x?]+|<.*>|\{.*\}|\$\{.*\}|your[-_ ].*|.*\.\.\..*|.*…)$", re.IGNORECASE)
 
 
@@ -85,16 +89,14 @@ def placeholder_problem(value: Any) -> str | None:
 
 
 _URL_OPTIONS = tuple(name for name in PRESETS["ims"] if name.endswith("_url"))
-#: ``prompt`` values Adobe IMS's authorize endpoint takes (User Authentication
-#: API reference, "Authorize Request").
+#: ``prompt`` values Adobe IMS's authorize endpoint takes (User Authentication API reference, "Authorize Request").
 PROMPTS = frozenset({"none", "login"})
 #: Hosts where plain http is allowed: this machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _option(default: Any, doc: str, *, config_key: bool = True, repr: bool = True) -> Any:
-    """A field of :class:`Config` that is an option of :func:`make_adobe_blueprint`
-    (``default`` None: from the preset, or derived)."""
+    """A :class:`Config` field that is an option (``default`` None: from the preset, or derived)."""
     return field(default=default, repr=repr, metadata={"doc": doc, "config_key": config_key})
 
 
@@ -102,38 +104,25 @@ def _option(default: Any, doc: str, *, config_key: bool = True, repr: bool = Tru
 class Config:
     """The resolved, checked options of one registered blueprint.
 
-    Each option is declared here, once: :func:`make_adobe_blueprint`'s
-    keywords and docstring, :data:`OPTIONS`, :data:`DEFAULTS` and
-    :data:`CONFIG_KEYS` are derived from these fields.
+    Each option is declared here, once: :func:`make_adobe_blueprint`'s keywords and docstring,
+    :data:`OPTIONS`, :data:`DEFAULTS` and :data:`CONFIG_KEYS` are derived from these fields.
     """
 
     client_id: str = _option(None, "the credential's client ID (Adobe Developer Console). Required.")
     client_secret: str = _option(None, "the credential's client secret. Required.", repr=False)
-    provider: str = _option(
-        "ims",
-        '``"ims"`` (Adobe IMS) or ``"legacy"`` (the retired Analytics OAuth): the preset of URLs and scope.',
-    )
+    provider: str = _option("ims", '``"ims"`` (Adobe IMS) or ``"legacy"`` (the retired Analytics OAuth).')
     authorize_url: str = _option(None, "overrides the preset's authorization endpoint.")
     token_url: str = _option(None, "overrides the preset's token endpoint.")
     revoke_url: str | None = _option(None, "overrides the preset's revocation endpoint (RFC 7009).")
     userinfo_url: str | None = _option(None, "overrides the preset's OpenID Connect userinfo endpoint.")
     jwks_url: str | None = _option(None, "overrides the preset's id_token keys (JWKS).")
     #: The first of :attr:`issuers` (None when no issuer is configured).
-    issuer: str | None = _option(
-        None,
-        "the issuers a callback's and an id_token's ``iss`` may name (a string, space-separated, or a list).",
-    )
-    logout_url: str | None = _option(
-        None, "where ``end_adobe_session`` sends the browser (IMS ``/ims/logout/v1``)."
-    )
-    profile_url: str | None = _option(
-        None, "overrides the preset's profile endpoint (IMS ``/ims/profile/v1``), read by the access rules."
-    )
+    issuer: str | None = _option(None, "the ``iss`` values allowed (a list, or a space-separated string).")
+    logout_url: str | None = _option(None, "where ``end_adobe_session`` sends the browser.")
+    profile_url: str | None = _option(None, "overrides the preset's profile endpoint (for the access rules).")
     api_base_url: str = _option(None, "where ``adobe.session`` sends relative URLs (Analytics 2.0).")
     scope: tuple[str, ...] = _option(None, "a string (comma- or space-separated) or a list of scope names.")
-    redirect_uri: str | None = _option(
-        None, "the absolute callback URL sent to Adobe (default: built per request)."
-    )
+    redirect_uri: str | None = _option(None, "the absolute callback URL sent to Adobe (default: this app's).")
     redirect_to: str = _option("/", "endpoint name or path after login when there is no ``next``.")
     logout_redirect_to: str = _option("/", "endpoint name or path after logout.")
     client_auth: str = _option(
@@ -146,60 +135,41 @@ class Config:
     api_timeout: float = _option(60.0, "seconds for each whole call through ``adobe.session``.")
     api_rate_limit: tuple[int, float] | None = _option(
         None,
-        "``(calls, seconds)`` per user kept for calls to ``api_base_url`` (Adobe's ``(12, 6)`` "
-        'with the IMS preset; ``"12/6"`` works too), or ``False`` for no limit on our side.',
+        '``(calls, seconds)`` (or ``"12/6"``) per user for calls to ``api_base_url`` (Adobe\'s ``(12, 6)`` '
+        "with the IMS preset), or ``False`` for no limit on our side.",
     )
-    api_rate_wait: float = _option(
-        7.0,
-        "seconds (0 to 60) a call may wait for its turn under ``api_rate_limit`` before "
-        ":class:`~flask_adobe_oauth.errors.RateLimited` (Adobe's 6 s window plus slack for jitter).",
-    )
+    api_rate_wait: float = _option(7.0, "seconds (0 to 60) a call may wait for a turn, else ``RateLimited``.")
     api_rate_storage: str = _option(
         "memory://",
-        'where ``api_rate_limit`` counts, as a Flask-Limiter storage URI: ``"memory://"`` (each process '
-        'its own count) or ``"redis://host:6379/0"`` (or ``rediss://``, ``redis+unix://``: one count for '
-        "every worker, as Adobe counts; use one with more than one worker, see the Production guide). "
+        'where ``api_rate_limit`` counts: ``"memory://"`` (per process) or a ``redis://``, ``rediss://`` or '
+        "``redis+unix://`` URL (one count for every worker, as Adobe counts; see the Production guide). "
         "If Redis fails, each process counts alone until it answers again.",
         repr=False,  # a URL may carry a password
     )
     api_rate_waiters: int = _option(
         2,
-        "how many of one user's calls may wait under ``api_rate_limit`` at once, per process; the "
-        "rest get :class:`~flask_adobe_oauth.errors.RateLimited` at once, so one user cannot tie up every thread.",
+        "calls of one user that may wait under ``api_rate_limit`` at once per process; more get ``RateLimited``.",
     )
-    max_response_bytes: int = _option(
-        8 * 1024 * 1024, "the largest answer body accepted, after decompression."
-    )
-    expires_in_unit: str = _option(
-        None, '``"seconds"`` or ``"milliseconds"``: the unit of ``expires_in`` (default: by the token URL).'
-    )
+    max_response_bytes: int = _option(8 << 20, "the largest answer body accepted, after decompression.")
+    expires_in_unit: str = _option(None, '``"seconds"`` or ``"milliseconds"`` (default: by the token URL).')
     end_adobe_session: bool = _option(False, "after logout, end the Adobe sign-in too.")
     prompt: str | None = _option(None, '``"login"`` or ``"none"``, sent with every authorization request.')
     response_type: str = _option("code", '``"code"`` or ``"token"`` (the implicit grant).')
-    storage: Storage | None = _option(
-        None, "where tokens live (default: the session); any :class:`~flask_adobe_oauth.storage.Storage`."
-    )
+    storage: Storage | None = _option(None, "where tokens live (default: the session); any ``Storage``.")
     allowed_orgs: tuple[str, ...] = _option(
-        None,
-        "the Adobe organisations (IMS org ids, ``...@AdobeOrg``; a list, or one string separated by "
-        "commas or spaces) whose people may sign in; anyone else is refused at the callback.",
+        None, "IMS org ids (``...@AdobeOrg``; a list, or a string of them) whose people may sign in."
     )
     required_products: tuple[str, ...] = _option(
-        None,
-        "Adobe products (``serviceCode`` values such as ``dma_analytics``) the user must have, in an "
-        "allowed organisation when ``allowed_orgs`` is set.",
+        None, "product codes (``dma_analytics``) the user must have (in an allowed organisation)."
     )
     allowed_email_domains: tuple[str, ...] = _option(
-        None, "e-mail domains whose people may sign in (verified e-mail addresses only)."
+        None, "e-mail domains whose people may sign in (verified only)."
     )
     authorize: Callable[[Any], Any] | None = _option(
         None,
-        "the app's own rule, ``authorize(identity)`` (an :class:`~flask_adobe_oauth.access.AdobeIdentity`): "
-        "True admits; False or a reason (a string) refuses.",
+        "the app's rule ``authorize(identity)`` (an ``AdobeIdentity``): True admits; False or a reason refuses.",
     )
-    name: str = _option(
-        "adobe", "the blueprint's name; an argument only (it is needed before any app).", config_key=False
-    )
+    name: str = _option("adobe", "the blueprint's name; an argument only.", config_key=False)
     #: Every issuer a callback's or an id_token's ``iss`` may name (derived from ``issuer``).
     issuers: tuple[str, ...] = ()
 
@@ -232,29 +202,47 @@ def _key(name: str) -> str:
     return CONFIG_PREFIX + name.upper()
 
 
+def _fail(name: str, why: str) -> NoReturn:
+    raise ConfigurationError(f"{_key(name)} {why}")
+
+
 CONFIG_KEYS: tuple[str, ...] = tuple(_key(f.name) for f in _OPTION_FIELDS if f.metadata["config_key"])
 #: The service credential's own keys (OAuth Server-to-Server, ``service.py``).
-SERVICE_KEYS: tuple[str, ...] = tuple(
-    _key(name) for name in ("service_client_id", "service_client_secret", "service_scope")
-)
+SERVICE_KEYS = tuple(_key(name) for name in ("service_client_id", "service_client_secret", "service_scope"))
 #: What a blueprint's configuration is resolved from.
 SNAPSHOT_KEYS: tuple[str, ...] = (*CONFIG_KEYS, "SECRET_KEY", "SESSION_COOKIE_SAMESITE")
 
 
-def check_unknown_keys(app_config: Mapping[str, Any]) -> None:
-    """Raise for an ``ADOBE_OAUTH_*`` key that names no option (a typo would
-    otherwise be ignored without a word)."""
+def config_snapshot(app_config: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values of :data:`SNAPSHOT_KEYS`, to notice later changes."""
+    return tuple(map(app_config.get, SNAPSHOT_KEYS))
+
+
+_GENERATE_KEY = "Generate one with `python -c 'import secrets; print(secrets.token_hex(32))'` and load it from the environment"
+
+
+def check_app(app_config: Mapping[str, Any], secret_key: Any) -> None:
+    """The app-wide checks: a real ``SECRET_KEY`` (the login is bound to the signed session), no
+    unknown ``ADOBE_OAUTH_*`` key (a typo would be ignored without a word), and a session cookie that
+    survives the redirect back from Adobe."""
+    if not secret_key:
+        raise ConfigurationError(
+            f"SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session. {_GENERATE_KEY}"
+        )
+    problem = placeholder_problem(secret_key)
+    if problem:  # anyone could sign a session with it, and so plant a token in it
+        raise ConfigurationError(f"SECRET_KEY is not a secret: {problem}. {_GENERATE_KEY}")
     known = (*CONFIG_KEYS, *SERVICE_KEYS)
     for key in app_config:
         if isinstance(key, str) and key.startswith(CONFIG_PREFIX) and key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
             raise ConfigurationError(f"{key} is not an option of flask-adobe-oauth{hint}")
-
-
-def config_snapshot(app_config: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The values of :data:`SNAPSHOT_KEYS`, to notice later changes."""
-    return tuple(map(app_config.get, SNAPSHOT_KEYS))
+    samesite = app_config.get("SESSION_COOKIE_SAMESITE")
+    if isinstance(samesite, str) and samesite.lower() == "strict":
+        raise ConfigurationError(
+            "SESSION_COOKIE_SAMESITE='Strict' drops the session on the redirect back from Adobe; use 'Lax'"
+        )
 
 
 _TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off"})
@@ -266,59 +254,53 @@ def _as_bool(name: str, value: Any) -> bool:
     text = value.strip().lower() if isinstance(value, str) else None
     if text in _TRUE | _FALSE:
         return text in _TRUE
-    raise ConfigurationError(f"{_key(name)} must be true or false, not {value!r}")
+    _fail(name, f"must be true or false, not {value!r}")
 
 
-def _as_number(name: str, value: Any, minimum: float) -> float:
-    """A finite number: ``float()`` takes "inf" and "nan" (from an environment
-    variable, say), and an infinite timeout makes every call fail with OverflowError."""
+MAX_RATE_WAIT = 60.0
+#: The numbers: their lowest value, and whether they are whole.
+_NUMBERS = {
+    "state_max_age": (1, int),
+    "max_pending_logins": (1, int),
+    "timeout": (0.001, float),
+    "api_timeout": (0.001, float),
+    "api_rate_wait": (0, float),
+    "api_rate_waiters": (0, int),
+    "max_response_bytes": (1024, int),
+}
+
+
+def _as_number(name: str, value: Any, minimum: float, kind: Callable[[float], Any]) -> Any:
+    """A finite number: ``float()`` takes "inf" and "nan" (from an environment variable, say), and
+    an infinite timeout makes every call fail with OverflowError."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{_key(name)} must be a number, not {value!r}") from None
+        _fail(name, f"must be a number, not {value!r}")
     if not math.isfinite(number):
-        raise ConfigurationError(f"{_key(name)} must be a finite number, not {value!r}")
+        _fail(name, f"must be a finite number, not {value!r}")
     if not number >= minimum:
-        raise ConfigurationError(f"{_key(name)} must be at least {minimum:g}, not {value!r}")
-    return number
+        _fail(name, f"must be at least {minimum:g}, not {value!r}")
+    if name == "api_rate_wait" and (isinstance(value, bool) or number > MAX_RATE_WAIT):
+        # A request would hold its worker that long; past a minute, answer 429.
+        _fail(name, f"must be seconds from 0 to {MAX_RATE_WAIT:g}, not {value!r}")
+    return kind(number)
 
 
 def _check_url(name: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise ConfigurationError(f"{_key(name)} must be a URL string, not {type(value).__name__}")
+        _fail(name, f"must be a URL string, not {type(value).__name__}")
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigurationError(f"{_key(name)} must be an absolute http(s) URL, not {value!r}")
+        _fail(name, f"must be an absolute http(s) URL, not {value!r}")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
         # Codes, tokens and the client secret would cross the network in clear.
-        raise ConfigurationError(f"{_key(name)} must use https (plain http is allowed only on localhost)")
+        _fail(name, "must use https (plain http is allowed only on localhost)")
     if parts.username or parts.password:
-        raise ConfigurationError(f"{_key(name)} must not carry credentials")
+        _fail(name, "must not carry credentials")
     return value
 
 
-def _issuers(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = value.split() if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and i.strip() for i in items):
-        raise ConfigurationError(f"{_key('issuer')} must be a string or a list of strings")
-    return tuple(dict.fromkeys(i.strip() for i in items))
-
-
-def _expires_in_unit(value: Any, token_url: str) -> str:
-    if value is None:
-        # Adobe IMS's older /ims/token/v1 answers expires_in in milliseconds
-        # (its v3 in seconds, as RFC 6749 §5.1 says).
-        return "milliseconds" if urlsplit(token_url).path.rstrip("/").endswith("/ims/token/v1") else "seconds"
-    if value not in ("seconds", "milliseconds"):
-        raise ConfigurationError(
-            f"{_key('expires_in_unit')} must be 'seconds' or 'milliseconds', not {value!r}"
-        )
-    return str(value)
-
-
-MAX_RATE_WAIT = 60.0
 _OFF = frozenset({"off", "none", "false", "0", "no"})
 
 
@@ -335,9 +317,9 @@ def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int
     except (TypeError, ValueError):
         calls, seconds = 0, 0.0
     if isinstance(value, bool) or not (calls >= 1 and 0 < seconds < 86400):
-        raise ConfigurationError(
-            f"{_key('api_rate_limit')} must be (calls, seconds) such as (12, 6) or '12/6', "
-            f"or False to turn it off; not {value!r}"
+        _fail(
+            "api_rate_limit",
+            f"must be (calls, seconds) such as (12, 6) or '12/6', or False to turn it off; not {value!r}",
         )
     return calls, seconds
 
@@ -350,39 +332,43 @@ def _rate_storage(value: Any) -> str:
     if scheme in ("redis", "rediss", "redis+unix"):
         return str(value).strip()
     shown = f"a {scheme}:// URL" if scheme else f"a {type(value).__name__}"
-    raise ConfigurationError(
-        f"{_key('api_rate_storage')} must be memory:// or a redis://, rediss:// or redis+unix:// URL "
-        f"(a storage URI as Flask-Limiter's), not {shown}"
+    _fail(
+        "api_rate_storage",
+        f"must be memory:// or a redis://, rediss:// or redis+unix:// URL (a storage URI as Flask-Limiter's), not {shown}",
     )
 
 
-_GENERATE_KEY = (
-    "Generate one with `python -c 'import secrets; print(secrets.token_hex(32))'` "
-    "and load it from the environment"
-)
+#: The options of a few allowed values.
+_CHOICES: dict[str, tuple[str | None, ...]] = {
+    "client_auth": ("client_secret_basic", "client_secret_post"),
+    "response_type": ("code", "token"),
+    "prompt": (None, *sorted(PROMPTS)),
+    "expires_in_unit": (None, "seconds", "milliseconds"),
+}
+#: The lists of names: what each item must match, what it is, and whether it is lower-cased.
+_NAMES = {
+    # Adobe writes IMS organisation ids as 24 hex digits and ``@AdobeOrg``.
+    "allowed_orgs": (r"[A-Za-z0-9]{1,64}@AdobeOrg", "an IMS organisation id (ABC123@AdobeOrg)"),
+    "required_products": (r"[A-Za-z0-9_.-]{1,64}", "a product code (such as dma_analytics)"),
+    "allowed_email_domains": (
+        r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+",
+        "an e-mail domain (example.com)",
+    ),
+}
 
 
-def check_app(app_config: Mapping[str, Any], secret_key: Any) -> None:
-    """The app-wide checks: a real ``SECRET_KEY`` (the login is bound to the
-    signed session), no unknown ``ADOBE_OAUTH_*`` key, and a session cookie
-    that survives the redirect back from Adobe."""
-    if not secret_key:
-        raise ConfigurationError(
-            "SECRET_KEY is not set: flask-adobe-oauth binds each login to the signed session. "
-            + _GENERATE_KEY
-        )
-    problem = placeholder_problem(secret_key)
-    if problem:  # anyone could sign a session with it, and so plant a token in it
-        raise ConfigurationError(f"SECRET_KEY is not a secret: {problem}. {_GENERATE_KEY}")
-    check_unknown_keys(app_config)
-    samesite = app_config.get("SESSION_COOKIE_SAMESITE")
-    if isinstance(samesite, str) and samesite.lower() == "strict":
-        raise ConfigurationError(
-            "SESSION_COOKIE_SAMESITE='Strict' drops the session on the redirect back from Adobe; use 'Lax'"
-        )
-
-
-Pick = Callable[[str], Any]
+def _names(name: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
+        _fail(name, "must be a list, or one string separated by commas or spaces")
+    pattern, what = _NAMES[name]
+    lower = name == "allowed_email_domains"
+    found = tuple(dict.fromkeys(item.lower() if lower else item for item in split_scope(value)))
+    bad = [item for item in found if not re.fullmatch(pattern, item)]
+    if bad:
+        _fail(name, f"has {bad[0]!r}, which is not {what}")
+    return found
 
 
 def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config:
@@ -397,167 +383,88 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config
     if isinstance(provider, str):
         provider = provider.strip().lower()  # ADOBE_OAUTH_PROVIDER=IMS is meant as "ims"
     if provider not in PRESETS:
-        raise ConfigurationError(
-            f"{_key('provider')} must be one of {', '.join(sorted(PRESETS))}, not {provider!r}"
-        )
+        _fail("provider", f"must be one of {', '.join(sorted(PRESETS))}, not {provider!r}")
     preset = PRESETS[provider]
-    values: dict[str, Any] = {"provider": provider, **_credentials(pick), **_endpoints(pick, preset)}
-    values.update(_login(pick, preset, explicit_pkce=options.get("use_pkce")))
-    values.update(_limits(pick, preset))
-    values.update(_access(pick, values))
-    if values["end_adobe_session"] and not values["logout_url"]:
-        raise ConfigurationError(
-            f"{_key('end_adobe_session')} is on, but the provider has no logout URL: set {_key('logout_url')}"
-        )
-    storage = pick("storage")
-    if storage is not None and not all(callable(getattr(storage, m, None)) for m in ("get", "set", "delete")):
-        raise ConfigurationError(f"{_key('storage')} must have get(), set(token) and delete() methods")
-    return Config(name=str(options.get("name") or "adobe"), storage=storage, **values)
-
-
-def _credentials(pick: Pick) -> dict[str, str]:
-    values = {}
+    values: dict[str, Any] = {"provider": provider}
     for name in ("client_id", "client_secret"):
-        value = pick(name)
+        value = values[name] = pick(name)
         if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError(
-                f"{_key(name)} is required when the blueprint is registered: set it in app.config before "
-                f"app.register_blueprint() (from the environment; in tests, app.config.update("
-                f"adobe_standin.config()) first) or pass {name}=. The value is on your project's "
-                "credential page in the Adobe Developer Console"
+            _fail(
+                name,
+                "is required when the blueprint is registered: set it in app.config before app.register_blueprint() "
+                "(from the environment; in tests, app.config.update(adobe_standin.config()) first) or pass "
+                f"{name}=. The value is on your project's credential page in the Adobe Developer Console",
             )
         problem = placeholder_problem(value)
         if problem:
-            raise ConfigurationError(
-                f"{_key(name)} is not a real credential: {problem}. Use the value from your project's "
-                "credential page in the Adobe Developer Console, or StandInAdobe().config() in tests"
+            _fail(
+                name,
+                f"is not a real credential: {problem}. Use the value from your project's credential page in the "
+                "Adobe Developer Console, or StandInAdobe().config() in tests",
             )
         values[name] = value.strip()
-    return values
-
-
-def _endpoints(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
-    """The URLs (each checked), the issuers and the unit of ``expires_in``."""
-    values: dict[str, Any] = {}
-    for name in _URL_OPTIONS:
+    for name in (*_URL_OPTIONS, "redirect_uri"):
         value = pick(name)
-        value = preset[name] if value is None else value
+        value = preset.get(name) if value is None else value
         values[name] = None if value is None else _check_url(name, value)
     values["api_base_url"] = values["api_base_url"].rstrip("/")
     if pick("profile_url") is None and _origin(values["token_url"]) != _origin(preset["token_url"]):
-        # The sign-in is another server's (a stand-in, another provider):
-        # Adobe's own profile endpoint would not know its tokens.
+        # The sign-in is another server's (a stand-in, another provider): Adobe's own profile
+        # endpoint would not know its tokens.
         values["profile_url"] = None
-    issuer = pick("issuer")
-    issuers = _issuers(issuer if issuer is not None else preset["issuer"])
-    values["issuers"], values["issuer"] = issuers, issuers[0] if issuers else None
-    if values["jwks_url"] and not issuers:
-        # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
-        raise ConfigurationError(f"{_key('jwks_url')} is set without {_key('issuer')}: id_tokens need both")
-    redirect_uri = pick("redirect_uri")
-    values["redirect_uri"] = None if redirect_uri is None else _check_url("redirect_uri", redirect_uri)
-    values["expires_in_unit"] = _expires_in_unit(pick("expires_in_unit"), values["token_url"])
-    return values
-
-
-def _choice(pick: Pick, name: str, allowed: Iterable[str | None]) -> Any:
-    value = pick(name)
-    if value not in allowed:
-        shown = ", ".join(repr(a) for a in allowed if a is not None)
-        raise ConfigurationError(f"{_key(name)} must be one of {shown}, not {value!r}")
-    return value
-
-
-def _login(pick: Pick, preset: Mapping[str, Any], explicit_pkce: Any) -> dict[str, Any]:
-    """What the login asks for and where it goes afterwards."""
+    issuers = pick("issuer")
+    issuers = preset["issuer"] if issuers is None else issuers
+    issuers = issuers.split() if isinstance(issuers, str) else () if issuers is None else issuers
+    if not isinstance(issuers, (list, tuple)) or not all(isinstance(i, str) and i.strip() for i in issuers):
+        _fail("issuer", "must be a string or a list of strings")
+    values["issuers"] = issuers = tuple(dict.fromkeys(i.strip() for i in issuers))
+    values["issuer"] = issuers[0] if issuers else None
+    if values["jwks_url"] and not issuers:  # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
+        _fail("jwks_url", f"is set without {_key('issuer')}: id_tokens need both")
+    for name, allowed in _CHOICES.items():
+        values[name] = pick(name)
+        if values[name] not in allowed:
+            _fail(
+                name,
+                f"must be one of {', '.join(repr(a) for a in allowed if a is not None)}, not {values[name]!r}",
+            )
+    if values["expires_in_unit"] is None:
+        # Adobe IMS's older /ims/token/v1 answers expires_in in milliseconds (v3 in seconds, RFC 6749 §5.1).
+        v1 = urlsplit(values["token_url"]).path.rstrip("/").endswith("/ims/token/v1")
+        values["expires_in_unit"] = "milliseconds" if v1 else "seconds"
     scope = pick("scope")
     scope = preset["scope"] if scope is None else scope
     if not isinstance(scope, (str, list, tuple)):
-        raise ConfigurationError(f"{_key('scope')} must be a string or a list of strings")
-    values: dict[str, Any] = {"scope": tuple(split_scope(scope))}
+        _fail("scope", "must be a string or a list of strings")
+    values["scope"] = tuple(split_scope(scope))
     for name in ("redirect_to", "logout_redirect_to"):
-        value = pick(name)
-        if not isinstance(value, str) or not value:
-            raise ConfigurationError(f"{_key(name)} must be an endpoint name or a path")
-        values[name] = value
-    values["client_auth"] = _choice(pick, "client_auth", ("client_secret_basic", "client_secret_post"))
-    values["response_type"] = _choice(pick, "response_type", ("code", "token"))
-    values["prompt"] = _choice(pick, "prompt", (None, *sorted(PROMPTS)))
-    values["use_pkce"] = _as_bool("use_pkce", pick("use_pkce"))
-    if values["response_type"] == "token" and explicit_pkce is True:
+        values[name] = pick(name)
+        if not isinstance(values[name], str) or not values[name]:
+            _fail(name, "must be an endpoint name or a path")
+    values.update({name: _as_bool(name, pick(name)) for name in ("use_pkce", "end_adobe_session")})
+    if values["response_type"] == "token" and options.get("use_pkce") is True:
         raise ConfigurationError(
             "use_pkce=True contradicts response_type='token': the implicit grant has no code to protect"
         )
-    values["end_adobe_session"] = _as_bool("end_adobe_session", pick("end_adobe_session"))
-    return values
-
-
-def _limits(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
-    """The numbers: lifetimes, timeouts, sizes and the rate limit."""
-
-    def number(name: str, minimum: float) -> float:
-        return _as_number(name, pick(name), minimum)
-
-    values: dict[str, Any] = {
-        "state_max_age": int(number("state_max_age", 1)),
-        "max_pending_logins": int(number("max_pending_logins", 1)),
-        "timeout": number("timeout", 0.001),
-        "api_timeout": number("api_timeout", 0.001),
-        "api_rate_limit": _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"]),
-        "api_rate_wait": number("api_rate_wait", 0),
-        "api_rate_storage": _rate_storage(pick("api_rate_storage")),
-        "api_rate_waiters": int(number("api_rate_waiters", 0)),
-        "max_response_bytes": int(number("max_response_bytes", 1024)),
-    }
-    wait = pick("api_rate_wait")
-    if isinstance(wait, bool) or not values["api_rate_wait"] <= MAX_RATE_WAIT:
-        # A request would hold its worker that long; past a minute, answer 429.
-        raise ConfigurationError(
-            f"{_key('api_rate_wait')} must be seconds from 0 to {MAX_RATE_WAIT:g}, not {wait!r}"
+    values.update({name: _as_number(name, pick(name), *rule) for name, rule in _NUMBERS.items()})
+    values["api_rate_limit"] = _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"])
+    values["api_rate_storage"] = _rate_storage(pick("api_rate_storage"))
+    values.update({name: _names(name, pick(name)) for name in _NAMES})
+    values["authorize"] = pick("authorize")
+    if values["authorize"] is not None and not callable(values["authorize"]):
+        _fail("authorize", "must be a function of the user's identity")
+    if (values["allowed_orgs"] or values["required_products"]) and not values["profile_url"]:
+        _fail(
+            "allowed_orgs",
+            f"and {_key('required_products')} need {_key('profile_url')}: "
+            "the organisations and products are read from the user's Adobe profile",
         )
-    return values
-
-
-#: An IMS organisation id: Adobe writes them as 24 hex digits and ``@AdobeOrg``.
-_ORG_ID = re.compile(r"^[A-Za-z0-9]{1,64}@AdobeOrg$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
-_SERVICE_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def _names(
-    pick: Pick, name: str, pattern: re.Pattern[str], what: str, lower: bool = False
-) -> tuple[str, ...]:
-    value = pick(name)
-    if value is None:
-        return ()
-    if not isinstance(value, (str, list, tuple, set, frozenset)):
-        raise ConfigurationError(f"{_key(name)} must be a list, or one string separated by commas or spaces")
-    found = tuple(dict.fromkeys(item.lower() if lower else item for item in split_scope(value)))
-    bad = [item for item in found if not pattern.match(item)]
-    if bad:
-        raise ConfigurationError(f"{_key(name)} has {bad[0]!r}, which is not {what}")
-    return found
-
-
-def _access(pick: Pick, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Who may enter: the organisations, products, e-mail domains and the app's own rule."""
-    orgs = _names(pick, "allowed_orgs", _ORG_ID, "an IMS organisation id (ABC123@AdobeOrg)")
-    products = _names(pick, "required_products", _SERVICE_CODE, "a product code (such as dma_analytics)")
-    domains = _names(pick, "allowed_email_domains", _DOMAIN, "an e-mail domain (example.com)", lower=True)
-    rule = pick("authorize")
-    if rule is not None and not callable(rule):
-        raise ConfigurationError(f"{_key('authorize')} must be a function of the user's identity")
-    if (orgs or products) and not values["profile_url"]:
-        raise ConfigurationError(
-            f"{_key('allowed_orgs')} and {_key('required_products')} need {_key('profile_url')}: "
-            "the organisations and products are read from the user's Adobe profile"
-        )
-    return {
-        "allowed_orgs": orgs,
-        "required_products": products,
-        "allowed_email_domains": domains,
-        "authorize": rule,
-    }
+    if values["end_adobe_session"] and not values["logout_url"]:
+        _fail("end_adobe_session", f"is on, but the provider has no logout URL: set {_key('logout_url')}")
+    storage = pick("storage")
+    if storage is not None and not all(callable(getattr(storage, m, None)) for m in ("get", "set", "delete")):
+        _fail("storage", "must have get(), set(token) and delete() methods")
+    return Config(name=str(options.get("name") or "adobe"), storage=storage, **values)
 
 
 def _origin(url: str) -> str:
