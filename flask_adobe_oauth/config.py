@@ -95,9 +95,10 @@ PROMPTS = frozenset({"none", "login"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def _option(default: Any, doc: str, *, config_key: bool = True, repr: bool = True) -> Any:
-    """A :class:`Config` field that is an option (``default`` None: from the preset, or derived)."""
-    return field(default=default, repr=repr, metadata={"doc": doc, "config_key": config_key})
+def _option(default: Any, doc: str, *, key: bool = True, repr: bool = True, min: float | None = None) -> Any:
+    """A :class:`Config` field that is an option (``default`` None: from the preset, or derived); one
+    with a ``min`` is a number, whole when its default is."""
+    return field(default=default, repr=repr, metadata={"doc": doc, "config_key": key, "min": min})
 
 
 @dataclass(frozen=True)
@@ -129,16 +130,16 @@ class Config:
         "client_secret_basic", '``"client_secret_basic"`` or ``"client_secret_post"`` (RFC 6749 §2.3.1).'
     )
     use_pkce: bool = _option(True, "PKCE with S256 (RFC 7636).")
-    state_max_age: int = _option(600, "seconds a started login stays valid.")
-    max_pending_logins: int = _option(5, "logins that may be pending at once per browser.")
-    timeout: float = _option(10.0, "seconds for each whole call to the authorization server.")
-    api_timeout: float = _option(60.0, "seconds for each whole call through ``adobe.session``.")
+    state_max_age: int = _option(600, "seconds a started login stays valid.", min=1)
+    max_pending_logins: int = _option(5, "logins that may be pending at once per browser.", min=1)
+    timeout: float = _option(10.0, "seconds for each whole call to the authorization server.", min=0.001)
+    api_timeout: float = _option(60.0, "seconds for each whole call through ``adobe.session``.", min=0.001)
     api_rate_limit: tuple[int, float] | None = _option(
         None,
         '``(calls, seconds)`` (or ``"12/6"``) per user for calls to ``api_base_url`` (Adobe\'s ``(12, 6)`` '
         "with the IMS preset), or ``False`` for no limit on our side.",
     )
-    api_rate_wait: float = _option(7.0, "seconds (0 to 60) a call may wait for a turn, else ``RateLimited``.")
+    api_rate_wait: float = _option(7.0, "longest wait for a turn (0 to 60 s), else ``RateLimited``.", min=0)
     api_rate_storage: str = _option(
         "memory://",
         'where ``api_rate_limit`` counts: ``"memory://"`` (per process) or a ``redis://``, ``rediss://`` or '
@@ -147,10 +148,9 @@ class Config:
         repr=False,  # a URL may carry a password
     )
     api_rate_waiters: int = _option(
-        2,
-        "calls of one user that may wait under ``api_rate_limit`` at once per process; more get ``RateLimited``.",
+        2, "calls of one user that may wait for a turn at once per process; more get ``RateLimited``.", min=0
     )
-    max_response_bytes: int = _option(8 << 20, "the largest answer body accepted, after decompression.")
+    max_response_bytes: int = _option(8 << 20, "the largest answer body accepted (decompressed).", min=1024)
     expires_in_unit: str = _option(None, '``"seconds"`` or ``"milliseconds"`` (default: by the token URL).')
     end_adobe_session: bool = _option(False, "after logout, end the Adobe sign-in too.")
     prompt: str | None = _option(None, '``"login"`` or ``"none"``, sent with every authorization request.')
@@ -169,7 +169,7 @@ class Config:
         None,
         "the app's rule ``authorize(identity)`` (an ``AdobeIdentity``): True admits; False or a reason refuses.",
     )
-    name: str = _option("adobe", "the blueprint's name; an argument only.", config_key=False)
+    name: str = _option("adobe", "the blueprint's name; an argument only.", key=False)
     #: Every issuer a callback's or an id_token's ``iss`` may name (derived from ``issuer``).
     issuers: tuple[str, ...] = ()
 
@@ -260,13 +260,7 @@ def _as_bool(name: str, value: Any) -> bool:
 MAX_RATE_WAIT = 60.0
 #: The numbers: their lowest value, and whether they are whole.
 _NUMBERS = {
-    "state_max_age": (1, int),
-    "max_pending_logins": (1, int),
-    "timeout": (0.001, float),
-    "api_timeout": (0.001, float),
-    "api_rate_wait": (0, float),
-    "api_rate_waiters": (0, int),
-    "max_response_bytes": (1024, int),
+    f.name: (f.metadata["min"], type(f.default)) for f in _OPTION_FIELDS if f.metadata["min"] is not None
 }
 
 
@@ -301,7 +295,7 @@ def _check_url(name: str, value: Any) -> str:
     return value
 
 
-_OFF = frozenset({"off", "none", "false", "0", "no"})
+_OFF = _FALSE | {"none"}
 
 
 def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int, float] | None:
@@ -371,6 +365,9 @@ def _names(name: str, value: Any) -> tuple[str, ...]:
     return found
 
 
+Pick = Callable[[str], Any]
+
+
 def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config:
     """Merge arguments, ``app.config`` and the preset, and check the result."""
 
@@ -385,49 +382,16 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config
     if provider not in PRESETS:
         _fail("provider", f"must be one of {', '.join(sorted(PRESETS))}, not {provider!r}")
     preset = PRESETS[provider]
-    values: dict[str, Any] = {"provider": provider}
-    for name in ("client_id", "client_secret"):
-        value = values[name] = pick(name)
-        if not isinstance(value, str) or not value.strip():
-            _fail(
-                name,
-                "is required when the blueprint is registered: set it in app.config before app.register_blueprint() "
-                "(from the environment; in tests, app.config.update(adobe_standin.config()) first) or pass "
-                f"{name}=. The value is on your project's credential page in the Adobe Developer Console",
-            )
-        problem = placeholder_problem(value)
-        if problem:
-            _fail(
-                name,
-                f"is not a real credential: {problem}. Use the value from your project's credential page in the "
-                "Adobe Developer Console, or StandInAdobe().config() in tests",
-            )
-        values[name] = value.strip()
-    for name in (*_URL_OPTIONS, "redirect_uri"):
-        value = pick(name)
-        value = preset.get(name) if value is None else value
-        values[name] = None if value is None else _check_url(name, value)
-    values["api_base_url"] = values["api_base_url"].rstrip("/")
-    if pick("profile_url") is None and _origin(values["token_url"]) != _origin(preset["token_url"]):
-        # The sign-in is another server's (a stand-in, another provider): Adobe's own profile
-        # endpoint would not know its tokens.
-        values["profile_url"] = None
-    issuers = pick("issuer")
-    issuers = preset["issuer"] if issuers is None else issuers
-    issuers = issuers.split() if isinstance(issuers, str) else () if issuers is None else issuers
-    if not isinstance(issuers, (list, tuple)) or not all(isinstance(i, str) and i.strip() for i in issuers):
-        _fail("issuer", "must be a string or a list of strings")
-    values["issuers"] = issuers = tuple(dict.fromkeys(i.strip() for i in issuers))
-    values["issuer"] = issuers[0] if issuers else None
-    if values["jwks_url"] and not issuers:  # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
-        _fail("jwks_url", f"is set without {_key('issuer')}: id_tokens need both")
+    values = {
+        "provider": provider,
+        **{name: _credential(name, pick(name)) for name in ("client_id", "client_secret")},
+    }
+    values.update(_endpoints(pick, preset))
     for name, allowed in _CHOICES.items():
         values[name] = pick(name)
         if values[name] not in allowed:
-            _fail(
-                name,
-                f"must be one of {', '.join(repr(a) for a in allowed if a is not None)}, not {values[name]!r}",
-            )
+            shown = ", ".join(repr(a) for a in allowed if a is not None)
+            _fail(name, f"must be one of {shown}, not {values[name]!r}")
     if values["expires_in_unit"] is None:
         # Adobe IMS's older /ims/token/v1 answers expires_in in milliseconds (v3 in seconds, RFC 6749 §5.1).
         v1 = urlsplit(values["token_url"]).path.rstrip("/").endswith("/ims/token/v1")
@@ -449,22 +413,70 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config
     values.update({name: _as_number(name, pick(name), *rule) for name, rule in _NUMBERS.items()})
     values["api_rate_limit"] = _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"])
     values["api_rate_storage"] = _rate_storage(pick("api_rate_storage"))
-    values.update({name: _names(name, pick(name)) for name in _NAMES})
+    values.update(_access(pick, values["profile_url"]))
+    if values["end_adobe_session"] and not values["logout_url"]:
+        _fail("end_adobe_session", f"is on, but the provider has no logout URL: set {_key('logout_url')}")
+    return Config(name=str(options.get("name") or "adobe"), **values)
+
+
+def _credential(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        _fail(
+            name,
+            "is required when the blueprint is registered: set it in app.config before app.register_blueprint() "
+            "(from the environment; in tests, app.config.update(adobe_standin.config()) first) or pass "
+            f"{name}=. The value is on your project's credential page in the Adobe Developer Console",
+        )
+    problem = placeholder_problem(value)
+    if problem:
+        _fail(
+            name,
+            f"is not a real credential: {problem}. Use the value from your project's credential page in the "
+            "Adobe Developer Console, or StandInAdobe().config() in tests",
+        )
+    return value.strip()
+
+
+def _endpoints(pick: Pick, preset: Mapping[str, Any]) -> dict[str, Any]:
+    """The URLs (each checked) and the issuers."""
+    values: dict[str, Any] = {}
+    for name in (*_URL_OPTIONS, "redirect_uri"):
+        value = pick(name)
+        value = preset.get(name) if value is None else value
+        values[name] = None if value is None else _check_url(name, value)
+    values["api_base_url"] = values["api_base_url"].rstrip("/")
+    if pick("profile_url") is None and _origin(values["token_url"]) != _origin(preset["token_url"]):
+        # The sign-in is another server's (a stand-in, another provider): Adobe's own profile
+        # endpoint would not know its tokens.
+        values["profile_url"] = None
+    issuers = pick("issuer")
+    issuers = preset["issuer"] if issuers is None else issuers
+    issuers = issuers.split() if isinstance(issuers, str) else () if issuers is None else issuers
+    if not isinstance(issuers, (list, tuple)) or not all(isinstance(i, str) and i.strip() for i in issuers):
+        _fail("issuer", "must be a string or a list of strings")
+    values["issuers"] = issuers = tuple(dict.fromkeys(i.strip() for i in issuers))
+    values["issuer"] = issuers[0] if issuers else None
+    if values["jwks_url"] and not issuers:  # OIDC Core §3.1.3.7: an id_token's iss must equal the issuer.
+        _fail("jwks_url", f"is set without {_key('issuer')}: id_tokens need both")
+    return values
+
+
+def _access(pick: Pick, profile_url: str | None) -> dict[str, Any]:
+    """Who may enter (organisations, products, e-mail domains, the app's own rule); where tokens live."""
+    values: dict[str, Any] = {name: _names(name, pick(name)) for name in _NAMES}
     values["authorize"] = pick("authorize")
     if values["authorize"] is not None and not callable(values["authorize"]):
         _fail("authorize", "must be a function of the user's identity")
-    if (values["allowed_orgs"] or values["required_products"]) and not values["profile_url"]:
+    if (values["allowed_orgs"] or values["required_products"]) and not profile_url:
         _fail(
             "allowed_orgs",
             f"and {_key('required_products')} need {_key('profile_url')}: "
             "the organisations and products are read from the user's Adobe profile",
         )
-    if values["end_adobe_session"] and not values["logout_url"]:
-        _fail("end_adobe_session", f"is on, but the provider has no logout URL: set {_key('logout_url')}")
-    storage = pick("storage")
+    values["storage"] = storage = pick("storage")
     if storage is not None and not all(callable(getattr(storage, m, None)) for m in ("get", "set", "delete")):
         _fail("storage", "must have get(), set(token) and delete() methods")
-    return Config(name=str(options.get("name") or "adobe"), storage=storage, **values)
+    return values
 
 
 def _origin(url: str) -> str:
