@@ -1,9 +1,9 @@
-"""What the user sees when something goes wrong: a small HTML page or JSON, with the right
-status, the message escaped, and nothing secret in it.
+"""What the user sees when something goes wrong: a small HTML page or JSON, with the right status,
+the message escaped, and nothing secret in it.
 
-The HTML comes from the templates in ``templates/adobe_oauth/``. An app restyles a page by
-putting its own ``adobe_oauth/<name>.html`` in its template folder (the app's folder wins over a
-blueprint's); if that override fails to render, the error is logged and the built-in page is sent.
+The HTML comes from ``templates/adobe_oauth/``; an app restyles a page with its own
+``adobe_oauth/<name>.html`` (the app's template folder wins over a blueprint's). If that override
+fails to render, the error is logged and the built-in page is sent.
 """
 
 from __future__ import annotations
@@ -23,25 +23,8 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
-from .errors import (
-    AdobeOAuthError,
-    AnalyticsError,
-    AuthorizationDenied,
-    CallbackError,
-    ConfigurationError,
-    CookieTooLarge,
-    CrossSiteRequest,
-    IdTokenError,
-    InsufficientScope,
-    LoginRequired,
-    NoAnalyticsProfile,
-    NotAllowed,
-    ProviderError,
-    RateLimited,
-    ReportColumnError,
-    StateError,
-    StorageUnavailable,
-)
+from . import errors
+from .errors import AdobeOAuthError, LoginRequired, ProviderError
 from .extension import get_runtime
 
 log = logging.getLogger("flask_adobe_oauth.signin")
@@ -177,31 +160,30 @@ _WORDING: dict[str, tuple[str, str]] = {
     "error": ("Something went wrong with the sign-in", "Please try again in a moment."),
 }
 
-
 #: The situation of each kind of error, the first that matches (subclasses first).
 _SITUATIONS: tuple[tuple[type[AdobeOAuthError], str], ...] = (
-    (IdTokenError, "provider_unverified"),
-    (NoAnalyticsProfile, "analytics_no_profile"),
-    (ReportColumnError, "analytics_column"),
-    (AnalyticsError, "analytics_error"),
+    (errors.IdTokenError, "provider_unverified"),
+    (errors.NoAnalyticsProfile, "analytics_no_profile"),
+    (errors.ReportColumnError, "analytics_column"),
+    (errors.AnalyticsError, "analytics_error"),
     (ProviderError, "provider_error"),
-    (RateLimited, "rate_limited"),
-    (StorageUnavailable, "storage_unavailable"),
-    (CookieTooLarge, "cookie_too_large"),
-    (CrossSiteRequest, "cross_site"),
+    (errors.RateLimited, "rate_limited"),
+    (errors.StorageUnavailable, "storage_unavailable"),
+    (errors.CookieTooLarge, "cookie_too_large"),
+    (errors.CrossSiteRequest, "cross_site"),
     (LoginRequired, "login_required"),
-    (InsufficientScope, "insufficient_scope"),
-    (NotAllowed, "not_allowed"),
-    (ConfigurationError, "configuration_error"),
-    (CallbackError, "callback_error"),
+    (errors.InsufficientScope, "insufficient_scope"),
+    (errors.NotAllowed, "not_allowed"),
+    (errors.ConfigurationError, "configuration_error"),
+    (errors.CallbackError, "callback_error"),
 )
 
 
 def situation(exc: AdobeOAuthError) -> str:
     """A stable name for what went wrong, e.g. ``"cancelled"`` or ``"state_expired"``."""
-    if isinstance(exc, AuthorizationDenied):
+    if isinstance(exc, errors.AuthorizationDenied):
         return "cancelled" if exc.provider_error == "access_denied" else "denied"
-    if isinstance(exc, StateError):
+    if isinstance(exc, errors.StateError):
         return f"state_{exc.reason}" if f"state_{exc.reason}" in _WORDING else "state_invalid"
     key = next((key for cls, key in _SITUATIONS if isinstance(exc, cls)), "error")
     if key == "provider_error" and isinstance(exc, ProviderError):
@@ -222,29 +204,19 @@ def misconfigured_setting(exc: ProviderError) -> str | None:
 
 def is_navigation() -> bool:
     """True when a browser is loading a page (a link followed, a form submitted), not a script's
-    ``fetch()`` or XHR, nor a non-browser client.
-
-    Browsers send the W3C Fetch Metadata header ``Sec-Fetch-Mode: navigate`` with navigations
-    only, and no script can set a ``Sec-Fetch-*`` header (forbidden request headers, Fetch
-    Standard). They send it only to secure contexts (HTTPS, localhost); elsewhere a navigation
-    is told by its ``Accept``, which names ``text/html`` (``fetch()`` and XHR send ``*/*``).
-    """
+    ``fetch()``/XHR nor a non-browser client: browsers send ``Sec-Fetch-Mode: navigate`` (W3C Fetch
+    Metadata; no script can set a ``Sec-Fetch-*`` header) to secure contexts only; elsewhere a
+    navigation's ``Accept`` names ``text/html`` (``fetch()`` and XHR send ``*/*``)."""
     mode = request.headers.get("Sec-Fetch-Mode")
     if mode is not None:
         return mode.strip().lower() == "navigate"
     return any(value.lower() == "text/html" and quality > 0 for value, quality in request.accept_mimetypes)
 
 
-def is_page_load() -> bool:
-    """True when a person's browser is loading this page (:func:`is_navigation`): what the
-    sign-in may redirect. A request with neither header (Flask's test client, say) counts too."""
-    return is_navigation() or not ("Sec-Fetch-Mode" in request.headers or "Accept" in request.headers)
-
-
 def wants_json() -> bool:
-    """True when the client asks for JSON (``Accept``, or ``X-Requested-With: XMLHttpRequest``),
-    or sends another method than GET or HEAD other than from a browser's form (the implicit
-    grant's page posting the fragment back, a sign-out button), which the user sees as a page."""
+    """True when the client asks for JSON (``Accept``, or ``X-Requested-With: XMLHttpRequest``), or
+    sends another method than GET or HEAD other than from a browser's form (the implicit grant's page,
+    a sign-out button), which the user sees as a page."""
     if request.headers.get("X-Requested-With", "").lower() == "xmlhttprequest":
         return True
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
@@ -263,44 +235,43 @@ def no_store(response: R) -> R:
     return response
 
 
+def _sealed(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return no_store(response)
+
+
 def render_page(name: str, context: Mapping[str, Any], script: str | None = None) -> tuple[str, bool]:
     """The HTML of the page template ``name`` (``adobe_oauth/...``), and whether it is the built-in
     one: the app's override unless it fails to render (or, given ``script``, does not carry it
     verbatim), which is logged; a bad override never turns an error page into a 500."""
-    html = _render_override(name, context, script)
-    if html is not None:
-        return html, False
-    return _builtin.get_template(name).render(context), True
-
-
-def _render_override(name: str, context: Mapping[str, Any], script: str | None) -> str | None:
     template: Template | None = None
-    origin = name
     failure: Exception | None = None
+    origin, problem = name, ""
     try:
         template = current_app.jinja_env.get_template(name)
-        if template.filename and os.path.realpath(template.filename) == os.path.realpath(TEMPLATE_DIR / name):
-            return None  # the app's loader found the package's own file: no override
-        origin = template.filename or name
-        html = render_template(template, **context)
+        # The app's loader may find the package's own file: no override.
+        if not template.filename or os.path.realpath(template.filename) != os.path.realpath(
+            TEMPLATE_DIR / name
+        ):
+            origin = template.filename or name
+            html = render_template(template, **context)
+            if script is None or script in html:
+                return html, False
+            problem = "it does not carry {{ script }} verbatim"
     except TemplateNotFound as exc:
-        if template is None and exc.name == name:  # no Adobe blueprint on this app: no override either
-            return None
-        failure, problem = exc, f"TemplateNotFound: {exc.name}"
+        if template is not None or exc.name != name:  # else no Adobe blueprint on this app: no override
+            failure, problem = exc, f"TemplateNotFound: {exc.name}"
     except Exception as exc:
         failure, problem = exc, f"{type(exc).__name__}: {exc}"
         origin = getattr(exc, "filename", None) or origin
-    else:
-        if script is None or script in html:
-            return html
-        problem = "it does not carry {{ script }} verbatim"
-    message = "the app's template %s (%s) failed, so the built-in page is sent: %s"
-    log.error(message, name, origin, problem, exc_info=failure)
-    return None
+    if problem:
+        message = "the app's template %s (%s) failed, so the built-in page is sent: %s"
+        log.error(message, name, origin, problem, exc_info=failure)
+    return _builtin.get_template(name).render(context), True
 
 
 def _page(
-    name: str, context: Mapping[str, Any], csp: str, own_csp: str | None = None, script: str | None = None
+    name: str, context: Mapping[str, Any], csp: str, own_csp: str = "", script: str | None = None
 ) -> Response:
     html, builtin = render_page(name, {**context, "home_url": request.script_root + "/"}, script)
     page = Response(html, mimetype="text/html")
@@ -310,27 +281,20 @@ def _page(
     return _sealed(page)
 
 
-def _sealed(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return no_store(response)
-
-
 def error_response(
     exc: AdobeOAuthError, retry_url: str | None = None, as_json: bool | None = None
 ) -> Response:
     """The page (or JSON) for ``exc``."""
     status = exc.status_code if 400 <= exc.status_code < 600 else 500
-    retry_after = (
-        int(exc.retry_after + 0.999) if isinstance(exc, RateLimited) and exc.retry_after is not None else None
-    )
+    delay = exc.retry_after if isinstance(exc, errors.RateLimited) else None
+    retry_after = None if delay is None else int(delay + 0.999)
     if wants_json() if as_json is None else as_json:
-        body = {"error": exc.error, "message": exc.message}
-        if retry_url:
-            body["login_url"] = retry_url
+        body = {"error": exc.error, "message": exc.message, **({"login_url": retry_url} if retry_url else {})}
         # HTML-safe JSON (<, >, &, ' as \uXXXX): the message may quote what Adobe sent back
         # (error_description), and a client that drops it into innerHTML must not run it.
-        text = htmlsafe_json_dumps(body, sort_keys=True) + "\n"
-        response = _sealed(Response(text, mimetype="application/json"))
+        response = _sealed(
+            Response(htmlsafe_json_dumps(body, sort_keys=True) + "\n", mimetype="application/json")
+        )
     else:
         key = situation(exc)
         headline, summary = _WORDING[key]
@@ -347,13 +311,6 @@ def error_response(
 UnauthorizedHandler = Callable[[LoginRequired], ResponseReturnValue]
 
 
-def current_relative_url() -> str:
-    """The current request as a path on this site, for ``next``."""
-    path = request.script_root + request.path
-    query = request.query_string.decode("latin-1")
-    return f"{path}?{query}" if query else path
-
-
 def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     """The answer to a missing login for ``blueprint``: its ``unauthorized_handler``, else 302
     to the login for a browser's page load, else 401 (a form POST cannot be replayed)."""
@@ -364,32 +321,33 @@ def login_required_response(blueprint: str, exc: LoginRequired) -> BaseResponse:
     )
     if handler is not None:
         return current_app.make_response(current_app.ensure_sync(handler)(exc))
-    login_url = url_for(f"{blueprint}.login", next=current_relative_url())
-    page_load = is_page_load()
+    query = request.query_string.decode("latin-1")
+    here = request.script_root + request.path + (f"?{query}" if query else "")
+    # A page load: a navigation, or a request with neither header (Flask's test client, say).
+    page_load = is_navigation() or not ("Sec-Fetch-Mode" in request.headers or "Accept" in request.headers)
     if request.method not in ("GET", "HEAD") or wants_json() or not page_load:
         # JSON for every client but a browser (a page load, a form it submits).
+        login_url = url_for(f"{blueprint}.login", next=here)
         return error_response(exc, retry_url=login_url, as_json=None if page_load else True)
     if exc.expired and silent_sign_in_allowed(blueprint):
         # The sign-in ran out (IMS refresh tokens last 14 days): ask Adobe without showing the
         # user anything (OpenID Connect Core §3.1.2.1, prompt=none). A user still signed in at
         # Adobe is back here at once; else the callback goes on to the ordinary sign-in.
-        login_url = url_for(f"{blueprint}.login", next=current_relative_url(), prompt="none", renew="1")
-    return redirect(login_url, 302)
-
-
-#: What Adobe answers a ``prompt=none`` sign-in that needs the user (OpenID
-#: Connect Core §3.1.2.6).
-SILENT_REFUSALS = frozenset(
-    {"login_required", "interaction_required", "consent_required", "account_selection_required"}
-)
+        return redirect(url_for(f"{blueprint}.login", next=here, prompt="none", renew="1"), 302)
+    return redirect(url_for(f"{blueprint}.login", next=here), 302)
 
 
 def silent_sign_in_allowed(blueprint: str) -> bool:
-    """Whether a ran-out sign-in may be renewed with ``prompt=none``: an
-    OpenID Connect code flow, and the app not already sending a prompt."""
+    """Whether a ran-out sign-in may be renewed with ``prompt=none``: an OpenID Connect code flow,
+    and the app not already sending a prompt."""
     config = get_runtime(blueprint).config
     return config.response_type == "code" and config.prompt is None and "openid" in config.scope
 
+
+#: What Adobe answers a ``prompt=none`` sign-in that needs the user (OpenID Connect Core §3.1.2.6).
+SILENT_REFUSALS = frozenset(
+    {"login_required", "interaction_required", "consent_required", "account_selection_required"}
+)
 
 # Reads the fragment (which never reaches a server), removes it from the address bar and
 # history, and posts it to this same URL.
@@ -417,12 +375,12 @@ def fragment_page() -> Response:
 
 
 def logout_page(action: str, signed_in: bool) -> Response:
-    """The page of a plain "Sign out" link (``adobe_oauth/logout.html``): a button that posts the sign-out."""
+    """The page of a plain "Sign out" link: a button that posts the sign-out."""
     return _page("adobe_oauth/logout.html", {"action": action, "signed_in": signed_in}, FORM_CSP)
 
 
 def org_page(orgs: list[str], chosen: str | None, action: str) -> Response:
-    """The organisation picker (``adobe_oauth/org.html``)."""
+    """The organisation picker."""
     return _page("adobe_oauth/org.html", {"orgs": orgs, "chosen": chosen, "action": action}, FORM_CSP)
 
 
