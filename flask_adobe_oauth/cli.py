@@ -1,13 +1,10 @@
-"""``flask adobe``: a stand-in Adobe for local development, and a configuration check.
-
-Registered through Flask's ``flask.commands`` entry point, so it is there as
-soon as the package is installed::
+"""``flask adobe`` (Flask's ``flask.commands`` entry point): a stand-in Adobe, and a configuration check::
 
     flask adobe standin                 # no app needed: a local IMS + Analytics on 127.0.0.1
     flask --app myapp adobe check       # what is wrong with myapp's Adobe sign-in, and the fix
 
-``check`` exits 1 when a check fails, so it can gate a deployment. It never
-prints the client secret, a token or ``SECRET_KEY``.
+``check`` exits 1 when a check fails, so it can gate a deployment. It never prints the client
+secret, a token or ``SECRET_KEY``.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -38,6 +35,7 @@ from flask.cli import AppGroup, ScriptInfo
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from .api import ADOBE_DOMAINS
 from .authserver import ProviderClient
 from .config import LOOPBACK_HOSTS, Config
 from .cookies import LOGIN_ROOM, session_cookie_size
@@ -49,16 +47,12 @@ from .storage import SessionStorage
 from .tokens import Token
 from .transport import environment_for, harden, hide_credentials, where
 
-adobe_cli = AppGroup(
-    "adobe", help="Sign in with Adobe: a local stand-in Adobe server, and a configuration check."
-)
+adobe_cli = AppGroup("adobe", help="Sign in with Adobe: a stand-in Adobe server, and a configuration check.")
 
 #: ``flask adobe standin``'s port: a fixed one keeps the printed settings valid across restarts.
 DEFAULT_STANDIN_PORT = 8765
 #: The stand-in's client id (``testing.server.DEFAULT_CLIENT_ID``; not imported: it loads only for ``standin``).
 STANDIN_CLIENT_ID = "standin-client"
-#: Adobe's sign-in hosts: IMS (``ims-na1.adobelogin.com``), and the retired legacy preset's.
-ADOBE_DOMAINS = ("adobelogin.com", "adobe.com", "omniture.com")
 #: The authorization code ``check --online`` sends: made up, so no server has issued it.
 FAKE_CODE = "flask-adobe-check-not-a-real-code"
 #: The line ``flask adobe standin`` tells an app to run: every ``ADOBE_OAUTH_*`` variable, URLs too.
@@ -100,41 +94,19 @@ class Row:
     message: str
 
 
-# -- flask adobe standin ----------------------------------------------------------
-
-
-@adobe_cli.command("standin", with_appcontext=False)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=DEFAULT_STANDIN_PORT,
-    show_default=True,
-    help="TCP port to listen on; 0 picks a free one.",
-)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="127.0.0.1 or localhost only: the stand-in signs anyone in.",
-)
-@click.option("--provider", type=click.Choice(["ims", "legacy"]), default="ims", show_default=True)
-@click.option(
-    "--consent/--auto-approve",
-    default=False,
-    help="Show an Allow / Deny page at sign-in, or approve at once (the default).",
-)
+@adobe_cli.command("standin", with_appcontext=False, context_settings={"show_default": True})
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_STANDIN_PORT, help="0: any free port.")
+@click.option("--host", default="127.0.0.1", help="127.0.0.1 or localhost only: it signs anyone in.")
+@click.option("--provider", type=click.Choice(["ims", "legacy"]), default="ims")
+@click.option("--consent/--auto-approve", default=False, help="Show an Allow / Deny page at sign-in.")
 def standin(port: int, host: str, provider: str, consent: bool) -> None:
     """Run a stand-in Adobe (sign-in + Analytics 2.0) on 127.0.0.1 until Ctrl+C.
 
-    Prints the ADOBE_OAUTH_* settings that point an app at it, as shell
-    export lines. Needs no Flask app.
+    Prints the ADOBE_OAUTH_* settings that point an app at it, as shell export lines. Needs no app.
     """
     if host not in ("127.0.0.1", "localhost"):
-        raise click.BadParameter(
-            f"{host!r} is not a loopback address; the stand-in signs anyone in, so it listens only "
-            "on 127.0.0.1 or localhost",
-            param_hint="'--host'",
-        )
+        why = "is not a loopback address; the stand-in signs anyone in, so use 127.0.0.1 or localhost"
+        raise click.BadParameter(f"{host!r} {why}", param_hint="'--host'")
     from .testing import StandInAdobe  # the stand-in's own dependencies load only for this command
 
     _ensure_port_free(host, port)
@@ -142,9 +114,7 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
     try:
         server.start()
     except (OSError, SystemExit):  # werkzeug exits when it cannot bind
-        raise click.ClickException(
-            f"cannot serve on {host}:{port}; pick another --port (0 = any free)"
-        ) from None
+        raise click.ClickException(f"cannot serve on {host}:{port}; pick another --port") from None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -154,8 +124,7 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
             f"# Stand-in Adobe ({provider} sign-in + Analytics 2.0) serving on {server.url}; "
             f"signs in {user.name} <{user.email}> {approval}. Ctrl+C stops it."
         )
-        for line in standin_settings(server.config(provider)):
-            click.echo(line)  # click.echo flushes each line
+        click.echo("\n".join(standin_settings(server.config(provider))))
         while not stop.wait(0.5):
             pass
     finally:
@@ -166,8 +135,7 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
 
 
 def standin_settings(config: Mapping[str, Any]) -> list[str]:
-    """What ``flask adobe standin`` prints after its first line: how to use the settings
-    (``#`` comments, harmless in a shell), then an ``export`` line per setting."""
+    """What ``flask adobe standin`` prints after its first line: ``#`` comments, then exports."""
     exports = [  # ISSUER is a list: space-separated
         f"export {key}={shlex.quote(' '.join(value) if isinstance(value, list) else str(value))}"
         for key, value in config.items()
@@ -198,32 +166,20 @@ def _ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-# -- flask adobe check, token ---------------------------------------------------------
-
-
-@adobe_cli.command("check", with_appcontext=False)
+@adobe_cli.command("check", with_appcontext=False, context_settings={"show_default": True})
 @click.option(
     "--online",
     is_flag=True,
-    help="Also call the authorize and JWKS URLs, and try the client id and secret at the token URL "
-    "with a made-up code (nothing is printed of them, no token can result).",
+    help="Also call the URLs; try the id and secret with a made-up code (no token results).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=5.0,
-    show_default=True,
-    help="Seconds to wait for each --online call.",
-)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, help="Seconds per --online call.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"ok": ..., "checks": [...]} as JSON only.')
-@click.option(
-    "--blueprint", "blueprint", default=None, help="Check only this Adobe blueprint (default: all)."
-)
+@click.option("--blueprint", help="Check only this Adobe blueprint (default: all).")
 def check(online: bool, timeout: float, as_json: bool, blueprint: str | None) -> None:
     """Check the app's Adobe sign-in configuration; exit 1 if a check fails.
 
-    Loads the app (as --app / FLASK_APP find it), and once more in a second
-    process to see whether SECRET_KEY is stable. Never prints secrets.
+    Loads the app (as --app / FLASK_APP find it), and again in a second process to see whether
+    SECRET_KEY is stable. Never prints secrets.
     """
     ctx = click.get_current_context()
     rows = run_checks(ctx.ensure_object(ScriptInfo), online=online, timeout=timeout, blueprint=blueprint)
@@ -236,16 +192,12 @@ def check(online: bool, timeout: float, as_json: bool, blueprint: str | None) ->
 
 
 @adobe_cli.command("token")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the token answer as JSON (token, expiry, scope)."
-)
+@click.option("--json", "as_json", is_flag=True, help="Print the token, its expiry and scope as JSON.")
 def token(as_json: bool) -> None:
     """Print a service (OAuth Server-to-Server) access token, for curl.
 
-    Uses the app's ADOBE_OAUTH_SERVICE_* keys (else the web credential's id
-    and secret) and its shared token store, so it is the token the app's
-    workers use. The token goes to stdout only; a warning goes to stderr
-    when stdout is a terminal, where it may end up in scrollback or logs.
+    The app's ADOBE_OAUTH_SERVICE_* keys (else the web credential's) and token store: the token its
+    workers use. Only the token goes to stdout; on a terminal a warning goes to stderr.
     """
     from .service import service_for
 
@@ -254,11 +206,8 @@ def token(as_json: bool) -> None:
     except AdobeOAuthError as exc:
         raise click.ClickException(exc.message) from None
     if sys.stdout.isatty():
-        click.echo(
-            "warning: this is a live Adobe access token; anyone who sees it can call Adobe as the "
-            "service account until it expires",
-            err=True,
-        )
+        warning = "a live Adobe access token: anyone who sees it can call Adobe as the service account"
+        click.echo(f"warning: {warning} until it expires", err=True)
     payload = dict(access_token=issued.access_token, expires_at=issued.expires_at, scope=sorted(issued.scope))
     click.echo(json.dumps(payload) if as_json else issued.access_token)
 
@@ -279,18 +228,15 @@ def run_checks(
         with contextlib.redirect_stdout(sys.stderr):  # what the app prints must not spoil --json
             app = info.load_app()
     except (Exception, SystemExit) as exc:
-        during = (
-            "registering the Adobe blueprint" if isinstance(exc, ConfigurationError) else "loading the app"
-        )
-        return [Row("app", "fail", f"{_describe(exc)} (raised {during}); fix it and check again")]
+        when = "registering the Adobe blueprint" if isinstance(exc, ConfigurationError) else "loading the app"
+        return [Row("app", "fail", f"{_describe(exc)} (raised {when}); fix it and check again")]
     states: dict[str, BlueprintRuntime] = dict(app.extensions.get(EXTENSION_KEY, {}))
     if not states:
         fix = "app.register_blueprint(make_adobe_blueprint(), url_prefix='/adobe')"
         return [Row("app", "fail", f"{app.name} registers no Adobe blueprint; add {fix}")]
     if blueprint is not None and blueprint not in states:
         return [Row("app", "fail", f"no Adobe blueprint named {blueprint!r}; there are: {', '.join(states)}")]
-    if blueprint is not None:
-        states = {blueprint: states[blueprint]}
+    states = states if blueprint is None else {blueprint: states[blueprint]}
     rows = [Row("app", "ok", f"{app.name} loaded; Adobe blueprint(s): {', '.join(states)}")]
     try:
         with app.app_context():
@@ -307,9 +253,6 @@ def run_checks(
     except Exception as exc:  # a check tripping over an unusual app is a row, not a traceback
         rows.append(Row("check", "fail", f"could not finish the checks: {_describe(exc)}"))
     return rows
-
-
-# -- SECRET_KEY and the session cookie ----------------------------------------------
 
 
 def _as_bytes(key: Any) -> bytes:
@@ -336,7 +279,6 @@ def _secret_key_rows(app: Flask, info: ScriptInfo) -> list[Row]:
 
 
 def _key_stability(key: bytes, info: ScriptInfo) -> Verdict:
-    """Load the app again in a subprocess, the same way, and compare key fingerprints."""
     if info.app_import_path is None and info.create_app is not None:
         return "warn", "not checked: the app was given as an object, not with --app / FLASK_APP"
     nonce = secrets.token_hex(16)
@@ -446,9 +388,7 @@ def _cookie_budget(app: Flask, states: list[BlueprintRuntime]) -> Verdict:
     stored = [(state.storage, state.config) for state in states if isinstance(state.storage, SessionStorage)]
     if not stored:
         return "ok", "tokens are kept on the server; the cookie holds only a random key"
-    data = {
-        store.session_key: _largest_token(config).to_dict(store.default_scope) for store, config in stored
-    }
+    data = {store.session_key: _largest_token(conf).to_dict(store.default_scope) for store, conf in stored}
     with app.test_request_context():
         size = session_cookie_size(app, data)
     if size is None:
@@ -467,9 +407,6 @@ def _cookie_budget(app: Flask, states: list[BlueprintRuntime]) -> Verdict:
     if size > limit * 0.9:
         return "warn", f"{measured}: little room for anything else in the session; {fix}"
     return "ok", f"{measured}, plus what the app keeps in the session"
-
-
-# -- one blueprint ------------------------------------------------------------------
 
 
 def _is_loopback(url: str) -> bool:
@@ -491,48 +428,39 @@ def _redirect_uri(app: Flask, state: BlueprintRuntime) -> tuple[str, bool]:
 
 
 def _blueprint_rows(app: Flask, state: BlueprintRuntime, uri: str, configured: bool) -> list[Row]:
-    config = state.config
-    checks = [("sign-in server", _server(config)), ("redirect URI", _redirect(config, uri, configured))]
+    config, storage = state.config, state.storage
+    rows = [Row("sign-in server", *_server(config)), Row("redirect URI", *_redirect(config, uri, configured))]
     if configured:
-        checks.append(("redirect URI route", _route(app, state, uri)))
+        rows.append(Row("redirect URI route", *_route(app, state, uri)))
     # Placeholders are refused when the blueprint is registered (config.resolve); never show the values.
-    checks.append(("credentials", ("ok", "client id and secret are set (not shown)")))
+    rows.append(Row("credentials", "ok", "client id and secret are set (not shown)"))
     if config.provider == "ims":
-        checks += [("scope", verdict) for verdict in _scope(config.scope)]
-    if config.provider == "legacy":
+        rows += [Row("scope", *verdict) for verdict in _scope(config.scope)]
+    else:  # "legacy", the only other preset.
         # developer.adobe.com/analytics-apis/docs/2.0/guides/migration: the legacy Analytics
         # OAuth and the 1.3 / 1.4 SOAP APIs reached end of life on 18 August 2021.
         retired = (
-            "'legacy': Adobe retired the legacy Analytics OAuth and the 1.3/1.4 SOAP APIs; use "
-            "ADOBE_OAUTH_PROVIDER='ims' with an OAuth Web App credential and the 2.0 APIs"
+            "Adobe retired the legacy Analytics OAuth and the 1.3/1.4 SOAP APIs; use ADOBE_OAUTH_PROVIDER"
         )
-        checks.append(("provider", ("warn", retired)))
-    checks += [
-        ("several workers: rate limit", _rate_storage(config)),
-        ("several workers: tokens", _tokens(state)),
-    ]
-    return [Row(name, *verdict) for name, verdict in checks]
-
-
-def _rate_storage(config: Config) -> Verdict:
-    """Where each user's Adobe rate limit is counted: one count for every
-    worker and machine, or one per process."""
+        rows.append(Row("provider", "warn", f"'legacy': {retired}='ims' with an OAuth Web App credential"))
     if storage_scheme(config.api_rate_storage) in SHARED_SCHEMES:
-        return "ok", f"counted once for every worker, in {hide_credentials(config.api_rate_storage)}"
-    return "ok", (
-        "counted in each process (memory://), right for one worker; with several workers or machines "
-        "set ADOBE_OAUTH_API_RATE_STORAGE = 'redis://...', or Adobe sees each worker's share as one user's"
-    )
-
-
-def _tokens(state: BlueprintRuntime) -> Verdict:
-    """Where users' tokens are kept, and what that means behind several workers."""
-    if isinstance(state.storage, SessionStorage) and state.storage.fallback is None:
-        return "ok", (
+        rate = f"counted once for every worker, in {hide_credentials(config.api_rate_storage)}"
+    else:
+        rate = (
+            "counted in each process (memory://), right for one worker; with several workers or machines "
+            "set ADOBE_OAUTH_API_RATE_STORAGE = 'redis://...', or Adobe sees each worker's share as one user's"
+        )
+    tokens = f"kept by {type(storage).__name__}, one copy every worker reads"
+    if isinstance(storage, SessionStorage) and storage.fallback is None:
+        tokens = (
             "in the session cookie, which every worker reads; with several workers a server-side "
             "storage (RedisStorage, SQLAlchemyStorage) keeps one copy, and one service token for all"
         )
-    return "ok", f"kept by {type(state.storage).__name__}, one copy every worker reads"
+    return [
+        *rows,
+        Row("several workers: rate limit", "ok", rate),
+        Row("several workers: tokens", "ok", tokens),
+    ]
 
 
 def _server(config: Config) -> Verdict:
@@ -554,8 +482,7 @@ def _server(config: Config) -> Verdict:
             "the app read the id and secret `flask adobe standin` printed, but not its URLs; make it read "
             f"every ADOBE_OAUTH_* variable, e.g. {READ_EVERY_SETTING}"
         )
-    host = urlsplit(config.authorize_url).hostname or ""
-    adobe = any(host == domain or host.endswith("." + domain) for domain in ADOBE_DOMAINS)
+    adobe = f".{urlsplit(config.authorize_url).hostname}".endswith(ADOBE_DOMAINS)
     return "ok", f"sign-in goes to {origin}" + (" (Adobe)" if adobe else ", which is not an Adobe host")
 
 
@@ -565,23 +492,15 @@ def _redirect(config: Config, uri: str, configured: bool) -> Verdict:
         return "ok", f"{uri} ({how}); the provider is local, so http is fine"
     # Adobe Developer Console, OAuth Web App credential: redirect URIs must be https, localhost included.
     fix = "set ADOBE_OAUTH_REDIRECT_URI to the https URL registered with Adobe"
-    https = urlsplit(uri).scheme == "https"
-    if not https and configured:
+    if urlsplit(uri).scheme != "https" and configured:
         return "fail", f"{uri} is http, but Adobe takes only https, even for localhost; {fix}"
-    if not https:
-        return "warn", (
-            f"{uri} ({how} and scheme), but Adobe takes only https: serve over https (ProxyFix behind a "
-            f"proxy) or {fix}"
-        )
+    if urlsplit(uri).scheme != "https":
+        return "warn", f"{uri} ({how} and scheme), but Adobe takes only https: serve over https or {fix}"
     # Adobe Developer Console docs: a redirect_uri matching none of the credential's
     # redirect URI patterns (regexes, dots escaped) is replaced by its default redirect
     # URI; the user lands there and the code exchange then fails.
     pattern = uri.replace(".", "\\.")
-    return "ok", (
-        f"{uri} ({how}); make it the credential's default redirect URI or match it with a "
-        f"redirect URI pattern such as {pattern}; otherwise Adobe sends users to the default URI "
-        "and the sign-in fails there"
-    )
+    return "ok", f"{uri} ({how}); register it as the default redirect URI, or a pattern like {pattern}"
 
 
 def _route(app: Flask, state: BlueprintRuntime, uri: str) -> Verdict:
@@ -648,46 +567,35 @@ def _scope(scope: tuple[str, ...]) -> list[Verdict]:
     return [("warn", warning) for warning in warnings] or [("ok", " ".join(scope))]
 
 
-# -- --online -----------------------------------------------------------------------
-
-
 def _online_rows(config: Config, redirect_uri: str, timeout: float) -> list[Row]:
     """Reach each endpoint; only the token endpoint gets the client's credentials, as at sign-in."""
-    with requests.Session() as http:
-        harden(http)  # no ~/.netrc credentials, no cookies
-        rows = [Row("online: authorize", *_probe(http, timeout, config.authorize_url, lambda _: ("ok", "")))]
-        if config.jwks_url:
-            rows.append(Row("online: jwks", *_probe(http, timeout, config.jwks_url, _jwks_verdict)))
-    rows.insert(1, Row("online: credentials", *_credentials_online(config, redirect_uri, timeout)))
-    return rows
+    rows = [Row("online: authorize", *_probe(config.authorize_url, timeout))]
+    rows.append(Row("online: credentials", *_credentials_online(config, redirect_uri, timeout)))
+    return rows + (
+        [Row("online: jwks", *_probe(config.jwks_url, timeout, jwks=True))] if config.jwks_url else []
+    )
 
 
-def _probe(
-    http: requests.Session, timeout: float, url: str, verdict: Callable[[requests.Response], Verdict]
-) -> Verdict:
-    shown = f"GET {where(url)}"
-    started = time.perf_counter()
+def _probe(url: str, timeout: float, jwks: bool = False) -> Verdict:
+    shown, started = f"GET {where(url)}", time.perf_counter()
     try:
-        response = http.request("GET", url, timeout=timeout, allow_redirects=False, **environment_for(url))
+        with requests.Session() as http:
+            harden(http)  # no ~/.netrc credentials, no cookies
+            response = http.get(url, timeout=timeout, allow_redirects=False, **environment_for(url))
     except requests.Timeout:
         return "fail", f"{shown}: no answer in {timeout:g} s; check the URL, firewall, HTTPS_PROXY"
     except requests.RequestException as exc:
         reason = next((why for word, why in _NETWORK_REASONS if word in str(exc)), type(exc).__name__)
         return "fail", f"{shown}: unreachable ({reason}); check the URL and network"
+    answer = f"{shown}: HTTP {response.status_code} in {(time.perf_counter() - started) * 1000:.0f} ms"
     with response:
-        elapsed = (time.perf_counter() - started) * 1000
-        level, note = verdict(response)
-    return level, f"{shown}: HTTP {response.status_code} in {elapsed:.0f} ms{note}"
-
-
-def _jwks_verdict(response: requests.Response) -> Verdict:
-    try:
-        keys = response.json().get("keys") if response.status_code == 200 else None
-    except (ValueError, AttributeError, RecursionError):
-        keys = None
-    if isinstance(keys, list):  # RFC 7517 §5: a JWK Set is {"keys": [...]}
-        return "ok", f", {len(keys)} key(s)"
-    return "fail", '; expected 200 with JSON {"keys": [...]} (RFC 7517 §5)'
+        try:
+            keys = response.json().get("keys") if jwks and response.status_code == 200 else None
+        except (ValueError, AttributeError, RecursionError):
+            keys = None
+    if not jwks or isinstance(keys, list):  # RFC 7517 §5: a JWK Set is {"keys": [...]}
+        return "ok", answer + (f", {len(keys)} key(s)" if isinstance(keys, list) else "")
+    return "fail", f'{answer}; expected 200 with JSON {{"keys": [...]}} (RFC 7517 §5)'
 
 
 def _credentials_online(config: Config, redirect_uri: str, timeout: float) -> Verdict:
@@ -698,11 +606,10 @@ def _credentials_online(config: Config, redirect_uri: str, timeout: float) -> Ve
     client = ProviderClient(replace(config, timeout=timeout))
     started = time.perf_counter()
     try:
-        response = client._authenticated_post(config.token_url, form)
+        with client.http:
+            response = client._authenticated_post(config.token_url, form)
     except ProviderError as exc:
         return "fail", f"{shown}: {exc.message}; check the URL, firewall, HTTPS_PROXY"
-    finally:
-        client.http.close()
     elapsed = (time.perf_counter() - started) * 1000
     try:
         data = response.json()
@@ -740,9 +647,6 @@ def _token_answer(code: str | None, status: int, local: bool) -> Verdict:
         f"could not tell whether {_CREDENTIAL_KEYS} are right; a token endpoint answers "
         "invalid_grant to a made-up code, or invalid_client to wrong credentials (RFC 6749 §5.2)"
     )
-
-
-# -- output -------------------------------------------------------------------------
 
 
 def _describe(exc: BaseException) -> str:
