@@ -1,33 +1,22 @@
 """Keeping each user's calls under Adobe's rate limit, on our side.
 
-Adobe's Analytics 2.0 APIs allow each user 12 calls every 6 seconds (the
-API FAQ, "Rate limits"); the 13th gets HTTP 429 with
-``{"error_code":"429050"}`` and no ``Retry-After``. :class:`RateLimiter`
-counts each user's recent calls on a sliding window; when it is full, a call
-waits for the next free slot (at most ``max_wait`` seconds) or is refused
-here, at once, with :class:`RateLimited` and the time to wait. After a 429
-anyway, :meth:`RateLimiter.hold` keeps that user's calls from Adobe until
-the delay it asked for is over. Each call stays in the window ``slack``
-seconds longer than the limit's period: Adobe counts calls when they arrive,
-a network hop after they were counted here.
+Adobe's Analytics 2.0 APIs allow each user 12 calls every 6 seconds (the API FAQ, "Rate limits");
+the 13th gets HTTP 429 with ``{"error_code":"429050"}`` and no ``Retry-After``. :class:`RateLimiter`
+counts each user's recent calls on a sliding window; when it is full, a call waits for the next free
+slot (at most ``max_wait`` seconds) or is refused here, at once, with :class:`RateLimited`. After a
+429 anyway, :meth:`RateLimiter.hold` keeps that user's calls from Adobe for the delay it asked for.
+Each call stays in the window ``slack`` seconds longer than the period: Adobe counts calls when they
+arrive, a network hop after they were counted here.
 
-Where the count is kept (``storage``, the ``api_rate_storage`` option, a
-storage URI as Flask-Limiter spells it):
+The count (``storage``, the ``api_rate_storage`` option, a storage URI as Flask-Limiter spells it)
+is kept in this process (``memory://``: with several workers, Adobe's one budget per user is spent
+several times over) or in Redis (``redis://``, ``rediss://``, ``redis+unix://``: one count per user
+for every worker, each turn one atomic Lua script on the Redis server's clock). When Redis fails
+(down, unreachable, slower than :data:`SHARED_TIMEOUT`), no call is refused or fails for it: this
+process counts alone for :data:`RETRY_SHARED` seconds, with a warning in the log, then tries again.
 
-* ``memory://`` (the default): in this process; with several workers Adobe's
-  one budget per user is spent several times over.
-* ``redis://``, ``rediss://`` or ``redis+unix://``: in Redis, one count per
-  user for every worker using that Redis. Each turn is one atomic Lua script
-  (one round trip) on the Redis server's clock, which every machine shares.
-
-When the shared store fails (down, unreachable, slower than
-:data:`SHARED_TIMEOUT`), calls are never refused nor turned into errors for
-it: for :data:`RETRY_SHARED` seconds this process counts its own calls, with
-a warning in the log, then tries the store again.
-
-Waiting calls hold a thread each: so that one user flooding the app cannot
-tie up every thread of a worker, a user may have at most ``waiters`` calls
-waiting in one process (``api_rate_waiters``); one more is refused at once.
+Waiting calls hold a thread each: so that one user cannot tie up every thread of a worker, a user
+may have at most ``waiters`` calls waiting in one process (``api_rate_waiters``).
 """
 
 from __future__ import annotations
@@ -52,7 +41,6 @@ log = logging.getLogger("flask_adobe_oauth.api")
 
 #: The longest a 429 holds a user's calls back here, whatever delay Adobe named.
 MAX_HOLD = 60.0
-#: The storage URI of the count kept in this process.
 MEMORY = "memory://"
 #: Calls of one user that may wait for their turn at once, per process, by default.
 DEFAULT_WAITERS = 2
@@ -60,19 +48,17 @@ DEFAULT_WAITERS = 2
 RETRY_SHARED = 5.0
 #: How long one command to the shared store may take (to connect, and to answer).
 SHARED_TIMEOUT = 0.5
-#: How long a user's count outlives its last call in the shared store (the
-#: expiry only collects users who stopped calling; the margin covers a test's clock).
+#: How long a user's count outlives its last call in Redis (it only collects users who stopped calling).
 _EXPIRE_MARGIN = 60.0
-#: Where the shared count lives in Redis: ``<prefix>{<user digest>}:w`` (the
-#: calls) and ``:h`` (a hold); the braces keep both in one Redis Cluster slot.
+#: Redis keys: ``<prefix>{<user digest>}:w`` (the calls) and ``:h`` (a hold); the braces keep both
+#: in one Redis Cluster slot.
 SHARED_PREFIX = "adobe_oauth:rate:"
-#: The URI schemes of a shared count, as Flask-Limiter spells them.
 SHARED_SCHEMES = ("redis", "rediss", "redis+unix")
 
-#: The clock and the sleep the limiter uses (monotonic; tests replace them).
+#: The clock and the sleep of the limiter (monotonic; tests replace them), and the shared count's
+#: clock (None: the Redis server's own ``TIME``).
 _clock: Callable[[], float] = time.monotonic
 _sleep: Callable[[float], None] = time.sleep
-#: The clock of the shared count: None is the Redis server's own (``TIME``).
 _shared_clock: Callable[[], float] | None = None
 
 # Both scripts start with _NOW: ARGV[1], the time now ('' for the server's TIME),
@@ -88,7 +74,7 @@ end
 local margin = tonumber(ARGV[2])
 """
 
-# One user's turn, the steps of RateLimiter._reserve_here. KEYS: the user's
+# One user's turn, the steps of RateLimiter._reserve in memory. KEYS: the user's
 # calls (a sorted set of the times they go out) and their hold (the time until
 # which Adobe asked us to wait). ARGV[3..6]: calls, span, the longest wait
 # allowed, a unique member. Returns {taken, the wait (a string: Lua numbers
@@ -135,9 +121,8 @@ def storage_scheme(uri: str) -> str:
 
 
 def redis_client(uri: str) -> Any:
-    """One redis-py client (one connection pool) per URI and process, shared by
-    every limiter using it (and the service token's store); it connects at
-    its first command, not here."""
+    """One redis-py client (one connection pool) per URI and process, shared by every limiter using
+    it (and the service token's store); it connects at its first command."""
     with _clients_lock:
         if uri in _clients:
             return _clients[uri]
@@ -163,58 +148,51 @@ def redis_client(uri: str) -> Any:
 
 
 class _SharedCount:
-    """The windows of every user in Redis (see the module's docstring)."""
+    """The windows of every user in Redis."""
 
     def __init__(self, uri: str, prefix: str) -> None:
         client = redis_client(uri)
-        self.shown = hide_credentials(uri)
-        self.prefix = prefix
-        self._acquire = client.register_script(_NOW + _ACQUIRE)
-        self._hold = client.register_script(_NOW + _HOLD)
+        self.shown, self.prefix = hide_credentials(uri), prefix
+        self.acquire, self.hold = (
+            client.register_script(_NOW + _ACQUIRE),
+            client.register_script(_NOW + _HOLD),
+        )
         self._down_until = 0.0
         self._outage = False
         self._lock = threading.Lock()
 
-    def _run(self, script: Any, keys: list[str], *args: Any) -> Any:
-        now = "" if _shared_clock is None else repr(float(_shared_clock()))
-        answer = script(keys=keys, args=[now, repr(_EXPIRE_MARGIN), *args])
+    def usable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def run(self, script: Any, key: str, *args: Any) -> Any:
+        """``script``'s answer for ``key``, or None when the store failed: then this process counts
+        alone for a while (said once per outage)."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # any user id makes a short, plain key
+        keys = [f"{self.prefix}{{{digest}}}:w", f"{self.prefix}{{{digest}}}:h"]
+        try:
+            now = "" if _shared_clock is None else repr(float(_shared_clock()))
+            answer = script(
+                keys=keys[1:] if script is self.hold else keys, args=[now, repr(_EXPIRE_MARGIN), *args]
+            )
+        except Exception as exc:  # redis-py's errors, OSError: never an error for the user
+            with self._lock:
+                self._down_until = time.monotonic() + RETRY_SHARED
+                first, self._outage = not self._outage, True
+            if first:
+                log.warning(
+                    "the shared rate limit store %s failed (%s); each process counts its own calls "
+                    "to Adobe until it answers again (retried every %g s)",
+                    self.shown,
+                    type(exc).__name__,
+                    RETRY_SHARED,
+                )
+            return None
         if self._outage:
             with self._lock:
                 was, self._outage = self._outage, False
             if was:
                 log.warning("the shared rate limit store %s answers again", self.shown)
         return answer
-
-    def _keys(self, key: str) -> list[str]:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]  # any user id makes a short, plain key
-        return [f"{self.prefix}{{{digest}}}:w", f"{self.prefix}{{{digest}}}:h"]
-
-    def usable(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def reserve(self, key: str, calls: int, span: float, may_wait: float) -> tuple[bool, float, bool]:
-        member = secrets.token_hex(8)  # two calls at the same instant are two members
-        taken, wait, held = self._run(
-            self._acquire, self._keys(key), calls, repr(span), repr(may_wait), member
-        )
-        return bool(int(taken)), float(wait), bool(int(held))
-
-    def hold(self, key: str, seconds: float) -> None:
-        self._run(self._hold, self._keys(key)[1:], repr(seconds))
-
-    def failed(self, exc: Exception) -> None:
-        """The store did not answer: count in this process for a while, said once per outage."""
-        with self._lock:
-            self._down_until = time.monotonic() + RETRY_SHARED
-            first, self._outage = not self._outage, True
-        if first:
-            log.warning(
-                "the shared rate limit store %s failed (%s); each process counts its own calls "
-                "to Adobe until it answers again (retried every %g s)",
-                self.shown,
-                type(exc).__name__,
-                RETRY_SHARED,
-            )
 
 
 @dataclass
@@ -226,13 +204,12 @@ class _Window:
 
 
 class RateLimiter:
-    """At most ``calls`` calls per ``seconds`` for each key (a user), waiting
-    at most ``max_wait`` seconds for a slot, with at most ``waiters`` calls of
-    one key waiting at once in this process (None: no such bound), counted in
-    ``storage``: ``memory://`` or a Redis URL (see the module's docstring).
+    """At most ``calls`` calls per ``seconds`` for each key (a user), waiting at most ``max_wait``
+    seconds for a slot, with at most ``waiters`` calls of one key waiting at once in this process
+    (None: no such bound), counted in ``storage``: ``memory://`` or a Redis URL.
 
-    Thread-safe; in memory it remembers at most ``max_keys`` users (the least
-    recently seen go first, once their window is over or the table is full).
+    Thread-safe; in memory it remembers at most ``max_keys`` users (the least recently seen go
+    first, once their window is over or the table is full).
     """
 
     def __init__(
@@ -253,22 +230,19 @@ class RateLimiter:
             raise ValueError("calls ≥ 1, seconds > 0, and finite max_wait, slack and max_hold ≥ 0 are needed")
         if waiters is not None and (isinstance(waiters, bool) or waiters < 0):
             raise ValueError("waiters must be a number of calls, 0 or more (or None for no bound)")
+        scheme = storage_scheme(storage)
+        if scheme not in (*SHARED_SCHEMES, "memory"):
+            raise ConfigurationError(
+                f"the rate limit storage must be memory:// or a redis://, rediss:// or redis+unix:// URL, not {scheme}://"
+            )
         self.calls, self.seconds, self.max_wait, self.max_hold = calls, seconds, max_wait, max_hold
-        self.waiters = waiters
+        self.waiters, self.max_keys, self.storage = waiters, max_keys, storage
         #: How long a call stays in the window: the period, and the slack.
         self.span = seconds + slack
-        self.max_keys = max_keys
-        self.storage = storage
         self._lock = threading.Lock()
         self._windows: OrderedDict[str, _Window] = OrderedDict()
         #: Calls of each key waiting for their turn in this process now.
         self._waiting: dict[str, int] = {}
-        scheme = storage_scheme(storage)
-        if scheme not in (*SHARED_SCHEMES, "memory"):
-            raise ConfigurationError(
-                f"the rate limit storage must be memory:// or a redis://, rediss:// or redis+unix:// URL, "
-                f"not {scheme}://"
-            )
         self._shared = _SharedCount(storage, prefix) if scheme in SHARED_SCHEMES else None
 
     @property
@@ -277,12 +251,11 @@ class RateLimiter:
         return self._shared is not None
 
     def acquire(self, key: str, where: str, max_wait: float | None = None, *, bounded: bool = True) -> float:
-        """Take a slot for one call of ``key`` to ``where`` (a URL as shown in
-        messages), sleeping until it comes; returns the seconds waited. Raises
-        :class:`RateLimited` at once, taking no slot, when the slot is more
-        than ``max_wait`` away (the limiter's, or the call's own if shorter),
-        or when ``key`` already has ``waiters`` calls waiting here (unless not
-        ``bounded``: the service credential's calls are many users')."""
+        """Take a slot for one call of ``key`` to ``where`` (a URL as shown in messages), sleeping
+        until it comes; returns the seconds waited. Raises :class:`RateLimited` at once, taking no
+        slot, when the slot is more than ``max_wait`` away (the limiter's, or the call's own if
+        shorter), or when ``key`` already has ``waiters`` calls waiting here (unless not ``bounded``:
+        the service credential's calls are many users')."""
         allowed = self.max_wait if max_wait is None else min(max_wait, self.max_wait)
         with self._lock:  # a place among the key's waiting calls, if one is free
             waiting = self._waiting.get(key, 0)
@@ -312,47 +285,40 @@ class RateLimiter:
                         del self._waiting[key]
 
     def hold(self, key: str, seconds: float) -> None:
-        """Adobe answered 429 for ``key``: send none of its calls (from any
-        process, with a shared store) for ``seconds``, at most :attr:`max_hold`
-        (a ``Retry-After`` of a day, or read with a skewed clock, holds a minute)."""
+        """Adobe answered 429 for ``key``: send none of its calls (from any process, with a shared
+        store) for ``seconds``, at most :attr:`max_hold` (a ``Retry-After`` of a day, or read with a
+        skewed clock, holds a minute)."""
         seconds = min(seconds, self.max_hold) if math.isfinite(seconds) else self.max_hold
         with self._lock:  # here too, for the times the shared store fails
             now = _clock()
             window = self._window(key, now)
             window.held_until = max(window.held_until, now + seconds)
-        shared = self._shared
-        if shared is not None and shared.usable():
-            try:
-                shared.hold(key, seconds)
-            except Exception as exc:  # redis-py's errors, OSError: the store failed
-                shared.failed(exc)
+        if self._shared is not None and self._shared.usable():
+            self._shared.run(self._shared.hold, key, repr(seconds))
 
     def _reserve(self, key: str, may_wait: float) -> tuple[bool, float, bool]:
-        """``(taken, wait, held)``: a slot at most ``may_wait`` seconds away
-        taken for ``key``, the wait for it, and whether a 429's hold keeps it back."""
+        """``(taken, wait, held)``: a slot at most ``may_wait`` seconds away taken for ``key``, the
+        wait for it, and whether a 429's hold keeps it back."""
         shared = self._shared
         if shared is not None and shared.usable():
-            try:
-                return shared.reserve(key, self.calls, self.span, may_wait)
-            except Exception as exc:  # never an error for the user: counted here instead
-                shared.failed(exc)
+            member = secrets.token_hex(8)  # two calls at the same instant are two members
+            answer = shared.run(shared.acquire, key, self.calls, repr(self.span), repr(may_wait), member)
+            if answer is not None:
+                return bool(int(answer[0])), float(answer[1]), bool(int(answer[2]))
         with self._lock:
-            return self._reserve_here(key, may_wait)
-
-    def _reserve_here(self, key: str, may_wait: float) -> tuple[bool, float, bool]:
-        now = _clock()
-        window = self._window(key, now)
-        times = window.times
-        while times and times[0] <= now - self.span:
-            times.popleft()
-        start = max(now, window.held_until)
-        if len(times) >= self.calls:
-            start = max(start, times[len(times) - self.calls] + self.span)
-        wait = start - now
-        if wait > may_wait:
-            return False, wait, window.held_until > now
-        times.append(start)
-        return True, wait, False
+            now = _clock()
+            window = self._window(key, now)
+            times = window.times
+            while times and times[0] <= now - self.span:
+                times.popleft()
+            start = max(now, window.held_until)
+            if len(times) >= self.calls:
+                start = max(start, times[len(times) - self.calls] + self.span)
+            wait = start - now
+            if wait > may_wait:
+                return False, wait, window.held_until > now
+            times.append(start)
+            return True, wait, False
 
     def _window(self, key: str, now: float) -> _Window:
         """``key``'s window, made when new; old windows are dropped on the way."""
