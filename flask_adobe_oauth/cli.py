@@ -109,7 +109,8 @@ def standin(port: int, host: str, provider: str, consent: bool) -> None:
         raise click.BadParameter(f"{host!r} {why}", param_hint="'--host'")
     from .testing import StandInAdobe  # the stand-in's own dependencies load only for this command
 
-    _ensure_port_free(host, port)
+    if port:
+        _ensure_port_free(host, port)
     server = StandInAdobe(host=host, port=port, auto_approve=not consent)
     try:
         server.start()
@@ -153,8 +154,6 @@ def standin_settings(config: Mapping[str, Any]) -> list[str]:
 
 def _ensure_port_free(host: str, port: int) -> None:
     """A one-line error, before werkzeug prints its own and exits, when ``port`` is taken."""
-    if port == 0:
-        return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server binds
         try:
@@ -515,10 +514,7 @@ def _route(app: Flask, state: BlueprintRuntime, uri: str) -> Verdict:
     inside = not root or path == root or path.startswith(root + "/")
     matched, redirected = _match(app, parts, root) if inside else (None, None)
     if redirected == right_path:
-        return "warn", (
-            f"{path} is answered with a redirect to {right_path}; set "
-            f"ADOBE_OAUTH_REDIRECT_URI = {right_uri} to spare the extra hop"
-        )
+        return "warn", f"{path} redirects to {right_path}; set ADOBE_OAUTH_REDIRECT_URI = {right_uri}"
     if matched == endpoint:
         return "ok", f"{path} is this app's {endpoint}"
     rule_path = right_path[len(root) :]
@@ -638,15 +634,10 @@ def _token_answer(code: str | None, status: int, local: bool) -> Verdict:
         return "fail", "this is not a token endpoint; check ADOBE_OAUTH_TOKEN_URL"
     if status == 200:
         return "fail", "a made-up code was accepted; this is no OAuth token endpoint"
-    if code == "unauthorized_client":
-        return "warn", (
-            "the credentials were recognised, but this client may not use the authorization "
-            "code grant (RFC 6749 §5.2); use an OAuth Web App credential"
-        )
-    return "warn", (
-        f"could not tell whether {_CREDENTIAL_KEYS} are right; a token endpoint answers "
-        "invalid_grant to a made-up code, or invalid_client to wrong credentials (RFC 6749 §5.2)"
-    )
+    if code == "unauthorized_client":  # recognised, but refused this grant (RFC 6749 §5.2)
+        return "warn", "this client may not use the authorization code grant; use an OAuth Web App credential"
+    unclear = "a token endpoint answers invalid_grant to a made-up code, invalid_client to wrong credentials"
+    return "warn", f"could not tell whether {_CREDENTIAL_KEYS} are right: {unclear}"
 
 
 def _describe(exc: BaseException) -> str:
