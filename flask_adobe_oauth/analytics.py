@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict, TypeVar
@@ -324,8 +325,7 @@ def date_range(start: date, end: date) -> str:
     """Adobe's ``dateRange`` for the days ``start`` to ``end``, both included."""
     if end < start:
         raise ValueError("the date range ends before it starts")
-    after = end + timedelta(days=1)
-    return f"{start.isoformat()}T00:00:00.000/{after.isoformat()}T00:00:00.000"
+    return f"{start.isoformat()}T00:00:00.000/{(end + timedelta(days=1)).isoformat()}T00:00:00.000"
 
 
 def _with_column_ids(body: RankedReportRequest) -> tuple[dict[str, Any], dict[str, str]]:
@@ -397,14 +397,11 @@ def _row_day(row: ReportRow) -> date | None:
     years since 1900, zero-based month), else from its label (``Jan 1, 2026``)."""
     item = row.item_id
     if len(item) == 7 and item.isdigit():
-        try:
+        with suppress(ValueError):
             return date(1900 + int(item[:3]), int(item[3:5]) + 1, int(item[5:]))
-        except ValueError:
-            pass
-    try:
+    with suppress(ValueError):
         return datetime.strptime(row.value, "%b %d, %Y").date()
-    except ValueError:
-        return None
+    return None
 
 
 def page_views_by_day(
