@@ -1,8 +1,5 @@
-"""``adobe.session``: calls to Adobe's APIs as the current user.
-
-One :class:`AdobeSession` exists per registered blueprint and process, so its connection pool is
-reused across requests. It keeps nothing about any user: every call reads its request's token.
-"""
+"""``adobe.session``: calls to Adobe's APIs as the current user. One :class:`AdobeSession` per
+blueprint and process reuses its connection pool; it keeps nothing about any user."""
 
 from __future__ import annotations
 
@@ -31,10 +28,9 @@ log = logging.getLogger("flask_adobe_oauth.api")
 
 #: Hosts that may receive the user's token besides the configured ones.
 ADOBE_DOMAINS = (".adobe.io", ".adobelogin.com", ".adobe.com", ".omniture.com")
-#: Adobe APIs that answer for one IMS organisation and require it named in the
-#: ``x-gw-ims-org-id`` header: Customer Journey Analytics (CJA API docs,
-#: "Getting started": required headers) and Experience Platform (Platform API
-#: docs, "Authenticate and access Experience Platform APIs").
+#: Adobe APIs that require the IMS organisation in ``x-gw-ims-org-id``: Customer Journey Analytics
+#: (CJA API docs, "Getting started") and Experience Platform (Platform API docs, "Authenticate and
+#: access Experience Platform APIs").
 ORG_SCOPED_HOSTS = frozenset({"cja.adobe.io", "platform.adobe.io"})
 
 
@@ -44,12 +40,9 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def _parsed(url: str) -> Url | None:
-    """``url`` as urllib3 will connect to it (after requests has prepared it), or None to refuse it.
-
-    Parsers disagree on odd URLs: for ``https://evil\\@analytics.adobe.io/`` ``urlsplit`` names
-    analytics.adobe.io while urllib3 connects to ``evil``. So the URL is read the way urllib3
-    reads it, and URLs with a backslash or credentials, which no Adobe API needs, are refused.
-    """
+    """``url`` as urllib3 will connect to it (after requests has prepared it), or None to refuse it:
+    for ``https://evil\\@analytics.adobe.io/`` ``urlsplit`` names analytics.adobe.io while urllib3
+    connects to ``evil``. URLs with a backslash or credentials, which no Adobe API needs, are refused."""
     if "\\" in url:
         return None
     try:
@@ -70,11 +63,9 @@ def _error_text(response: requests.Response) -> str | None:
     return " ".join(part for part in (code, text) if part) or None
 
 
-#: The back-off after a 429 that names no delay. Adobe's Analytics 2.0 FAQ
-#: documents its limit (12 requests every 6 seconds per user) and a 429 body
-#: ``{"error_code":"429050"}``, but no Retry-After header: one whole window.
+#: The back-off after a 429 that names no delay: Adobe's Analytics 2.0 FAQ documents its limit (12
+#: requests every 6 seconds per user) and a 429 body ``{"error_code":"429050"}``, no Retry-After.
 DEFAULT_RETRY_AFTER = 6.0
-
 #: The longest delay a Retry-After is believed for (one day).
 MAX_RETRY_AFTER = 86400.0
 
@@ -106,13 +97,9 @@ _REQUEST_PARAMS = tuple(inspect.signature(requests.Session.request).parameters)[
 
 
 def _deadline_seconds(timeout: Any, default: float) -> float:
-    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one limit for the
-    whole call; ValueError for a number that is not finite seconds above 0.
-
-    A NaN deadline (``float("nan")`` parses from a user's text) compares false with everything,
-    so it would never be "too long" to wait for, nor in order in the deadline watchdog's heap;
-    an infinite one ends in OverflowError in the socket layer. requests refuses 0 and below too.
-    """
+    """A caller's ``timeout`` (seconds, or requests' ``(connect, read)``) as one limit for the whole
+    call; ValueError unless finite seconds above 0: a NaN compares false with everything (never "too
+    long", out of order in the watchdog's heap), an infinity ends in OverflowError in the socket."""
     values = [t for t in (timeout if isinstance(timeout, tuple) else (timeout,)) if t is not None]
     total = 0.0
     for value in values:
@@ -180,18 +167,13 @@ def _name_org(kwargs: dict[str, Any], org: str | None, parsed: Url | None) -> No
 
 
 class TokenSource(Protocol):
-    """Where :class:`AdobeSession` gets its token: the signed-in user's
-    (:class:`~flask_adobe_oauth.extension.AdobeContext`) or a service credential's
-    (:class:`~flask_adobe_oauth.service.AdobeService`)."""
+    """Where :class:`AdobeSession` gets its token: the signed-in user's or a service credential's:
+    an unexpired one (refreshed when needed), a new one after a 401 (None without a refresh token),
+    and, when Adobe refused it again, forgetting it and raising."""
 
-    def usable_token(self) -> Token:
-        """An unexpired token (refreshed first when needed), or raise."""
-
-    def replacement(self, refused: Token) -> Token | None:
-        """A new token after Adobe answered 401 to ``refused``, or None (no refresh token)."""
-
-    def token_rejected(self, message: str) -> NoReturn:
-        """Adobe refused the token again: forget it and raise."""
+    def usable_token(self) -> Token: ...
+    def replacement(self, refused: Token) -> Token | None: ...
+    def token_rejected(self, message: str) -> NoReturn: ...
 
 
 class AdobeSession(requests.Session):
@@ -202,11 +184,11 @@ class AdobeSession(requests.Session):
       configured ones, so the token cannot be sent elsewhere by mistake;
     * an expired token is refreshed first; an HTTP 401 answer is met with one refresh and one
       retry, then :class:`LoginRequired`;
-    * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user (Adobe's 12 per
-      6 s): one over it waits for its turn, at most ``api_rate_wait`` seconds, or raises
-      :class:`RateLimited` without being sent (:mod:`~flask_adobe_oauth.ratelimit`), as does
-      a call of a user who already has ``api_rate_waiters`` calls waiting; the count is this
-      process's, or with ``api_rate_storage`` a Redis URL, every process's;
+    * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user (Adobe's 12 per 6 s):
+      one over it waits for its turn, at most ``api_rate_wait`` seconds, or raises
+      :class:`RateLimited` without being sent (:mod:`~flask_adobe_oauth.ratelimit`), as does a call
+      of a user who already has ``api_rate_waiters`` calls waiting; counted in this process, or
+      with ``api_rate_storage`` a Redis URL, in every process;
     * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or :data:`DEFAULT_RETRY_AFTER`
       when Adobe names no delay), and holds that user's next calls back for as long;
     * each call times out after ``api_timeout`` seconds unless given ``timeout=``;
@@ -224,20 +206,17 @@ class AdobeSession(requests.Session):
         super().__init__()
         harden(self)
         self.headers["Accept"] = "application/json"
-        self._config = config
-        self._source = source
+        self._config, self._source = config, source
         #: Whether ``api_rate_waiters`` bounds a caller's waiting calls (not a service credential's).
         self._bounded = bound_waiters
-        if limiter is None and config.api_rate_limit:
-            limiter = RateLimiter(
-                *config.api_rate_limit,
-                config.api_rate_wait,
-                storage=config.api_rate_storage,
-                waiters=config.api_rate_waiters,
-            )
         #: Each user's calls to the API host, kept under Adobe's rate (None: not counted):
         #: ``limiter`` when given (one shared with another session), else one of its own.
         self.limiter = limiter
+        if limiter is None and config.api_rate_limit:
+            rate = config.api_rate_limit
+            self.limiter = RateLimiter(
+                *rate, config.api_rate_wait, storage=config.api_rate_storage, waiters=config.api_rate_waiters
+            )
         base = _parsed(config.api_base_url)
         self._api_place = _place(base) if base is not None else None
         # The sign-in server's endpoints, not counted: on the API's host only on a stand-in or proxy.
@@ -257,11 +236,9 @@ class AdobeSession(requests.Session):
                 return configured + url[len(adobe_prefix) :]
         return url
 
-    def may_carry_token(self, url: str) -> bool:
+    def may_carry_token(self, url: str | Url | None) -> bool:
         """True when ``url`` is on a host allowed to see the user's token."""
-        return self._may_carry(_parsed(url))
-
-    def _may_carry(self, parsed: Url | None) -> bool:
+        parsed = _parsed(url) if isinstance(url, str) else url
         if parsed is None:
             return False
         host = (parsed.host or "").lower()
@@ -285,7 +262,7 @@ class AdobeSession(requests.Session):
         if not (token.access_token.isascii() and token.access_token.isprintable()):
             # Cannot go into a header; only a broken storage or test fixture makes one.
             source.token_rejected("the stored Adobe sign-in is unusable")
-        limiter = self.limiter if self._counts(parsed) else None
+        limiter = self.limiter if self.counts_against_limit(parsed) else None
         if limiter is not None:
             # The wait for a turn counts against the call's time limit: one too late is not sent.
             waited = limiter.acquire(_caller(token), where(url), budget, bounded=self._bounded)
@@ -302,52 +279,42 @@ class AdobeSession(requests.Session):
                     limiter.acquire(_caller(token), where(url), budget, bounded=self._bounded)
                 response = self._send_as(token.access_token, method, url, kwargs)
             if self._rejects_token(response, token.access_token):
-                self._token_rejected(source, response, url)
+                said = _error_text(response)
+                response.close()
+                # Not "you are not signed in": the user was, and Adobe refused the token (revoked...).
+                said = f"HTTP 401 from {where(response.url or url)}" + (f": {said}" if said else "")
+                source.token_rejected(f"Adobe refused the stored access token ({said})")
         if response.status_code == 429:
-            self._rate_limited(response, token, url, limiter)
+            error = rate_limited(response, where(url))
+            response.close()
+            if limiter is not None and self.counts_against_limit(response.url or url):
+                # Another process used this user's budget: none of our calls would pass before the
+                # delay Adobe asked for. (Only Adobe's API says so: not a host a redirect led to.)
+                assert error.retry_after is not None  # rate_limited() always names a delay
+                limiter.hold(_caller(token), error.retry_after)
+            raise error
         return response
 
     def _target(self, url: str | bytes) -> tuple[str, Url | None]:
         url = self.absolute(url.decode() if isinstance(url, bytes) else url)
         parsed = _parsed(url)
-        if not self._may_carry(parsed):
+        if not self.may_carry_token(parsed):
             raise AdobeOAuthError(f"refusing to send the Adobe token to {where(url)}: not an Adobe host")
         return url, parsed
 
-    def _token_rejected(self, source: TokenSource, response: requests.Response, url: str) -> NoReturn:
-        said = _error_text(response)
-        response.close()
-        # Not "you are not signed in": the user was, and Adobe refused the token (revoked, expired early...).
-        message = f"Adobe refused the stored access token (HTTP 401 from {where(response.url or url)}"
-        source.token_rejected(message + (f": {said})" if said else ")"))
-
-    def _rate_limited(
-        self, response: requests.Response, token: Token, url: str, limiter: RateLimiter | None
-    ) -> NoReturn:
-        error = rate_limited(response, where(url))
-        response.close()
-        if limiter is not None and self.counts_against_limit(response.url or url):
-            # Another process used this user's budget: none of our calls would pass before the
-            # delay Adobe asked for. (Only Adobe's API says so: not a host a redirect led to.)
-            assert error.retry_after is not None  # rate_limited() always names a delay
-            limiter.hold(_caller(token), error.retry_after)
-        raise error
-
-    def counts_against_limit(self, url: str) -> bool:
+    def counts_against_limit(self, url: str | Url | None) -> bool:
         """True for a call to the API (under ``api_base_url``, compared as the connection would
         be made), which ``api_rate_limit`` counts; the sign-in server's endpoints are not counted."""
-        return self._counts(_parsed(url))
-
-    def _counts(self, parsed: Url | None) -> bool:
+        parsed = _parsed(url) if isinstance(url, str) else url
         if parsed is None or self._api_place is None:
             return False
         place = _place(parsed)
         return _under(place, self._api_place) and not any(_under(place, other) for other in self._not_api)
 
     def _rejects_token(self, response: requests.Response, access_token: str) -> bool:
-        """True for a 401 that is a verdict on the token: the request that got it carried
-        the token to a host allowed to judge it. A host reached by a redirect, which
-        never saw the token (requests strips it across hosts), proves nothing."""
+        """True for a 401 that is a verdict on the token: the request that got it carried the token
+        to a host allowed to judge it. A host reached by a redirect never saw the token (requests
+        strips it across hosts), so proves nothing."""
         if response.status_code != 401:
             return False
         sent = response.request.headers.get("Authorization") if response.request is not None else None
