@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .ratelimit import check_storage
 from .tokens import Storage, split_scope
 
 CONFIG_PREFIX = "ADOBE_OAUTH_"
@@ -40,13 +41,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "api_base_url": "https://analytics.adobe.io",
         # Analytics 2.0 APIs FAQ, "Rate limits": 12 requests every 6 seconds per user.
         "api_rate_limit": (12, 6.0),
-        "scope": (
-            "openid",
-            "AdobeID",
-            "read_organizations",
-            "additional_info.projectedProductContext",
-            "offline_access",
-        ),
+        "scope": "openid AdobeID read_organizations additional_info.projectedProductContext offline_access",
     },
     "legacy": {
         **dict.fromkeys(
@@ -56,7 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "token_url": "https://api.omniture.com/token",
         "revoke_url": "https://api.omniture.com/token/revoke",
         "api_base_url": "https://api.omniture.com",
-        "scope": ("ReportSuite", "Report", "Company"),
+        "scope": "ReportSuite Report Company",
     },
 }
 
@@ -318,20 +313,6 @@ def _rate_limit(value: Any, preset_value: tuple[int, float] | None) -> tuple[int
     return calls, seconds
 
 
-def _rate_storage(value: Any) -> str:
-    """``memory://`` or a Redis URL; a wrong one is shown by its scheme only (it may carry a password)."""
-    scheme = value.partition("://")[0].strip().lower() if isinstance(value, str) and "://" in value else ""
-    if scheme == "memory":
-        return "memory://"
-    if scheme in ("redis", "rediss", "redis+unix"):
-        return str(value).strip()
-    shown = f"a {scheme}:// URL" if scheme else f"a {type(value).__name__}"
-    _fail(
-        "api_rate_storage",
-        f"must be memory:// or a redis://, rediss:// or redis+unix:// URL (a storage URI as Flask-Limiter's), not {shown}",
-    )
-
-
 #: The options of a few allowed values.
 _CHOICES: dict[str, tuple[str | None, ...]] = {
     "client_auth": ("client_secret_basic", "client_secret_post"),
@@ -412,7 +393,7 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config
         )
     values.update({name: _as_number(name, pick(name), *rule) for name, rule in _NUMBERS.items()})
     values["api_rate_limit"] = _rate_limit(pick("api_rate_limit"), preset["api_rate_limit"])
-    values["api_rate_storage"] = _rate_storage(pick("api_rate_storage"))
+    values["api_rate_storage"] = check_storage(pick("api_rate_storage"))
     values.update(_access(pick, values["profile_url"]))
     if values["end_adobe_session"] and not values["logout_url"]:
         _fail("end_adobe_session", f"is on, but the provider has no logout URL: set {_key('logout_url')}")

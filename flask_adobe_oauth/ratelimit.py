@@ -120,6 +120,19 @@ def storage_scheme(uri: str) -> str:
     return uri.partition("://")[0].strip().lower()
 
 
+def check_storage(uri: Any) -> str:
+    """``memory://`` or a Redis URL, else ConfigurationError; a wrong one is shown by its scheme
+    only (it may carry a password)."""
+    scheme = storage_scheme(uri) if isinstance(uri, str) and "://" in uri else ""
+    if scheme in (*SHARED_SCHEMES, "memory"):
+        return MEMORY if scheme == "memory" else str(uri).strip()
+    shown = f"a {scheme}:// URL" if scheme else f"a {type(uri).__name__}"
+    raise ConfigurationError(
+        "ADOBE_OAUTH_API_RATE_STORAGE must be memory:// or a redis://, rediss:// or redis+unix:// URL "
+        f"(a storage URI as Flask-Limiter's), not {shown}"
+    )
+
+
 def redis_client(uri: str) -> Any:
     """One redis-py client (one connection pool) per URI and process, shared by every limiter using
     it (and the service token's store); it connects at its first command."""
@@ -230,20 +243,15 @@ class RateLimiter:
             raise ValueError("calls ≥ 1, seconds > 0, and finite max_wait, slack and max_hold ≥ 0 are needed")
         if waiters is not None and (isinstance(waiters, bool) or waiters < 0):
             raise ValueError("waiters must be a number of calls, 0 or more (or None for no bound)")
-        scheme = storage_scheme(storage)
-        if scheme not in (*SHARED_SCHEMES, "memory"):
-            raise ConfigurationError(
-                f"the rate limit storage must be memory:// or a redis://, rediss:// or redis+unix:// URL, not {scheme}://"
-            )
         self.calls, self.seconds, self.max_wait, self.max_hold = calls, seconds, max_wait, max_hold
-        self.waiters, self.max_keys, self.storage = waiters, max_keys, storage
+        self.waiters, self.max_keys, self.storage = waiters, max_keys, check_storage(storage)
         #: How long a call stays in the window: the period, and the slack.
         self.span = seconds + slack
         self._lock = threading.Lock()
         self._windows: OrderedDict[str, _Window] = OrderedDict()
         #: Calls of each key waiting for their turn in this process now.
         self._waiting: dict[str, int] = {}
-        self._shared = _SharedCount(storage, prefix) if scheme in SHARED_SCHEMES else None
+        self._shared = None if self.storage == MEMORY else _SharedCount(self.storage, prefix)
 
     @property
     def shared(self) -> bool:
