@@ -180,17 +180,16 @@ class AdobeSession(requests.Session):
     """A ``requests.Session`` that sends the current user's Adobe token.
 
     * relative URLs are joined to ``api_base_url``;
-    * ``Authorization: Bearer`` and ``x-api-key`` are added, and only for Adobe's hosts or the
-      configured ones, so the token cannot be sent elsewhere by mistake;
-    * an expired token is refreshed first; an HTTP 401 answer is met with one refresh and one
-      retry, then :class:`LoginRequired`;
-    * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user (Adobe's 12 per 6 s):
-      one over it waits for its turn, at most ``api_rate_wait`` seconds, or raises
-      :class:`RateLimited` without being sent (:mod:`~flask_adobe_oauth.ratelimit`), as does a call
-      of a user who already has ``api_rate_waiters`` calls waiting; counted in this process, or
-      with ``api_rate_storage`` a Redis URL, in every process;
-    * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or :data:`DEFAULT_RETRY_AFTER`
-      when Adobe names no delay), and holds that user's next calls back for as long;
+    * ``Authorization: Bearer`` and ``x-api-key`` are added, only for Adobe's hosts or the configured ones,
+      so the token cannot be sent elsewhere by mistake;
+    * an expired token is refreshed first; an HTTP 401 answer is met with one refresh and one retry, then
+      :class:`LoginRequired`;
+    * calls to ``api_base_url``'s host keep to ``api_rate_limit`` per user (Adobe's 12 per 6 s): one over it
+      waits for its turn, at most ``api_rate_wait`` seconds, or raises :class:`RateLimited` without being sent
+      (:mod:`~flask_adobe_oauth.ratelimit`), as does a call of a user who already has ``api_rate_waiters``
+      calls waiting; counted in this process, or with ``api_rate_storage`` a Redis URL, in every process;
+    * HTTP 429 raises :class:`RateLimited` carrying ``Retry-After`` (or :data:`DEFAULT_RETRY_AFTER` when
+      Adobe names no delay), and holds that user's next calls back for as long;
     * each call times out after ``api_timeout`` seconds unless given ``timeout=``;
     * no cookies are kept (the session is shared by all users).
     """

@@ -1,8 +1,7 @@
-"""Options, provider presets, and resolving them against ``app.config``.
-
-Every option of :func:`make_adobe_blueprint` may come from the argument or from
-``app.config["ADOBE_OAUTH_<NAME>"]``; an explicit argument wins. All checks run when the blueprint is
-registered, so a wrong setting fails at start-up with the config key named.
+"""Options, provider presets, and resolving them against ``app.config``: every option of
+:func:`make_adobe_blueprint` may come from the argument or from ``app.config["ADOBE_OAUTH_<NAME>"]``; an
+explicit argument wins. All checks run when the blueprint is registered, so a wrong setting fails at start-up
+with the config key named.
 """
 
 from __future__ import annotations
@@ -84,7 +83,7 @@ def placeholder_problem(value: Any) -> str | None:
 
 
 _URL_OPTIONS = tuple(name for name in PRESETS["ims"] if name.endswith("_url"))
-#: ``prompt`` values Adobe IMS's authorize endpoint takes (User Authentication API reference, "Authorize Request").
+#: ``prompt`` values IMS's authorize endpoint takes (User Authentication API reference, "Authorize Request").
 PROMPTS = frozenset({"none", "login"})
 #: Hosts where plain http is allowed: this machine.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -98,11 +97,9 @@ def _option(default: Any, doc: str, *, key: bool = True, repr: bool = True, min:
 
 @dataclass(frozen=True)
 class Config:
-    """The resolved, checked options of one registered blueprint.
-
-    Each option is declared here, once: :func:`make_adobe_blueprint`'s keywords and docstring,
-    :data:`OPTIONS`, :data:`DEFAULTS` and :data:`CONFIG_KEYS` are derived from these fields.
-    """
+    """The resolved, checked options of one registered blueprint. Each option is declared here, once:
+    :func:`make_adobe_blueprint`'s keywords and docstring, :data:`OPTIONS`, :data:`DEFAULTS` and
+    :data:`CONFIG_KEYS` are derived from these fields."""
 
     client_id: str = _option(None, "the credential's client ID (Adobe Developer Console). Required.")
     client_secret: str = _option(None, "the credential's client secret. Required.", repr=False)

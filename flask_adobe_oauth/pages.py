@@ -1,9 +1,7 @@
-"""What the user sees when something goes wrong: a small HTML page or JSON, with the right status,
-the message escaped, and nothing secret in it.
-
-The HTML comes from ``templates/adobe_oauth/``; an app restyles a page with its own
-``adobe_oauth/<name>.html`` (the app's template folder wins over a blueprint's). If that override
-fails to render, the error is logged and the built-in page is sent.
+"""What the user sees when something goes wrong: a small HTML page or JSON, with the right status, the
+message escaped, and nothing secret in it. The HTML comes from ``templates/adobe_oauth/``; an app restyles a
+page with its own ``adobe_oauth/<name>.html`` (the app's template folder wins over a blueprint's). If that
+override fails to render, the error is logged and the built-in page is sent.
 """
 
 from __future__ import annotations

@@ -1,22 +1,21 @@
 """Keeping each user's calls under Adobe's rate limit, on our side.
 
-Adobe's Analytics 2.0 APIs allow each user 12 calls every 6 seconds (the API FAQ, "Rate limits");
-the 13th gets HTTP 429 with ``{"error_code":"429050"}`` and no ``Retry-After``. :class:`RateLimiter`
-counts each user's recent calls on a sliding window; when it is full, a call waits for the next free
-slot (at most ``max_wait`` seconds) or is refused here, at once, with :class:`RateLimited`. After a
-429 anyway, :meth:`RateLimiter.hold` keeps that user's calls from Adobe for the delay it asked for.
-Each call stays in the window ``slack`` seconds longer than the period: Adobe counts calls when they
-arrive, a network hop after they were counted here.
+Adobe's Analytics 2.0 APIs allow each user 12 calls every 6 seconds (the API FAQ, "Rate limits"); the 13th
+gets HTTP 429 with ``{"error_code":"429050"}`` and no ``Retry-After``. :class:`RateLimiter` counts each user's
+recent calls on a sliding window; when it is full, a call waits for the next free slot (at most ``max_wait``
+seconds) or is refused here, at once, with :class:`RateLimited`. After a 429 anyway, :meth:`RateLimiter.hold`
+keeps that user's calls from Adobe for the delay it asked for. Each call stays in the window ``slack`` seconds
+longer than the period: Adobe counts calls when they arrive, a network hop after they were counted here.
 
-The count (``storage``, the ``api_rate_storage`` option, a storage URI as Flask-Limiter spells it)
-is kept in this process (``memory://``: with several workers, Adobe's one budget per user is spent
-several times over) or in Redis (``redis://``, ``rediss://``, ``redis+unix://``: one count per user
-for every worker, each turn one atomic Lua script on the Redis server's clock). When Redis fails
-(down, unreachable, slower than :data:`SHARED_TIMEOUT`), no call is refused or fails for it: this
-process counts alone for :data:`RETRY_SHARED` seconds, with a warning in the log, then tries again.
+The count (``storage``: ``api_rate_storage``, a storage URI as Flask-Limiter spells it) is kept in this
+process (``memory://``: with several workers, Adobe's one budget per user is spent several times over) or in
+Redis (``redis://``, ``rediss://``, ``redis+unix://``: one count per user for every worker, each turn one
+atomic Lua script on the Redis server's clock). When Redis fails (down, unreachable, slower than
+:data:`SHARED_TIMEOUT`), no call is refused or fails for it: this process counts alone for
+:data:`RETRY_SHARED` seconds, with a warning in the log, then tries again.
 
-Waiting calls hold a thread each: so that one user cannot tie up every thread of a worker, a user
-may have at most ``waiters`` calls waiting in one process (``api_rate_waiters``).
+Waiting calls hold a thread each: so that one user cannot tie up every thread of a worker, a user may have
+at most ``waiters`` calls waiting in one process (``api_rate_waiters``).
 """
 
 from __future__ import annotations
@@ -74,11 +73,10 @@ end
 local margin = tonumber(ARGV[2])
 """
 
-# One user's turn, the steps of RateLimiter._reserve in memory. KEYS: the user's
-# calls (a sorted set of the times they go out) and their hold (the time until
-# which Adobe asked us to wait). ARGV[3..6]: calls, span, the longest wait
-# allowed, a unique member. Returns {taken, the wait (a string: Lua numbers
-# come back as integers), held}.
+# One user's turn, the steps of RateLimiter._reserve in memory. KEYS: the user's calls (a sorted set of the
+# times they go out) and their hold (the time until which Adobe asked us to wait). ARGV[3..6]: calls, span,
+# the longest wait allowed, a unique member. Returns {taken, the wait (a string: Lua numbers come back as
+# integers), held}.
 _ACQUIRE = """
 local calls, span, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
@@ -101,8 +99,7 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((wait + span + margin) * 1000))
 return {1, tostring(wait), 0}
 """
 
-# Adobe answered 429: hold the user's calls for ARGV[3] seconds (never
-# shortening a longer hold).
+# Adobe answered 429: hold the user's calls for ARGV[3] seconds (never shortening a longer hold).
 _HOLD = """
 local seconds = tonumber(ARGV[3])
 local held_until = tonumber(redis.call('GET', KEYS[1]) or '') or 0
@@ -217,12 +214,10 @@ class _Window:
 
 
 class RateLimiter:
-    """At most ``calls`` calls per ``seconds`` for each key (a user), waiting at most ``max_wait``
-    seconds for a slot, with at most ``waiters`` calls of one key waiting at once in this process
-    (None: no such bound), counted in ``storage``: ``memory://`` or a Redis URL.
-
-    Thread-safe; in memory it remembers at most ``max_keys`` users (the least recently seen go
-    first, once their window is over or the table is full).
+    """At most ``calls`` calls per ``seconds`` for each key (a user), waiting at most ``max_wait`` seconds
+    for a slot, with at most ``waiters`` calls of one key waiting at once in this process (None: no such
+    bound), counted in ``storage``: ``memory://`` or a Redis URL. Thread-safe; in memory it remembers at
+    most ``max_keys`` users (the least recently seen go first, once their window is over or the table full).
     """
 
     def __init__(
