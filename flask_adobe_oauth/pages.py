@@ -247,10 +247,8 @@ def render_page(name: str, context: Mapping[str, Any], script: str | None = None
     origin, problem = name, ""
     try:
         template = current_app.jinja_env.get_template(name)
-        # The app's loader may find the package's own file: no override.
-        if not template.filename or os.path.realpath(template.filename) != os.path.realpath(
-            TEMPLATE_DIR / name
-        ):
+        own = os.path.realpath(TEMPLATE_DIR / name)  # the app's loader may find it: no override then
+        if not template.filename or os.path.realpath(template.filename) != own:
             origin = template.filename or name
             html = render_template(template, **context)
             if script is None or script in html:
@@ -290,9 +288,8 @@ def error_response(
         body = {"error": exc.error, "message": exc.message, **({"login_url": retry_url} if retry_url else {})}
         # HTML-safe JSON (<, >, &, ' as \uXXXX): the message may quote what Adobe sent back
         # (error_description), and a client that drops it into innerHTML must not run it.
-        response = _sealed(
-            Response(htmlsafe_json_dumps(body, sort_keys=True) + "\n", mimetype="application/json")
-        )
+        text = htmlsafe_json_dumps(body, sort_keys=True) + "\n"
+        response = _sealed(Response(text, mimetype="application/json"))
     else:
         key = situation(exc)
         headline, summary = _WORDING[key]

@@ -163,10 +163,8 @@ class _SharedCount:
     def __init__(self, uri: str, prefix: str) -> None:
         client = redis_client(uri)
         self.shown, self.prefix = hide_credentials(uri), prefix
-        self.acquire, self.hold = (
-            client.register_script(_NOW + _ACQUIRE),
-            client.register_script(_NOW + _HOLD),
-        )
+        self.acquire = client.register_script(_NOW + _ACQUIRE)
+        self.hold = client.register_script(_NOW + _HOLD)
         self._down_until = 0.0
         self._outage = False
         self._lock = threading.Lock()
