@@ -54,18 +54,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-_PLACEHOLDER_WORDS = {
-    "changeme",
-    "change-me",
-    "change_me",
-    "todo",
-    "tbd",
-    "fixme",
-    "none",
-    "null",
-    "placeholder",
-    "secret",
-}
+_PLACEHOLDER_WORDS = frozenset(
+    {"changeme", "change-me", "change_me", "todo", "tbd", "fixme", "none", "null", "placeholder", "secret"}
+)
 _PLACEHOLDER = re.compile(r"^(?:[.\-_*x?]+|<.*>|\{.*\}|\$\{.*\}|your[-_ ].*|.*\.\.\..*|.*…)$", re.IGNORECASE)
 
 
@@ -128,15 +119,13 @@ class Config:
     api_timeout: float = _option(60.0, "seconds for each whole call through ``adobe.session``.", min=0.001)
     api_rate_limit: tuple[int, float] | None = _option(
         None,
-        '``(calls, seconds)`` (or ``"12/6"``) per user for calls to ``api_base_url`` (Adobe\'s ``(12, 6)`` '
-        "with the IMS preset), or ``False`` for no limit on our side.",
+        'calls per user to ``api_base_url``: ``(12, 6)`` (IMS: Adobe\'s) or ``"12/6"``; ``False``: none.',
     )
     api_rate_wait: float = _option(7.0, "longest wait for a turn (0 to 60 s), else ``RateLimited``.", min=0)
     api_rate_storage: str = _option(
         "memory://",
         'where ``api_rate_limit`` counts: ``"memory://"`` (per process) or a ``redis://``, ``rediss://`` or '
-        "``redis+unix://`` URL (one count for every worker, as Adobe counts; see the Production guide). "
-        "If Redis fails, each process counts alone until it answers again.",
+        "``redis+unix://`` URL (one count for every worker; if Redis fails, each process counts alone).",
         repr=False,  # a URL may carry a password
     )
     api_rate_waiters: int = _option(
@@ -154,12 +143,9 @@ class Config:
     required_products: tuple[str, ...] = _option(
         None, "product codes (``dma_analytics``) the user must have (in an allowed organisation)."
     )
-    allowed_email_domains: tuple[str, ...] = _option(
-        None, "e-mail domains whose people may sign in (verified only)."
-    )
+    allowed_email_domains: tuple[str, ...] = _option(None, "verified e-mail domains allowed to sign in.")
     authorize: Callable[[Any], Any] | None = _option(
-        None,
-        "the app's rule ``authorize(identity)`` (an ``AdobeIdentity``): True admits; False or a reason refuses.",
+        None, "``authorize(identity)`` (an ``AdobeIdentity``): True admits; False or a reason refuses."
     )
     name: str = _option("adobe", "the blueprint's name; an argument only.", key=False)
     #: Every issuer a callback's or an id_token's ``iss`` may name (derived from ``issuer``).
@@ -360,11 +346,8 @@ def resolve(options: Mapping[str, Any], app_config: Mapping[str, Any]) -> Config
     if provider not in PRESETS:
         _fail("provider", f"must be one of {', '.join(sorted(PRESETS))}, not {provider!r}")
     preset = PRESETS[provider]
-    values = {
-        "provider": provider,
-        **{name: _credential(name, pick(name)) for name in ("client_id", "client_secret")},
-    }
-    values.update(_endpoints(pick, preset))
+    values: dict[str, Any] = {name: _credential(name, pick(name)) for name in ("client_id", "client_secret")}
+    values.update(provider=provider, **_endpoints(pick, preset))
     for name, allowed in _CHOICES.items():
         values[name] = pick(name)
         if values[name] not in allowed:
