@@ -2,7 +2,7 @@
 
 ``python -m bench.storage`` (about 2½ minutes on 2 cores; ``--quick``, about
 30 s). Three ``gunicorn -w 4`` servers on 127.0.0.1 serve one app
-(:mod:`bench.storage_app`), each keeping tokens in one storage: the session
+(:mod:`tests.scale_app`), each keeping tokens in one storage: the session
 cookie (``SessionStorage``, the default), ``RedisStorage`` on a
 ``redis-server`` and ``SQLAlchemyStorage`` on a PostgreSQL server, both
 started here on free ports of 127.0.0.1 (as ``tests/redis_fixture.py`` and
@@ -54,7 +54,7 @@ from flask_adobe_oauth.testing import StandInAdobe
 from .measure import Stat, WSGICall
 from .run import _fmt_rate, _fmt_ratio, _load, _paired, machine
 
-APP = "bench.storage_app:create_app()"
+APP = "tests.scale_app:create_app()"
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
 #: The issue's targets, guarded / bare, by storage (None: for comparison).
@@ -460,11 +460,11 @@ def inprocess(
     """Microseconds per request of the bare view, and the guarded view's extra
     time, each app called directly (WSGI, one thread, no server), with the
     cookie of the sign-in."""
-    from .storage_app import create_app
+    from tests.scale_app import create_app
 
     calls: dict[tuple[str, str], WSGICall] = {}
     for server in servers:
-        env = {"SCALE_REDIS_URL": "", "BENCH_SQL_URL": "", **storages[server.name]}
+        env = {"SCALE_REDIS_URL": "", "SCALE_SQL_URL": "", **storages[server.name]}
         with environment(SCALE_ADOBE_CONFIG=json.dumps(standin.config()), **env):
             app = create_app()
         for path in PATHS:
@@ -609,12 +609,12 @@ def main(argv: list[str] | None = None) -> int:
         storages = {
             "cookie": {},
             "redis": {"SCALE_REDIS_URL": redis_url},
-            "postgresql": {"BENCH_SQL_URL": pg.url},
+            "postgresql": {"SCALE_SQL_URL": pg.url},
         }
         servers: list[Server] = []
         print(f"starting 3 × gunicorn -w {WORKERS} …", flush=True)
         for name, env in storages.items():
-            with environment(BENCH_SQL_URL=env.get("BENCH_SQL_URL", "")):
+            with environment(SCALE_SQL_URL=env.get("SCALE_SQL_URL", "")):
                 base, _ = stack.enter_context(
                     gunicorn(standin, env.get("SCALE_REDIS_URL", ""), workers=WORKERS, app=APP)
                 )
