@@ -54,10 +54,8 @@ def test_a_refreshed_token_the_store_refused_is_not_lost(
     now = [1000.0]
     monkeypatch.setattr(extension, "_clock", lambda: now[0])
     app = make_app(standin, storage=redis_storage(redis_url))
-    client = app.test_client()
-    real = login_as(client)
+    client, real = due_for_refresh(app)
     assert real.refresh_token
-    store_expired(client, real)
     calls_before = len(refresh_calls(standin))
 
     refusing_writes.config_set("maxmemory", 1)
@@ -89,15 +87,11 @@ def test_the_unstored_token_reaches_another_worker_in_the_cookie(
     """Two apps on one Redis stand for two gunicorn workers (or machines):
     the second has no memory of the first's refresh, only the cookie."""
     first, second = (make_app(standin, storage=redis_storage(redis_url)) for _ in range(2))
-    browser = first.test_client()
-    real = login_as(browser)
-    store_expired(browser, real)
+    browser, real = due_for_refresh(first)
 
-    refusing_writes.config_set("maxmemory", 1)
-    assert browser.get("/dashboard").status_code == 200
+    refresh_during_outage(browser, refusing_writes)
     held = handover(browser)
     assert held is not None and held[1]["r"] != real.refresh_token
-    refusing_writes.config_set("maxmemory", 0)  # healed
 
     other = second.test_client()
     other.set_cookie("session", cookie_value(browser))
@@ -111,9 +105,7 @@ def test_an_unstored_token_past_its_expiry_is_refreshed_with_its_own_refresh_tok
     standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
 ) -> None:
     app = make_app(standin, storage=redis_storage(redis_url))
-    browser = app.test_client()
-    real = login_as(browser)
-    store_expired(browser, real)
+    browser, real = due_for_refresh(app)
     refresh_during_outage(browser, refusing_writes)
     held = handover(browser)
     assert held is not None
@@ -135,9 +127,7 @@ def test_a_handover_is_bound_to_the_stored_token(
     """A handover from an old cookie does nothing once the store holds
     another token (a later refresh, or a new sign-in)."""
     app = make_app(standin, storage=redis_storage(redis_url))
-    browser = app.test_client()
-    real = login_as(browser)
-    store_expired(browser, real)
+    browser, _ = due_for_refresh(app)
     refresh_during_outage(browser, refusing_writes)
     old_cookie = cookie_value(browser)
     assert browser.post("/adobe/logout").status_code == 303
@@ -151,9 +141,7 @@ def test_one_failed_write_keeps_the_fresh_token_past_the_reuse_window(
 ) -> None:
     storage = redis_storage(redis_url)
     app = make_app(standin, storage=storage)
-    client = app.test_client()
-    real = login_as(client)
-    store_expired(client, real)
+    client, _ = due_for_refresh(app)
     runtime = get_runtime(app=app)
     write = type(runtime.storage)._write
     failing = [True]
@@ -243,6 +231,15 @@ def test_a_dead_refresh_token_in_the_cookie_is_sent_to_adobe_once_per_process(
     assert signed_in.get("/dashboard").status_code == 200
 
 
+def due_for_refresh(app: Flask) -> tuple[FlaskClient, Token]:
+    """A browser signed in to ``app`` whose access token is due for a refresh
+    (its refresh token the live one), and the token it was issued."""
+    browser = app.test_client()
+    real = login_as(browser)
+    store_expired(browser, real)
+    return browser, real
+
+
 def refresh_during_outage(browser: FlaskClient, refusing_writes: redis.Redis) -> None:
     """A request that refreshes ``browser``'s due token while Redis refuses
     writes: served, with the new token handed over in the cookie; then healed."""
@@ -282,8 +279,7 @@ def test_a_request_refused_during_the_outage_leaves_the_winners_handover_working
     second sends the rotated-away refresh token, is refused, and must not
     delete the record the handover is bound to (Redis allows DEL when full)."""
     first, second = (make_app(standin, storage=redis_storage(redis_url, successor_wait=0)) for _ in range(2))
-    browser = first.test_client()
-    store_expired(browser, login_as(browser))
+    browser, _ = due_for_refresh(first)
     sent_together = cookie_value(browser)
     refusing_writes.config_set("maxmemory", 1)
     assert browser.get("/dashboard").status_code == 200  # the winner, with the handover
@@ -307,8 +303,7 @@ def test_token_refreshed_is_sent_once_per_refresh_even_when_it_could_not_be_stor
     def on_refresh(sender: Flask, token: Token) -> None:
         sent.append(token)
 
-    browser = app.test_client()
-    store_expired(browser, login_as(browser))
+    browser, _ = due_for_refresh(app)
     with token_refreshed.connected_to(on_refresh, app):
         refusing_writes.config_set("maxmemory", 1)
         assert browser.get("/dashboard").status_code == 200
@@ -322,8 +317,7 @@ def test_a_new_sign_in_drops_the_previous_accounts_handover(
     standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
 ) -> None:
     app = make_app(standin, storage=redis_storage(redis_url))
-    browser = app.test_client()
-    store_expired(browser, login_as(browser))
+    browser, _ = due_for_refresh(app)
     refresh_during_outage(browser, refusing_writes)
     assert handover(browser) is not None
     assert login(browser).status_code == 302  # another sign-in in this browser
@@ -334,9 +328,7 @@ def test_sign_out_revokes_the_handed_over_token(
     standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
 ) -> None:
     app = make_app(standin, storage=redis_storage(redis_url))
-    browser = app.test_client()
-    real = login_as(browser)
-    store_expired(browser, real)
+    browser, _ = due_for_refresh(app)
     refusing_writes.config_set("maxmemory", 1)
     assert browser.get("/dashboard").status_code == 200
     held = handover(browser)
@@ -351,8 +343,7 @@ def test_the_handover_leaves_room_for_a_sign_in_and_keeps_the_storages_cookie_si
     standin: StandInAdobe, redis_url: str, refusing_writes: redis.Redis
 ) -> None:
     app = make_app(standin, storage=SessionStorage(fallback=redis_storage(redis_url), max_cookie_size=700))
-    browser = app.test_client()
-    store_expired(browser, login_as(browser))  # too big for 700 bytes: in Redis
+    browser, _ = due_for_refresh(app)  # too big for 700 bytes: in Redis
     refusing_writes.config_set("maxmemory", 1)
     during = browser.get("/dashboard")
     assert during.status_code == 503  # no room under the storage's own 700 bytes: kept in the process
